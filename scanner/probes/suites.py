@@ -1,0 +1,182 @@
+# Protocol versions and cipher suites, by elimination.
+#
+# For one version: offer every candidate suite not yet found (at most 128 per hello), record
+# the suite the server chose, remove it, repeat until the server refuses; a refusal removes
+# the whole batch it offered. The first answer also proves whether the version is
+# supported, so versions and suites cost (accepted suites + batches) connections.
+# Every ServerHello is checked: the suite must be one we offered and the version the one we
+# asked for (RFC 5246 section 7.4.1.3, RFC 8446 section 4.1.3); a server that breaks this
+# is recorded and the version is re-enumerated one suite per connection.
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from handshakes import constants as c
+from handshakes import events as ev
+from handshakes import registry as reg
+from scanner.engine import ACCEPTED, Connector, ProbeOutcome
+from scanner.probes.hello import MAX_SUITES_PER_HELLO, HelloFactory, candidate_suites
+
+
+@dataclass(slots=True)
+class Accepted:
+    """One accepted hello: the suite and what came with it."""
+
+    suite: int
+    outcome: ProbeOutcome
+
+
+@dataclass(slots=True)
+class VersionScan:
+    version: int
+    supported: bool = False
+    first: ProbeOutcome | None = None  # the outcome that proves (un)support
+    negotiated: int | None = None  # the version the server answered with
+    accepted: list[Accepted] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    one_by_one: bool = False
+
+    @property
+    def suites(self) -> list[int]:
+        return [a.suite for a in self.accepted]
+
+
+def _check(out: ProbeOutcome, version: int, offered: tuple[int, ...]) -> tuple[int | None, str]:
+    """(chosen suite, violation text) for an accepted outcome."""
+    if version == c.SSL2:
+        v2 = out.first(ev.SSLv2ServerHello)
+        return (None, "") if v2 is None else (None, "")
+    sh = out.server_hello
+    hrr = out.first(ev.HelloRetryRequest)
+    suite = sh.cipher_suite if sh is not None else hrr.cipher_suite if isinstance(hrr, ev.HelloRetryRequest) else None
+    if suite is None:
+        return None, "accepted without a ServerHello"
+    if suite not in offered:
+        return suite, (
+            f"chose {reg.cipher_suite_name(suite)} ({reg.hex_code(suite)}), which was not offered"
+        )
+    return suite, ""
+
+
+def _answered_version(out: ProbeOutcome) -> int | None:
+    sh = out.server_hello
+    if sh is not None:
+        return sh.version
+    if out.first(ev.HelloRetryRequest) is not None:
+        return c.TLS13
+    v2 = out.first(ev.SSLv2ServerHello)
+    if isinstance(v2, ev.SSLv2ServerHello):
+        return c.SSL2
+    return None
+
+
+async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, enumerate_suites: bool = True) -> VersionScan:
+    result = VersionScan(version=version)
+    remaining = list(candidate_suites(version))
+    if version == c.SSL2:
+        return await _scan_sslv2(conn, hello, result, remaining)
+    name = reg.version_name(version)
+    while remaining:
+        offered = tuple(remaining[:MAX_SUITES_PER_HELLO])
+        spec = hello.spec(version, offered, compression=result.first is None)
+        out = await conn.probe(
+            f"{name} suites",
+            lambda spec=spec: hello.probe(spec, read_flight=version != c.TLS13 or result.first is None, answer_hrr=result.first is None),
+        )
+        if result.first is None:
+            result.first = out
+        if out.outcome != ACCEPTED:
+            alert = out.alert
+            if alert is not None and alert.description == c.ALERT_PROTOCOL_VERSION:
+                break  # RFC 5246 appendix E.1: the version itself is refused, whatever the suites
+            del remaining[: len(offered)]
+            continue
+        answered = _answered_version(out)
+        if result.negotiated is None:
+            result.negotiated = answered
+        if answered != version:
+            if answered is not None and answered > version:
+                result.violations.append(
+                    f"asked for {name}, the server answered {reg.version_name(answered)}"
+                )
+            # A lower version means this one is not supported (RFC 5246 appendix E.1).
+            break
+        suite, violation = _check(out, version, offered)
+        if violation:
+            result.violations.append(violation)
+            result.supported = True
+            return await _one_by_one(conn, hello, result)
+        assert suite is not None
+        result.supported = True
+        result.accepted.append(Accepted(suite=suite, outcome=out))
+        remaining.remove(suite)
+        if not enumerate_suites:
+            break
+    return result
+
+
+async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan) -> VersionScan:
+    """Fallback for servers that choose suites they were not offered: one suite per hello."""
+    result.one_by_one = True
+    result.accepted.clear()
+    name = reg.version_name(result.version)
+    for suite in candidate_suites(result.version):
+        spec = hello.spec(result.version, (suite,))
+        out = await conn.probe(f"{name} suite {reg.hex_code(suite)}", lambda spec=spec: hello.probe(spec))
+        if out.outcome == ACCEPTED and _answered_version(out) == result.version:
+            chosen, _ = _check(out, result.version, (suite,))
+            if chosen == suite:
+                result.accepted.append(Accepted(suite=suite, outcome=out))
+    return result
+
+
+async def _scan_sslv2(conn: Connector, hello: HelloFactory, result: VersionScan, kinds: list[int]) -> VersionScan:
+    # SSLv2 draft section 2.6: the SERVER-HELLO lists every cipher kind the server has in
+    # common with the client, so one connection enumerates them all.
+    spec = hello.spec(c.SSL2, tuple(kinds))
+    out = await conn.probe("SSLv2", lambda: hello.probe(spec))
+    result.first = out
+    v2 = out.first(ev.SSLv2ServerHello)
+    if isinstance(v2, ev.SSLv2ServerHello):
+        result.negotiated = c.SSL2
+        result.supported = bool(v2.cipher_kinds)
+        result.accepted = [Accepted(suite=k, outcome=out) for k in v2.cipher_kinds]
+    return result
+
+
+async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) -> bool | None:
+    """Whether the server imposes its own order: offer the found suites reversed; a server
+    that still picks the first one found follows its own preference (one connection)."""
+    suites = scan.suites
+    if len(suites) < 2 or scan.version == c.SSL2 or scan.one_by_one:
+        return None
+    reversed_offer = tuple(reversed(suites[:MAX_SUITES_PER_HELLO]))
+    spec = hello.spec(scan.version, reversed_offer)
+    out = await conn.probe(
+        f"{reg.version_name(scan.version)} preference",
+        lambda: hello.probe(spec, read_flight=False, answer_hrr=False),
+    )
+    chosen, _ = _check(out, scan.version, reversed_offer) if out.outcome == ACCEPTED else (None, "")
+    if chosen is None:
+        return None
+    return chosen == suites[0] and chosen != reversed_offer[0]
+
+
+async def rank_by_server(conn: Connector, hello: HelloFactory, scan: VersionScan) -> list[int]:
+    """The server's full order among the found suites when the elimination ran over several
+    batches (a later batch may hold a suite the server prefers): elimination again, over
+    the found suites only."""
+    left = scan.suites[:MAX_SUITES_PER_HELLO]
+    order: list[int] = []
+    while len(left) > 1:
+        spec = hello.spec(scan.version, tuple(left))
+        out = await conn.probe(
+            f"{reg.version_name(scan.version)} rank",
+            lambda spec=spec: hello.probe(spec, read_flight=False, answer_hrr=False),
+        )
+        chosen, _ = _check(out, scan.version, tuple(left)) if out.outcome == ACCEPTED else (None, "")
+        if chosen is None or chosen not in left:
+            break
+        order.append(chosen)
+        left.remove(chosen)
+    return order + left

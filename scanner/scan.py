@@ -1,0 +1,690 @@
+# The compatibility scan of one endpoint: everything a TLS client needs to know to connect,
+# with as few connections as the protocol allows.
+#
+# Order of work: one first contact (the TLS 1.2 elimination's first hello) tells a dead or
+# non-TLS port apart in one connection; then every version is enumerated concurrently
+# (bounded by the per-endpoint limiter), then preference, groups, certificates and
+# behaviours, again concurrently. Results are return values gathered by this module.
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import trio
+
+from handshakes import constants as c
+from handshakes import events as ev
+from handshakes import registry as reg
+from scanner import engine as en
+from scanner.engine import Connector, Deadlines, OpenStream, ProbeOutcome, open_tcp
+from scanner.probes import groups as gp
+from scanner.probes import suites as sp
+from scanner.probes.hello import SIGALGS_ECDSA, SIGALGS_RSA, HelloFactory, describe_offer
+from scanner.results import (
+    Behaviours,
+    ChainResult,
+    ClientAuthResult,
+    EndpointResult,
+    GroupResult,
+    ProbeLog,
+    ProtocolResult,
+    Stats,
+    SuiteResult,
+)
+
+ALL_PROBES = (
+    "protocols", "suites", "preference", "groups", "certificates", "behaviours",
+    "client_auth", "revocation",
+)
+QUICK_PROBES = ("protocols", "certificates", "client_auth")
+SCAN_VERSIONS = (c.TLS13, c.TLS12, c.TLS11, c.TLS10, c.SSL3, c.SSL2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """One endpoint to scan. ``sni``: None sends ``host`` when it is a name; "" sends none."""
+
+    host: str
+    port: int = 443
+    ip: str | None = None
+    sni: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def server_name(self) -> str | None:
+        if self.sni is not None:
+            return self.sni or None
+        return None if _is_ip(self.host) else self.host
+
+    @property
+    def label(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanOptions:
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    per_endpoint: int = 4
+    retries: int = 1
+    probes: frozenset[str] = frozenset(ALL_PROBES)
+    versions: tuple[int, ...] = SCAN_VERSIONS
+    all_addresses: bool = False
+    ca_file: str | None = None
+    use_system_store: bool = True
+    client_versions: tuple[int, ...] = (c.TLS12, c.TLS13)
+    client_suites: tuple[int, ...] | None = None
+    client_certs: tuple[Any, ...] = ()
+    now: datetime | None = None
+    verbose: bool = False
+
+
+@dataclass(slots=True)
+class _Found:
+    """What the probes of one endpoint gathered; turned into an EndpointResult at the end."""
+
+    versions: dict[int, sp.VersionScan] = field(default_factory=dict)
+    order: dict[int, bool | None] = field(default_factory=dict)
+    ranked: dict[int, list[int]] = field(default_factory=dict)
+    groups: dict[int, list[int]] = field(default_factory=dict)
+    group_order: dict[int, bool | None] = field(default_factory=dict)
+    extra: dict[str, ProbeOutcome] = field(default_factory=dict)
+
+
+async def scan_target(
+    target: Target,
+    options: ScanOptions | None = None,
+    *,
+    global_limiter: trio.CapacityLimiter | None = None,
+    open_stream: OpenStream = open_tcp,
+    rate: Callable[[], Awaitable[None]] | None = None,
+) -> list[EndpointResult]:
+    """Scan a target: its first address, or all of them with ``options.all_addresses``."""
+    options = options or ScanOptions()
+    if target.ip:
+        ips = [target.ip]
+    else:
+        try:
+            ips = await en.resolve(target.host, target.port)
+        except OSError as exc:
+            return [_failed(target, None, en.DNS_ERROR, f"cannot resolve {target.host}: {exc}")]
+        if not ips:
+            return [_failed(target, None, en.DNS_ERROR, f"{target.host} has no address")]
+    if not options.all_addresses:
+        ips = ips[:1]
+    results = []
+    for ip in ips:
+        results.append(
+            await scan_endpoint(
+                replace(target, ip=ip), options, global_limiter=global_limiter,
+                open_stream=open_stream, rate=rate,
+            )
+        )
+    return results
+
+
+async def scan_endpoint(
+    target: Target,
+    options: ScanOptions | None = None,
+    *,
+    global_limiter: trio.CapacityLimiter | None = None,
+    open_stream: OpenStream = open_tcp,
+    rate: Callable[[], Awaitable[None]] | None = None,
+) -> EndpointResult:
+    """Scan one endpoint address. Never raises for what the network or the server does."""
+    options = options or ScanOptions()
+    if not target.ip:
+        results = await scan_target(target, options, global_limiter=global_limiter, open_stream=open_stream, rate=rate)
+        return results[0]
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    conn = Connector(
+        ip=target.ip,
+        port=target.port,
+        deadlines=options.deadlines,
+        global_limiter=global_limiter or trio.CapacityLimiter(64),
+        endpoint_limiter=trio.CapacityLimiter(options.per_endpoint),
+        retries=options.retries,
+        open_stream=open_stream,
+        rate=rate,
+    )
+    hello = HelloFactory(server_name=target.server_name)
+    found = _Found()
+    with trio.move_on_after(options.deadlines.endpoint) as scope:
+        await _run(conn, hello, target, options, found)
+    result = _assemble(target, options, found, conn, started, time.perf_counter() - t0)
+    if scope.cancelled_caught:
+        result = replace(
+            result,
+            detail=(result.detail + "; " if result.detail else "")
+            + f"endpoint deadline of {options.deadlines.endpoint:g}s reached, results are partial",
+        )
+    result = await _post_process(result, options)
+    return result
+
+
+async def _run(conn: Connector, hello: HelloFactory, target: Target, options: ScanOptions, found: _Found) -> None:
+    probes = options.probes
+    enumerate_suites = "suites" in probes
+    versions = [v for v in options.versions]
+    # First contact, alone: a refused, silent or non-TLS port is settled in one connection.
+    first_version = c.TLS12 if c.TLS12 in versions else versions[0]
+    first = await sp.scan_version(conn, hello, first_version, enumerate_suites=enumerate_suites)
+    found.versions[first_version] = first
+    if first.first is not None and first.first.outcome in (*en.CONNECT_FAILURES, en.NOT_TLS) or (
+        first.first is not None and first.first.outcome == en.TIMEOUT and first.first.phase == "connect"
+    ):
+        return
+
+    async def one(version: int) -> None:
+        found.versions[version] = await sp.scan_version(conn, hello, version, enumerate_suites=enumerate_suites)
+
+    async with trio.open_nursery() as nursery:
+        for v in versions:
+            if v != first_version:
+                nursery.start_soon(one, v)
+
+    supported = [v for v in versions if found.versions[v].supported]
+    async with trio.open_nursery() as nursery:
+        for v in supported:
+            scan = found.versions[v]
+            if "preference" in probes and enumerate_suites:
+                nursery.start_soon(_preference, conn, hello, scan, found)
+        if "groups" in probes:
+            nursery.start_soon(_groups, conn, hello, found, supported)
+        if "certificates" in probes:
+            nursery.start_soon(_extra_certificates, conn, hello, target, found, supported)
+        if "behaviours" in probes:
+            nursery.start_soon(_behaviours, conn, hello, found, supported)
+
+
+async def _preference(conn: Connector, hello: HelloFactory, scan: sp.VersionScan, found: _Found) -> None:
+    order = await sp.server_order(conn, hello, scan)
+    found.order[scan.version] = order
+    if order and len(scan.suites) > 1:
+        # Discovery order is the server's order only if all found suites were in the first
+        # batch; otherwise rank them again among themselves.
+        batches = {id(a.outcome) for a in scan.accepted}
+        first_batch = sp.candidate_suites(scan.version)[: sp.MAX_SUITES_PER_HELLO]
+        if any(s not in first_batch for s in scan.suites) and len(batches) > 1:
+            found.ranked[scan.version] = await sp.rank_by_server(conn, hello, scan)
+
+
+async def _groups(conn: Connector, hello: HelloFactory, found: _Found, supported: list[int]) -> None:
+    async with trio.open_nursery() as nursery:
+        if c.TLS13 in supported:
+            suites = found.versions[c.TLS13].suites or list(reg.TLS13_SUITES)
+
+            async def tls13() -> None:
+                groups = await gp.groups_tls13(conn, hello, suites)
+                found.groups[c.TLS13] = groups
+                found.group_order[c.TLS13] = await gp.group_order(conn, hello, c.TLS13, groups, suites)
+
+            nursery.start_soon(tls13)
+        legacy = [v for v in supported if c.TLS10 <= v <= c.TLS12]
+        if legacy:
+            top = max(legacy)
+            ecdhe = [s for s in found.versions[top].suites if (info := reg.cipher_suite(s)) and info.kx == "ECDHE"]
+
+            async def tls12() -> None:
+                groups = await gp.groups_tls12(conn, hello, top, ecdhe)
+                found.groups[top] = groups
+                found.group_order[top] = await gp.group_order(conn, hello, top, groups, ecdhe)
+
+            nursery.start_soon(tls12)
+
+
+async def _extra_certificates(conn: Connector, hello: HelloFactory, target: Target, found: _Found, supported: list[int]) -> None:
+    tls = [v for v in supported if v >= c.TLS10]
+    if not tls:
+        return
+    top = max(tls)
+    suites = found.versions[top].suites or list(sp.candidate_suites(top))[: sp.MAX_SUITES_PER_HELLO]
+    async with trio.open_nursery() as nursery:
+        if target.server_name:
+            spec = hello.spec(top, suites, sni=False)
+
+            async def no_sni() -> None:
+                found.extra["no_sni"] = await conn.probe("certificate without SNI", lambda: hello.probe(spec))
+
+            nursery.start_soon(no_sni)
+        if c.TLS13 in supported:
+            # TLS 1.3 picks the certificate by signature_algorithms (RFC 8446 section 4.4.2.2):
+            # ask once for each key type so a dual RSA/ECDSA server shows both.
+            for label, algs in (("rsa", SIGALGS_RSA), ("ecdsa", SIGALGS_ECDSA)):
+                spec13 = hello.spec(c.TLS13, found.versions[c.TLS13].suites, sigalgs=algs)
+
+                async def by_type(label: str = label, spec13: Any = spec13) -> None:
+                    found.extra[f"tls13_{label}"] = await conn.probe(
+                        f"TLSv1.3 {label.upper()} certificate", lambda: hello.probe(spec13)
+                    )
+
+                nursery.start_soon(by_type)
+
+
+async def _behaviours(conn: Connector, hello: HelloFactory, found: _Found, supported: list[int]) -> None:
+    tls = [v for v in supported if v >= c.TLS10]
+    if not tls:
+        return
+    async with trio.open_nursery() as nursery:
+        below = sorted((v for v in supported if c.TLS10 <= v < max(tls)), reverse=True)
+        if below:
+            # RFC 7507 section 3: a client retrying with a lower version adds
+            # TLS_FALLBACK_SCSV; a server supporting a higher version must answer
+            # inappropriate_fallback (86).
+            lower = below[0]
+            suites = found.versions[lower].suites or list(sp.candidate_suites(lower))[:64]
+            spec = hello.spec(lower, (*suites, c.TLS_FALLBACK_SCSV))
+
+            async def fallback() -> None:
+                found.extra["fallback_scsv"] = await conn.probe(
+                    "TLS_FALLBACK_SCSV", lambda: hello.probe(spec, read_flight=False)
+                )
+
+            nursery.start_soon(fallback)
+        top = max(tls)
+        first = found.versions[top].first
+        sh = first.server_hello if first else None
+        alpn = sh.alpn if sh else None
+        if top == c.TLS13 and first is not None:
+            ee = first.first(ev.EncryptedExtensions)
+            alpn = ee.alpn if isinstance(ee, ev.EncryptedExtensions) else alpn
+        if alpn == "h2":
+            spec2 = hello.spec(top, found.versions[top].suites, alpn=("http/1.1",))
+
+            async def http11() -> None:
+                found.extra["alpn_http11"] = await conn.probe(
+                    "ALPN http/1.1", lambda: hello.probe(spec2, read_flight=False)
+                )
+
+            nursery.start_soon(http11)
+
+
+# -- assembling the result -----------------------------------------------------------------
+
+
+def _failed(target: Target, ip: str | None, outcome: str, detail: str) -> EndpointResult:
+    return EndpointResult(
+        host=target.host, port=target.port, ip=ip, sni=target.server_name, outcome=outcome,
+        detail=detail, tags=target.tags, started=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _protocol_result(scan: sp.VersionScan) -> ProtocolResult:
+    out = scan.first
+    if out is None:
+        return ProtocolResult(version=scan.version, supported=False, outcome="not_probed")
+    alert = out.alert
+    detail = out.describe()
+    if scan.negotiated is not None and scan.negotiated != scan.version:
+        detail = f"the server answered {reg.version_name(scan.negotiated)}"
+    elif scan.supported:
+        detail = "ServerHello"
+    return ProtocolResult(
+        version=scan.version,
+        supported=scan.supported,
+        outcome=out.outcome,
+        alert=alert.description if alert is not None and out.outcome == en.ALERT else None,
+        detail=detail,
+        negotiated=scan.negotiated,
+    )
+
+
+def _kx_details(out: ProbeOutcome) -> tuple[int | None, int | None]:
+    ske = out.first(ev.ServerKeyExchange)
+    if isinstance(ske, ev.ServerKeyExchange):
+        return ske.group, ske.dh_prime_bits if ske.kind == "dhe" else None
+    sh = out.server_hello
+    if sh is not None and sh.selected_group is not None:
+        return sh.selected_group, None
+    hrr = out.first(ev.HelloRetryRequest)
+    if isinstance(hrr, ev.HelloRetryRequest):
+        return hrr.selected_group, None
+    return None, None
+
+
+def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
+    """Distinct chains seen, with the versions and SNI they were seen with."""
+    seen: dict[tuple[tuple[bytes, ...], str | None], tuple[set[int], bytes | None]] = {}
+
+    def add(out: ProbeOutcome | None, version: int, sni: str | None) -> None:
+        if out is None:
+            return
+        v2 = out.first(ev.SSLv2ServerHello)
+        if isinstance(v2, ev.SSLv2ServerHello) and v2.certificate:
+            key = ((v2.certificate,), sni)
+            seen.setdefault(key, (set(), None))[0].add(c.SSL2)
+            return
+        cert = out.first(ev.Certificate)
+        if not isinstance(cert, ev.Certificate) or not cert.chain:
+            return
+        status = out.first(ev.CertificateStatus)
+        staple = status.ocsp_response if isinstance(status, ev.CertificateStatus) else None
+        if staple is None and cert.entry_extensions:
+            staple = _tls13_staple(cert.entry_extensions[0])
+        key = (cert.chain, sni)
+        versions, old = seen.setdefault(key, (set(), staple))
+        versions.add(version)
+        if staple and not old:
+            seen[key] = (versions, staple)
+
+    sni = target.server_name
+    for version, scan in found.versions.items():
+        add(scan.first, version, sni)
+        for a in scan.accepted:
+            add(a.outcome, version, sni)
+    for name, out in found.extra.items():
+        if name == "no_sni":
+            sh = out.server_hello
+            add(out, sh.version if sh else 0, None)
+        elif name.startswith("tls13_"):
+            add(out, c.TLS13, sni)
+    chains = []
+    for (der, name), (versions, staple) in seen.items():
+        chains.append(
+            ChainResult(
+                versions=tuple(sorted(versions, reverse=True)),
+                sni=name,
+                key_type=_key_type(der[0]),
+                der=der,
+                stapled_ocsp=staple,
+            )
+        )
+    chains.sort(key=lambda ch: (ch.sni is None, -max(ch.versions or (0,)), ch.key_type))
+    return tuple(chains)
+
+
+def _tls13_staple(exts: ev.Extensions) -> bytes | None:
+    for t, body in exts:
+        if t == c.EXT_STATUS_REQUEST and len(body) > 4 and body[0] == 1:
+            return body[4:]
+    return None
+
+
+def _key_type(der: bytes) -> str:
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+        key = x509.load_der_x509_certificate(der).public_key()
+    except Exception:  # noqa: BLE001 - a broken certificate is data, not a crash
+        return "unknown"
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448"
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA"
+    return "unknown"
+
+
+def _client_auth(found: _Found) -> tuple[ClientAuthResult, ...]:
+    from scanner.x509 import dn_to_string
+
+    out = []
+    for version in sorted(found.versions, reverse=True):
+        scan = found.versions[version]
+        if not scan.supported or version == c.SSL2:
+            continue
+        outcomes = [scan.first, *[a.outcome for a in scan.accepted]]
+        cr = None
+        for o in outcomes:
+            if o is not None and isinstance(found_cr := o.first(ev.CertificateRequest), ev.CertificateRequest):
+                cr = found_cr
+                break
+        saw_flight = any(
+            o is not None and (o.first(ev.ServerHelloDone) or o.first(ev.Finished)) for o in outcomes
+        )
+        if cr is None:
+            if saw_flight:
+                out.append(ClientAuthResult(version=version, mode="none"))
+            continue
+        out.append(
+            ClientAuthResult(
+                version=version,
+                mode="requested",
+                certificate_authorities=tuple(dn_to_string(d) for d in cr.certificate_authorities),
+                certificate_types=cr.certificate_types,
+                signature_algorithms=cr.signature_algorithms,
+                signature_algorithms_cert=cr.signature_algorithms_cert,
+                oid_filters=tuple((o.hex(), v.hex()) for o, v in cr.oid_filters),
+            )
+        )
+    return tuple(out)
+
+
+def _behaviours_result(found: _Found, target: Target) -> Behaviours:
+    legacy = [v for v in sorted(found.versions, reverse=True) if c.TLS10 <= v <= c.TLS12 and found.versions[v].supported]
+    sh = None
+    first = None
+    if legacy:
+        first = found.versions[legacy[0]].first
+        sh = first.server_hello if first else None
+    tls13 = found.versions.get(c.TLS13)
+    kw: dict[str, Any] = {}
+    alpn: list[str] = []
+    for scan in found.versions.values():
+        if scan.first is None:
+            continue
+        s = scan.first.server_hello
+        if s is not None and s.alpn:
+            alpn.append(s.alpn)
+        ee = scan.first.first(ev.EncryptedExtensions)
+        if isinstance(ee, ev.EncryptedExtensions) and ee.alpn:
+            alpn.append(ee.alpn)
+    http11 = found.extra.get("alpn_http11")
+    if http11 is not None:
+        s = http11.server_hello
+        if s is not None and s.alpn:
+            alpn.append(s.alpn)
+    kw["alpn"] = tuple(dict.fromkeys(alpn))
+    kw["alpn_checked"] = any(s.supported for s in found.versions.values())
+    if sh is not None:
+        kw["secure_renegotiation"] = sh.renegotiation_info is not None
+        kw["extended_master_secret"] = sh.extended_master_secret
+        kw["encrypt_then_mac"] = sh.encrypt_then_mac
+        kw["session_ticket"] = sh.session_ticket
+        kw["compression"] = (sh.compression,) if sh.compression else ()
+        if tls13 is not None and tls13.supported and legacy[0] == c.TLS12:
+            kw["downgrade_sentinel"] = sh.downgrade_sentinel == c.TLS12
+    elif found.versions.get(c.SSL3) is not None and found.versions[c.SSL3].supported:
+        s3 = found.versions[c.SSL3].first
+        sh3 = s3.server_hello if s3 else None
+        if sh3 is not None:
+            kw["secure_renegotiation"] = sh3.renegotiation_info is not None
+            kw["compression"] = (sh3.compression,) if sh3.compression else ()
+    stapled = False
+    for scan in found.versions.values():
+        for o in [scan.first, *[a.outcome for a in scan.accepted]]:
+            if o is None:
+                continue
+            if o.first(ev.CertificateStatus) is not None:
+                stapled = True
+            cert = o.first(ev.Certificate)
+            if isinstance(cert, ev.Certificate) and cert.entry_extensions and _tls13_staple(cert.entry_extensions[0]):
+                stapled = True
+    kw["ocsp_stapling"] = stapled if any(s.supported for s in found.versions.values()) else None
+    fb = found.extra.get("fallback_scsv")
+    if fb is not None:
+        alert = fb.alert
+        kw["fallback_scsv"] = fb.outcome == en.ALERT and alert is not None and alert.description == 86
+        kw["fallback_detail"] = fb.describe()
+    kw["server_preference"] = tuple(
+        (v, bool(o)) for v, o in sorted(found.order.items(), reverse=True) if o is not None
+    )
+    no_sni = found.extra.get("no_sni")
+    if no_sni is not None:
+        if no_sni.outcome != en.ACCEPTED:
+            kw["sni_required"] = True
+            kw["sni_detail"] = f"without SNI: {no_sni.describe()}"
+        else:
+            kw["sni_required"] = False
+            kw["sni_detail"] = "without SNI the handshake succeeds"
+    return Behaviours(**kw)
+
+
+def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connector, started: datetime, duration: float) -> EndpointResult:
+    log = conn.log
+    stats = Stats(
+        connections=sum(o.connections for _, _, o in log),
+        bytes_sent=sum(o.bytes_sent for _, _, o in log),
+        bytes_received=sum(o.bytes_received for _, _, o in log),
+        duration_s=round(duration, 4),
+    )
+    probes = tuple(
+        ProbeLog(
+            name=name,
+            offered=describe_offer(probe.spec),
+            outcome=o.outcome,
+            detail=o.describe(),
+            bytes_sent=o.bytes_sent,
+            bytes_received=o.bytes_received,
+            duration_s=round(o.duration_s, 5),
+        )
+        for name, probe, o in log
+    ) if options.verbose else ()
+    base = dict(
+        host=target.host, port=target.port, ip=target.ip, sni=target.server_name, tags=target.tags,
+        stats=stats, probes=probes, started=started.isoformat(timespec="seconds"),
+    )
+    protocols = tuple(_protocol_result(found.versions[v]) for v in sorted(found.versions, reverse=True))
+    if not any(p.supported for p in protocols):
+        outcome, detail = _endpoint_failure(found)
+        if outcome != "ok":
+            return EndpointResult(outcome=outcome, detail=detail, protocols=protocols, **base)  # type: ignore[arg-type]
+    suites: list[SuiteResult] = []
+    dh_bits: set[int] = set()
+    for v in sorted(found.versions, reverse=True):
+        scan = found.versions[v]
+        order = found.order.get(v)
+        ranked = found.ranked.get(v) or scan.suites
+        for a in scan.accepted:
+            group, bits = _kx_details(a.outcome)
+            if bits:
+                dh_bits.add(bits)
+            pref = ranked.index(a.suite) + 1 if order and a.suite in ranked else None
+            suites.append(SuiteResult(version=v, code=a.suite, preference=pref, group=group, dh_bits=bits))
+    suites.sort(key=lambda s: (-s.version, s.preference or 0, 0))
+    groups = []
+    for v, codes in sorted(found.groups.items(), reverse=True):
+        ordered = bool(found.group_order.get(v))
+        for i, g in enumerate(codes):
+            groups.append(GroupResult(version=v, code=g, preference=i + 1 if ordered else None))
+    return EndpointResult(
+        outcome="ok",
+        protocols=protocols,
+        cipher_suites=tuple(suites),
+        groups=tuple(groups),
+        dh_bits=tuple(sorted(dh_bits)),
+        certificates=_chains(found, target) if "certificates" in options.probes or True else (),
+        behaviours=_behaviours_result(found, target),
+        client_auth=_client_auth(found) if "client_auth" in options.probes else (),
+        **base,  # type: ignore[arg-type]
+    )
+
+
+def _endpoint_failure(found: _Found) -> tuple[str, str]:
+    """Why no version worked: the most telling outcome among the probes."""
+    outcomes = [s.first for s in found.versions.values() if s.first is not None]
+    if not outcomes:
+        return "error", "no probe ran"
+    for kind in (en.NOT_TLS, en.REFUSED, en.UNREACHABLE):
+        for o in outcomes:
+            if o.outcome == kind:
+                return kind, o.describe()
+    if all(o.outcome == en.TIMEOUT for o in outcomes):
+        phase = outcomes[0].phase
+        return en.TIMEOUT, ("no TCP answer" if phase == "connect" else "TCP connects, but no TLS answer") + f" ({outcomes[0].detail})"
+    # TLS spoken (alerts, closes): the endpoint answers, it just accepts nothing we offered.
+    return "ok", ""
+
+
+async def _post_process(result: EndpointResult, options: ScanOptions) -> EndpointResult:
+    """Decode and validate certificates, check revocation, run the diagnosis."""
+    if result.certificates:
+        result = replace(result, certificates=await _examine_chains(result, options))
+    try:
+        from scanner.diagnose import diagnose
+    except ImportError:  # pragma: no cover - during bootstrap only
+        return result
+    return replace(result, findings=diagnose(result, options))
+
+
+async def _examine_chains(result: EndpointResult, options: ScanOptions) -> tuple[ChainResult, ...]:
+    from scanner.x509 import CertificateDecodeError, decode_certificate, validate_chain
+
+    out = []
+    hostname = result.sni or result.host
+    for chain in result.certificates:
+        infos = []
+        for der in chain.der:
+            try:
+                infos.append(decode_certificate(der))
+            except CertificateDecodeError:
+                infos.append(None)
+        validation = validate_chain(
+            chain.der, hostname=hostname, now=options.now, ca_file=options.ca_file,
+            use_system_store=options.use_system_store,
+        )
+        revocation = None
+        if "revocation" in options.probes and chain.sni == result.sni:
+            revocation = await _revocation(chain, options)
+        out.append(replace(chain, certificates=tuple(infos), validation=validation, revocation=revocation))
+    return tuple(out)
+
+
+async def _revocation(chain: ChainResult, options: ScanOptions) -> Any:
+    from scanner.revocation import check_revocation, check_stapled
+
+    issuer = chain.der[1] if len(chain.der) > 1 else None
+    if chain.stapled_ocsp:
+        stapled = check_stapled(chain.stapled_ocsp, chain.der[0], issuer)
+        if stapled.status in ("good", "revoked"):
+            return stapled
+    with trio.move_on_after(min(options.deadlines.read * 2, 10)):
+        return await check_revocation(chain.der[0], issuer)
+    from scanner.revocation import RevocationResult
+
+    return RevocationResult(status="unreachable", method="none", detail="revocation check deadline reached")
+
+
+def scan(
+    targets: str | Target | Sequence[str | Target],
+    options: ScanOptions | None = None,
+) -> list[EndpointResult]:
+    """Synchronous API: scan "host[:port]" strings or Targets; one result per address."""
+    from scanner.targets import parse_target
+
+    items = [targets] if isinstance(targets, str | Target) else list(targets)
+    parsed = [t if isinstance(t, Target) else parse_target(t) for t in items]
+
+    async def main() -> list[EndpointResult]:
+        limiter = trio.CapacityLimiter(64)
+        out: list[list[EndpointResult]] = [[] for _ in parsed]
+
+        async def one(i: int, t: Target) -> None:
+            out[i] = await scan_target(t, options, global_limiter=limiter)
+
+        async with trio.open_nursery() as nursery:
+            for i, t in enumerate(parsed):
+                nursery.start_soon(one, i, t)
+        return [r for rs in out for r in rs]
+
+    return trio.run(main)

@@ -22,7 +22,14 @@ from scanner import engine as en
 from scanner.engine import Connector, Deadlines, OpenStream, ProbeOutcome, open_tcp
 from scanner.probes import groups as gp
 from scanner.probes import suites as sp
-from scanner.probes.hello import SIGALGS_ECDSA, SIGALGS_RSA, HelloFactory, describe_offer
+from scanner.probes.hello import (
+    MAX_SUITES_PER_HELLO,
+    SIGALGS_ECDSA,
+    SIGALGS_RSA,
+    HelloFactory,
+    candidate_suites,
+    describe_offer,
+)
 from scanner.results import (
     Behaviours,
     ChainResult,
@@ -218,7 +225,7 @@ async def _preference(conn: Connector, hello: HelloFactory, scan: sp.VersionScan
         # Discovery order is the server's order only if all found suites were in the first
         # batch; otherwise rank them again among themselves.
         batches = {id(a.outcome) for a in scan.accepted}
-        first_batch = sp.candidate_suites(scan.version)[: sp.MAX_SUITES_PER_HELLO]
+        first_batch = candidate_suites(scan.version)[: MAX_SUITES_PER_HELLO]
         if any(s not in first_batch for s in scan.suites) and len(batches) > 1:
             found.ranked[scan.version] = await sp.rank_by_server(conn, hello, scan)
 
@@ -252,7 +259,7 @@ async def _extra_certificates(conn: Connector, hello: HelloFactory, target: Targ
     if not tls:
         return
     top = max(tls)
-    suites = found.versions[top].suites or list(sp.candidate_suites(top))[: sp.MAX_SUITES_PER_HELLO]
+    suites = found.versions[top].suites or list(candidate_suites(top))[: MAX_SUITES_PER_HELLO]
     async with trio.open_nursery() as nursery:
         if target.server_name:
             spec = hello.spec(top, suites, sni=False)
@@ -286,7 +293,7 @@ async def _behaviours(conn: Connector, hello: HelloFactory, found: _Found, suppo
             # TLS_FALLBACK_SCSV; a server supporting a higher version must answer
             # inappropriate_fallback (86).
             lower = below[0]
-            suites = found.versions[lower].suites or list(sp.candidate_suites(lower))[:64]
+            suites = found.versions[lower].suites or list(candidate_suites(lower))[:64]
             spec = hello.spec(lower, (*suites, c.TLS_FALLBACK_SCSV))
 
             async def fallback() -> None:
@@ -365,8 +372,8 @@ def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
             return
         v2 = out.first(ev.SSLv2ServerHello)
         if isinstance(v2, ev.SSLv2ServerHello) and v2.certificate:
-            key = ((v2.certificate,), sni)
-            seen.setdefault(key, (set(), None))[0].add(c.SSL2)
+            v2key: tuple[tuple[bytes, ...], str | None] = ((v2.certificate,), sni)
+            seen.setdefault(v2key, (set(), None))[0].add(c.SSL2)
             return
         cert = out.first(ev.Certificate)
         if not isinstance(cert, ev.Certificate) or not cert.chain:
@@ -393,11 +400,11 @@ def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
         elif name.startswith("tls13_"):
             add(out, c.TLS13, sni)
     chains = []
-    for (der, name), (versions, staple) in seen.items():
+    for (der, sent_name), (versions, staple) in seen.items():
         chains.append(
             ChainResult(
                 versions=tuple(sorted(versions, reverse=True)),
-                sni=name,
+                sni=sent_name,
                 key_type=_key_type(der[0]),
                 der=der,
                 stapled_ocsp=staple,
@@ -593,8 +600,13 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
         cipher_suites=tuple(suites),
         groups=tuple(groups),
         dh_bits=tuple(sorted(dh_bits)),
-        certificates=_chains(found, target) if "certificates" in options.probes or True else (),
+        certificates=_chains(found, target),
         behaviours=_behaviours_result(found, target),
+        anomalies=tuple(
+            f"{reg.version_name(v)}: {text}"
+            for v, scan in sorted(found.versions.items(), reverse=True)
+            for text in scan.violations
+        ),
         client_auth=_client_auth(found) if "client_auth" in options.probes else (),
         **base,  # type: ignore[arg-type]
     )
@@ -621,7 +633,7 @@ async def _post_process(result: EndpointResult, options: ScanOptions) -> Endpoin
     if result.certificates:
         result = replace(result, certificates=await _examine_chains(result, options))
     try:
-        from scanner.diagnose import diagnose
+        from scanner.diagnose import diagnose  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - during bootstrap only
         return result
     return replace(result, findings=diagnose(result, options))
@@ -633,7 +645,7 @@ async def _examine_chains(result: EndpointResult, options: ScanOptions) -> tuple
     out = []
     hostname = result.sni or result.host
     for chain in result.certificates:
-        infos = []
+        infos: list[Any] = []
         for der in chain.der:
             try:
                 infos.append(decode_certificate(der))

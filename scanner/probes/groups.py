@@ -9,6 +9,8 @@
 # non-ECDHE suite, which ends the elimination.
 from __future__ import annotations
 
+from functools import partial
+
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
@@ -26,7 +28,7 @@ async def groups_tls13(conn: Connector, hello: HelloFactory, suites: list[int]) 
             break
         spec = hello.spec(c.TLS13, suites, groups=tuple(remaining), shares=())
         out = await conn.probe(
-            "TLSv1.3 groups", lambda spec=spec: hello.probe(spec, read_flight=False, answer_hrr=False)
+            "TLSv1.3 groups", partial(hello.probe, spec, read_flight=False, answer_hrr=False)
         )
         if out.outcome != ACCEPTED:
             break
@@ -49,7 +51,7 @@ async def groups_tls12(conn: Connector, hello: HelloFactory, version: int, ecdhe
         if not remaining:
             break
         spec = hello.spec(version, ecdhe_suites, groups=tuple(remaining))
-        out = await conn.probe(f"{name} curves", lambda spec=spec: hello.probe(spec))
+        out = await conn.probe(f"{name} curves", partial(hello.probe, spec))
         if out.outcome != ACCEPTED:
             break
         ske = out.first(ev.ServerKeyExchange)

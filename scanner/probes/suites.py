@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from handshakes import constants as c
 from handshakes import events as ev
@@ -81,7 +82,7 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
         spec = hello.spec(version, offered, compression=result.first is None)
         out = await conn.probe(
             f"{name} suites",
-            lambda spec=spec: hello.probe(spec, read_flight=version != c.TLS13 or result.first is None, answer_hrr=result.first is None),
+            partial(hello.probe, spec, read_flight=version != c.TLS13 or result.first is None, answer_hrr=result.first is None),
         )
         if result.first is None:
             result.first = out
@@ -122,7 +123,7 @@ async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan)
     name = reg.version_name(result.version)
     for suite in candidate_suites(result.version):
         spec = hello.spec(result.version, (suite,))
-        out = await conn.probe(f"{name} suite {reg.hex_code(suite)}", lambda spec=spec: hello.probe(spec))
+        out = await conn.probe(f"{name} suite {reg.hex_code(suite)}", partial(hello.probe, spec))
         if out.outcome == ACCEPTED and _answered_version(out) == result.version:
             chosen, _ = _check(out, result.version, (suite,))
             if chosen == suite:
@@ -172,7 +173,7 @@ async def rank_by_server(conn: Connector, hello: HelloFactory, scan: VersionScan
         spec = hello.spec(scan.version, tuple(left))
         out = await conn.probe(
             f"{reg.version_name(scan.version)} rank",
-            lambda spec=spec: hello.probe(spec, read_flight=False, answer_hrr=False),
+            partial(hello.probe, spec, read_flight=False, answer_hrr=False),
         )
         chosen, _ = _check(out, scan.version, tuple(left)) if out.outcome == ACCEPTED else (None, "")
         if chosen is None or chosen not in left:

@@ -1,0 +1,283 @@
+# What a scan found: frozen values holding tuples. Evidence only; interpretation lives in
+# scanner/diagnose. One function (to_json) turns any of them into JSON-ready data, so the
+# schema has exactly one definition in code (and docs/schema.json describes it).
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from handshakes import registry as reg
+
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProtocolResult:
+    """Whether one protocol version is supported, and the outcome that proves it."""
+
+    version: int
+    supported: bool
+    outcome: str  # an engine outcome: accepted, alert, closed, reset, timeout, ...
+    alert: int | None = None
+    detail: str = ""
+    negotiated: int | None = None  # the version the server answered with, when it answered
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuiteResult:
+    version: int
+    code: int
+    preference: int | None = None  # 1 = most preferred, when the server imposes its order
+    group: int | None = None  # ECDHE group / TLS 1.3 key share group seen with it
+    dh_bits: int | None = None  # DHE prime size seen with it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupResult:
+    version: int
+    code: int
+    preference: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CertificateInfo:
+    """Decoded fields of one certificate (filled by scanner.x509.decode_certificate)."""
+
+    subject: str
+    issuer: str
+    common_names: tuple[str, ...]
+    san_dns: tuple[str, ...]
+    san_ip: tuple[str, ...]
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    key_type: str
+    key_bits: int
+    key_curve: str | None
+    signature_algorithm: str
+    signature_hash: str | None
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...]
+    has_eku: bool
+    is_ca: bool
+    self_issued: bool
+    self_signed: bool
+    ocsp_urls: tuple[str, ...]
+    ca_issuers_urls: tuple[str, ...]
+    crl_urls: tuple[str, ...]
+    sha256: str
+    sha1: str
+    must_staple: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainResult:
+    """One certificate chain as the server sent it, and in which circumstances."""
+
+    versions: tuple[int, ...]  # versions in which this exact chain was seen
+    sni: str | None  # the server_name sent (None: no SNI)
+    key_type: str  # the leaf's key type: RSA, EC, ...
+    der: tuple[bytes, ...]  # leaf first, as sent
+    certificates: tuple[Any, ...] = ()  # CertificateInfo per entry (Any: x509 decodes)
+    stapled_ocsp: bytes | None = None
+    validation: Any = None  # scanner.x509.ChainValidation
+    revocation: Any = None  # scanner.revocation.RevocationResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientAuthResult:
+    """What the server asks of a client certificate, per version."""
+
+    version: int
+    mode: str  # none | requested | optional | required
+    certificate_authorities: tuple[str, ...] = ()  # RFC 4514 strings
+    certificate_types: tuple[int, ...] = ()
+    signature_algorithms: tuple[int, ...] = ()
+    signature_algorithms_cert: tuple[int, ...] = ()
+    oid_filters: tuple[tuple[str, str], ...] = ()
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientCertAttempt:
+    """The server's verdict on one client certificate presented in a full handshake."""
+
+    label: str  # what the user called the certificate (file name), never key material
+    version: int | None
+    subject: str
+    issuer: str
+    verdict: str  # accepted | alert | closed | reset | timeout | error
+    alert: int | None = None
+    stage: str = ""  # where in the handshake the verdict came
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Behaviours:
+    alpn: tuple[str, ...] = ()
+    alpn_checked: bool = False
+    secure_renegotiation: bool | None = None
+    extended_master_secret: bool | None = None
+    encrypt_then_mac: bool | None = None
+    session_ticket: bool | None = None
+    ocsp_stapling: bool | None = None
+    fallback_scsv: bool | None = None  # True: inappropriate_fallback sent as it should
+    fallback_detail: str = ""
+    compression: tuple[int, ...] = ()  # methods the server accepted other than null
+    server_preference: tuple[tuple[int, bool], ...] = ()  # (version, imposes its order)
+    sni_required: bool | None = None
+    sni_detail: str = ""
+    downgrade_sentinel: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    id: str
+    severity: str
+    title: str
+    evidence: str
+    cause: str
+    resolution: str
+    windows_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeLog:
+    """One probe for --verbose and for the JSON: what was offered, what came back."""
+
+    name: str
+    offered: str
+    outcome: str
+    detail: str
+    bytes_sent: int
+    bytes_received: int
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stats:
+    connections: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndpointResult:
+    host: str
+    port: int
+    ip: str | None
+    sni: str | None
+    outcome: str  # ok (TLS spoken), or why not: dns_error, refused, timeout, not_tls, ...
+    detail: str = ""
+    protocols: tuple[ProtocolResult, ...] = ()
+    cipher_suites: tuple[SuiteResult, ...] = ()
+    groups: tuple[GroupResult, ...] = ()
+    dh_bits: tuple[int, ...] = ()
+    certificates: tuple[ChainResult, ...] = ()
+    behaviours: Behaviours = dataclasses.field(default_factory=Behaviours)
+    client_auth: tuple[ClientAuthResult, ...] = ()
+    client_certificates: tuple[ClientCertAttempt, ...] = ()
+    anomalies: tuple[str, ...] = ()  # rules the server broke (suite not offered, wrong version)
+    findings: tuple[Finding, ...] = ()
+    probes: tuple[ProbeLog, ...] = ()
+    tags: tuple[str, ...] = ()
+    stats: Stats = dataclasses.field(default_factory=Stats)
+    started: str = ""  # ISO 8601 UTC
+
+    def supported_versions(self) -> tuple[int, ...]:
+        return tuple(p.version for p in self.protocols if p.supported)
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+SCHEMA_VERSION = 1
+
+# Fields holding wire codes, and how each is shown in JSON.
+_VERSION_FIELDS = {"version", "negotiated"}
+
+
+def _code_repr(name: str, value: int, owner: object) -> Any:
+    if name in _VERSION_FIELDS:
+        return reg.version_name(value)
+    if name == "code" and isinstance(owner, SuiteResult):
+        return reg.hex_code(value, 6 if value > 0xFFFF else 4)
+    if name == "code" and isinstance(owner, GroupResult):
+        return reg.hex_code(value)
+    if name == "alert":
+        return reg.alert_name(value)
+    return value
+
+
+def to_json(value: Any, *, owner: object = None, name: str = "") -> Any:
+    """The JSON form of any result value. Codes become names/hex strings, bytes become hex
+    (DER becomes base64 PEM-free text), datetimes ISO 8601."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return _code_repr(name, value, owner)
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode() if name == "der" else value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            out[f.name] = to_json(getattr(value, f.name), owner=value, name=f.name)
+        _enrich(value, out)
+        return out
+    if isinstance(value, tuple | list):
+        return [to_json(v, owner=owner, name=name) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_json(v, owner=owner, name=str(k)) for k, v in value.items()}
+    return str(value)
+
+
+def _enrich(value: object, out: dict[str, Any]) -> None:
+    """Names next to codes, so a reader of the JSON needs no registry."""
+    if isinstance(value, SuiteResult):
+        info = reg.cipher_suite(value.code)
+        out["name"] = reg.cipher_suite_name(value.code)
+        out["openssl_name"] = info.openssl if info else None
+        out["kx"] = info.kx if info else None
+        out["auth"] = info.auth if info else None
+        out["encryption"] = info.enc if info else None
+        out["bits"] = info.bits if info else None
+        out["group"] = reg.group_name(value.group) if value.group is not None else None
+    elif isinstance(value, GroupResult):
+        out["name"] = reg.group_name(value.code)
+    elif isinstance(value, ProtocolResult):
+        out["alert"] = reg.alert_name(value.alert) if value.alert is not None else None
+    elif isinstance(value, ClientAuthResult):
+        out["signature_algorithms"] = [reg.signature_scheme_name(s) for s in value.signature_algorithms]
+        out["signature_algorithms_cert"] = [
+            reg.signature_scheme_name(s) for s in value.signature_algorithms_cert
+        ]
+    elif isinstance(value, Behaviours):
+        out["server_preference"] = [
+            {"version": reg.version_name(v), "server_order": b} for v, b in value.server_preference
+        ]
+    elif isinstance(value, EndpointResult):
+        out.pop("probes", None) if not value.probes else None
+
+
+def endpoint_json(result: EndpointResult) -> dict[str, Any]:
+    data = to_json(result)
+    assert isinstance(data, dict)
+    return data
+
+
+def document_json(results: list[EndpointResult] | tuple[EndpointResult, ...]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "tlscompat",
+        "endpoints": [endpoint_json(r) for r in results],
+    }

@@ -1,0 +1,264 @@
+# The command line: parse, build options, call the library, format. No TLS logic here.
+#
+# Exit codes (docs/cli.md): 0 no finding at or above --fail-on; 1 findings at or above it;
+# 2 usage or input error (bad arguments, malformed targets file, unreadable key).
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from handshakes import registry as reg
+from scanner.engine import Deadlines
+from scanner.results import SEVERITIES, EndpointResult
+from scanner.scan import ALL_PROBES, QUICK_PROBES, ScanOptions, Target
+from scanner.targets import TargetError, parse_target
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+def _versions(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(reg.version_from_name(v) for v in text.replace(",", " ").split())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _suites(text: str) -> tuple[int, ...]:
+    out = []
+    for item in text.replace(",", " ").replace(":", " ").split():
+        if item.lower().startswith("0x"):
+            out.append(int(item, 16))
+            continue
+        suite = reg.cipher_suite_by_name(item)
+        if suite is None:
+            raise argparse.ArgumentTypeError(f"unknown cipher suite {item!r}")
+        out.append(suite.code)
+    return tuple(out)
+
+
+def add_scan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("targets", nargs="*", help="HOST[:PORT], [IPv6]:PORT or https://HOST:PORT/")
+    p.add_argument("--ip", help="connect to this address instead of resolving HOST (one target)")
+    p.add_argument("--sni", help="server_name to send (default: HOST when it is a name); '' for none")
+    p.add_argument("--all-addresses", action="store_true", help="scan every address HOST resolves to")
+    p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+    p.add_argument("-o", "--output", help="write the report to this file instead of stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every probe: offered and answered")
+    p.add_argument("--quick", action="store_true", help="versions, certificate and findings only")
+    p.add_argument(
+        "--probes",
+        help=f"comma-separated probes to run (default all: {','.join(ALL_PROBES)})",
+    )
+    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S")
+    p.add_argument("--read-timeout", type=float, default=5.0, metavar="S")
+    p.add_argument("--endpoint-timeout", type=float, default=120.0, metavar="S")
+    p.add_argument("--per-endpoint", type=int, default=4, metavar="N", help="connections at once per endpoint")
+    p.add_argument("--retries", type=int, default=1, help="retries of a reset or timed-out probe")
+    p.add_argument("--ca-file", help="PEM bundle of extra trusted roots")
+    p.add_argument("--no-system-store", action="store_true", help="trust only --ca-file")
+    p.add_argument(
+        "--client-versions", type=_versions, default=None,
+        help="the versions your clients speak, e.g. 'TLSv1.1,TLSv1.2' (default TLSv1.2,TLSv1.3)",
+    )
+    p.add_argument("--client-suites", type=_suites, default=None, help="the suites your clients offer")
+    p.add_argument(
+        "--fail-on", choices=SEVERITIES, default=None,
+        help="exit 1 when a finding of this severity or worse is found",
+    )
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+
+def options_from_args(args: argparse.Namespace) -> ScanOptions:
+    probes = set(QUICK_PROBES if args.quick else ALL_PROBES)
+    if args.probes:
+        wanted = {p.strip() for p in args.probes.split(",") if p.strip()}
+        unknown = wanted - set(ALL_PROBES)
+        if unknown:
+            raise UsageError(f"unknown probe(s): {', '.join(sorted(unknown))}; known: {', '.join(ALL_PROBES)}")
+        probes = wanted
+    for name in ("connect_timeout", "read_timeout", "endpoint_timeout"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive")
+    if args.per_endpoint < 1 or args.retries < 0:
+        raise UsageError("--per-endpoint must be at least 1 and --retries at least 0")
+    if args.ca_file and not os.path.isfile(args.ca_file):
+        raise UsageError(f"--ca-file {args.ca_file}: no such file")
+    kw: dict[str, Any] = {}
+    if args.client_versions:
+        kw["client_versions"] = args.client_versions
+    return ScanOptions(
+        deadlines=Deadlines(
+            connect=args.connect_timeout, read=args.read_timeout, endpoint=args.endpoint_timeout
+        ),
+        per_endpoint=args.per_endpoint,
+        retries=args.retries,
+        probes=frozenset(probes),
+        all_addresses=args.all_addresses,
+        ca_file=args.ca_file,
+        use_system_store=not args.no_system_store,
+        client_suites=args.client_suites,
+        verbose=args.verbose,
+        client_certs=getattr(args, "client_certs_loaded", ()),
+        **kw,
+    )
+
+
+def targets_from_args(args: argparse.Namespace) -> list[Target]:
+    if not args.targets:
+        raise UsageError("no target given: tlscompat scan HOST[:PORT] ...")
+    targets = []
+    for text in args.targets:
+        try:
+            t = parse_target(text)
+        except TargetError as exc:
+            raise UsageError(str(exc)) from None
+        targets.append(t)
+    if args.ip or args.sni is not None:
+        if len(targets) != 1:
+            raise UsageError("--ip and --sni apply to exactly one target")
+        from dataclasses import replace
+
+        t = targets[0]
+        targets = [replace(t, ip=args.ip or t.ip, sni=args.sni if args.sni is not None else t.sni)]
+    return targets
+
+
+def worst_severity_reached(results: Sequence[EndpointResult], fail_on: str | None) -> bool:
+    if fail_on is None:
+        return False
+    limit = SEVERITIES.index(fail_on)
+    return any(SEVERITIES.index(f.severity) <= limit for r in results for f in r.findings)
+
+
+def emit(results: Sequence[EndpointResult], args: argparse.Namespace, out: TextIO) -> None:
+    color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+    if args.format == "json":
+        from scanner.report.jsonout import write_json
+
+        write_json(list(results), out)
+    elif args.format == "jsonl":
+        from scanner.report.jsonout import jsonl_line
+
+        for r in results:
+            out.write(jsonl_line(r) + "\n")
+    elif args.format == "csv":
+        from scanner.report.csvout import write_csv
+
+        write_csv(list(results), out, findings=getattr(args, "csv_findings", False))
+    else:
+        from scanner.report.table import render_endpoint, render_summary
+
+        for r in results:
+            out.write(render_endpoint(r, verbose=args.verbose, color=color) + "\n")
+        if len(results) > 1:
+            out.write(render_summary(list(results), color=color) + "\n")
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from scanner.scan import scan
+
+    options = options_from_args(args)
+    targets = targets_from_args(args)
+    results = scan(targets, options)
+    _write(results, args)
+    return EXIT_FINDINGS if worst_severity_reached(results, args.fail_on) else EXIT_OK
+
+
+def _write(results: Sequence[EndpointResult], args: argparse.Namespace) -> None:
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fp:
+            emit(results, args, fp)
+    else:
+        emit(results, args, sys.stdout)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from scanner.explain import explain
+
+    text = " ".join(args.hex) if args.hex else sys.stdin.read()
+    if not text.strip():
+        raise UsageError("give the record bytes in hex, e.g. tlscompat explain '15 03 01 00 02 02 2A'")
+    sys.stdout.write(explain(text).rstrip("\n") + "\n")
+    return EXIT_OK
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from scanner.lab.run import run_lab
+
+    return run_lab(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from scanner.lab.run import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tlscompat",
+        description="Active TLS compatibility scanner: which handshakes work, which fail, and why.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("scan", help="scan endpoints: versions, suites, groups, certificates, findings")
+    add_scan_arguments(p)
+    p.set_defaults(func=cmd_scan)
+    p = sub.add_parser("explain", help="decode raw TLS record bytes (hex), e.g. an alert from a capture")
+    p.add_argument("hex", nargs="*", help="hex bytes; read from stdin when omitted")
+    p.set_defaults(func=cmd_explain)
+    p = sub.add_parser("lab", help="start the local lab servers that reproduce each failure case")
+    p.add_argument("--only", help="comma-separated scenario names")
+    p.set_defaults(func=cmd_lab)
+    p = sub.add_parser("demo", help="start the lab, scan every endpoint, print the findings, stop")
+    p.add_argument("--only", help="comma-separated scenario names")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.set_defaults(func=cmd_demo)
+    for extend in _EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+# Other modules register their subcommands here (fleet, audit, diff, report).
+_EXTENSIONS: list[Any] = []
+
+
+def _load_extensions() -> None:
+    import importlib
+
+    for name in ("scanner.fleet.cli", "scanner.audit.cli", "scanner.clientauth.cli"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name and not name.startswith(str(exc.name)):
+                raise
+            continue
+        register = getattr(module, "register", None)
+        if register is not None and register not in _EXTENSIONS:
+            _EXTENSIONS.append(register)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_extensions()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"tlscompat: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("tlscompat: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -192,13 +192,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     from scanner.lab.run import run_lab
 
-    return run_lab(args)
+    return int(run_lab(args))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from scanner.lab.run import run_demo
 
-    return run_demo(args)
+    return int(run_demo(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,93 @@
+# CSV output for spreadsheets: one row per endpoint, or one row per finding. Formatting
+# only, through the csv module (open the file with newline="" as the csv docs ask).
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from handshakes import registry as reg
+from scanner.report.table import days_left, highest_version, sorted_findings, version_order
+from scanner.results import SEVERITIES, EndpointResult
+
+__all__ = ["ENDPOINT_COLUMNS", "FINDING_COLUMNS", "write_csv"]
+
+ENDPOINT_COLUMNS = (
+    "host",
+    "port",
+    "ip",
+    "sni",
+    "outcome",
+    "highest_protocol",
+    "protocols",
+    "suites",
+    "weak_suites",
+    "cert_subject",
+    "cert_not_after",
+    "cert_days_left",
+    "trusted",
+    *SEVERITIES,
+    "top_finding",
+)
+
+FINDING_COLUMNS = ("host", "port", "id", "severity", "title", "evidence")
+
+
+def write_csv(
+    results: Sequence[EndpointResult],
+    fp: TextIO,
+    *,
+    findings: bool = False,
+    now: datetime | None = None,
+) -> None:
+    """One row per endpoint (ENDPOINT_COLUMNS), or with findings=True one row per finding
+    (FINDING_COLUMNS). `now` fixes the clock for cert_days_left."""
+    writer = csv.writer(fp)
+    if findings:
+        writer.writerow(FINDING_COLUMNS)
+        for r in results:
+            for f in sorted_findings(r.findings):
+                writer.writerow((r.host, r.port, f.id, f.severity, f.title, f.evidence))
+        return
+    moment = now if now is not None else datetime.now(UTC)
+    writer.writerow(ENDPOINT_COLUMNS)
+    for r in results:
+        writer.writerow(_endpoint_row(r, moment))
+
+
+def _endpoint_row(r: EndpointResult, now: datetime) -> list[Any]:
+    highest = highest_version(r)
+    codes = {s.code for s in r.cipher_suites}
+    weak = {c for c in codes if (info := reg.cipher_suite(c)) is not None and info.weaknesses}
+    subject = not_after = days = trusted = ""
+    if r.certificates:
+        chain = r.certificates[0]  # the first chain seen: the default certificate
+        leaf = chain.certificates[0] if chain.certificates else None
+        subject = getattr(leaf, "subject", "") or ""
+        expiry = getattr(leaf, "not_after", None)
+        if isinstance(expiry, datetime):
+            not_after = expiry.isoformat()
+            days = str(days_left(expiry, now))
+        verdict = getattr(chain.validation, "trusted", None)
+        trusted = "" if verdict is None else ("yes" if verdict else "no")
+    severities = Counter(f.severity for f in r.findings)
+    top = sorted_findings(r.findings)
+    return [
+        r.host,
+        r.port,
+        r.ip or "",
+        r.sni or "",
+        r.outcome,
+        reg.version_name(highest) if highest is not None else "",
+        " ".join(reg.version_name(v) for v in sorted(r.supported_versions(), key=version_order)),
+        len(codes),
+        len(weak),
+        subject,
+        not_after,
+        days,
+        trusted,
+        *(severities.get(s, 0) for s in SEVERITIES),
+        top[0].id if top else "",
+    ]

@@ -633,7 +633,7 @@ async def _post_process(result: EndpointResult, options: ScanOptions) -> Endpoin
     if result.certificates:
         result = replace(result, certificates=await _examine_chains(result, options))
     try:
-        from scanner.diagnose import diagnose  # type: ignore[attr-defined]
+        from scanner.diagnose import diagnose
     except ImportError:  # pragma: no cover - during bootstrap only
         return result
     return replace(result, findings=diagnose(result, options))

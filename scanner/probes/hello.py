@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from handshakes import constants as c
 from handshakes import registry as reg
 from handshakes.client_hello import ClientHelloSpec
+from handshakes.events import ServerHello
 from handshakes.keyshare import KeySharePool
 from handshakes.server_flight import HandshakeProbe
 
@@ -43,6 +46,7 @@ def _popularity(code: int) -> tuple[int, int, int]:
     return (kx, enc, code)
 
 
+@cache
 def candidate_suites(version: int) -> tuple[int, ...]:
     """Every suite the registry says can be negotiated in ``version``, popular first."""
     return tuple(sorted(reg.suites_for_version(version), key=_popularity))
@@ -94,6 +98,7 @@ class HelloFactory:
             return ClientHelloSpec(
                 legacy_version=c.SSL3,
                 record_version=c.SSL3,
+                random=os.urandom(32),
                 cipher_suites=(*suites, c.TLS_EMPTY_RENEGOTIATION_INFO_SCSV),
                 compression_methods=(1, 0) if compression else (0,),
             )
@@ -106,6 +111,7 @@ class HelloFactory:
                 legacy_version=c.TLS12,
                 record_version=c.TLS10,
                 cipher_suites=suites,
+                random=os.urandom(32),
                 session_id=b"\x5a" * 32,  # RFC 8446 section D.4 middlebox compatibility
                 server_name=name,
                 supported_versions=(c.TLS13,),
@@ -120,6 +126,7 @@ class HelloFactory:
             legacy_version=version,
             record_version=c.TLS10 if version >= c.TLS10 else version,
             cipher_suites=suites,
+            random=os.urandom(32),
             compression_methods=(1, 0) if compression else (0,),
             server_name=name,
             supported_groups=groups if groups is not None else ALL_GROUPS_TLS12,
@@ -133,7 +140,13 @@ class HelloFactory:
             alpn=alpn,
         )
 
-    def probe(self, spec: ClientHelloSpec, *, read_flight: bool = True, answer_hrr: bool = True) -> HandshakeProbe:
+    def probe(
+        self,
+        spec: ClientHelloSpec,
+        *,
+        read_flight: bool | Callable[[ServerHello], bool] = True,
+        answer_hrr: bool = True,
+    ) -> HandshakeProbe:
         return HandshakeProbe(
             spec, read_flight=read_flight, answer_hrr=answer_hrr, key_share_for=self.pool.get
         )

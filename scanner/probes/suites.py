@@ -77,12 +77,31 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
     if version == c.SSL2:
         return await _scan_sslv2(conn, hello, result, remaining)
     name = reg.version_name(version)
+    seen_kx: set[tuple[str, str]] = set()
+
+    def new_kx(sh: ev.ServerHello) -> bool:
+        """Read the rest of the flight only for a (key exchange, authentication) pair not
+        seen yet in this version: that is what brings a new certificate, DH size or curve;
+        for the other suites the ServerHello is all the elimination needs."""
+        info = reg.cipher_suite(sh.cipher_suite)
+        key = (info.kx, info.auth) if info else ("?", hex(sh.cipher_suite))
+        if key in seen_kx:
+            return False
+        seen_kx.add(key)
+        return True
+
     while remaining:
         offered = tuple(remaining[:MAX_SUITES_PER_HELLO])
         spec = hello.spec(version, offered, compression=result.first is None)
+        first_probe = result.first is None
         out = await conn.probe(
             f"{name} suites",
-            partial(hello.probe, spec, read_flight=version != c.TLS13 or result.first is None, answer_hrr=result.first is None),
+            partial(
+                hello.probe,
+                spec,
+                read_flight=new_kx if version != c.TLS13 or first_probe else False,
+                answer_hrr=first_probe,
+            ),
         )
         if result.first is None:
             result.first = out

@@ -1,0 +1,404 @@
+# The IO glue: open a TCP connection, send a HandshakeProbe's bytes, feed it what comes
+# back, stop at a terminal state or a deadline, and record exactly one outcome.
+#
+# Rules kept: every connection is bounded by limiters (global, per endpoint) and by the
+# deadlines in Deadlines; nothing a server sends escapes as an exception (it becomes an
+# outcome); results are return values.
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import trio
+
+from handshakes import events as ev
+from handshakes.errors import RemoteProtocolError
+from handshakes.server_flight import HandshakeProbe
+
+# The outcomes a probe can end in (issue 3). Exactly one per probe.
+ACCEPTED = "accepted"
+ALERT = "alert"
+CLOSED = "closed"
+RESET = "reset"
+TIMEOUT = "timeout"
+REFUSED = "refused"
+UNREACHABLE = "unreachable"
+DNS_ERROR = "dns_error"
+NOT_TLS = "not_tls"
+PROTOCOL_ERROR = "protocol_error"
+OUTCOMES = (
+    ACCEPTED, ALERT, CLOSED, RESET, TIMEOUT, REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, PROTOCOL_ERROR,
+)
+TRANSIENT = (RESET, TIMEOUT)
+# Outcomes that say nothing about TLS: the TCP connection never carried a handshake.
+CONNECT_FAILURES = (REFUSED, UNREACHABLE, DNS_ERROR)
+
+OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deadlines:
+    """Seconds. ``read`` bounds the whole wait for the server's answer, not each read,
+    so a server that drips a byte a second cannot hold a probe past it."""
+
+    connect: float = 5.0
+    read: float = 5.0
+    endpoint: float = 120.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProbeOutcome:
+    outcome: str
+    events: tuple[ev.Event, ...] = ()
+    detail: str = ""
+    phase: str = ""  # connect | send | read
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    connections: int = 0
+    duration_s: float = 0.0
+    error_bytes: bytes = b""
+
+    @property
+    def alert(self) -> ev.Alert | None:
+        for e in self.events:
+            if isinstance(e, ev.Alert) and (e.fatal or e.description == 0):
+                return e
+        for e in self.events:
+            if isinstance(e, ev.Alert):
+                return e
+        return None
+
+    @property
+    def server_hello(self) -> ev.ServerHello | None:
+        for e in self.events:
+            if isinstance(e, ev.ServerHello):
+                return e
+        return None
+
+    def first(self, kind: type) -> ev.Event | None:
+        for e in self.events:
+            if isinstance(e, kind):
+                return e
+        return None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == ACCEPTED
+
+    def describe(self) -> str:
+        """One line for tables and --verbose: the outcome with what proves it."""
+        if self.outcome == ALERT and self.alert is not None:
+            a = self.alert
+            return f"alert {a.name} ({a.description})" + (" [encrypted]" if a.encrypted else "")
+        if self.outcome == NOT_TLS:
+            nt = self.first(ev.NotTLS)
+            if isinstance(nt, ev.NotTLS):
+                return f"not_tls ({nt.protocol}: {nt.first_bytes[:16]!r})"
+        if self.detail:
+            return f"{self.outcome} ({self.detail})"
+        return self.outcome
+
+
+@dataclass(slots=True)
+class Limits:
+    """Concurrency bounds shared by a whole scan (global) and per endpoint."""
+
+    global_connections: trio.CapacityLimiter = field(
+        default_factory=lambda: trio.CapacityLimiter(64)
+    )
+    per_endpoint: int = 4
+
+
+def classify(events: list[ev.Event]) -> tuple[str, str]:
+    """The outcome a list of events proves, with a short detail."""
+    for e in events:
+        if isinstance(e, ev.ServerHello | ev.HelloRetryRequest | ev.SSLv2ServerHello):
+            return ACCEPTED, ""
+    for e in events:
+        if isinstance(e, ev.NotTLS):
+            return NOT_TLS, e.protocol
+        if isinstance(e, ev.Alert):
+            return ALERT, e.name
+        if isinstance(e, ev.SSLv2Error):
+            return ALERT, f"SSLv2 error 0x{e.code:04X}"
+    for e in events:
+        if isinstance(e, ev.ConnectionClosed):
+            return CLOSED, "the server closed the connection without an alert"
+    return TIMEOUT, "no answer"
+
+
+def _oserror_outcome(exc: OSError) -> tuple[str, str]:
+    code = exc.errno
+    if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED:
+        return REFUSED, "connection refused"
+    if isinstance(exc, ConnectionResetError) or code in (errno.ECONNRESET, errno.EPIPE):
+        return RESET, "connection reset by peer"
+    if code in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.ENETDOWN):
+        return UNREACHABLE, exc.strerror or str(exc)
+    if code == errno.ETIMEDOUT:
+        return TIMEOUT, "connect timed out"
+    return UNREACHABLE, exc.strerror or str(exc)
+
+
+class TcpStream(trio.abc.Stream):
+    """A bare non-blocking TCP socket as a trio Stream.
+
+    trio's SocketStream costs about 360 us of CPU per connection here (measured, see
+    docs/performance.md); a probe opens one connection for a few hundred bytes, so the
+    engine drives the socket with trio.lowlevel.wait_readable/wait_writable directly
+    (about 50 us). Every method is a checkpoint, as the Stream contract asks.
+    """
+
+    __slots__ = ("_sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        sent_any = False
+        while view:
+            try:
+                n = self._sock.send(view)
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(self._sock)
+                sent_any = True
+                continue
+            except OSError as exc:
+                raise trio.BrokenResourceError(str(exc)) from exc
+            view = view[n:]
+        if not sent_any:
+            await trio.lowlevel.checkpoint_if_cancelled()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.wait_writable(self._sock)
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        while True:
+            await trio.lowlevel.wait_readable(self._sock)
+            try:
+                return self._sock.recv(max_bytes or 65536)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise trio.BrokenResourceError(str(exc)) from exc
+
+    async def send_eof(self) -> None:
+        await trio.lowlevel.checkpoint()
+        self._sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        if self._sock.fileno() >= 0:
+            trio.lowlevel.notify_closing(self._sock)
+            self._sock.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+
+async def open_tcp(ip: str, port: int) -> trio.abc.Stream:
+    """One TCP connection to one address (no DNS here: names are resolved per endpoint)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        rc = sock.connect_ex((ip, port))
+        if rc in (errno.EINPROGRESS, errno.EAGAIN):
+            await trio.lowlevel.wait_writable(sock)
+            rc = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        else:
+            await trio.lowlevel.checkpoint()
+        if rc:
+            raise OSError(rc, os.strerror(rc))
+    except BaseException:
+        trio.lowlevel.notify_closing(sock)
+        sock.close()
+        raise
+    return TcpStream(sock)
+
+
+async def run_probe(
+    probe: HandshakeProbe,
+    ip: str,
+    port: int,
+    *,
+    deadlines: Deadlines,
+    open_stream: OpenStream = open_tcp,
+) -> ProbeOutcome:
+    """One connection, one probe, one outcome. Never raises for what the peer does."""
+    start = time.perf_counter()
+    sent = received = 0
+    events: list[ev.Event] = []
+
+    def done(outcome: str, detail: str = "", phase: str = "", error: bytes = b"") -> ProbeOutcome:
+        return ProbeOutcome(
+            outcome=outcome,
+            events=tuple(events),
+            detail=detail,
+            phase=phase,
+            bytes_sent=sent,
+            bytes_received=received,
+            connections=1,
+            duration_s=time.perf_counter() - start,
+            error_bytes=error,
+        )
+
+    stream: trio.abc.Stream | None = None
+    phase = "connect"
+    # One cancel scope for the whole probe: its deadline is the connect deadline, then the
+    # read deadline once connected (each scope costs scheduler work on every probe).
+    try:
+        with trio.CancelScope(deadline=trio.current_time() + deadlines.connect) as scope:
+            try:
+                stream = await open_stream(ip, port)
+            except OSError as exc:
+                outcome, detail = _oserror_outcome(exc)
+                return done(outcome, detail, "connect")
+            scope.deadline = trio.current_time() + deadlines.read
+            phase = "send"
+            first = probe.initiate()
+            await stream.send_all(first)
+            sent += len(first)
+            phase = "read"
+            while not probe.terminal:
+                data = bytes(await stream.receive_some(65536))
+                received += len(data)
+                try:
+                    events.extend(probe.receive_data(data))
+                except RemoteProtocolError as exc:
+                    if any(isinstance(e, ev.ServerHello) for e in events):
+                        # A reply we could not fully read after a ServerHello: keep the
+                        # acceptance and say what broke.
+                        return done(ACCEPTED, f"after ServerHello: {exc}", phase, exc.data)
+                    return done(PROTOCOL_ERROR, str(exc), phase, exc.data)
+                more = probe.data_to_send()
+                if more:
+                    await stream.send_all(more)
+                    sent += len(more)
+        if scope.cancelled_caught:
+            if phase == "connect":
+                return done(TIMEOUT, f"no TCP answer within {deadlines.connect:g}s", "connect")
+            outcome, detail = classify(events)
+            if outcome in (ACCEPTED, ALERT, NOT_TLS):
+                return done(outcome, detail, phase)
+            waited = f"no complete answer within {deadlines.read:g}s"
+            if received:
+                waited += f" ({received} bytes received)"
+            return done(TIMEOUT, waited, phase)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+        outcome, detail = (
+            _oserror_outcome(cause) if isinstance(cause, OSError) else (RESET, str(exc))
+        )
+        found, found_detail = classify(events)
+        if found in (ACCEPTED, ALERT, NOT_TLS):
+            return done(found, found_detail, phase)
+        return done(outcome, detail, phase)
+    finally:
+        if isinstance(stream, TcpStream):
+            stream.close()
+        elif stream is not None:
+            await _close(stream)
+    outcome, detail = classify(events)
+    return done(outcome, detail, phase)
+
+
+async def _close(stream: trio.abc.Stream) -> None:
+    with trio.CancelScope(shield=True), trio.move_on_after(1):
+        try:
+            await stream.aclose()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+
+
+@dataclass(slots=True)
+class Connector:
+    """Runs probes against one endpoint address under the scan's limits and deadlines,
+    retrying transient failures (reset, timeout) a bounded number of times with backoff.
+    It is owned by one endpoint scan: its counters are that scan's."""
+
+    ip: str
+    port: int
+    deadlines: Deadlines
+    global_limiter: trio.CapacityLimiter
+    endpoint_limiter: trio.CapacityLimiter
+    retries: int = 1
+    backoff: float = 0.25
+    open_stream: OpenStream = open_tcp
+    rate: Callable[[], Awaitable[None]] | None = None
+    log: list[tuple[str, HandshakeProbe, ProbeOutcome]] = field(default_factory=list)
+
+    async def probe(self, name: str, make: Callable[[], HandshakeProbe]) -> ProbeOutcome:
+        attempt = 0
+        total_sent = total_received = total_conns = 0
+        while True:
+            probe = make()
+            await _acquire(self.endpoint_limiter)
+            try:
+                await _acquire(self.global_limiter)
+                try:
+                    if self.rate is not None:
+                        await self.rate()
+                    result = await run_probe(
+                        probe, self.ip, self.port, deadlines=self.deadlines,
+                        open_stream=self.open_stream,
+                    )
+                finally:
+                    self.global_limiter.release()
+            finally:
+                self.endpoint_limiter.release()
+            total_sent += result.bytes_sent
+            total_received += result.bytes_received
+            total_conns += result.connections
+            if result.outcome not in TRANSIENT or attempt >= self.retries:
+                break
+            attempt += 1
+            await trio.sleep(self.backoff * (2 ** (attempt - 1)))
+        if attempt:
+            result = _with_totals(result, total_sent, total_received, total_conns)
+        self.log.append((name, probe, result))
+        return result
+
+
+async def _acquire(limiter: trio.CapacityLimiter) -> None:
+    """acquire() without a scheduler round trip when a token is free (the common case)."""
+    try:
+        limiter.acquire_nowait()
+    except trio.WouldBlock:
+        await limiter.acquire()
+
+
+def _with_totals(r: ProbeOutcome, sent: int, received: int, conns: int) -> ProbeOutcome:
+    return ProbeOutcome(
+        outcome=r.outcome,
+        events=r.events,
+        detail=r.detail + f" (after {conns} attempts)",
+        phase=r.phase,
+        bytes_sent=sent,
+        bytes_received=received,
+        connections=conns,
+        duration_s=r.duration_s,
+        error_bytes=r.error_bytes,
+    )
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    """All addresses of a name (IP literals pass through). Raises OSError on failure."""
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        return [host]
+    except OSError:
+        pass
+    infos = await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: list[str] = []
+    for info in infos:
+        addr = str(info[4][0])
+        if addr not in seen:
+            seen.append(addr)
+    return seen

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 Extensions = tuple[tuple[int, bytes], ...]
 
-_frozen = dataclass(frozen=True, slots=True, kw_only=True)
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerHello:
     """A ServerHello (not a HelloRetryRequest).
 
@@ -38,7 +37,7 @@ class ServerHello:
     downgrade_sentinel: int | None = None
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HelloRetryRequest:
     """RFC 8446 section 4.1.4: a ServerHello whose random is the HRR magic value."""
 
@@ -48,7 +47,7 @@ class HelloRetryRequest:
     extensions: Extensions
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EncryptedExtensions:
     """TLS 1.3 EncryptedExtensions, decrypted (RFC 8446 section 4.3.1)."""
 
@@ -59,7 +58,7 @@ class EncryptedExtensions:
     server_name_acknowledged: bool = False
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Certificate:
     """The server's chain as raw DER, leaf first, exactly as sent.
 
@@ -73,7 +72,7 @@ class Certificate:
     encrypted: bool = False
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CertificateStatus:
     """A stapled OCSP response (RFC 6066 section 8), DER."""
 
@@ -81,7 +80,7 @@ class CertificateStatus:
     ocsp_response: bytes
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerKeyExchange:
     """The parameters of a (EC)DHE ServerKeyExchange, without checking its signature.
 
@@ -98,7 +97,7 @@ class ServerKeyExchange:
     raw: bytes = b""
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CertificateRequest:
     """What the server asks of a client certificate.
 
@@ -117,26 +116,26 @@ class CertificateRequest:
     encrypted: bool = False
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ServerHelloDone:
     pass
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CertificateVerify:
     """TLS 1.3: the server's CertificateVerify arrived (its signature is not checked)."""
 
     signature_scheme: int
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finished:
     """TLS 1.3: the server's Finished arrived; the server flight is complete."""
 
     verify_data: bytes
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HandshakeMessage:
     """Any other handshake message, kept as raw bytes (e.g. NewSessionTicket)."""
 
@@ -145,7 +144,7 @@ class HandshakeMessage:
     encrypted: bool = False
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Alert:
     """An alert record: level 1 warning / 2 fatal; description per RFC 8446 section 6."""
 
@@ -164,7 +163,7 @@ class Alert:
         return self.level == 2
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SSLv2ServerHello:
     """An SSL 2.0 SERVER-HELLO: version, 3-byte cipher kinds, the certificate (DER)."""
 
@@ -176,14 +175,14 @@ class SSLv2ServerHello:
     connection_id: bytes
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SSLv2Error:
     """An SSL 2.0 ERROR message (e.g. 0x0001 NO-CIPHER-ERROR)."""
 
     code: int
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotTLS:
     """The reply is another protocol: ``protocol`` names it (http, ssh, smtp, ...)."""
 
@@ -191,7 +190,7 @@ class NotTLS:
     first_bytes: bytes
 
 
-@_frozen
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionClosed:
     """The peer closed the connection (receive_data(b"") was called)."""
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from handshakes import registry as reg
 
-
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 

@@ -1,0 +1,156 @@
+# Incremental readers for what a server sends: TLS records (RFC 5246 section 6.2.1,
+# RFC 8446 section 5.1), SSL 2.0 records with a 2-byte header, and handshake messages
+# that span records or share one (RFC 5246 section 6.2.1: "multiple client messages of
+# the same ContentType MAY be coalesced into a single TLSPlaintext record, or a single
+# message MAY be fragmented across several records").
+#
+# Rules kept: bounded buffers (a length that lies is an error, never an allocation);
+# bytes may arrive in any chunking and give the same result.
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handshakes import constants as c
+from handshakes.errors import RemoteProtocolError
+
+_TLS_CONTENT_TYPES = frozenset(
+    (c.CHANGE_CIPHER_SPEC, c.ALERT, c.HANDSHAKE, c.APPLICATION_DATA, c.HEARTBEAT)
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record:
+    """One record. ``header`` is the exact header bytes (the AAD of TLS 1.3 records)."""
+
+    content_type: int
+    version: int
+    payload: bytes
+    header: bytes
+    sslv2: bool = False
+
+
+def looks_like_tls(first: bytes) -> bool:
+    """Could these first bytes (at least 3) start a TLS or SSLv2 record from a server?"""
+    if not first:
+        return True
+    if first[0] & 0x80:
+        # SSLv2 2-byte header; the message type must be SERVER-HELLO (4) or ERROR (0).
+        return len(first) < 3 or first[2] in (0, 4)
+    if first[0] not in _TLS_CONTENT_TYPES:
+        return False
+    return len(first) < 2 or first[1] == 3
+
+
+class RecordReader:
+    """Feed bytes, get whole records.
+
+    The first record decides the framing: a first byte with the high bit set is an SSL 2.0
+    2-byte header (SSLv2 draft section 1.2); anything else must be a TLS record header.
+    """
+
+    __slots__ = ("_buf", "_max", "_sslv2", "_first")
+
+    def __init__(self, *, max_payload: int = c.MAX_RECORD_PAYLOAD) -> None:
+        self._buf = bytearray()
+        self._max = max_payload
+        self._sslv2 = False
+        self._first = True
+
+    @property
+    def buffered(self) -> bytes:
+        return bytes(self._buf)
+
+    def feed(self, data: bytes) -> list[Record]:
+        self._buf += data
+        out: list[Record] = []
+        buf = self._buf
+        while True:
+            if self._first:
+                if not buf:
+                    break
+                self._sslv2 = bool(buf[0] & 0x80)
+            if self._sslv2:
+                if len(buf) < 2:
+                    break
+                length = ((buf[0] & 0x7F) << 8) | buf[1]
+                if len(buf) < 2 + length:
+                    break
+                header = bytes(buf[:2])
+                payload = bytes(buf[2 : 2 + length])
+                del buf[: 2 + length]
+                out.append(
+                    Record(content_type=0, version=c.SSL2, payload=payload, header=header, sslv2=True)
+                )
+                self._first = False
+                continue
+            if len(buf) < 5:
+                if buf and (buf[0] not in _TLS_CONTENT_TYPES or (len(buf) > 1 and buf[1] != 3)):
+                    raise RemoteProtocolError(
+                        "not a TLS record header", alert=c.ALERT_UNEXPECTED_MESSAGE, data=bytes(buf)
+                    )
+                break
+            ctype = buf[0]
+            version = (buf[1] << 8) | buf[2]
+            length = (buf[3] << 8) | buf[4]
+            if ctype not in _TLS_CONTENT_TYPES or buf[1] != 3:
+                raise RemoteProtocolError(
+                    f"not a TLS record header: {bytes(buf[:5]).hex(' ')}",
+                    alert=c.ALERT_UNEXPECTED_MESSAGE,
+                    data=bytes(buf[:16]),
+                )
+            if length > self._max:
+                raise RemoteProtocolError(
+                    f"record length {length} exceeds {self._max}",
+                    alert=c.ALERT_RECORD_OVERFLOW,
+                    data=bytes(buf[:5]),
+                )
+            if len(buf) < 5 + length:
+                break
+            header = bytes(buf[:5])
+            payload = bytes(buf[5 : 5 + length])
+            del buf[: 5 + length]
+            out.append(Record(content_type=ctype, version=version, payload=payload, header=header))
+            self._first = False
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeMsg:
+    """One whole handshake message; ``raw`` (type, length, body) goes in the transcript."""
+
+    msg_type: int
+    body: bytes
+    raw: bytes
+
+
+class HandshakeBuffer:
+    """Reassembles handshake messages from record payloads (RFC 8446 section 5.1)."""
+
+    __slots__ = ("_buf", "_max")
+
+    def __init__(self, *, max_message: int = c.MAX_HANDSHAKE_MESSAGE) -> None:
+        self._buf = bytearray()
+        self._max = max_message
+
+    @property
+    def empty(self) -> bool:
+        return not self._buf
+
+    def feed(self, payload: bytes) -> list[HandshakeMsg]:
+        self._buf += payload
+        buf = self._buf
+        out: list[HandshakeMsg] = []
+        while len(buf) >= 4:
+            length = (buf[1] << 16) | (buf[2] << 8) | buf[3]
+            if length > self._max:
+                raise RemoteProtocolError(
+                    f"handshake message of {length} bytes exceeds {self._max}",
+                    alert=c.ALERT_DECODE_ERROR,
+                    data=bytes(buf[:4]),
+                )
+            if len(buf) < 4 + length:
+                break
+            raw = bytes(buf[: 4 + length])
+            del buf[: 4 + length]
+            out.append(HandshakeMsg(raw[0], raw[4:], raw))
+        return out

@@ -6,10 +6,18 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from handshakes import registry as reg
+from scanner.x509 import CertificateInfo
+
+if TYPE_CHECKING:
+    from scanner.revocation import RevocationResult
+    from scanner.x509 import ChainValidation
+
+__all__ = ["CertificateInfo"]  # re-exported: the decoded certificate lives in scanner.x509
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
@@ -43,37 +51,6 @@ class GroupResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateInfo:
-    """Decoded fields of one certificate (filled by scanner.x509.decode_certificate)."""
-
-    subject: str
-    issuer: str
-    common_names: tuple[str, ...]
-    san_dns: tuple[str, ...]
-    san_ip: tuple[str, ...]
-    serial: str
-    not_before: datetime
-    not_after: datetime
-    key_type: str
-    key_bits: int
-    key_curve: str | None
-    signature_algorithm: str
-    signature_hash: str | None
-    key_usage: tuple[str, ...]
-    extended_key_usage: tuple[str, ...]
-    has_eku: bool
-    is_ca: bool
-    self_issued: bool
-    self_signed: bool
-    ocsp_urls: tuple[str, ...]
-    ca_issuers_urls: tuple[str, ...]
-    crl_urls: tuple[str, ...]
-    sha256: str
-    sha1: str
-    must_staple: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ChainResult:
     """One certificate chain as the server sent it, and in which circumstances."""
 
@@ -81,10 +58,10 @@ class ChainResult:
     sni: str | None  # the server_name sent (None: no SNI)
     key_type: str  # the leaf's key type: RSA, EC, ...
     der: tuple[bytes, ...]  # leaf first, as sent
-    certificates: tuple[Any, ...] = ()  # CertificateInfo per entry (Any: x509 decodes)
+    certificates: tuple[CertificateInfo | None, ...] = ()  # None: an entry that cannot be decoded
     stapled_ocsp: bytes | None = None
-    validation: Any = None  # scanner.x509.ChainValidation
-    revocation: Any = None  # scanner.revocation.RevocationResult
+    validation: ChainValidation | None = None
+    revocation: RevocationResult | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,7 +174,7 @@ class EndpointResult:
 SCHEMA_VERSION = 1
 
 # Fields holding wire codes, and how each is shown in JSON.
-_VERSION_FIELDS = {"version", "negotiated"}
+_VERSION_FIELDS = {"version", "negotiated", "versions"}
 
 
 def _code_repr(name: str, value: int, owner: object) -> Any:
@@ -224,7 +201,8 @@ def to_json(value: Any, *, owner: object = None, name: str = "") -> Any:
 
         return base64.b64encode(value).decode() if name == "der" else value.hex()
     if isinstance(value, datetime):
-        return value.isoformat()
+        # RFC 3339 needs an offset; certificate times are UTC (RFC 5280 section 4.1.2.5).
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, enum.Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -264,8 +242,6 @@ def _enrich(value: object, out: dict[str, Any]) -> None:
         out["server_preference"] = [
             {"version": reg.version_name(v), "server_order": b} for v, b in value.server_preference
         ]
-    elif isinstance(value, EndpointResult):
-        out.pop("probes", None) if not value.probes else None
 
 
 def endpoint_json(result: EndpointResult) -> dict[str, Any]:
@@ -274,7 +250,7 @@ def endpoint_json(result: EndpointResult) -> dict[str, Any]:
     return data
 
 
-def document_json(results: list[EndpointResult] | tuple[EndpointResult, ...]) -> dict[str, Any]:
+def document_json(results: Sequence[EndpointResult]) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": "tlscompat",

@@ -8,16 +8,14 @@ import enum
 from dataclasses import dataclass
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from handshakes import registry as reg
-from scanner.x509 import CertificateInfo
+from scanner.revocation import RevocationResult
+from scanner.x509 import CertificateInfo, ChainValidation
 
-if TYPE_CHECKING:
-    from scanner.revocation import RevocationResult
-    from scanner.x509 import ChainValidation
-
-__all__ = ["CertificateInfo"]  # re-exported: the decoded certificate lives in scanner.x509
+# Re-exported: certificates are decoded and judged in scanner.x509 / scanner.revocation.
+__all__ = ["CertificateInfo", "ChainValidation", "RevocationResult"]
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 

@@ -703,10 +703,11 @@ SCHEMA_DEFS: dict[type, str] = {
     Finding: "finding",
     ProbeLog: "probe",
     Stats: "stats",
+    results.ChainValidation: "validation",
+    results.RevocationResult: "revocation",
 }
 
-# to_json leaves "probes" out when there are none.
-OPTIONAL_FIELDS = {(EndpointResult, "probes")}
+OPTIONAL_FIELDS: set[tuple[type, str]] = set()
 
 
 def _nested_dataclasses(tp: Any) -> set[type]:

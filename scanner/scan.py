@@ -101,7 +101,13 @@ class ScanOptions:
 
 @dataclass(slots=True)
 class _Found:
-    """What the probes of one endpoint gathered; turned into an EndpointResult at the end."""
+    """What the probes of one endpoint gathered; turned into an EndpointResult at the end.
+
+    An accumulator rather than return values, on purpose: the endpoint deadline may cancel
+    the scan half-way, and the result must keep everything already found. It is owned by
+    one endpoint scan; each task writes only its own keys, and it is read only after the
+    nurseries (or the deadline) have ended.
+    """
 
     versions: dict[int, sp.VersionScan] = field(default_factory=dict)
     order: dict[int, bool | None] = field(default_factory=dict)

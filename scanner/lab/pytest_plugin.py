@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ import pytest
 
 if TYPE_CHECKING:
     from scanner.lab.certs import IssuedCert, Pki
+    from scanner.lab.run import RunningScenario
     from scanner.lab.servers import (
         Behaviour,
         OpenSSLServer,
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "lab_cert",
     "lab_pki",
+    "lab_scenario",
     "openssl_server",
     "raw_server",
     "stdlib_ssl_server",
@@ -174,3 +177,36 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
     finally:
         for server in reversed(started):
             server.stop()
+
+
+@pytest.fixture
+def lab_scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], RunningScenario]]:
+    """Factory: `lab_scenario(name) -> RunningScenario`, a scenario of the lab catalogue
+    (`scanner.lab.scenarios.SCENARIOS`; `tlscompat demo` lists them) already listening.
+
+    The result holds `.target` (a `scanner.scan.Target` on 127.0.0.1), `.options` (the
+    `ScanOptions` to scan it with: the lab's root as the only trust anchor, generous
+    deadlines, the scenario's overrides) and `.scenario` (its `expected` finding ids).
+    Works in plain and in trio tests; every server is stopped at teardown::
+
+        from scanner.scan import scan_endpoint
+
+        async def test_expired_certificate_is_reported(lab_scenario):
+            running = lab_scenario("expired")
+            result = await scan_endpoint(running.target, running.options)
+            assert "cert.expired" in {f.id for f in result.findings}
+
+    Each call starts a separate lab (its own Pki in a temporary directory).
+    """
+    from scanner.lab.run import lab_in_thread
+    from scanner.lab.scenarios import by_name
+
+    with contextlib.ExitStack() as stack:
+
+        def factory(name: str) -> RunningScenario:
+            scenario = by_name(name)
+            directory = tmp_path_factory.mktemp(f"tlscompat-lab-{name}")
+            lab = stack.enter_context(lab_in_thread([scenario], directory=directory))
+            return lab.running[0]
+
+        yield factory

@@ -1,0 +1,447 @@
+# Running the lab: `Lab` starts scenarios from the catalogue (scanner/lab/scenarios.py) on
+# one shared Pki; `tlscompat lab` keeps them up for you to point clients at; `tlscompat
+# demo` scans each one and checks the scanner reports what the scenario expects.
+#
+# Rules it keeps:
+# - Structured concurrency: scenarios start concurrently in a nursery, scans run
+#   concurrently under one trio.CapacityLimiter, results come back as return values.
+# - Everything a scenario starts is registered on one AsyncExitStack: leaving the Lab
+#   (normally, on error or on Ctrl-C) stops every server and removes the Pki directory.
+# - Trust is the lab's: every scan uses ca_file=<lab root> and no system store.
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import trio
+
+from scanner.engine import Deadlines
+from scanner.lab.certs import IssuedCert, Pki
+from scanner.lab.scenarios import LAB_HOST, LabContext, Scenario, by_name, select
+from scanner.results import EndpointResult, Finding
+from scanner.scan import ScanOptions, Target
+
+__all__ = [
+    "Lab",
+    "LAB_DEADLINES",
+    "RunningScenario",
+    "Verdict",
+    "check",
+    "lab_in_thread",
+    "open_lab",
+    "reported_ids",
+    "run_demo",
+    "run_lab",
+    "scan_all",
+]
+
+# Generous: the lab runs on loaded CI machines with two cores; a healthy loopback server
+# answers in milliseconds, so these only matter when something is wrong.
+LAB_DEADLINES = Deadlines(connect=5.0, read=5.0, endpoint=60.0)
+# Scans of the whole lab at once: enough to overlap the servers' latencies, few enough
+# that s_server processes (one connection at a time each) are not swamped.
+_SCAN_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunningScenario:
+    """A started scenario: where to connect and how to scan it."""
+
+    scenario: Scenario
+    target: Target
+    options: ScanOptions
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def address(self) -> str:
+        return f"{self.target.ip}:{self.target.port}"
+
+
+def scan_options_for(scenario: Scenario, pki: Pki, **extra: Any) -> ScanOptions:
+    """The lab defaults (lab root only, generous deadlines) plus the scenario's overrides."""
+    fields: dict[str, Any] = {
+        "ca_file": str(pki.ca_path),
+        "use_system_store": False,
+        "deadlines": LAB_DEADLINES,
+    }
+    fields.update(scenario.scan_options)
+    fields.update(extra)
+    return ScanOptions(**fields)
+
+
+class Lab:
+    """The lab's servers, started on entry and stopped on exit.
+
+        async with Lab(["expired", "healthy"]) as lab:
+            for running in lab:
+                result = await scan_endpoint(running.target, running.options)
+
+    `scenarios`: Scenario objects or names (default: the whole catalogue). `directory`:
+    where the Pki is written (default: a temporary directory removed on exit).
+    """
+
+    def __init__(
+        self,
+        scenarios: Iterable[Scenario | str] | None = None,
+        *,
+        directory: Path | str | None = None,
+    ) -> None:
+        chosen = select(None) if scenarios is None else tuple(scenarios)
+        self.scenarios: tuple[Scenario, ...] = tuple(
+            s if isinstance(s, Scenario) else by_name(s) for s in chosen
+        )
+        self._directory = Path(directory) if directory is not None else None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self.pki: Pki | None = None
+        self.running: tuple[RunningScenario, ...] = ()
+
+    def __iter__(self) -> Iterator[RunningScenario]:
+        return iter(self.running)
+
+    def __getitem__(self, name: str) -> RunningScenario:
+        for running in self.running:
+            if running.name == name:
+                return running
+        raise KeyError(name)
+
+    async def __aenter__(self) -> Lab:
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            await self._start(stack)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        stack, self._stack = self._stack, None
+        self.running = ()
+        if stack is not None:
+            with trio.CancelScope(shield=True):
+                await stack.aclose()
+
+    async def _start(self, stack: contextlib.AsyncExitStack) -> None:
+        directory = self._directory
+        if directory is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tlscompat-lab-")))
+        # Root and intermediate keys are made here, once, for every scenario.
+        pki = await trio.to_thread.run_sync(Pki, directory)
+        self.pki = pki
+        ctx = LabContext(pki=pki, stack=stack)
+        started: dict[str, RunningScenario] = {}
+
+        async def start_one(scenario: Scenario) -> None:
+            where = await scenario.start(ctx)
+            extra: dict[str, Any] = {}
+            if where.client_certs:
+                extra["client_certs"] = await trio.to_thread.run_sync(
+                    _credentials, where.client_certs
+                )
+            started[scenario.name] = RunningScenario(
+                scenario=scenario,
+                target=Target(
+                    host=LAB_HOST,
+                    port=where.port,
+                    ip="127.0.0.1",
+                    sni=scenario.sni,
+                    tags=("lab", scenario.name),
+                ),
+                options=scan_options_for(scenario, pki, **extra),
+            )
+
+        async with trio.open_nursery() as nursery:
+            for scenario in self.scenarios:
+                nursery.start_soon(start_one, scenario)
+        self.running = tuple(started[s.name] for s in self.scenarios)
+
+
+def _credentials(issued: Sequence[IssuedCert]) -> tuple[Any, ...]:
+    """Client certificates as ScanOptions.client_certs takes them: ClientCredentials
+    (scanner.clientauth), loaded from the files the Pki wrote, chain included."""
+    try:
+        from scanner.clientauth.credentials import load_pem
+    except ImportError:  # pragma: no cover - the client-certificate probe is not installed
+        return tuple(issued)
+    return tuple(load_pem(i.fullchain_path, i.key_path, password=None) for i in issued)
+
+
+@contextlib.contextmanager
+def lab_in_thread(
+    scenarios: Iterable[Scenario | str] | None = None,
+    *,
+    directory: Path | str | None = None,
+    start_timeout: float = 60.0,
+) -> Iterator[Lab]:
+    """A `Lab` kept running by its own trio loop in a worker thread, for synchronous
+    code (pytest fixtures of any scope, scripts). Its servers are threads and
+    subprocesses, so scanning them from another trio loop is fine. Stopped on exit."""
+    import queue
+    import threading
+
+    ready: queue.Queue[Lab | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    async def hold() -> None:
+        try:
+            async with Lab(scenarios, directory=directory) as lab:
+                ready.put(lab)
+                while not stop.is_set():
+                    await trio.sleep(0.05)
+        except BaseException as exc:  # handed to the caller, never lost in the thread
+            ready.put(exc)
+
+    thread = threading.Thread(target=trio.run, args=(hold,), name="tlscompat-lab", daemon=True)
+    thread.start()
+    try:
+        item = ready.get(timeout=start_timeout)
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+@contextlib.asynccontextmanager
+async def open_lab(only: str | None = None) -> AsyncIterator[Lab]:
+    """`Lab` for a comma-separated selection of scenario names (None: all)."""
+    async with Lab(select(only)) as lab:
+        yield lab
+
+
+# -- checking a scan against a scenario -----------------------------------------------------
+
+
+def reported_ids(findings: Iterable[Finding], *, above_info: bool = True) -> frozenset[str]:
+    """The ids of the findings, those of severity info left out unless asked."""
+    return frozenset(f.id for f in findings if not above_info or f.severity != "info")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    """How one scan compares with its scenario's expectation."""
+
+    running: RunningScenario
+    result: EndpointResult
+    found: frozenset[str]  # ids above info
+    missing: frozenset[str]  # expected (above info, or the required info ids) but not found
+    unexpected: frozenset[str]  # found above info but not expected
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.unexpected
+
+
+def check(running: RunningScenario, result: EndpointResult, seconds: float = 0.0) -> Verdict:
+    scenario = running.scenario
+    found = reported_ids(result.findings)
+    every = reported_ids(result.findings, above_info=False)
+    return Verdict(
+        running=running,
+        result=result,
+        found=found,
+        missing=(scenario.expected - found) | (scenario.expected_info - every),
+        unexpected=found - scenario.expected,
+        seconds=seconds,
+    )
+
+
+async def scan_all(
+    running: Sequence[RunningScenario], *, limit: int = _SCAN_CONCURRENCY
+) -> list[Verdict]:
+    """Scan every running scenario concurrently (at most `limit` scans at once)."""
+    from scanner.scan import scan_endpoint
+
+    limiter = trio.CapacityLimiter(limit)
+    connections = trio.CapacityLimiter(64)
+    verdicts: dict[str, Verdict] = {}
+
+    async def one(item: RunningScenario) -> None:
+        async with limiter:
+            t0 = time.perf_counter()
+            result = await scan_endpoint(item.target, item.options, global_limiter=connections)
+            verdicts[item.name] = check(item, result, time.perf_counter() - t0)
+
+    async with trio.open_nursery() as nursery:
+        for item in running:
+            nursery.start_soon(one, item)
+    return [verdicts[item.name] for item in running]
+
+
+# -- the two commands ---------------------------------------------------------------------
+
+
+def _ids(ids: Iterable[str]) -> str:
+    return ", ".join(sorted(ids)) or "-"
+
+
+def _expected_text(scenario: Scenario) -> str:
+    text = _ids(scenario.expected)
+    if scenario.expected_info:
+        text += f" (+ info: {_ids(scenario.expected_info)})"
+    return text
+
+
+def lab_table(running: Sequence[RunningScenario]) -> str:
+    from tabulate import tabulate
+
+    rows = [
+        (r.name, r.address + (f" (SNI {r.target.sni})" if r.target.sni else ""),
+         r.scenario.reproduces, _expected_text(r.scenario))
+        for r in running
+    ]
+    return tabulate(
+        rows, headers=("scenario", "address", "reproduces", "expected findings"),
+        tablefmt="simple", maxcolwidths=[None, None, 60, 40],
+    )
+
+
+def _selection(args: argparse.Namespace) -> str | None:
+    return getattr(args, "only", None) or None
+
+
+def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """`tlscompat lab`: start the scenarios, print where they listen, wait for Ctrl-C."""
+    stream = out or sys.stdout
+    try:
+        select(_selection(args))
+    except KeyError as exc:
+        print(f"tlscompat lab: {exc.args[0]}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        async with open_lab(_selection(args)) as lab:
+            assert lab.pki is not None
+            print(lab_table(lab.running), file=stream)
+            print(
+                f"\nLab root CA (trust it in your client): {lab.pki.ca_path}\n"
+                f"Scan one: tlscompat scan {LAB_HOST}:PORT --ip 127.0.0.1 "
+                f"--ca-file {lab.pki.ca_path} --no-system-store\n"
+                "Press Ctrl-C to stop.",
+                file=stream,
+                flush=True,
+            )
+            await trio.sleep_forever()
+
+    try:
+        trio.run(main)
+    except KeyboardInterrupt:
+        print("\nlab stopped", file=stream)
+    return 0
+
+
+def findings_listing(result: EndpointResult) -> str:
+    """The findings of one scan, worst first, each with its evidence, cause and fix."""
+    from scanner.results import SEVERITIES
+
+    head = f"{result.host}:{result.port} ({result.ip}): outcome {result.outcome}"
+    lines = [head + (f" ({result.detail})" if result.detail else "")]
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    ordered = sorted(result.findings, key=lambda f: (rank.get(f.severity, len(rank)), f.id))
+    for f in ordered:
+        lines.append(f"  [{f.severity}] {f.id}: {f.title}")
+        for label, text in (
+            ("evidence", f.evidence),
+            ("cause", f.cause),
+            ("fix", f.resolution),
+            ("windows", f.windows_error or ""),
+        ):
+            if text:
+                lines.append(f"      {label + ':':<9} {text}")
+    if not result.findings:
+        lines.append("  no findings")
+    return "\n".join(lines)
+
+
+def _render(result: EndpointResult, verbose: bool) -> str:
+    """The compact findings listing; with --verbose the full report of
+    scanner.report.table (protocols, suites, chains, probe log) when it is installed."""
+    if verbose:
+        try:
+            from scanner.report.table import render_endpoint
+        except ImportError:
+            pass
+        else:
+            return render_endpoint(result, verbose=True)
+    return findings_listing(result)
+
+
+def demo_summary(verdicts: Sequence[Verdict]) -> str:
+    from tabulate import tabulate
+
+    rows = []
+    for v in verdicts:
+        status = "OK" if v.ok else "MISMATCH"
+        notes = []
+        if v.missing:
+            notes.append("missing " + _ids(v.missing))
+        if v.unexpected:
+            notes.append("unexpected " + _ids(v.unexpected))
+        if not v.ok and v.running.scenario.known_issue:
+            notes.append("known issue")
+        rows.append(
+            (v.running.name, _expected_text(v.running.scenario), _ids(v.found), status,
+             "; ".join(notes))
+        )
+    return tabulate(
+        rows, headers=("scenario", "expected", "found", "", "notes"), tablefmt="simple",
+        maxcolwidths=[None, 36, 36, None, 40],
+    )
+
+
+def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """`tlscompat demo`: start the lab, scan every scenario, print the findings and a
+    summary, stop. Exit 0 when every scenario's findings are exactly the expected ones."""
+    stream = out or sys.stdout
+    only = _selection(args)
+    try:
+        select(only)
+    except KeyError as exc:
+        print(f"tlscompat demo: {exc.args[0]}", file=sys.stderr)
+        return 2
+    verbose = bool(getattr(args, "verbose", False))
+
+    async def main() -> tuple[list[Verdict], float, float]:
+        t0 = time.perf_counter()
+        async with open_lab(only) as lab:
+            t_started = time.perf_counter() - t0
+            verdicts = await scan_all(lab.running)
+        return verdicts, t_started, time.perf_counter() - t0
+
+    verdicts, t_started, total = trio.run(main)
+    for v in verdicts:
+        scenario = v.running.scenario
+        print(f"\n=== {scenario.name}: {scenario.title}", file=stream)
+        print(f"    reproduces: {scenario.reproduces}", file=stream)
+        print(f"    expected:   {_expected_text(scenario)}", file=stream)
+        print(_render(v.result, verbose), file=stream)
+    print("\n" + demo_summary(verdicts), file=stream)
+    bad = [v for v in verdicts if not v.ok]
+    known = [v for v in bad if v.running.scenario.known_issue]
+    if known:
+        print("\nKnown issues (the scanner does not yet report what these scenarios need):",
+              file=stream)
+        for v in known:
+            print(f"  {v.running.name}: {v.running.scenario.known_issue}", file=stream)
+    print(
+        f"\n{len(verdicts) - len(bad)} of {len(verdicts)} scenarios matched; lab started in "
+        f"{t_started:.1f} s, {total:.1f} s in all.",
+        file=stream,
+    )
+    return 0 if not bad else 1
+

@@ -1,0 +1,629 @@
+# The lab catalogue: one frozen `Scenario` per failure case the scanner must explain.
+#
+# Each scenario names the case it reproduces (a seed document and its scenario, or an
+# issue), the finding ids a scan of it must report above severity info (exactly those,
+# no more), the ScanOptions it is scanned with on top of the lab's defaults, and an async
+# `start` function that brings up its server(s) from the lab's shared Pki.
+#
+# Rules it keeps:
+# - Every server listens on 127.0.0.1 on a free port; a "closed" port is a socket bound
+#   but never listening, held for the life of the lab, so no other process can take it.
+# - `start` registers everything it starts on the `LabContext.stack`, so that leaving the
+#   lab stops it, whatever happened. Certificates are issued in a worker thread (RSA key
+#   generation is the slow part) so scenarios start concurrently.
+# - Trust is the lab's own root: scans use `ca_file=<root>` and never the system store.
+# - Names are stable, kebab-case: tests, docs and `tlscompat demo --only` use them.
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import trio
+
+from handshakes import constants as c
+from scanner.lab.certs import IssuedCert, Pki
+from scanner.lab.ocsp import OcspResponder
+from scanner.lab.servers import (
+    LOOPBACK,
+    OpenSSLServer,
+    RawServer,
+    StdlibSSLServer,
+    TlsliteServer,
+    alert,
+    http,
+    reset,
+)
+
+__all__ = [
+    "SCENARIOS",
+    "LabContext",
+    "Scenario",
+    "Started",
+    "by_name",
+    "select",
+]
+
+# The host every scan names: it is in the lab certificates' SANs and is sent as SNI.
+LAB_HOST = "localhost"
+# The name the SNI scenario serves its real site under.
+SNI_NAME = "www.lab.example"
+
+
+@dataclass(slots=True)
+class LabContext:
+    """What a scenario's `start` gets: the shared Pki and the exit stack of the lab."""
+
+    pki: Pki
+    stack: contextlib.AsyncExitStack
+
+    async def issue(self, name: str, **kwargs: Any) -> IssuedCert:
+        """`Pki.issue` in a worker thread (key generation blocks for tens of ms)."""
+        return await trio.to_thread.run_sync(functools.partial(self.pki.issue, name, **kwargs))
+
+    async def issue_client(self, name: str, **kwargs: Any) -> IssuedCert:
+        return await trio.to_thread.run_sync(
+            functools.partial(self.pki.issue_client, name, **kwargs)
+        )
+
+    async def issue_ca(self, name: str, **kwargs: Any) -> IssuedCert:
+        return await trio.to_thread.run_sync(functools.partial(self.pki.issue_ca, name, **kwargs))
+
+    async def serve(self, server: Any) -> Any:
+        """Start a lab server (any `scanner.lab.servers` server) until the lab stops."""
+        return await self.stack.enter_async_context(server)
+
+    async def ocsp_responder(self, issuer: IssuedCert) -> OcspResponder:
+        """An OCSP responder and CRL server for `issuer`, stopped with the lab."""
+        responder = OcspResponder(issuer.cert, issuer.key)
+        await trio.to_thread.run_sync(responder.start)
+
+        async def stop() -> None:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(responder.stop)
+
+        self.stack.push_async_callback(stop)
+        return responder
+
+    def closed_port(self) -> int:
+        """A port on 127.0.0.1 where nothing listens and nothing can start listening while
+        the lab runs: a bound, never-listening socket. A connection gets a reset (refused)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((LOOPBACK, 0))
+        self.stack.callback(sock.close)
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Started:
+    """Where a started scenario listens, and what its scan needs beyond the defaults."""
+
+    port: int
+    client_certs: tuple[IssuedCert, ...] = ()
+
+
+StartFn = Callable[[LabContext], Awaitable[Started]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """One failure case, reproduced by a lab server.
+
+    `expected`: the finding ids above severity info a scan must report, exactly.
+    `expected_info`: info-level ids that must be among the findings too (a subset check:
+    info findings are commentary, their full set is not pinned).
+    `scan_options`: ScanOptions fields set on top of the lab defaults (for instance the
+    versions the seed's client spoke). `sni`: Target.sni (None: send LAB_HOST).
+    `known_issue`: set when the scanner or the diagnosis does not (yet) report `expected`;
+    the tests mark the scenario xfail(strict) with this text, the demo shows it.
+    """
+
+    name: str
+    title: str
+    reproduces: str
+    expected: frozenset[str]
+    start: StartFn
+    expected_info: frozenset[str] = frozenset()
+    scan_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    sni: str | None = None
+    known_issue: str | None = None
+
+
+_REGISTRY: dict[str, Scenario] = {}
+
+
+def _scenario(
+    name: str,
+    *,
+    title: str,
+    reproduces: str,
+    expected: tuple[str, ...] = (),
+    expected_info: tuple[str, ...] = (),
+    scan_options: Mapping[str, Any] | None = None,
+    sni: str | None = None,
+    known_issue: str | None = None,
+) -> Callable[[StartFn], StartFn]:
+    def register(start: StartFn) -> StartFn:
+        if name in _REGISTRY:
+            raise ValueError(f"duplicate scenario {name!r}")
+        _REGISTRY[name] = Scenario(
+            name=name,
+            title=title,
+            reproduces=reproduces,
+            expected=frozenset(expected),
+            expected_info=frozenset(expected_info),
+            scan_options=MappingProxyType(dict(scan_options or {})),
+            sni=sni,
+            known_issue=known_issue,
+            start=start,
+        )
+        return start
+
+    return register
+
+
+# Forward-secret AEAD and CBC suites only, so that a scenario shows its own defect and not
+# tls.no_forward_secrecy too (OpenSSL's DEFAULT still enables RSA key exchange).
+_ECDHE_ONLY = "ECDHE+AESGCM:ECDHE+CHACHA20:ECDHE+AES"
+
+
+async def _openssl_leaf(
+    ctx: LabContext, name: str, *, server: Mapping[str, Any] | None = None, **issue: Any
+) -> Started:
+    """A TLS 1.2/1.3 s_server with forward-secret suites, serving a new leaf and its chain
+    (`server`: more OpenSSLServerConfig fields)."""
+    leaf = await ctx.issue(name, **issue)
+    started = await ctx.serve(
+        OpenSSLServer(cert=leaf, min_version=c.TLS12, cipher=_ECDHE_ONLY, **(server or {}))
+    )
+    return Started(port=started.port)
+
+
+# -- healthy ------------------------------------------------------------------------------
+
+
+@_scenario(
+    "healthy",
+    title="Healthy modern server: TLS 1.2 and 1.3, forward secrecy, trusted chain",
+    reproduces="baseline: what a correct server looks like (no seed failure)",
+)
+async def _healthy(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "healthy")
+
+
+# -- protocol versions ----------------------------------------------------------------------
+
+
+@_scenario(
+    "tls10-only",
+    title="Server speaks TLS 1.0 only; the client speaks TLS 1.1 and 1.2 only",
+    reproduces="seed 001 scenario 5: client TLS 1.1/1.2 only, server (IIS 6) TLS 1.0 only",
+    expected=("protocol.no_common_version", "protocol.deprecated"),
+    scan_options={"client_versions": (c.TLS11, c.TLS12)},
+)
+async def _tls10_only(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("tls10-only")
+    server = await ctx.serve(
+        OpenSSLServer(cert=leaf, min_version=c.TLS10, max_version=c.TLS10, cipher="ECDHE+AES")
+    )
+    return Started(port=server.port)
+
+
+@_scenario(
+    "ssl3-only",
+    title="Server speaks SSL 3.0 only",
+    reproduces="seed 001 scenario 5 (registry SCHANNEL\\Protocols): a server left on SSL 3.0",
+    expected=("protocol.no_common_version", "protocol.deprecated"),
+)
+async def _ssl3_only(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("ssl3-only")
+    server = await ctx.serve(
+        TlsliteServer(
+            cert=leaf,
+            min_version=c.SSL3,
+            max_version=c.SSL3,
+            cipher_names=("aes128", "aes256"),
+            key_exchange_names=("ecdhe_rsa", "dhe_rsa"),
+        )
+    )
+    return Started(port=server.port)
+
+
+# -- certificates -------------------------------------------------------------------------
+
+
+@_scenario(
+    "untrusted-root",
+    title="Chain ends at a root the client does not trust",
+    reproduces="seed 000 0x800b0109 CERT_E_UNTRUSTEDROOT; seed 001 scenario 2 (SSLDiag)",
+    expected=("cert.untrusted_root",),
+)
+async def _untrusted_root(ctx: LabContext) -> Started:
+    # The server sends its whole chain, root included, as many do: the client has the
+    # root in hand and still does not trust it. (Without the root, a client cannot tell
+    # an unknown root from a missing intermediate: that is the incomplete-chain case.)
+    root = await trio.to_thread.run_sync(lambda: ctx.pki.untrusted_root)
+    return await _openssl_leaf(
+        ctx, "untrusted-root-leaf", issuer="untrusted", server={"cert_chain": root.cert_path}
+    )
+
+
+@_scenario(
+    "incomplete-chain",
+    title="Server sends its leaf without the intermediate CA (AIA caIssuers URL present)",
+    reproduces="seed 001 scenario 2: chain cannot be built to a trusted root",
+    expected=("cert.incomplete_chain",),
+)
+async def _incomplete_chain(ctx: LabContext) -> Started:
+    # The caIssuers URL is evidence for the user (where the missing issuer would be
+    # published); nothing serves it, like many a stale AIA URL in the wild.
+    url = f"http://{LOOPBACK}:{ctx.closed_port()}/intermediate.der"
+    leaf = await ctx.issue("incomplete-chain", ca_issuers_url=url)
+    # Paths, not the IssuedCert: that would add -cert_chain with the intermediate.
+    server = await ctx.serve(
+        OpenSSLServer(
+            cert=leaf.cert_path, key=leaf.key_path, min_version=c.TLS12, cipher=_ECDHE_ONLY
+        )
+    )
+    return Started(port=server.port)
+
+
+@_scenario(
+    "hostname-mismatch",
+    title="Certificate names another host",
+    reproduces="seed 000 0x800b010f CERT_E_CN_NO_MATCH: CN does not match the device address",
+    expected=("cert.hostname_mismatch",),
+)
+async def _hostname_mismatch(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "hostname-mismatch", sans=("other.lab.example",))
+
+
+@_scenario(
+    "expired",
+    title="Certificate expired 30 days ago",
+    reproduces="expired server certificate (CERT_E_EXPIRED 0x800b0101)",
+    expected=("cert.expired",),
+)
+async def _expired(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "expired", validity="expired")
+
+
+@_scenario(
+    "not-yet-valid",
+    title="Certificate valid only from 30 days from now",
+    reproduces="certificate dated in the future (server or CA clock wrong)",
+    expected=("cert.not_yet_valid",),
+)
+async def _not_yet_valid(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "not-yet-valid", validity="not_yet_valid")
+
+
+@_scenario(
+    "wrong-eku",
+    title="Certificate's extended key usage is clientAuth only (no serverAuth)",
+    reproduces="seed 001 scenario 2: CertVerifyCertificateChainPolicy 0x800b0110 (wrong usage)",
+    expected=("cert.wrong_usage",),
+)
+async def _wrong_eku(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "wrong-eku", eku=("clientAuth",))
+
+
+@_scenario(
+    "weak-key",
+    title="Certificate with an RSA 1024-bit key",
+    reproduces="weak server key (refused by current clients at their default security level)",
+    expected=("cert.weak_key",),
+)
+async def _weak_key(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "weak-key", key="rsa1024")
+
+
+@_scenario(
+    "sha1-signature",
+    title="Certificate signed with SHA-1",
+    reproduces="SHA-1 signed server certificate (refused by current clients)",
+    expected=("cert.weak_signature",),
+)
+async def _sha1_signature(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "sha1-signature", hash="sha1")
+
+
+@_scenario(
+    "self-signed",
+    title="Self-signed server certificate",
+    reproduces="seed 001 scenario 2: test with a self-signed certificate (untrusted by clients)",
+    expected=("cert.self_signed",),
+)
+async def _self_signed(ctx: LabContext) -> Started:
+    return await _openssl_leaf(ctx, "self-signed", issuer="self")
+
+
+# -- revocation ---------------------------------------------------------------------------
+
+
+@_scenario(
+    "revoked",
+    title="Certificate revoked: the OCSP responder (and the CRL) say so",
+    reproduces="revoked server certificate (CRYPT_E_REVOKED 0x80092010)",
+    expected=("cert.revoked",),
+)
+async def _revoked(ctx: LabContext) -> Started:
+    responder = await ctx.ocsp_responder(ctx.pki.intermediate)
+    started = await _openssl_leaf(
+        ctx, "revoked", ocsp_url=responder.url, crl_url=responder.crl_url
+    )
+    responder.revoke(ctx.pki.get("revoked").serial)
+    return started
+
+
+@_scenario(
+    "revocation-unreachable",
+    title="OCSP responder and CRL distribution point cannot be reached",
+    reproduces="seed 000 0x80092013 CRYPT_E_REVOCATION_OFFLINE: revocation server offline",
+    expected=("cert.revocation_unreachable",),
+)
+async def _revocation_unreachable(ctx: LabContext) -> Started:
+    port = ctx.closed_port()
+    return await _openssl_leaf(
+        ctx,
+        "revocation-unreachable",
+        ocsp_url=f"http://{LOOPBACK}:{port}/",
+        crl_url=f"http://{LOOPBACK}:{port}/intermediate.crl",
+    )
+
+
+# -- connectivity: the port answers, TLS does not work ------------------------------------
+
+
+@_scenario(
+    "handshake-reset",
+    title="Every ClientHello is answered with a TCP reset",
+    reproduces=(
+        "seed 001 scenarios 1/2: certificate without a usable private key "
+        "(Schannel 36870, 0x80090016 / 0x8009001a): the handshake is reset"
+    ),
+    expected=("handshake.aborted",),
+)
+async def _handshake_reset(ctx: LabContext) -> Started:
+    server = await ctx.serve(RawServer(reset(read_first=True)))
+    return Started(port=server.port)
+
+
+@_scenario(
+    "handshake-internal-error",
+    title="Every ClientHello is answered with a fatal internal_error alert",
+    reproduces=(
+        "seed 001 scenario 4: no certificate bound to IP:port in HTTP.sys "
+        "(netsh http show ssl: empty hash / zero GUID)"
+    ),
+    expected=("handshake.aborted",),
+)
+async def _handshake_internal_error(ctx: LabContext) -> Started:
+    server = await ctx.serve(RawServer(alert(level=2, description=80, version=c.TLS12)))
+    return Started(port=server.port)
+
+
+@_scenario(
+    "no-certificate",
+    title="openssl s_server with no certificate at all (-nocert)",
+    reproduces=(
+        "seed 001 scenario 4 on an OpenSSL server: no certificate configured; s_server "
+        "answers handshake_failure (40) for TLS <= 1.2 and protocol_version (70) for TLS 1.3"
+    ),
+    expected=("handshake.rejected",),
+)
+async def _no_certificate(ctx: LabContext) -> Started:
+    server = await ctx.serve(OpenSSLServer(cert=None))
+    return Started(port=server.port)
+
+
+@_scenario(
+    "port-taken-http",
+    title="Another process (plain HTTP) holds the TLS port",
+    reproduces="seed 001 scenario 3: another process listens on the SSL port (netstat -ano)",
+    expected=("port.not_tls",),
+)
+async def _port_taken_http(ctx: LabContext) -> Started:
+    server = await ctx.serve(RawServer(http()))
+    return Started(port=server.port)
+
+
+@_scenario(
+    "nothing-listening",
+    title="Nothing listens on the port",
+    reproduces="seed 001 scenario 3: the site is bound to another IP:port (connection refused)",
+    expected=("port.closed",),
+)
+async def _nothing_listening(ctx: LabContext) -> Started:
+    return Started(port=ctx.closed_port())
+
+
+@_scenario(
+    "sni-required",
+    title="Server refuses clients that send no SNI (unrecognized_name)",
+    reproduces="IIS 'Require Server Name Indication' binding; clients connecting by IP fail",
+    expected=("sni.required",),
+    sni=SNI_NAME,
+)
+async def _sni_required(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("sni-required", sans=(SNI_NAME,))
+
+    def require_sni(_ssl: Any, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:
+        if server_name is None:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        return None
+
+    server = await ctx.serve(StdlibSSLServer(cert=leaf, sni_callback=require_sni))
+    return Started(port=server.port)
+
+
+# -- cipher suites --------------------------------------------------------------------------
+
+
+@_scenario(
+    "weak-ciphers",
+    title="TLS 1.2 server accepting RC4 and 3DES next to AES-GCM",
+    reproduces="weak cipher suites still enabled (SSL Cipher Suite Order not cleaned up)",
+    expected=("cipher.weak",),
+)
+async def _weak_ciphers(ctx: LabContext) -> Started:
+    # OpenSSL 3.0 as shipped here has no RC4 or 3DES at all, even at @SECLEVEL=0:
+    # tlslite-ng still implements both.
+    leaf = await ctx.issue("weak-ciphers")
+    server = await ctx.serve(
+        TlsliteServer(
+            cert=leaf,
+            min_version=c.TLS12,
+            max_version=c.TLS12,
+            cipher_names=("aes128gcm", "3des", "rc4"),
+            key_exchange_names=("ecdhe_rsa",),
+        )
+    )
+    return Started(port=server.port)
+
+
+# -- client certificates ------------------------------------------------------------------
+
+
+_NO_MODE_PROBE = (
+    "scanner: scan.py's _client_auth() only ever records mode 'requested' (it sees the "
+    "CertificateRequest but never finishes a handshake without a certificate), so the "
+    "diagnosis cannot tell required from optional"
+)
+_NO_CLIENT_CERT_PROBE = (
+    "scanner: ScanOptions.client_certs is never used by scan_endpoint (no full handshake "
+    "presents a client certificate), so EndpointResult.client_certificates stays empty; "
+    "also " + _NO_MODE_PROBE.removeprefix("scanner: ")
+)
+
+
+@_scenario(
+    "client-cert-required",
+    title="Server requires a client certificate (-Verify)",
+    reproduces="seed 000 12044 ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED; IIS Client certificates: Require",
+    expected=("client_auth.required",),
+    known_issue=_NO_MODE_PROBE,
+)
+async def _client_cert_required(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("client-cert-required")
+    server = await ctx.serve(
+        OpenSSLServer(
+            cert=leaf,
+            min_version=c.TLS12,
+            cipher=_ECDHE_ONLY,
+            require_client_cert=True,
+            verify_depth=2,
+            ca_file=ctx.pki.root,
+            verify_return_error=True,
+        )
+    )
+    return Started(port=server.port)
+
+
+@_scenario(
+    "client-cert-optional",
+    title="Server asks for a client certificate but goes on without one (-verify)",
+    reproduces="seed 000 12044 (not fatal, recovers); IIS Client certificates: Accept",
+    expected_info=("client_auth.optional",),
+    known_issue=_NO_MODE_PROBE,
+)
+async def _client_cert_optional(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("client-cert-optional")
+    server = await ctx.serve(
+        OpenSSLServer(
+            cert=leaf,
+            min_version=c.TLS12,
+            cipher=_ECDHE_ONLY,
+            verify_depth=2,
+            ca_file=ctx.pki.root,
+        )
+    )
+    return Started(port=server.port)
+
+
+@_scenario(
+    "client-cert-rejected",
+    title="Server rejects the client certificate presented with bad_certificate (42)",
+    reproduces="seed 004: frame 32, alert 02 2A bad_certificate after the client's Certificate",
+    # client_auth.cert_expired: scanner.clientauth's own finding, which says why (the
+    # certificate is not valid yet) when the server refuses it.
+    expected=("client_auth.required", "client_auth.cert_rejected", "client_auth.cert_expired"),
+    known_issue=_NO_CLIENT_CERT_PROBE,
+)
+async def _client_cert_rejected(ctx: LabContext) -> Started:
+    # OpenSSL answers a client certificate dated in the future with bad_certificate, 42
+    # (ssl/statem/statem_lib.c: X509_V_ERR_CERT_NOT_YET_VALID -> SSL_AD_BAD_CERTIFICATE).
+    leaf = await ctx.issue("client-cert-rejected")
+    client = await ctx.issue_client(
+        "client-cert-rejected-client", issuer="root", validity="not_yet_valid"
+    )
+    server = await ctx.serve(
+        OpenSSLServer(
+            cert=leaf,
+            min_version=c.TLS12,
+            max_version=c.TLS12,
+            cipher=_ECDHE_ONLY,
+            require_client_cert=True,
+            verify_depth=2,
+            ca_file=ctx.pki.root,
+            verify_return_error=True,
+        )
+    )
+    return Started(port=server.port, client_certs=(client,))
+
+
+@_scenario(
+    "client-cert-wrong-issuer",
+    title="Client certificate from a CA the server does not list as acceptable",
+    reproduces=(
+        "seed 003: the server expected a different issuer CN and ended the handshake "
+        "(IIS: illegal_parameter 47; OpenSSL: unknown_ca 48)"
+    ),
+    expected=("client_auth.required", "client_auth.issuer_not_accepted"),
+    known_issue=_NO_CLIENT_CERT_PROBE,
+)
+async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
+    partner = await ctx.issue_ca("client-cert-partner-ca", issuer="self", path_length=None)
+    leaf = await ctx.issue("client-cert-wrong-issuer")
+    client = await ctx.issue_client("client-cert-wrong-issuer-client", issuer="intermediate")
+    server = await ctx.serve(
+        OpenSSLServer(
+            cert=leaf,
+            min_version=c.TLS12,
+            max_version=c.TLS12,
+            cipher=_ECDHE_ONLY,
+            require_client_cert=True,
+            verify_depth=2,
+            ca_file=partner.cert_path,
+            verify_return_error=True,
+        )
+    )
+    return Started(port=server.port, client_certs=(client,))
+
+
+SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())
+
+
+def by_name(name: str) -> Scenario:
+    """The scenario called `name` (KeyError naming the known ones otherwise)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown lab scenario {name!r}; known: {', '.join(_REGISTRY)}") from None
+
+
+def select(only: str | None) -> tuple[Scenario, ...]:
+    """All scenarios, or those named in a comma-separated list (in catalogue order)."""
+    if not only:
+        return SCENARIOS
+    wanted = [n.strip() for n in only.split(",") if n.strip()]
+    for name in wanted:
+        by_name(name)
+    return tuple(s for s in SCENARIOS if s.name in wanted)

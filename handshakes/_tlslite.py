@@ -1,0 +1,432 @@
+# The one module that imports tlslite-ng. Everything that crosses this border is a plain
+# value: wire numbers as ints, certificates as DER bytes, keys as PEM bytes in, and
+# tlslite-ng's exceptions turned into a frozen HandshakeVerdict out.
+#
+# Why tlslite-ng here: our own codec only reads server flights; a full handshake that
+# signs a CertificateVerify with the user's client key needs a complete TLS client, and
+# tlslite-ng is a pure-Python one whose errors say which side sent which alert.
+#
+# Rules kept:
+# - full_handshake() is blocking (tlslite-ng's TLSConnection is): callers run it in
+#   trio.to_thread.run_sync under a limiter. Every socket operation is bounded by the
+#   absolute ``deadline`` (time.monotonic()), so the thread never outlives its caller.
+# - Nothing the server does escapes as an exception: alerts, closes, resets and timeouts
+#   are fields of the verdict. Only our own mistakes (bad arguments) raise.
+# - Key material never reaches a message: details are tlslite-ng's text, scrubbed.
+# - tlslite-ng's licence is mixed (LGPL parts): import it, never copy it.
+from __future__ import annotations
+
+import re
+import socket
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+with warnings.catch_warnings():
+    # tlslite/__init__ imports its asyncore integration, deprecated since Python 3.11.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import tlslite  # noqa: F401
+
+from tlslite.constants import AlertDescription, ContentType, HandshakeType
+from tlslite.errors import (
+    BaseTLSException,
+    TLSAbruptCloseError,
+    TLSLocalAlert,
+    TLSRemoteAlert,
+)
+from tlslite.handshakesettings import HandshakeSettings
+from tlslite.messages import ClientHello
+from tlslite.tlsconnection import TLSConnection
+from tlslite.utils.codec import Parser
+from tlslite.utils.keyfactory import parsePEMKey
+from tlslite.x509 import X509
+from tlslite.x509certchain import X509CertChain
+
+from handshakes import constants as c
+
+__all__ = [
+    "STAGE_AFTER_CERTIFICATE",
+    "STAGE_AFTER_CLIENT_HELLO",
+    "STAGE_AFTER_FINISHED",
+    "STAGE_APPLICATION_DATA",
+    "STAGE_CONNECT",
+    "HandshakeVerdict",
+    "ParsedClientHello",
+    "full_handshake",
+    "parse_client_hello",
+    "tlslite_version",
+]
+
+# Where in the handshake a verdict came, named after the last client flight the server saw.
+STAGE_CONNECT = "before ClientHello"
+STAGE_AFTER_CLIENT_HELLO = "after ClientHello"
+STAGE_AFTER_CERTIFICATE = "after client Certificate"  # TLS <= 1.2: the flight held Certificate
+STAGE_AFTER_FINISHED = "after Finished"  # our Finished went out (TLS 1.3 client auth fails here)
+STAGE_APPLICATION_DATA = "application data"  # the server answered our request
+
+# The versions tlslite-ng can negotiate as a client (SSL 3.0 included, but see probe.py).
+_LOWEST, _HIGHEST = c.SSL3, c.TLS13
+
+# RFC 8879 CompressedCertificate (never sent with the settings below, but recognised).
+_COMPRESSED_CERTIFICATE = 25
+
+# The largest single read after the handshake: one record's worth.
+_READ_SIZE = 16384
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandshakeVerdict:
+    """How one full handshake ended.
+
+    ``completed``: tlslite-ng finished the handshake on its side. That alone is not the
+    server's acceptance: in TLS 1.3 the client's Certificate and Finished go in one flight
+    and the server may abort with certificate_required or bad_certificate after reading
+    them (RFC 8446 section 4.4.2.4), so ``answered`` (application data came back) or an
+    alert on the first read decides. ``alert_from`` says who sent ``alert_description``.
+    """
+
+    completed: bool
+    version: int | None = None
+    cipher_suite: int | None = None
+    alert_description: int | None = None
+    alert_from: str | None = None  # "server" | "local" | None
+    stage: str = STAGE_CONNECT
+    closed: bool = False  # the server closed the TCP connection without an alert
+    reset: bool = False
+    timeout: bool = False  # the deadline passed while waiting for the server
+    answered: bool = False  # application data came back after the handshake
+    detail: str = ""
+    server_certificate_request: bool = False
+    certificate_sent: bool = False  # we sent a Certificate message (empty or not)
+
+
+class _DeadlineSocket:
+    """What tlslite-ng sees as its socket: every call is bounded by one absolute deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float | None) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            return
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("deadline reached")
+        self._sock.settimeout(left)
+
+    def recv(self, size: int) -> bytes:
+        self._arm()
+        return self._sock.recv(size)
+
+    def send(self, data: bytes) -> int:
+        self._arm()
+        return self._sock.send(data)
+
+    def sendall(self, data: bytes) -> None:
+        self._arm()
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _TracingConnection(TLSConnection):  # type: ignore[misc]
+    """TLSConnection that notes the handshake messages it sends and receives, so a
+    failure can say at which stage it came (tlslite-ng's exceptions do not)."""
+
+    def __init__(self, sock: Any) -> None:
+        super().__init__(sock)
+        self.sent_types: list[int] = []
+        self.flight: list[int] = []  # handshake types of our last flight
+        self.received_types: list[int] = []
+        self._server_spoke = False  # a server message came since our last send
+
+    def _sendMsg(self, msg: Any, randomizeFirstBlock: bool = True, update_hashes: bool = True) -> Any:  # noqa: N802, N803
+        if msg.contentType == ContentType.handshake:
+            types = _handshake_types(bytes(msg.write()))
+            if self._server_spoke:
+                self.flight = []
+            self.flight.extend(types)
+            self.sent_types.extend(types)
+            self._server_spoke = False
+        yield from super()._sendMsg(msg, randomizeFirstBlock, update_hashes)
+
+    def _getMsg(self, expectedType: Any, secondaryType: Any = None, constructorType: Any = None) -> Any:  # noqa: N802, N803
+        for result in super()._getMsg(expectedType, secondaryType, constructorType):
+            if not isinstance(result, int):
+                kind = getattr(result, "handshakeType", None)
+                if isinstance(kind, int):
+                    self.received_types.append(kind)
+                    self._server_spoke = True
+            yield result
+
+
+def _handshake_types(buf: bytes) -> list[int]:
+    """The message types in a buffer of whole handshake messages (type, u24 length, body)."""
+    out = []
+    pos = 0
+    while pos + 4 <= len(buf):
+        out.append(buf[pos])
+        pos += 4 + int.from_bytes(buf[pos + 1 : pos + 4], "big")
+    return out
+
+
+def _settings(min_version: int, max_version: int) -> Any:
+    if not _LOWEST <= min_version <= max_version <= _HIGHEST:
+        raise ValueError(f"bad version range {min_version:#06x}..{max_version:#06x}")
+    settings = HandshakeSettings()
+    settings.minVersion = (3, min_version & 0xFF)
+    settings.maxVersion = (3, max_version & 0xFF)
+    settings.versions = [(3, v) for v in range(max_version & 0xFF, (min_version & 0xFF) - 1, -1)]
+    if (3, 3) not in settings.versions:
+        from tlslite.handshakesettings import TLS13_PERMITTED_GROUPS
+
+        settings.eccCurves = [g for g in settings.eccCurves if g in TLS13_PERMITTED_GROUPS]
+    # No certificate compression (RFC 8879). tlslite-ng 0.8.2 as a TLS 1.3 client decides
+    # to compress its own Certificate from its ClientHello's compress_certificate
+    # extension instead of the server's CertificateRequest (RFC 8879 section 3 says the
+    # latter), and a server without RFC 8879 (OpenSSL 3.0) answers unexpected_message.
+    settings.certificate_compression_send = []
+    settings.certificate_compression_receive = []
+    return settings.validate()
+
+
+def _chain(chain_der: tuple[bytes, ...]) -> Any:
+    certs = []
+    for der in chain_der:
+        cert = X509()
+        cert.parseBinary(bytearray(der))
+        certs.append(cert)
+    return X509CertChain(certs)
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
+_LONG_BLOB = re.compile(r"[A-Za-z0-9+/=]{64,}|(?:[0-9a-fA-F]{2}[ :]?){48,}")
+
+
+def _scrub(text: str) -> str:
+    """tlslite-ng's message, made safe to show: no PEM blocks, no long blobs, one line."""
+    text = _PEM_BLOCK.sub("<PEM>", text)
+    text = _LONG_BLOB.sub("<data>", text)
+    text = " ".join(text.split())
+    return text[:300]
+
+
+def _alert_name(code: int) -> str:
+    name = AlertDescription.toStr(code)
+    return name if isinstance(name, str) else str(code)
+
+
+def _stage(tls: _TracingConnection, completed: bool, answered: bool) -> str:
+    if answered:
+        return STAGE_APPLICATION_DATA
+    if completed:
+        return STAGE_AFTER_FINISHED
+    if not tls.sent_types:
+        return STAGE_CONNECT
+    if tls.flight and tls.flight[-1] == HandshakeType.client_hello:
+        return STAGE_AFTER_CLIENT_HELLO
+    if HandshakeType.certificate in tls.flight or _COMPRESSED_CERTIFICATE in tls.flight:
+        return STAGE_AFTER_CERTIFICATE
+    if HandshakeType.finished in tls.flight:
+        return STAGE_AFTER_FINISHED
+    return STAGE_AFTER_CLIENT_HELLO
+
+
+def full_handshake(
+    sock: socket.socket,
+    *,
+    server_name: str | None,
+    chain_der: tuple[bytes, ...] | None,
+    private_key_pem: bytes | None,
+    min_version: int,
+    max_version: int,
+    send_data: bytes,
+    deadline: float | None = None,
+) -> HandshakeVerdict:
+    """Run a full client handshake on a connected socket, then send ``send_data`` and read
+    once. Blocking; bounded by ``deadline`` (a time.monotonic() value) when given.
+
+    ``chain_der`` None presents no certificate: when the server asks for one, tlslite-ng
+    answers with an empty Certificate message (RFC 5246 section 7.4.6, RFC 8446 section
+    4.4.2). The socket is closed on return. Raises ValueError only for bad arguments.
+    """
+    settings = _settings(min_version, max_version)
+    chain = key = None
+    if chain_der:
+        if private_key_pem is None:
+            raise ValueError("a certificate chain needs its private key")
+        chain = _chain(chain_der)
+        try:
+            key = parsePEMKey(private_key_pem.decode("ascii"), private=True)
+        except (SyntaxError, ValueError) as exc:
+            # tlslite-ng's message names the PEM type, never its content.
+            raise ValueError(f"tlslite-ng cannot use this private key: {type(exc).__name__}") from None
+    tls = _TracingConnection(_DeadlineSocket(sock, deadline))
+    completed = answered = False
+    version = suite = None
+    try:
+        try:
+            tls.handshakeClientCert(
+                certChain=chain, privateKey=key, settings=settings, serverName=server_name
+            )
+            completed = True
+            major, minor = tls.version
+            version = major << 8 | minor
+            suite = tls.session.cipherSuite
+            tls.write(bytearray(send_data))
+            # RFC 8446 section 4.4.2.4: a TLS 1.3 server that wanted a certificate may
+            # abort only now, after our Finished. Read before calling this acceptance.
+            data = tls.read(max=_READ_SIZE)
+            answered = bool(data)
+            if answered:
+                return _verdict(tls, completed, version, suite, answered=True, detail=f"{len(data)} bytes of application data")
+            return _verdict(
+                tls, completed, version, suite, closed=True,
+                detail="the server closed the connection (close_notify) without answering",
+            )
+        except TLSRemoteAlert as exc:
+            return _verdict(
+                tls, completed, version, suite, alert=int(exc.description), alert_from="server",
+                detail=f"the server sent alert {_alert_name(exc.description)} ({exc.description})",
+            )
+        except TLSLocalAlert as exc:
+            return _verdict(
+                tls, completed, version, suite, alert=int(exc.description), alert_from="local",
+                detail=f"tlslite-ng sent alert: {_scrub(str(exc))}",
+            )
+        except TLSAbruptCloseError:
+            return _verdict(
+                tls, completed, version, suite, closed=True,
+                detail="the server closed the TCP connection without an alert",
+            )
+        except ConnectionResetError:
+            return _verdict(tls, completed, version, suite, reset=True, detail="connection reset by the server")
+        except TimeoutError:
+            return _verdict(tls, completed, version, suite, timeout=True, detail="no answer before the deadline")
+        except (BrokenPipeError, ConnectionAbortedError):
+            return _verdict(tls, completed, version, suite, closed=True, detail="the server closed the connection while we wrote")
+        except OSError as exc:
+            return _verdict(tls, completed, version, suite, detail=f"socket error: {_scrub(str(exc))}")
+        except BaseTLSException as exc:
+            return _verdict(tls, completed, version, suite, detail=f"{type(exc).__name__}: {_scrub(str(exc))}")
+        except (ValueError, TypeError, AssertionError, AttributeError, IndexError, KeyError) as exc:
+            # tlslite-ng raises plain Python errors on some malformed server messages.
+            return _verdict(tls, completed, version, suite, detail=f"tlslite-ng failed: {type(exc).__name__}: {_scrub(str(exc))}")
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+def _verdict(
+    tls: _TracingConnection,
+    completed: bool,
+    version: int | None,
+    suite: int | None,
+    *,
+    alert: int | None = None,
+    alert_from: str | None = None,
+    closed: bool = False,
+    reset: bool = False,
+    timeout: bool = False,
+    answered: bool = False,
+    detail: str = "",
+) -> HandshakeVerdict:
+    if version is None and tls.version and tls.version != (0, 0):
+        major, minor = tls.version
+        version = major << 8 | minor
+    return HandshakeVerdict(
+        completed=completed,
+        version=version,
+        cipher_suite=suite,
+        alert_description=alert,
+        alert_from=alert_from,
+        stage=_stage(tls, completed, answered),
+        closed=closed,
+        reset=reset,
+        timeout=timeout,
+        answered=answered,
+        detail=detail,
+        server_certificate_request=HandshakeType.certificate_request in tls.received_types,
+        certificate_sent=(
+            HandshakeType.certificate in tls.sent_types or _COMPRESSED_CERTIFICATE in tls.sent_types
+        ),
+    )
+
+
+# -- codec round trips -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedClientHello:
+    """A ClientHello as tlslite-ng's parser reads it (for round-trip tests of our codec)."""
+
+    legacy_version: int
+    random: bytes
+    session_id: bytes
+    cipher_suites: tuple[int, ...]
+    compression_methods: tuple[int, ...]
+    extension_types: tuple[int, ...]
+    server_name: str | None
+    supported_versions: tuple[int, ...] | None
+    supported_groups: tuple[int, ...] | None
+    signature_algorithms: tuple[int, ...] | None
+
+
+def parse_client_hello(message: bytes) -> ParsedClientHello:
+    """Parse a ClientHello handshake message (type byte, u24 length, body) with tlslite-ng.
+    Raises ValueError when tlslite-ng cannot parse it."""
+    if not message or message[0] != c.CLIENT_HELLO:
+        raise ValueError("not a ClientHello handshake message")
+    try:
+        hello = ClientHello().parse(Parser(bytearray(message[1:])))
+    except (SyntaxError, ValueError, IndexError, AssertionError) as exc:
+        raise ValueError(f"tlslite-ng cannot parse the ClientHello: {type(exc).__name__}: {exc}") from None
+    from tlslite.extensions import (
+        SignatureAlgorithmsExtension,
+        SNIExtension,
+        SupportedGroupsExtension,
+        SupportedVersionsExtension,
+    )
+
+    sni = hello.getExtension(c.EXT_SERVER_NAME)
+    versions = hello.getExtension(c.EXT_SUPPORTED_VERSIONS)
+    groups = hello.getExtension(c.EXT_SUPPORTED_GROUPS)
+    sigalgs = hello.getExtension(c.EXT_SIGNATURE_ALGORITHMS)
+    return ParsedClientHello(
+        legacy_version=hello.client_version[0] << 8 | hello.client_version[1],
+        random=bytes(hello.random),
+        session_id=bytes(hello.session_id),
+        cipher_suites=tuple(int(s) for s in hello.cipher_suites),
+        compression_methods=tuple(int(m) for m in hello.compression_methods),
+        extension_types=tuple(int(e.extType) for e in (hello.extensions or ())),
+        server_name=(
+            bytes(sni.hostNames[0]).decode("ascii")
+            if isinstance(sni, SNIExtension) and sni.hostNames
+            else None
+        ),
+        supported_versions=(
+            tuple(v[0] << 8 | v[1] for v in versions.versions)
+            if isinstance(versions, SupportedVersionsExtension) and versions.versions is not None
+            else None
+        ),
+        supported_groups=(
+            tuple(int(g) for g in groups.groups)
+            if isinstance(groups, SupportedGroupsExtension) and groups.groups is not None
+            else None
+        ),
+        signature_algorithms=(
+            tuple(a[0] << 8 | a[1] for a in sigalgs.sigalgs)
+            if isinstance(sigalgs, SignatureAlgorithmsExtension) and sigalgs.sigalgs is not None
+            else None
+        ),
+    )
+
+
+def tlslite_version() -> str:
+    """The tlslite-ng version in use (for --version and bug reports)."""
+    return str(getattr(tlslite, "__version__", "unknown"))

@@ -1,0 +1,46 @@
+# Facts -> findings. `diagnose(result, options)` runs every rule over one EndpointResult and
+# returns the findings, most severe first, then by id.
+#
+# Rules kept (docs/design: evidence and interpretation are separate): the probes record
+# what the server sent; each finding id has ONE documented function (connectivity.py,
+# protocols.py, certificates.py, client_auth.py) that decides whether it applies and quotes
+# the evidence from the result; the fixed words (title, cause, resolution, Windows error)
+# live in catalogue.py. No rule does IO or reads the clock except through options.now.
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from scanner.diagnose import certificates, client_auth, connectivity, protocols
+from scanner.diagnose.catalogue import CATALOGUE, Entry
+from scanner.diagnose.common import Rule
+from scanner.results import SEVERITIES, EndpointResult, Finding
+
+if TYPE_CHECKING:
+    from scanner.scan import ScanOptions
+
+__all__ = ["CATALOGUE", "RULES", "Entry", "diagnose", "sort_findings"]
+
+# finding id -> the function that decides it, for every id in the catalogue.
+RULES: dict[str, Rule] = {
+    **connectivity.RULES,
+    **protocols.RULES,
+    **certificates.RULES,
+    **client_auth.RULES,
+}
+assert set(RULES) == set(CATALOGUE), "every catalogued finding needs exactly one rule"
+
+
+def sort_findings(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """Most severe first (results.SEVERITIES order), then by id."""
+    return tuple(sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.id)))
+
+
+def diagnose(result: EndpointResult, options: ScanOptions | None = None) -> tuple[Finding, ...]:
+    """Every finding the result supports, sorted by severity then id. Deterministic: the
+    same result and options give the same text."""
+    if options is None:
+        from scanner.scan import ScanOptions
+
+        options = ScanOptions()
+    found = [f for rule in RULES.values() if (f := rule(result, options)) is not None]
+    return sort_findings(found)

@@ -1,0 +1,766 @@
+# The fixed text of every finding: severity, title, cause, resolution and the Windows error
+# a user may be looking at. One entry per finding id; the functions in connectivity.py,
+# protocols.py, certificates.py and client_auth.py decide *whether* a finding applies and
+# write its evidence from the scan result; the words here never change with the data.
+#
+# Rules kept: every resolution names the concrete place to change (a registry path, a
+# config directive, a store, a command) on the server side and, where one exists, on the
+# client side. docs/findings.md is generated from this table by tools/gen_findings_doc.py.
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from scanner.results import SEVERITIES
+
+__all__ = ["CATALOGUE", "Entry", "entry"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """The fixed text of one finding. ``severity`` is the default; a few findings choose a
+    severity from the data (documented in their function and in ``severity_note``)."""
+
+    id: str
+    severity: str
+    title: str
+    cause: str
+    resolution: str
+    windows_error: str | None = None
+    topic: str = ""
+    severity_note: str = ""
+
+
+_SCHANNEL_PROTOCOLS = r"HKLM\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols"
+
+_ENTRIES = (
+    # -- connectivity ----------------------------------------------------------------------
+    Entry(
+        id="dns.unresolved",
+        topic="Connectivity",
+        severity="critical",
+        title="The host name does not resolve",
+        cause="The name could not be turned into an IP address, so no connection was attempted.",
+        resolution=(
+            "Check the spelling of the name and that it exists in DNS: `nslookup NAME` (Windows) "
+            "or `dig NAME` / `getent hosts NAME` (Linux). On the client, check the DNS servers it "
+            "uses and any hosts-file entry (C:\\Windows\\System32\\drivers\\etc\\hosts, /etc/hosts). "
+            "If the name is internal, scan from a machine that uses the internal DNS, or give the "
+            "address explicitly."
+        ),
+    ),
+    Entry(
+        id="port.closed",
+        topic="Connectivity",
+        severity="critical",
+        title="The port is closed (connection refused)",
+        cause=(
+            "The host answered the TCP connection attempt with a reset: nothing listens on this "
+            "port on this address, or a firewall rejects the connection."
+        ),
+        resolution=(
+            "On the server, check that the service is running and listening on this address and "
+            "port: `netstat -ano | findstr :PORT` (Windows) or `ss -ltnp 'sport = :PORT'` (Linux). "
+            "A service bound to 127.0.0.1 or to another IP address is not reachable on this one: "
+            "bind it to the address you connect to (for IIS, check the site's HTTPS binding: IP "
+            "address and port). Check the host firewall (Windows Defender Firewall inbound rules, "
+            "`iptables -L` / `nft list ruleset`). On the client, check the port number you use."
+        ),
+    ),
+    Entry(
+        id="port.unreachable",
+        topic="Connectivity",
+        severity="critical",
+        title="The host or network is unreachable",
+        cause=(
+            "The network reported that the address cannot be reached (no route to the host, "
+            "network down, or an ICMP unreachable from a router or firewall)."
+        ),
+        resolution=(
+            "Check the route from the client to the server (`tracert ADDRESS` on Windows, "
+            "`traceroute ADDRESS` / `ip route get ADDRESS` on Linux), that the server is up, and "
+            "any firewall or VPN between them. If the name resolves to an IPv6 address the client "
+            "cannot route, connect over IPv4 or fix the IPv6 route."
+        ),
+    ),
+    Entry(
+        id="port.timeout",
+        topic="Connectivity",
+        severity="critical",
+        title="No answer on the port",
+        cause=(
+            "Either the TCP connection was never answered (a firewall silently drops the packets, "
+            "or the host is down), or TCP connected but the service never answered the "
+            "ClientHello (it waits for the client to speak another protocol first, it is hung, or "
+            "something in the path swallows TLS). The evidence says which."
+        ),
+        resolution=(
+            "No TCP answer: check the firewalls on the path and on the host (a DROP rule gives a "
+            "timeout, a REJECT rule a refusal), security groups, and that the host is up; "
+            "`Test-NetConnection HOST -Port PORT` (Windows) or `nc -vz HOST PORT` (Linux) tests TCP "
+            "alone. TCP connects but no TLS answer: check what listens on the port on the server "
+            "(`netstat -ano` / `ss -ltnp`); a service that expects STARTTLS (SMTP, IMAP, POP3, FTP, "
+            "LDAP) needs its plain-text greeting first, so use the implicit-TLS port instead (465, "
+            "993, 995, 990, 636); a TLS-inspecting proxy or IPS in the path can also hold the "
+            "connection."
+        ),
+    ),
+    Entry(
+        id="port.not_tls",
+        topic="Connectivity",
+        severity="critical",
+        title="Another protocol answers on this port",
+        cause=(
+            "The port answered, but not with TLS: another service is listening on it (a plain "
+            "HTTP site, SSH, a mail server...), or the port was taken by another process before "
+            "the TLS service started."
+        ),
+        resolution=(
+            "On the server, find the process that owns the port: `netstat -ano` (Windows; "
+            "`netstat -anob` shows the program, and `tasklist /FI \"PID eq PID\"` names a PID) or "
+            "`ss -ltnp` (Linux). If it is not the service you meant, stop it or move one of the "
+            "two to another port, then check the TLS service's binding (IP address and port; for "
+            "IIS the site's HTTPS binding). If the port is meant to speak plain HTTP, connect to "
+            "the HTTPS port instead; for a STARTTLS protocol (SMTP, IMAP, POP3, FTP), use the "
+            "implicit-TLS port (465, 993, 995, 990) or a client that sends STARTTLS first."
+        ),
+    ),
+    Entry(
+        id="handshake.aborted",
+        topic="Connectivity",
+        severity="critical",
+        title="The server aborts every TLS handshake",
+        cause=(
+            "TCP connects, but every ClientHello, whatever the version, is answered with a "
+            "connection reset, a close without an alert, or an internal_error alert (80). The "
+            "TLS service cannot use its certificate: most often it has no usable private key, or "
+            "no certificate is bound to this IP address and port."
+        ),
+        resolution=(
+            "On Windows/IIS: (1) Open the server certificate (certlm.msc, Personal store) and "
+            "check it says \"You have a private key that corresponds to this certificate\"; if "
+            "not, import the .pfx that holds the key, or re-associate the key with "
+            "`certutil -repairstore my \"THUMBPRINT\"`. (2) Look in the System event log for "
+            "Schannel event 36870 (\"A fatal error occurred when attempting to access the SSL "
+            "server credential private key\"): error 0x80090016 means the key cannot be read - "
+            "give the service account Read access to the key (certificate > All Tasks > Manage "
+            "Private Keys) and check the permissions of "
+            "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys; 0x8009001a means the key set is "
+            "damaged - replace the certificate (test with a self-signed one first). (3) Check the "
+            "HTTP.sys binding: `netsh http show sslcert` (IIS 6: `httpcfg query ssl`); a binding "
+            "for this IP:port with an empty hash or an all-zero application GUID "
+            "{00000000-0000-0000-0000-000000000000} is broken: delete it (`netsh http delete "
+            "sslcert ipport=0.0.0.0:443`; IIS 6: `httpcfg delete ssl -i 0.0.0.0:443`) and bind the "
+            "certificate again from the site's HTTPS binding (or `netsh http add sslcert "
+            "ipport=0.0.0.0:443 certhash=THUMBPRINT appid={GUID}`), then `net stop http /y` and "
+            "start IIS. On OpenSSL servers (nginx, Apache, HAProxy): check the error log at "
+            "start-up for a key that does not match the certificate or cannot be read "
+            "(`openssl x509 -noout -pubkey -in cert.pem` must equal `openssl pkey -pubout -in "
+            "key.pem`)."
+        ),
+        windows_error=(
+            "Schannel event 36870 on the server, error 0x80090016 (NTE_BAD_KEYSET) or "
+            "0x8009001a (NTE_KEYSET_ENTRY_BAD)"
+        ),
+    ),
+    Entry(
+        id="handshake.rejected",
+        topic="Connectivity",
+        severity="critical",
+        title="The server refuses every ClientHello with an alert",
+        cause=(
+            "The server speaks TLS but answered every version the scanner offered with a fatal "
+            "alert: it accepts none of the protocol versions, cipher suites or extensions offered "
+            "(for example it is restricted to suites or key types no common client offers), or it "
+            "rejects the connection by policy."
+        ),
+        resolution=(
+            "Read the alerts in the evidence: protocol_version (70) means the server is limited to "
+            "versions that were not offered; handshake_failure (40) or insufficient_security (71) "
+            "means no cipher suite or key exchange in common - compare the server's allowed "
+            "suites (nginx `ssl_ciphers`, Apache `SSLCipherSuite`, OpenSSL `CipherString`, Windows "
+            "`Get-TlsCipherSuite` / the SSL Cipher Suite Order group policy) with what clients "
+            "offer; access_denied (49) is an access rule. Check the server's error log at the "
+            "time of the scan for the reason it gives."
+        ),
+        windows_error="0x80090331 (SEC_E_ALGORITHM_MISMATCH) on a Windows client",
+    ),
+    Entry(
+        id="sni.required",
+        topic="Connectivity",
+        severity="medium",
+        title="The server needs SNI to serve the right certificate",
+        cause=(
+            "A client that does not send the server_name (SNI) extension, or sends a name the "
+            "server does not know, fails (alert unrecognized_name 112 or no handshake) or gets "
+            "another site's certificate. Old clients (Windows XP, Java 6, some embedded and IoT "
+            "clients, scripts connecting by IP address) do not send SNI."
+        ),
+        resolution=(
+            "Server side: give the address a default certificate that is valid for the name "
+            "clients use (IIS: a binding without \"Require Server Name Indication\" or the "
+            "\"All Unassigned\" binding; nginx: `listen 443 ssl default_server` on the right "
+            "server block; Apache: the first <VirtualHost> for the address is the default), or a "
+            "dedicated IP address for this site. Client side: connect by host name, not by IP "
+            "address, and use a TLS library that sends SNI (OpenSSL `-servername`, Java 7+, "
+            "Windows Vista+)."
+        ),
+    ),
+    # -- protocols and cipher suites ------------------------------------------------------
+    Entry(
+        id="protocol.no_common_version",
+        topic="Protocols and cipher suites",
+        severity="critical",
+        title="No protocol version in common with the client",
+        cause=(
+            "The server only accepts protocol versions the client does not offer (for example a "
+            "client limited to TLS 1.1 and 1.2 and an old server limited to TLS 1.0), so the "
+            "handshake fails before any certificate is exchanged."
+        ),
+        resolution=(
+            "Server side (preferred): enable TLS 1.2 (and 1.3) on the server. On Windows, under "
+            f"{_SCHANNEL_PROTOCOLS}\\TLS 1.2\\Server set the DWORD `Enabled` to 1 and "
+            "`DisabledByDefault` to 0 (a value of 0 for `Enabled` disables the protocol), then "
+            "reboot; very old Windows/IIS versions (IIS 6, Windows Server 2003) cannot do TLS 1.2 "
+            "and must be upgraded. On nginx set `ssl_protocols TLSv1.2 TLSv1.3;`, on Apache "
+            "`SSLProtocol -all +TLSv1.2 +TLSv1.3`, and for OpenSSL-wide defaults `MinProtocol = "
+            "TLSv1.2` in the system openssl.cnf. Client side (only as a stop-gap): allow the "
+            "server's version in the client (the same SCHANNEL registry keys under \\Client; for "
+            ".NET Framework set `SchUseStrongCrypto` and `SystemDefaultTlsVersions` = 1 under "
+            "HKLM\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319; Java `jdk.tls.client.protocols`; "
+            "OpenSSL `MinProtocol` in openssl.cnf)."
+        ),
+        windows_error="0x80090331 (SEC_E_ALGORITHM_MISMATCH)",
+    ),
+    Entry(
+        id="protocol.deprecated",
+        topic="Protocols and cipher suites",
+        severity="medium",
+        severity_note="critical when SSLv2 is accepted, high for SSLv3, medium for TLS 1.0/1.1",
+        title="A deprecated protocol version is accepted",
+        cause=(
+            "The server accepts SSL 2.0, SSL 3.0, TLS 1.0 or TLS 1.1. SSL 2.0 and 3.0 are broken "
+            "(DROWN, POODLE); TLS 1.0 and 1.1 are deprecated by RFC 8996 and refused by current "
+            "browsers and by PCI DSS."
+        ),
+        resolution=(
+            "Disable the listed versions on the server after checking that no client still needs "
+            f"them. Windows: under {_SCHANNEL_PROTOCOLS}\\<version>\\Server (for example "
+            "`SSL 3.0`, `TLS 1.0`) set the DWORD `Enabled` to 0 and `DisabledByDefault` to 1, then "
+            "reboot. nginx: `ssl_protocols TLSv1.2 TLSv1.3;`. Apache: `SSLProtocol -all +TLSv1.2 "
+            "+TLSv1.3`. OpenSSL: `MinProtocol = TLSv1.2`. Clients that still need TLS 1.0 must be "
+            "upgraded (enable TLS 1.2 in them: see protocol.no_common_version)."
+        ),
+    ),
+    Entry(
+        id="cipher.no_common_suite",
+        topic="Protocols and cipher suites",
+        severity="critical",
+        title="No cipher suite in common with the client",
+        cause=(
+            "The client and server share a protocol version, but none of the cipher suites the "
+            "client offers is accepted by the server in that version, so the server answers "
+            "handshake_failure (40)."
+        ),
+        resolution=(
+            "Add to the server's list at least one suite the client offers (a modern AEAD suite "
+            "such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 is the usual common ground). Windows: "
+            "`Enable-TlsCipherSuite -Name NAME` or the group policy Computer Configuration > "
+            "Administrative Templates > Network > SSL Configuration Settings > SSL Cipher Suite "
+            "Order (HKLM\\SOFTWARE\\Policies\\Microsoft\\Cryptography\\Configuration\\SSL\\00010002). "
+            "nginx: `ssl_ciphers`, Apache: `SSLCipherSuite`, OpenSSL: `CipherString` / "
+            "`Ciphersuites`. Check also that the certificate's key type fits the suites (an ECDSA "
+            "certificate cannot serve *_RSA_* suites). Client side: enable suites the server "
+            "accepts (the list in the evidence)."
+        ),
+        windows_error="0x80090331 (SEC_E_ALGORITHM_MISMATCH)",
+    ),
+    Entry(
+        id="cipher.weak",
+        topic="Protocols and cipher suites",
+        severity="high",
+        severity_note="high for NULL, anonymous, export, RC4 or DES suites; medium for 3DES or MD5 only",
+        title="Weak cipher suites are accepted",
+        cause=(
+            "The server accepts suites without encryption (NULL), without authentication "
+            "(anonymous), export-grade, RC4 (RFC 7465), single DES, 3DES (Sweet32) or with an MD5 "
+            "MAC. A client that prefers or is forced into them gets no real protection."
+        ),
+        resolution=(
+            "Remove the listed suites from the server's configuration. Windows: "
+            "`Disable-TlsCipherSuite -Name NAME`, and the ciphers under "
+            "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Ciphers (for "
+            "example `RC4 128/128`, `Triple DES 168`: DWORD `Enabled` = 0). nginx/Apache/OpenSSL: "
+            "a cipher string such as `ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!eNULL:!EXPORT:"
+            "!RC4:!DES:!3DES:!MD5` in `ssl_ciphers` / `SSLCipherSuite`."
+        ),
+    ),
+    Entry(
+        id="dh.weak",
+        topic="Protocols and cipher suites",
+        severity="medium",
+        severity_note="high below 1024 bits, medium below 2048 bits",
+        title="Weak Diffie-Hellman parameters",
+        cause=(
+            "The server uses a DHE prime smaller than 2048 bits (Logjam). Modern clients refuse "
+            "primes below 1024 bits (Java and Chrome fail the handshake), and 1024-bit groups are "
+            "within reach of a well-funded attacker."
+        ),
+        resolution=(
+            "Use a 2048-bit or larger group (RFC 7919 ffdhe2048), or prefer ECDHE suites and drop "
+            "DHE. nginx: `ssl_dhparam` with a file from `openssl dhparam -out dh.pem 2048`; "
+            "Apache: `SSLOpenSSLConfCmd DHParameters dh.pem`; Windows: the DWORD "
+            "`ServerMinKeyBitLength` = 2048 under HKLM\\SYSTEM\\CurrentControlSet\\Control\\"
+            "SecurityProviders\\SCHANNEL\\KeyExchangeAlgorithms\\Diffie-Hellman."
+        ),
+    ),
+    Entry(
+        id="tls.no_forward_secrecy",
+        topic="Protocols and cipher suites",
+        severity="medium",
+        title="No forward secrecy",
+        cause=(
+            "Neither TLS 1.3 nor any ECDHE/DHE suite is accepted: every session key is sent "
+            "encrypted with the certificate's RSA key, so whoever obtains that key later can "
+            "decrypt recorded traffic."
+        ),
+        resolution=(
+            "Enable ECDHE suites (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 and friends) and TLS 1.3 "
+            "on the server and put them first: nginx `ssl_ciphers ECDHE+AESGCM:...`, Apache "
+            "`SSLCipherSuite`, Windows the SSL Cipher Suite Order policy or `Enable-TlsCipherSuite`."
+        ),
+    ),
+    Entry(
+        id="tls.server_violation",
+        topic="Protocols and cipher suites",
+        severity="medium",
+        title="The server breaks the TLS negotiation rules",
+        cause=(
+            "The server chose a cipher suite the client did not offer, or answered with a version "
+            "it was not asked for (RFC 5246 section 7.4.1.3, RFC 8446 section 4.1.3). Strict "
+            "clients abort such handshakes (illegal_parameter 47 or protocol_version 70), so some "
+            "clients fail while others work."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the load balancer / appliance in front of it; the "
+            "behaviour is a bug. Until then, configure the server's suite and version lists "
+            "explicitly so that it has no reason to pick outside the client's offer."
+        ),
+    ),
+    Entry(
+        id="tls.insecure_renegotiation",
+        topic="Protocols and cipher suites",
+        severity="medium",
+        title="Secure renegotiation is not supported",
+        cause=(
+            "The server's ServerHello carries no renegotiation_info extension (RFC 5746): it is "
+            "either exposed to the renegotiation attack (CVE-2009-3555) or refuses "
+            "renegotiation, and clients that require RFC 5746 refuse it."
+        ),
+        resolution=(
+            "Update the server's TLS library (every stack since 2010 supports RFC 5746). On "
+            "Windows install the current updates (KB977377 and later); on OpenSSL servers "
+            "upgrade OpenSSL."
+        ),
+    ),
+    Entry(
+        id="tls.compression",
+        topic="Protocols and cipher suites",
+        severity="high",
+        title="TLS compression is enabled (CRIME)",
+        cause=(
+            "The server accepted a compression method other than null. TLS compression leaks "
+            "secrets such as cookies through the size of encrypted records (CRIME)."
+        ),
+        resolution=(
+            "Disable TLS compression: OpenSSL `Options -Compression` / `SSL_OP_NO_COMPRESSION` "
+            "(the default since OpenSSL 1.1.0), Apache `SSLCompression off`; upgrade the TLS "
+            "library if it cannot be turned off."
+        ),
+    ),
+    Entry(
+        id="tls.fallback_scsv_missing",
+        topic="Protocols and cipher suites",
+        severity="low",
+        title="Downgrade protection (TLS_FALLBACK_SCSV) is missing",
+        cause=(
+            "A ClientHello with TLS_FALLBACK_SCSV and a version below the server's best was "
+            "accepted instead of being refused with inappropriate_fallback (86), as RFC 7507 "
+            "requires. An attacker can push clients that retry with lower versions down to them."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack (OpenSSL 1.0.1j or later supports RFC 7507), or "
+            "disable the lower versions (see protocol.deprecated)."
+        ),
+    ),
+    Entry(
+        id="tls.no_ems",
+        topic="Protocols and cipher suites",
+        severity="info",
+        title="No extended master secret (RFC 7627)",
+        cause=(
+            "The server's TLS 1.2-or-earlier ServerHello carries no extended_master_secret "
+            "extension, so those sessions are exposed to the triple-handshake attack; FIPS "
+            "140-3 and some clients require it for TLS 1.2."
+        ),
+        resolution=(
+            "Upgrade the server's TLS library (OpenSSL 1.1.0+, Windows 10 / Server 2016+ support "
+            "it), or use TLS 1.3, where the master secret is always bound to the transcript."
+        ),
+    ),
+    # -- certificates ---------------------------------------------------------------------
+    Entry(
+        id="cert.untrusted_root",
+        topic="Certificates",
+        severity="high",
+        title="The certificate chain ends at an untrusted root",
+        cause=(
+            "The chain leads to a root CA that is not in the trust store used for the scan, so "
+            "clients with the same trust store refuse the certificate (the operating system "
+            "does not trust the server certificate)."
+        ),
+        resolution=(
+            "Server side: serve a certificate from a CA the clients already trust (a public CA, "
+            "or your enterprise CA if every client trusts it). Client side: add the issuing CA's "
+            "root certificate to the client's trust store - on Windows the Trusted Root "
+            "Certification Authorities folder of the LOCAL COMPUTER store (certlm.msc, or "
+            "`certutil -addstore Root root.cer`), not the current user store; on Linux the "
+            "distribution store (`update-ca-certificates` / `update-ca-trust`); for Java the "
+            "JRE's cacerts (`keytool -importcert`)."
+        ),
+        windows_error="0x800b0109 (CERT_E_UNTRUSTEDROOT)",
+    ),
+    Entry(
+        id="cert.self_signed",
+        topic="Certificates",
+        severity="high",
+        severity_note="high when the chain is untrusted; low when your trust store holds the certificate",
+        title="The server certificate is self-signed",
+        cause=(
+            "The leaf certificate is signed by its own key: no CA vouches for it, so only clients "
+            "that were told to trust this exact certificate accept it."
+        ),
+        resolution=(
+            "Server side: replace it with a certificate issued by a CA the clients trust. Client "
+            "side (test and internal systems only): add this certificate to the client's trust "
+            "store - on Windows the Trusted Root Certification Authorities folder of the LOCAL "
+            "COMPUTER store, not the current user store."
+        ),
+        windows_error="0x800b0109 (CERT_E_UNTRUSTEDROOT)",
+    ),
+    Entry(
+        id="cert.incomplete_chain",
+        topic="Certificates",
+        severity="high",
+        title="The server does not send the intermediate certificate",
+        cause=(
+            "The issuer of a certificate in the chain was neither sent by the server nor found in "
+            "the trust store. Browsers often fetch it (AIA) or have it cached, so the site works "
+            "for them, while other clients (curl, Java, Python, Windows services without network "
+            "access) fail."
+        ),
+        resolution=(
+            "Server side: install the intermediate certificate(s) named in the evidence and send "
+            "them after the leaf (nginx: `ssl_certificate` must point to the full chain, leaf "
+            "first; Apache 2.4.8+: the same in `SSLCertificateFile`; IIS/Windows: import the "
+            "intermediate into the Intermediate Certification Authorities store of the local "
+            "computer). The CA's download page, or the caIssuers URL in the evidence, gives the "
+            "certificate. Client side: add the intermediate to the client's intermediate store."
+        ),
+        windows_error="0x800b010a (CERT_E_CHAINING)",
+    ),
+    Entry(
+        id="cert.hostname_mismatch",
+        topic="Certificates",
+        severity="high",
+        title="The certificate is not valid for the host name",
+        cause=(
+            "The name the client connects to is not among the certificate's subjectAltName "
+            "entries (nor its common name (CN), for old clients that read the CN)."
+        ),
+        resolution=(
+            "Server side: get a certificate whose subjectAltName includes the exact name clients "
+            "use (for https://mydevice.contoso.com:5358/ that is mydevice.contoso.com), or bind "
+            "the right certificate to this site or SNI name. Client side: connect with a name "
+            "the certificate holds (the list in the evidence), not with an IP address or an alias."
+        ),
+        windows_error="0x800b010f (CERT_E_CN_NO_MATCH)",
+    ),
+    Entry(
+        id="cert.expired",
+        topic="Certificates",
+        severity="critical",
+        title="A certificate in the chain has expired",
+        cause="A certificate's notAfter date is in the past, so every client refuses the chain.",
+        resolution=(
+            "Server side: renew the certificate named in the evidence and install it (with its "
+            "current intermediates); on IIS update the site's HTTPS binding to the new "
+            "certificate. If an intermediate or root expired, download the CA's current chain. "
+            "Client side: check the client's clock if the dates look right."
+        ),
+        windows_error="0x800b0101 (CERT_E_EXPIRED)",
+    ),
+    Entry(
+        id="cert.not_yet_valid",
+        topic="Certificates",
+        severity="critical",
+        title="A certificate in the chain is not valid yet",
+        cause="A certificate's notBefore date is in the future for the time of the scan.",
+        resolution=(
+            "Check the clocks: a client or server clock that is wrong (a dead CMOS battery, no "
+            "NTP: `w32tm /resync` on Windows, `timedatectl` on Linux) makes a fresh certificate "
+            "look not yet valid. If the clock is right, the certificate was issued with a future "
+            "start date: wait, or reissue it."
+        ),
+        windows_error="0x800b0101 (CERT_E_EXPIRED)",
+    ),
+    Entry(
+        id="cert.wrong_usage",
+        topic="Certificates",
+        severity="high",
+        title="The certificate is not meant for server authentication",
+        cause=(
+            "The leaf's extended key usage does not include Server Authentication "
+            "(1.3.6.1.5.5.7.3.1), its key usage does not allow the key exchange, or a CA in the "
+            "chain restricts its usages."
+        ),
+        resolution=(
+            "Server side: reissue the certificate from a template or profile that includes "
+            "Server Authentication (Windows CA: the Web Server template; OpenSSL: "
+            "`extendedKeyUsage = serverAuth`, `keyUsage = digitalSignature, keyEncipherment`). "
+            "On Windows also check the certificate's own properties: open the certificate, "
+            "Details > Edit Properties..., General tab: select \"Enable all purposes for this "
+            "certificate\", and make sure Server Authentication is in the list."
+        ),
+        windows_error="0x800b0110 (CERT_E_WRONG_USAGE)",
+    ),
+    Entry(
+        id="cert.weak_key",
+        topic="Certificates",
+        severity="high",
+        title="A certificate has a weak key",
+        cause=(
+            "A certificate in the chain has an RSA or DSA key below 2048 bits or an EC key below "
+            "224 bits; current clients and CAs refuse them."
+        ),
+        resolution=(
+            "Server side: generate a new key (RSA 2048+ or ECDSA P-256) and get the certificate "
+            "reissued: `openssl req -new -newkey rsa:3072 -nodes -keyout key.pem -out req.csr`, "
+            "or on Windows a new request with Key length 2048 or more."
+        ),
+    ),
+    Entry(
+        id="cert.weak_signature",
+        topic="Certificates",
+        severity="high",
+        title="A certificate is signed with a weak hash",
+        cause=(
+            "A certificate in the chain (other than the self-signed root) is signed with SHA-1, "
+            "MD5 or MD2, which current clients refuse (Windows and browsers reject SHA-1 TLS "
+            "certificates)."
+        ),
+        resolution=(
+            "Server side: have the certificate (or the intermediate) reissued with SHA-256 or "
+            "better; replace an old intermediate with the CA's current SHA-256 one."
+        ),
+    ),
+    Entry(
+        id="cert.cn_only",
+        topic="Certificates",
+        severity="medium",
+        title="The certificate has no subjectAltName",
+        cause=(
+            "The leaf names the host only in its common name (CN). Since RFC 6125 (and Chrome 58, "
+            "Firefox 48, Go 1.15, Python 3.7+) clients ignore the CN and refuse such a "
+            "certificate with a name mismatch."
+        ),
+        resolution=(
+            "Server side: reissue the certificate with the host name(s) in subjectAltName DNS "
+            "entries (OpenSSL: `-addext \"subjectAltName=DNS:host.example.com\"`)."
+        ),
+        windows_error="0x800b010f (CERT_E_CN_NO_MATCH) in clients that ignore the CN",
+    ),
+    Entry(
+        id="cert.chain_order",
+        topic="Certificates",
+        severity="low",
+        title="The chain is sent in the wrong order",
+        cause=(
+            "The certificates are not sent leaf first, each followed by its issuer (RFC 5246 "
+            "section 7.4.2). TLS 1.3 and most clients cope, some older clients (Java 7, embedded "
+            "stacks) fail."
+        ),
+        resolution=(
+            "Server side: put the certificates in the chain file in order: leaf, then the "
+            "intermediate that signed it, then the next one up."
+        ),
+    ),
+    Entry(
+        id="cert.extra_certs",
+        topic="Certificates",
+        severity="info",
+        title="The server sends certificates that are not part of the chain",
+        cause=(
+            "A certificate the server sends is duplicated or does not belong to the path from "
+            "the leaf to the root (an old intermediate, another site's chain). It costs bytes "
+            "in every handshake and may confuse strict clients."
+        ),
+        resolution="Server side: remove the listed certificates from the chain file.",
+    ),
+    Entry(
+        id="cert.invalid",
+        topic="Certificates",
+        severity="high",
+        title="The chain fails strict validation",
+        cause=(
+            "The strict (WebPKI, RFC 5280) verifier refused the chain for a reason not covered by "
+            "another finding (for example a name constraint, a missing basicConstraints, an "
+            "unsupported key or a certificate it cannot decode)."
+        ),
+        resolution=(
+            "Read the verifier's message in the evidence; have the certificate reissued by the "
+            "CA if it violates the CA/Browser Forum profile."
+        ),
+    ),
+    Entry(
+        id="cert.revoked",
+        topic="Certificates",
+        severity="critical",
+        title="The server certificate is revoked",
+        cause="The issuing CA says (by OCSP or CRL) that the certificate was revoked.",
+        resolution=(
+            "Server side: get a new certificate issued (with a new key if the revocation reason "
+            "is keyCompromise) and install it now; clients that check revocation refuse this one."
+        ),
+        windows_error="0x80092010 (CRYPT_E_REVOKED)",
+    ),
+    Entry(
+        id="cert.revocation_unreachable",
+        topic="Certificates",
+        severity="medium",
+        title="The revocation server cannot be reached",
+        cause=(
+            "Revocation cannot be checked because the certificate's OCSP responder and CRL "
+            "distribution points did not answer (the revocation server was offline or is "
+            "blocked). Clients that require a revocation check (Windows services, many .NET and "
+            "Java setups) fail."
+        ),
+        resolution=(
+            "Ensure the revocation server can be reached from the clients: allow outbound HTTP "
+            "(port 80) from the clients (and from the server, for stapling) to the OCSP and CRL "
+            "URLs in the evidence, through any proxy (`netsh winhttp show proxy` for Windows "
+            "services). Test with `certutil -url cert.cer` or `certutil -verify -urlfetch "
+            "cert.cer` (Windows) or `openssl ocsp -issuer ca.pem -cert cert.pem -url URL`. "
+            "Enabling OCSP stapling on the server (nginx `ssl_stapling on`, IIS does it by "
+            "default) spares the clients the lookup."
+        ),
+        windows_error="0x80092013 (CRYPT_E_REVOCATION_OFFLINE)",
+    ),
+    # -- client certificates --------------------------------------------------------------
+    Entry(
+        id="client_auth.required",
+        topic="Client certificates",
+        severity="medium",
+        title="The server requires a client certificate",
+        cause=(
+            "The server asks for a client certificate and ends the handshake when none is "
+            "sent: clients without a suitable certificate fail."
+        ),
+        resolution=(
+            "Client side: install a valid certificate for client authentication, issued by one "
+            "of the acceptable CAs in the evidence, in the store the client uses (Windows: the "
+            "Personal store of the LOCAL COMPUTER for services, of the user for applications), "
+            "and make sure the process has access to its private key (certlm.msc > certificate "
+            "> All Tasks > Manage Private Keys > Allow Read for the account running the "
+            "process, for example LocalService). Server side: if client certificates should be "
+            "optional, set IIS SSL Settings > Client certificates to Accept, nginx "
+            "`ssl_verify_client optional`, Apache `SSLVerifyClient optional`."
+        ),
+        windows_error="12044 (ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED)",
+    ),
+    Entry(
+        id="client_auth.optional",
+        topic="Client certificates",
+        severity="info",
+        title="The server asks for an optional client certificate",
+        cause=(
+            "The server requests a client certificate but completes the handshake without one. "
+            "Some clients (WinHTTP) still stop to look for a certificate before retrying."
+        ),
+        resolution=(
+            "Nothing to fix unless clients fail: WinHTTP reports the request and retries; if "
+            "SSL negotiation eventually fails, add a valid client certificate (from one of the "
+            "acceptable CAs) to the local computer store and give the process Read access to "
+            "its private key."
+        ),
+        windows_error="12044 (ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED)",
+    ),
+    Entry(
+        id="client_auth.requested",
+        topic="Client certificates",
+        severity="info",
+        title="The server requests a client certificate",
+        cause=(
+            "The server sent a CertificateRequest. Whether it completes the handshake without a "
+            "certificate (optional) or refuses it (required) was not tested in this scan."
+        ),
+        resolution=(
+            "If clients fail, give them a certificate from one of the acceptable CAs in the "
+            "evidence (Windows: the local computer's Personal store, with Read access to the "
+            "private key for the account running the client)."
+        ),
+        windows_error="12044 (ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED)",
+    ),
+    Entry(
+        id="client_auth.cert_rejected",
+        topic="Client certificates",
+        severity="high",
+        title="The server rejects the client certificate",
+        cause=(
+            "A client certificate was presented and the server ended the handshake (alert, "
+            "close or reset). bad_certificate (42) means the server found the certificate "
+            "itself wrong (a broken signature, a missing Client Authentication usage, a key that "
+            "does not match); certificate_expired (45), certificate_revoked (44) and unknown_ca "
+            "(48) say why; a close or reset often means the server could not verify the chain."
+        ),
+        resolution=(
+            "Client side: inspect the certificate named in the evidence: its dates, that its "
+            "extended key usage includes Client Authentication (1.3.6.1.5.5.7.3.2), that the "
+            "private key matches and is readable by the process, and that it chains to a CA "
+            "the server trusts; replace it with a good certificate if it is not. Server side: "
+            "the server's log (IIS: the substatus in the W3SVC log, e.g. 403.7/403.16; Apache: "
+            "`LogLevel ssl:debug`) gives its reason; make sure the issuing CA and its "
+            "intermediates are in the server's client-CA store (IIS: Trusted Root of the local "
+            "computer; nginx `ssl_client_certificate`; Apache `SSLCACertificateFile`)."
+        ),
+    ),
+    Entry(
+        id="client_auth.issuer_not_accepted",
+        topic="Client certificates",
+        severity="high",
+        title="The client certificate is not from a CA the server accepts",
+        cause=(
+            "The client presented a certificate whose issuer is not among the CAs the server "
+            "lists as acceptable in its CertificateRequest; the server was expecting a "
+            "different issuer and refused the handshake (often with illegal_parameter 47, "
+            "unknown_ca 48 or bad_certificate 42)."
+        ),
+        resolution=(
+            "Client side: use a certificate issued by one of the acceptable CAs in the evidence "
+            "(or have one issued). Server side: if the presented issuer should be accepted, add "
+            "that CA to the server's client-CA list (nginx `ssl_client_certificate` / "
+            "`ssl_trusted_certificate`, Apache `SSLCACertificateFile` and `SSLCADNRequestFile`, "
+            "IIS the Trusted Root store of the local computer or the binding's CTL)."
+        ),
+    ),
+)
+
+CATALOGUE: Mapping[str, Entry] = MappingProxyType({e.id: e for e in _ENTRIES})
+
+assert len(CATALOGUE) == len(_ENTRIES), "duplicate finding id in the catalogue"
+assert all(e.severity in SEVERITIES for e in _ENTRIES)
+
+
+def entry(finding_id: str) -> Entry:
+    return CATALOGUE[finding_id]

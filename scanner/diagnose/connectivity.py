@@ -1,0 +1,225 @@
+# Findings about reaching the TLS service at all: DNS, TCP, another protocol on the port,
+# a service that aborts or refuses every handshake, a service that needs SNI.
+#
+# Each function takes the scan result and options, returns one Finding or None, and says in
+# its docstring exactly which evidence makes it fire.
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from scanner.diagnose.common import (
+    Rule,
+    alert_text,
+    cert_label,
+    leaf,
+    lines,
+    make,
+    outcome_text,
+    probed,
+)
+from scanner.results import EndpointResult, Finding, ProtocolResult
+
+if TYPE_CHECKING:
+    from scanner.scan import ScanOptions
+
+UNRECOGNIZED_NAME = 112
+INTERNAL_ERROR = 80
+_ABORTS = ("reset", "closed")
+
+
+def _where(result: EndpointResult) -> str:
+    addr = result.ip or result.host
+    shown = f"[{addr}]" if ":" in addr else addr
+    if result.ip and result.ip != result.host:
+        return f"{result.host} ({shown}) port {result.port}"
+    return f"{shown} port {result.port}"
+
+
+def dns_unresolved(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """The scan's outcome is dns_error: the name gave no address."""
+    if result.outcome != "dns_error":
+        return None
+    return make("dns.unresolved", f"{result.host!r} did not resolve: {result.detail or 'no address'}")
+
+
+def port_closed(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """The scan's outcome is refused: the TCP SYN was answered with a reset."""
+    if result.outcome != "refused":
+        return None
+    return make(
+        "port.closed",
+        f"TCP connection to {_where(result)} refused ({result.detail or 'connection refused'})",
+    )
+
+
+def port_unreachable(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """The scan's outcome is unreachable: the network reported no route."""
+    if result.outcome != "unreachable":
+        return None
+    return make("port.unreachable", f"{_where(result)}: {result.detail or 'unreachable'}")
+
+
+def timeout_kind(result: EndpointResult) -> str:
+    """"tcp" (the connection was never answered), "tls" (TCP connected, the ClientHello was
+    never answered) or "" (unknown), read from the engine's details."""
+    texts = [result.detail, *(p.detail for p in result.protocols)]
+    if any("no TCP answer" in t or "connect timed out" in t for t in texts):
+        return "tcp"
+    if any("TCP connects" in t or "no complete answer" in t for t in texts):
+        return "tls"
+    return ""
+
+
+def port_timeout(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """The scan's outcome is timeout. The evidence says whether TCP itself got no answer
+    or TCP connected and the ClientHello got none."""
+    if result.outcome != "timeout":
+        return None
+    kind = timeout_kind(result)
+    # The engine's detail may already say which; keep only what it adds.
+    detail = re.sub(r"^(no TCP answer|TCP connects, but no TLS answer)\s*", "", result.detail or "")
+    detail = detail[1:-1] if detail.startswith("(") and detail.endswith(")") else detail
+    detail = detail or "no answer"
+    if kind == "tcp":
+        text = f"no TCP answer from {_where(result)}: the connection attempt was never answered ({detail})"
+    elif kind == "tls":
+        text = (
+            f"TCP connection to {_where(result)} accepted, but no TLS answer to the "
+            f"ClientHello ({detail})"
+        )
+    else:
+        text = f"{_where(result)}: timeout ({detail})"
+    return make("port.timeout", text)
+
+
+_NOT_TLS = re.compile(r"not_tls \((?P<proto>[^:()]+): (?P<first>.*)\)\s*$")
+
+
+def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """The scan's outcome is not_tls: the first reply was recognisably another protocol
+    (or no TLS record). Quotes the protocol the codec recognised and the first bytes."""
+    if result.outcome != "not_tls":
+        return None
+    texts = [result.detail, *(p.detail for p in result.protocols if p.outcome == "not_tls")]
+    for t in texts:
+        m = _NOT_TLS.search(t or "")
+        if m:
+            proto = m.group("proto")
+            named = "an unrecognised protocol" if proto == "unknown" else proto.upper()
+            return make(
+                "port.not_tls",
+                f"{_where(result)} answered the ClientHello with {named}, not TLS; "
+                f"first bytes received: {m.group('first')}",
+            )
+    return make("port.not_tls", f"{_where(result)} answered, but not with TLS: {result.detail}")
+
+
+def _aborted(p: ProtocolResult) -> bool:
+    return p.outcome in _ABORTS or (p.outcome == "alert" and p.alert == INTERNAL_ERROR)
+
+
+def _no_version(result: EndpointResult) -> list[ProtocolResult]:
+    """The probed versions, when TLS was spoken and none was accepted; else []."""
+    if result.outcome != "ok" or any(p.supported for p in result.protocols):
+        return []
+    return probed(result)
+
+
+def _all_unrecognized_name(ps: list[ProtocolResult]) -> bool:
+    alerts = [p for p in ps if p.outcome == "alert"]
+    return bool(alerts) and all(p.alert == UNRECOGNIZED_NAME for p in alerts) and all(
+        p.outcome in ("alert", "timeout") for p in ps
+    )
+
+
+def handshake_aborted(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """TCP connects, no version is accepted, and every ClientHello that got an answer got
+    a reset, a close without alert, or internal_error (80): the service cannot use its
+    certificate (no private key, no certificate bound to the IP:port). Probes that got no
+    answer at all (timeouts) neither prove nor disprove it; at least one abort is needed."""
+    ps = _no_version(result)
+    answered = [p for p in ps if p.outcome != "timeout"]
+    if not answered or not all(_aborted(p) for p in answered):
+        return None
+    return make(
+        "handshake.aborted",
+        f"{_where(result)} accepts TCP, but every ClientHello was aborted: "
+        + lines(outcome_text(p) for p in ps),
+    )
+
+
+def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """TLS is spoken but no version is accepted, and the answers are not all aborts
+    (handshake.aborted) nor all unrecognized_name (sni.required): the server refuses what
+    was offered. Quotes every version's alert."""
+    ps = _no_version(result)
+    answered = [p for p in ps if p.outcome != "timeout"]
+    if not answered or all(_aborted(p) for p in answered):
+        return None
+    if _all_unrecognized_name(ps):
+        return None
+    return make(
+        "handshake.rejected",
+        f"{_where(result)} refused every ClientHello: " + lines(outcome_text(p) for p in ps),
+    )
+
+
+def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """Fires when (a) the SNI probe recorded that a handshake without SNI fails
+    (Behaviours.sni_required), (b) no version is accepted and every refusal is
+    unrecognized_name (112) (no SNI sent, or a name the server does not know), or
+    (c) without SNI the server sends another leaf certificate that is not valid for the
+    name (the chain seen with sni=None against the one seen with the scan's SNI)."""
+    evidence: list[str] = []
+    b = result.behaviours
+    if b.sni_required:
+        evidence.append(b.sni_detail or "a handshake without SNI fails")
+    ps = _no_version(result)
+    if _all_unrecognized_name(ps):
+        sent = (
+            "no server_name was sent"
+            if result.sni is None
+            else f"the server_name {result.sni!r} was sent (a name the server does not know)"
+        )
+        evidence.append(
+            f"{sent} and every ClientHello was refused with {alert_text(UNRECOGNIZED_NAME)}: "
+            + lines(outcome_text(p) for p in ps)
+        )
+    if result.sni is not None:
+        with_sni = [ch for ch in result.certificates if ch.sni == result.sni]
+        without = [ch for ch in result.certificates if ch.sni is None]
+        sni_leaves = {ch.der[0] for ch in with_sni if ch.der}
+        for ch in without:
+            if not ch.der or ch.der[0] in sni_leaves:
+                continue
+            validation = ch.validation
+            if validation is not None and getattr(validation, "hostname_ok", None):
+                continue
+            other = leaf(ch)
+            mine = next((leaf(x) for x in with_sni if leaf(x) is not None), None)
+            text = "without SNI the server sends " + (
+                cert_label(other) if other is not None else "another certificate"
+            )
+            if validation is not None and getattr(validation, "hostname_ok", None) is False:
+                text += f", not valid for {result.sni!r}"
+            if mine is not None:
+                text += f"; with SNI {result.sni!r} it sends {cert_label(mine)}"
+            evidence.append(text)
+    if not evidence:
+        return None
+    return make("sni.required", lines(evidence))
+
+
+
+# finding id -> the one function that decides it.
+RULES: dict[str, Rule] = {
+    "dns.unresolved": dns_unresolved,
+    "port.closed": port_closed,
+    "port.unreachable": port_unreachable,
+    "port.timeout": port_timeout,
+    "port.not_tls": port_not_tls,
+    "handshake.aborted": handshake_aborted,
+    "handshake.rejected": handshake_rejected,
+    "sni.required": sni_required,
+}

@@ -34,6 +34,7 @@ from scanner.results import (
     Behaviours,
     ChainResult,
     ClientAuthResult,
+    ClientCertAttempt,
     EndpointResult,
     GroupResult,
     ProbeLog,
@@ -115,6 +116,9 @@ class _Found:
     groups: dict[int, list[int]] = field(default_factory=dict)
     group_order: dict[int, bool | None] = field(default_factory=dict)
     extra: dict[str, ProbeOutcome] = field(default_factory=dict)
+    # Set by the client-authentication step (full handshakes) when it ran.
+    client_auth: tuple[ClientAuthResult, ...] | None = None
+    client_certificates: tuple[ClientCertAttempt, ...] = ()
 
 
 async def scan_target(
@@ -178,6 +182,8 @@ async def scan_endpoint(
     found = _Found()
     with trio.move_on_after(options.deadlines.endpoint) as scope:
         await _run(conn, hello, target, options, found)
+        if "client_auth" in options.probes:
+            await _assess_client_auth(target, options, found, conn)
     result = _assemble(target, options, found, conn, started, time.perf_counter() - t0)
     if scope.cancelled_caught:
         result = replace(
@@ -222,6 +228,19 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
             nursery.start_soon(_extra_certificates, conn, hello, target, found, supported)
         if "behaviours" in probes:
             nursery.start_soon(_behaviours, conn, hello, found, supported)
+
+
+async def _assess_client_auth(target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:
+    """Required or optional, and the server's verdict on each certificate the user gave:
+    full handshakes (scanner.clientauth), only where a server asked for a certificate."""
+    requested = _client_auth(found)
+    if not any(r.mode == "requested" for r in requested):
+        return
+    from scanner.clientauth.probe import assess
+
+    found.client_auth, found.client_certificates = await assess(
+        target, options, requested, limiter=conn.endpoint_limiter
+    )
 
 
 async def _preference(conn: Connector, hello: HelloFactory, scan: sp.VersionScan, found: _Found) -> None:
@@ -613,7 +632,10 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
             for v, scan in sorted(found.versions.items(), reverse=True)
             for text in scan.violations
         ),
-        client_auth=_client_auth(found) if "client_auth" in options.probes else (),
+        client_auth=(
+            found.client_auth if found.client_auth is not None else _client_auth(found)
+        ) if "client_auth" in options.probes else (),
+        client_certificates=found.client_certificates,
         **base,  # type: ignore[arg-type]
     )
 

@@ -43,4 +43,8 @@ def diagnose(result: EndpointResult, options: ScanOptions | None = None) -> tupl
 
         options = ScanOptions()
     found = [f for rule in RULES.values() if (f := rule(result, options)) is not None]
+    if options.client_certs:
+        from scanner.clientauth.findings import client_cert_findings
+
+        found += client_cert_findings(result, options.client_certs, now=options.now)
     return sort_findings(found)

@@ -492,16 +492,6 @@ async def _weak_ciphers(ctx: LabContext) -> Started:
 # -- client certificates ------------------------------------------------------------------
 
 
-_NO_MODE_PROBE = (
-    "scanner: scan.py's _client_auth() only ever records mode 'requested' (it sees the "
-    "CertificateRequest but never finishes a handshake without a certificate), so the "
-    "diagnosis cannot tell required from optional"
-)
-_NO_CLIENT_CERT_PROBE = (
-    "scanner: ScanOptions.client_certs is never used by scan_endpoint (no full handshake "
-    "presents a client certificate), so EndpointResult.client_certificates stays empty; "
-    "also " + _NO_MODE_PROBE.removeprefix("scanner: ")
-)
 
 
 @_scenario(
@@ -509,7 +499,6 @@ _NO_CLIENT_CERT_PROBE = (
     title="Server requires a client certificate (-Verify)",
     reproduces="seed 000 12044 ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED; IIS Client certificates: Require",
     expected=("client_auth.required",),
-    known_issue=_NO_MODE_PROBE,
 )
 async def _client_cert_required(ctx: LabContext) -> Started:
     leaf = await ctx.issue("client-cert-required")
@@ -532,7 +521,6 @@ async def _client_cert_required(ctx: LabContext) -> Started:
     title="Server asks for a client certificate but goes on without one (-verify)",
     reproduces="seed 000 12044 (not fatal, recovers); IIS Client certificates: Accept",
     expected_info=("client_auth.optional",),
-    known_issue=_NO_MODE_PROBE,
 )
 async def _client_cert_optional(ctx: LabContext) -> Started:
     leaf = await ctx.issue("client-cert-optional")
@@ -555,7 +543,6 @@ async def _client_cert_optional(ctx: LabContext) -> Started:
     # client_auth.cert_expired: scanner.clientauth's own finding, which says why (the
     # certificate is not valid yet) when the server refuses it.
     expected=("client_auth.required", "client_auth.cert_rejected", "client_auth.cert_expired"),
-    known_issue=_NO_CLIENT_CERT_PROBE,
 )
 async def _client_cert_rejected(ctx: LabContext) -> Started:
     # OpenSSL answers a client certificate dated in the future with bad_certificate, 42
@@ -587,7 +574,6 @@ async def _client_cert_rejected(ctx: LabContext) -> Started:
         "(IIS: illegal_parameter 47; OpenSSL: unknown_ca 48)"
     ),
     expected=("client_auth.required", "client_auth.issuer_not_accepted"),
-    known_issue=_NO_CLIENT_CERT_PROBE,
 )
 async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
     partner = await ctx.issue_ca("client-cert-partner-ca", issuer="self", path_length=None)

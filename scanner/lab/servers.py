@@ -636,6 +636,8 @@ class TlsliteServerConfig:
     sends a CertificateRequest naming `client_ca_names` (DER-encoded names, PEM CA
     files or CA `IssuedCert`s); tlslite-ng does not verify what the client sends, it only records it.
     `settings_hook` may change the HandshakeSettings further before validation.
+    For TLS 1.3 set `alpn` when clients offer ALPN (tlscompat's probes do): tlslite-ng 0.8.2's
+    TLS 1.3 server crashes after its ServerHello when a client offers ALPN and it has none.
     """
 
     cert_chain: Path  # PEM: the server certificate, then intermediates
@@ -725,6 +727,9 @@ class TlsliteServer(_ThreadedServer):
             "settings": settings,
             "reqCert": config.request_client_cert,
             "reqCAs": ca_names or None,
+            # tlslite-ng 0.8.2's TLS 1.3 server crashes (TypeError in `name in alpn`) when a
+            # client offers ALPN and the server has none, and it refuses an empty list: for
+            # TLS 1.3 against ALPN-offering clients (tlscompat's probes), set `alpn`.
             "alpn": [bytearray(p.encode()) for p in config.alpn] or None,
         }
 

@@ -1,0 +1,305 @@
+# A Markdown report of a scan, or of a diff between two scans, for a change ticket or a
+# review board: a summary, the client compatibility matrix, and per endpoint its facts and
+# findings (with evidence, cause and resolution). GitHub-flavoured Markdown (tables).
+#
+# Rules it keeps: formatting only, from the JSON shape of docs/json.md; the comparisons and
+# the client simulations come from scanner.report.diff. Markdown has no colour, so severity
+# and matrix outcomes carry a symbol as well as a word; every cell's text is escaped.
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from scanner.profiles import ClientProfile
+from scanner.report import diff as d
+from scanner.results import SEVERITIES
+
+__all__ = ["render_diff_markdown", "render_scan_markdown"]
+
+SEVERITY_SYMBOLS = {
+    "critical": "🟥",
+    "high": "🟧",
+    "medium": "🟨",
+    "low": "🟦",
+    "info": "⬜",
+}
+STATE_SYMBOLS = {
+    "ok": "✅",
+    "fail": "❌",
+    "gained": "🟢",
+    "lost": "🔻",
+    "changed": "🔄",
+    "absent": "➖",
+}
+_ESCAPED = "\\`*_[]<>|#"
+
+
+def _esc(text: Any) -> str:
+    """Free text made inert: no emphasis, links, HTML or table breaks."""
+    out = "".join("\\" + ch if ch in _ESCAPED else ch for ch in str(text))
+    return " ".join(out.split("\n"))
+
+
+def _code(text: Any) -> str:
+    body = str(text).replace("`", "'").replace("\n", " ")
+    return f"`{body}`" if body else ""
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _severity(severity: str) -> str:
+    return f"{SEVERITY_SYMBOLS.get(severity, '')} {severity}".strip()
+
+
+def _counts(endpoint: Mapping[str, Any]) -> str:
+    counts = d.severity_counts(endpoint)
+    shown = [f"{SEVERITY_SYMBOLS[s]} {n} {s}" for s in SEVERITIES if (n := counts[s])]
+    return ", ".join(shown) or "none"
+
+
+def _legend(states: Sequence[str]) -> str:
+    return " · ".join(f"{STATE_SYMBOLS[s]} {d.STATE_WORDS[s]}" for s in states)
+
+
+def _matrix(matrix: d.Matrix, states: Sequence[str]) -> str:
+    if not matrix.rows or not matrix.columns:
+        return "_No client profile or no endpoint to show._"
+    headers = ["Client", *(_esc(c) for c in matrix.columns)]
+    rows = [
+        [_esc(profile.name), *(f"{STATE_SYMBOLS[c.state]} {_esc(c.text)}" for c in cells)]
+        for profile, cells in matrix.rows
+    ]
+    parts = [_legend(states), _table(headers, rows)]
+    failures = matrix.failures()
+    unreachable = matrix.unreachable()
+    if failures or unreachable:
+        lines = ["Why clients fail:", ""]
+        for column, reason in unreachable:
+            lines.append(f"- {_esc(column)}, every client: {_esc(reason)}")
+        for column, profile, cell in failures:
+            reason = cell.after.reason if cell.after is not None else ""
+            lines.append(f"- {_esc(column)}, {_esc(profile.name)}: {_esc(reason)}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def _finding_block(f: Mapping[str, Any], heading: str = "####") -> str:
+    lines = [
+        f"{heading} {_severity(str(f.get('severity', '')))}: {_esc(f.get('title', ''))} "
+        f"({_code(f.get('id', ''))})",
+        "",
+    ]
+    for label, key in (
+        ("Evidence", "evidence"),
+        ("Cause", "cause"),
+        ("Resolution", "resolution"),
+        ("Windows error", "windows_error"),
+    ):
+        if f.get(key):
+            lines.append(f"- **{label}:** {_esc(f[key])}")
+    return "\n".join(lines)
+
+
+def _certificate_rows(endpoint: Mapping[str, Any]) -> list[list[str]]:
+    facts = d.certificate_facts(endpoint)
+    labels = (
+        ("subject", "Subject"),
+        ("issuer", "Issuer"),
+        ("not_after", "Expires"),
+        ("key", "Key"),
+        ("trusted", "Trusted"),
+        ("fingerprint", "SHA-256"),
+    )
+    return [[label, _esc(facts[k])] for k, label in labels if facts.get(k)]
+
+
+def _endpoint_section(endpoint: Mapping[str, Any]) -> str:
+    parts = [f"### {_esc(d.endpoint_label(endpoint))}"]
+    rows = [
+        ["Outcome", _esc(endpoint.get("outcome", ""))],
+        ["Address", _esc(endpoint.get("ip") or "-")],
+        ["SNI", _esc(endpoint.get("sni") if endpoint.get("sni") is not None else "(none)")],
+        ["Protocols", _esc(", ".join(d.supported_versions(endpoint)) or "none")],
+    ]
+    if endpoint.get("detail"):
+        rows.append(["Detail", _esc(endpoint["detail"])])
+    for version, names in d.suites_by_version(endpoint):
+        rows.append([f"Suites {version}", ", ".join(_code(n) for n in names)])
+    rows += _certificate_rows(endpoint)
+    parts.append(_table(["", ""], rows))
+    findings = d.sorted_finding_dicts(endpoint)
+    if findings:
+        parts.append("**Findings**")
+        parts += [_finding_block(f) for f in findings]
+    else:
+        parts.append("No findings.")
+    return "\n\n".join(parts)
+
+
+def render_scan_markdown(
+    endpoints: Sequence[Mapping[str, Any]],
+    *,
+    profiles: Sequence[ClientProfile],
+    source: str = "",
+    title: str = "TLS compatibility report",
+) -> str:
+    """The report of one scan. `profiles`: the rows of the compatibility matrix."""
+    parts = [f"# {_esc(title)}"]
+    intro = f"{len(endpoints)} endpoint{'s' if len(endpoints) != 1 else ''}"
+    if source:
+        intro = f"Scan: {_code(source)} · {intro}"
+    started = sorted(str(e["started"]) for e in endpoints if e.get("started"))
+    if started:
+        intro += f" · scanned {started[0]}" + (
+            f" to {started[-1]}" if started[-1] != started[0] else ""
+        )
+    parts.append(intro)
+    parts.append("## Summary")
+    rows = []
+    for e in endpoints:
+        facts = d.certificate_facts(e)
+        rows.append(
+            [
+                _esc(d.endpoint_label(e)),
+                _esc(e.get("outcome", "")),
+                _esc(", ".join(d.supported_versions(e)) or "none"),
+                _esc(facts.get("not_after", "-") or "-"),
+                _counts(e),
+            ]
+        )
+    parts.append(
+        _table(["Endpoint", "Outcome", "Protocols", "Certificate expires", "Findings"], rows)
+    )
+    parts.append("## Client compatibility")
+    parts.append(
+        f"What each of {len(profiles)} client profiles would negotiate with each endpoint, "
+        "computed from the scan (no client connected)."
+    )
+    parts.append(_matrix(d.scan_matrix(endpoints, profiles), ("ok", "fail")))
+    parts.append("## Endpoints")
+    parts += [_endpoint_section(e) for e in endpoints]
+    return "\n\n".join(parts) + "\n"
+
+
+def _change_section(ed: d.EndpointDiff) -> str:
+    title = ed.label
+    if ed.before is not None and d.endpoint_label(ed.before) != ed.label:
+        title += f" (was {d.endpoint_label(ed.before)})"
+    parts = [f"### {_esc(title)}"]
+    items = []
+    if ed.outcome:
+        items.append(f"- **Outcome:** {_esc(ed.outcome.before)} → {_esc(ed.outcome.after)}")
+    if ed.protocols_enabled:
+        items.append("- **Protocols enabled:** " + ", ".join(_esc(v) for v in ed.protocols_enabled))
+    if ed.protocols_disabled:
+        items.append(
+            "- **Protocols disabled:** " + ", ".join(_esc(v) for v in ed.protocols_disabled)
+        )
+    for label, changes in (("Cipher suites", ed.cipher_suites), ("Groups", ed.groups)):
+        for s in changes:
+            if s.added:
+                items.append(
+                    f"- **{label} {s.version} added:** " + ", ".join(_code(n) for n in s.added)
+                )
+            if s.removed:
+                items.append(
+                    f"- **{label} {s.version} removed:** " + ", ".join(_code(n) for n in s.removed)
+                )
+    for c in ed.certificate:
+        items.append(
+            f"- **Certificate {c.field}:** {_esc(c.before or '-')} → {_esc(c.after or '-')}"
+        )
+    if not ed.certificate:
+        items.append("- **Certificate:** unchanged")
+    parts.append("\n".join(items))
+    if ed.findings_new:
+        parts.append("**New findings**")
+        for ref in ed.findings_new:
+            full = d.finding_for(ed.after, ref.id) or {
+                "id": ref.id,
+                "severity": ref.severity,
+                "title": ref.title,
+            }
+            parts.append(_finding_block(full))
+    if ed.findings_resolved:
+        parts.append("**Resolved findings**")
+        parts.append(
+            "\n".join(
+                f"- {_severity(f.severity)}: {_esc(f.title)} ({_code(f.id)})"
+                for f in ed.findings_resolved
+            )
+        )
+    rows = [
+        [
+            f"{STATE_SYMBOLS[c.state]} {c.state}",
+            _esc(c.name),
+            _esc(d.simulation_text(c.before)),
+            _esc(d.simulation_text(c.after)),
+        ]
+        for state in ("lost", "gained", "changed")
+        for c in ed.clients_in(state)
+    ]
+    if rows:
+        parts.append("**Clients**")
+        parts.append(_table(["", "Client", "Before", "After"], rows))
+    return "\n\n".join(parts)
+
+
+def render_diff_markdown(
+    diff: d.ScanDiff,
+    *,
+    profiles: Sequence[ClientProfile] | None = None,
+    title: str = "TLS change report",
+) -> str:
+    """The report of a diff. `profiles`: the rows of the matrix (default selection when
+    None); the per-endpoint client changes cover every profile the diff compared."""
+    parts = [f"# {_esc(title)}"]
+    parts.append(
+        f"Before: {_code(diff.before_source or '-')}  \nAfter: {_code(diff.after_source or '-')}"
+    )
+    counts = {s: len(diff.by_status(s)) for s in ("changed", "unchanged", "removed", "added")}
+    lost = sum(len(e.clients_in("lost")) for e in diff.endpoints)
+    gained = sum(len(e.clients_in("gained")) for e in diff.endpoints)
+    parts.append(
+        f"{d.count(len(diff.endpoints), 'endpoint')}: **{counts['changed']} changed**, {counts['unchanged']} "
+        f"unchanged, {counts['removed']} only before, {counts['added']} only after. "
+        f"Across {len(diff.profiles)} client profiles: {lost} client/endpoint pairs lost "
+        f"connectivity, {gained} gained it."
+    )
+    parts.append("## Summary")
+    rows = []
+    for ed in diff.endpoints:
+        cells = d.summary_cells(ed)
+        status = {"removed": "only before", "added": "only after"}.get(ed.status, ed.status)
+        rows.append(
+            [
+                _esc(ed.label),
+                status,
+                _esc(cells["protocols"]),
+                _esc(cells["suites"]),
+                _esc(cells["certificate"]),
+                _esc(cells["findings"]),
+                _esc(cells["clients"]),
+            ]
+        )
+    parts.append(
+        _table(
+            ["Endpoint", "Status", "Protocols", "Suites", "Certificate", "Findings", "Clients"],
+            rows,
+        )
+    )
+    parts.append("## Client compatibility")
+    parts.append(
+        _matrix(
+            d.diff_matrix(diff, profiles), ("ok", "changed", "gained", "lost", "fail", "absent")
+        )
+    )
+    changed = diff.by_status("changed")
+    if changed:
+        parts.append("## Changes")
+        parts += [_change_section(ed) for ed in changed]
+    return "\n\n".join(parts) + "\n"

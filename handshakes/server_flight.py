@@ -453,6 +453,17 @@ class HandshakeProbe:
             self._offered_shares[ks.group] = ks
         return frame_records(c.HANDSHAKE, self.spec.record_version, msg, self.spec.max_fragment)
 
+    def deadline_reached(self) -> list[ev.Event]:
+        """The IO layer's read deadline passed: conclude what the buffered bytes allow (a
+        reply that is not TLS but too short to name its protocol)."""
+        if self.state.terminal or self._decided or not self._head:
+            return []
+        not_tls = self._not_tls_or_none()
+        if not_tls is None:
+            return []
+        self.state = ProbeState.FAILED
+        return [not_tls]
+
     def data_to_send(self) -> bytes:
         out = bytes(self._outgoing)
         self._outgoing.clear()
@@ -488,14 +499,20 @@ class HandshakeProbe:
             )
         if not self._decided:
             self._head += data
-            if len(self._head) < 3:
-                return out
-            not_tls = self._not_tls_or_none()
-            self._decided = True
-            data, self._head = self._head, b""
-            if not_tls is not None:
+            if looks_like_tls(self._head[:3]):
+                if len(self._head) < 3:
+                    return out  # too few bytes to tell yet
+                self._decided = True
+                data, self._head = self._head, b""
+            else:
+                # Not TLS. Wait for a whole first line or 64 bytes (a reply may arrive as
+                # "HTT" + "P/1.1 400 ..."): enough to name the protocol and to show the
+                # banner as evidence; a close or the read deadline ends the wait too.
+                if len(self._head) < 64 and b"\n" not in self._head:
+                    return out
+                not_tls = self._not_tls_or_none()
                 self.state = ProbeState.FAILED
-                return [not_tls]
+                return [not_tls] if not_tls is not None else []
         for record in self._records.feed(data):
             self._on_record(record, out)
             if self.state.terminal:

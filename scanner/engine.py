@@ -246,7 +246,7 @@ async def run_probe(
             bytes_received=received,
             connections=1,
             duration_s=time.perf_counter() - start,
-            error_bytes=error,
+            error_bytes=error or _not_tls_bytes(events),
         )
 
     stream: trio.abc.Stream | None = None
@@ -284,6 +284,7 @@ async def run_probe(
         if scope.cancelled_caught:
             if phase == "connect":
                 return done(TIMEOUT, f"no TCP answer within {deadlines.connect:g}s", "connect")
+            events.extend(probe.deadline_reached())
             outcome, detail = classify(events)
             if outcome in (ACCEPTED, ALERT, NOT_TLS):
                 return done(outcome, detail, phase)
@@ -307,6 +308,14 @@ async def run_probe(
             await _close(stream)
     outcome, detail = classify(events)
     return done(outcome, detail, phase)
+
+
+def _not_tls_bytes(events: list[ev.Event]) -> bytes:
+    """The first bytes of a reply that is not TLS, kept as the outcome's error bytes."""
+    for e in events:
+        if isinstance(e, ev.NotTLS):
+            return e.first_bytes
+    return b""
 
 
 async def _close(stream: trio.abc.Stream) -> None:

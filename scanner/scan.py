@@ -246,13 +246,10 @@ async def _assess_client_auth(target: Target, options: ScanOptions, found: _Foun
 async def _preference(conn: Connector, hello: HelloFactory, scan: sp.VersionScan, found: _Found) -> None:
     order = await sp.server_order(conn, hello, scan)
     found.order[scan.version] = order
-    if order and len(scan.suites) > 1:
-        # Discovery order is the server's order only if all found suites were in the first
-        # batch; otherwise rank them again among themselves.
-        batches = {id(a.outcome) for a in scan.accepted}
-        first_batch = candidate_suites(scan.version)[: MAX_SUITES_PER_HELLO]
-        if any(s not in first_batch for s in scan.suites) and len(batches) > 1:
-            found.ranked[scan.version] = await sp.rank_by_server(conn, hello, scan)
+    if order and not sp.discovery_is_server_order(scan):
+        # A suite the server prefers came in a later batch: rank the found suites again
+        # among themselves.
+        found.ranked[scan.version] = await sp.rank_by_server(conn, hello, scan)
 
 
 async def _groups(conn: Connector, hello: HelloFactory, found: _Found, supported: list[int]) -> None:
@@ -409,7 +406,8 @@ def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
             staple = _tls13_staple(cert.entry_extensions[0])
         key = (cert.chain, sni)
         versions, old = seen.setdefault(key, (set(), staple))
-        versions.add(version)
+        sh = out.server_hello
+        versions.add(sh.version if sh is not None else version)
         if staple and not old:
             seen[key] = (versions, staple)
 

@@ -25,6 +25,7 @@ class Accepted:
 
     suite: int
     outcome: ProbeOutcome
+    offered: tuple[int, ...] = ()  # what the server chose it from
 
 
 @dataclass(slots=True)
@@ -45,8 +46,7 @@ class VersionScan:
 def _check(out: ProbeOutcome, version: int, offered: tuple[int, ...]) -> tuple[int | None, str]:
     """(chosen suite, violation text) for an accepted outcome."""
     if version == c.SSL2:
-        v2 = out.first(ev.SSLv2ServerHello)
-        return (None, "") if v2 is None else (None, "")
+        return None, ""
     sh = out.server_hello
     hrr = out.first(ev.HelloRetryRequest)
     suite = sh.cipher_suite if sh is not None else hrr.cipher_suite if isinstance(hrr, ev.HelloRetryRequest) else None
@@ -128,7 +128,7 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
             return await _one_by_one(conn, hello, result)
         assert suite is not None
         result.supported = True
-        result.accepted.append(Accepted(suite=suite, outcome=out))
+        result.accepted.append(Accepted(suite=suite, outcome=out, offered=offered))
         remaining.remove(suite)
         if not enumerate_suites:
             break
@@ -177,9 +177,20 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
         lambda: hello.probe(spec, read_flight=False, answer_hrr=False),
     )
     chosen, _ = _check(out, scan.version, reversed_offer) if out.outcome == ACCEPTED else (None, "")
-    if chosen is None:
+    if chosen is None or chosen not in reversed_offer:
         return None
-    return chosen == suites[0] and chosen != reversed_offer[0]
+    # Every suite offered is one the server accepts, so a server that follows the client's
+    # order must take the first; taking any other is the server's own preference.
+    return chosen != reversed_offer[0]
+
+
+def discovery_is_server_order(scan: VersionScan) -> bool:
+    """True when each suite was chosen while every suite found after it was also on
+    offer: then the elimination order is the server's order."""
+    found = scan.suites
+    return all(
+        set(found[i + 1 :]) <= set(a.offered) for i, a in enumerate(scan.accepted)
+    )
 
 
 async def rank_by_server(conn: Connector, hello: HelloFactory, scan: VersionScan) -> list[int]:

@@ -233,25 +233,12 @@ async def test_openssl_versions_and_suites(openssl_server, lab_pki, ecdsa_cert, 
             assert p.negotiated is None or p.negotiated in case.versions
 
 
-_SPANS_BATCHES = pytest.mark.xfail(
-    reason=(
-        "probes.suites.server_order takes the first suite DISCOVERED as the server's "
-        "favourite: with -serverpref 'NULL-SHA256:ADH-AES128-GCM-SHA256:"
-        "ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA' the elimination finds ECDHE-RSA-AES128-GCM "
-        "and AES256-SHA in batch 1 and NULL-SHA256, ADH-AES128-GCM in batch 2; the reversed "
-        "offer (ADH, NULL, AES256, ECDHE) gets NULL-SHA256 (0x003B), not reversed_offer[0], "
-        "which proves a server order, but since it is not suites[0] server_order returns "
-        "False: every preference is None and behaviours.server_preference says "
-        "(TLSv1.2, False)"
-    ),
-    strict=True,
-)
 
 
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(k, id=k.id, marks=[_SPANS_BATCHES] if "batches" in k.id else [])
+        pytest.param(k, id=k.id)
         for k in OPENSSL_CASES
     ],
 )
@@ -325,25 +312,12 @@ async def test_openssl_groups(openssl_server, lab_pki, ecdsa_cert, case):
 # -- OpenSSL: certificates ------------------------------------------------------------------
 
 
-# scan._chains files a chain under the version the probe ASKED for, not the one the
-# ServerHello negotiated; it shows whenever a server answers a higher hello with a lower
-# version (its maximum is below TLS 1.2, the scan's top version after TLS 1.3).
-_CHAIN_VERSIONS = pytest.mark.xfail(
-    reason=(
-        "scan._chains adds each chain under the version the probe asked for, not the one "
-        "the ServerHello negotiated: a TLS 1.2 hello answered with a TLS 1.1 (or SSL 3.0) "
-        "ServerHello + Certificate puts 0x0303 in ChainResult.versions; a TLS 1.0-1.1 "
-        "server's chain reads (0x0303, 0x0302, 0x0301), an SSL 3.0-only server's "
-        "(0x0303, 0x0302, 0x0301, 0x0300) instead of (0x0300,)"
-    ),
-    strict=True,
-)
 
 
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param(k, id=k.id, marks=[] if k.max_version >= c.TLS12 else [_CHAIN_VERSIONS])
+        pytest.param(k, id=k.id)
         for k in OPENSSL_CASES
     ],
 )
@@ -442,7 +416,7 @@ async def test_tlslite_connection_budget(tlslite_server, lab_pki, case):
 
 
 @pytest.mark.parametrize(
-    "case", [pytest.param(k, id=k.id, marks=[_CHAIN_VERSIONS]) for k in TLSLITE_CASES]
+    "case", [pytest.param(k, id=k.id) for k in TLSLITE_CASES]
 )
 async def test_tlslite_certificate(tlslite_server, lab_pki, lab_cert, case):
     server = tlslite_server(

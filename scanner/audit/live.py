@@ -1,0 +1,369 @@
+# Live client simulation: send a client profile's real ClientHello (spec_for_profile, with
+# the server_name rewritten for the target) and report what that client would get: the
+# negotiated version, suite and group, or the failure with its reason.
+#
+# Rules it keeps: the verdict uses the same reason codes as the offline model
+# (scanner/simulate.py), and the client's own checks of what the server sent (certificate
+# key size and type, SHA-2, DH prime size) are applied by calling simulate() on exactly
+# what this one handshake showed, so the live and the computed answer follow one set of
+# rules. A failure always names what happened (the alert, the close, the timeout), never
+# just "no connection". One connection per profile; deadlines and concurrency come from the
+# caller.
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import trio
+
+from handshakes import constants as c
+from handshakes import events as ev
+from handshakes import registry as reg
+from handshakes.client_hello import ClientHelloSpec
+from handshakes.errors import LocalProtocolError
+from handshakes.keyshare import KeyShare, KeySharePool
+from handshakes.server_flight import HandshakeProbe
+from scanner import engine as en
+from scanner.engine import Deadlines, OpenStream, ProbeOutcome, open_tcp
+from scanner.probes.hello import MAX_SUITES_PER_HELLO, candidate_suites
+from scanner.profiles import ClientProfile, spec_for_profile
+from scanner.profiles.hello import decode_key_share
+from scanner.scan import Target
+from scanner.simulate import ServerCapabilities, Simulation, simulate
+
+__all__ = ["LiveSimulation", "simulate_live", "simulate_live_many", "verdict"]
+
+# RFC 8446 section 6.2 / RFC 5246 section 7.2.2 alert descriptions the verdict reads.
+_PROTOCOL_VERSION = 70
+_HANDSHAKE_FAILURE = 40
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveSimulation:
+    """What one profile got from a real server. The first seven fields mean what they mean
+    in scanner.simulate.Simulation; the rest is the evidence: the engine outcome, the alert,
+    ProbeOutcome.describe(), and what the server showed of its certificate and DH prime
+    (empty / None where the handshake did not get that far or the flight was not readable,
+    e.g. after a HelloRetryRequest)."""
+
+    profile_id: str
+    ok: bool
+    version: int | None
+    suite: int | None
+    group: int | None
+    reason: str
+    reason_code: str
+    outcome: str
+    alert: int | None = None
+    detail: str = ""
+    hello_retry: bool = False
+    cert_key_type: str = ""
+    cert_key_bits: int = 0
+    cert_signature_hash: str | None = None
+    dh_bits: int | None = None
+
+    def simulation(self) -> Simulation:
+        """The verdict alone, comparable with simulate()'s."""
+        return Simulation(
+            profile_id=self.profile_id,
+            ok=self.ok,
+            version=self.version,
+            suite=self.suite,
+            group=self.group,
+            reason=self.reason,
+            reason_code=self.reason_code,
+        )
+
+
+class _ReplayProbe(HandshakeProbe):
+    """A HandshakeProbe for a replayed hello. Its key shares travel inside
+    extra_extensions (so the captured extension order is kept), where the probe does not
+    look for them: tell it which key pairs they are, so it can read a TLS 1.3 flight."""
+
+    def __init__(self, spec: ClientHelloSpec, *, shares: dict[int, KeyShare]) -> None:
+        # The second ClientHello after a HelloRetryRequest would have to leave the captured
+        # extension order; the HRR already fixes version, suite and group (answer_hrr off).
+        super().__init__(spec, read_flight=True, answer_hrr=False)
+        self._replayed_shares = shares
+
+    def initiate(self) -> bytes:
+        data = super().initiate()
+        self._offered_shares = dict(self._replayed_shares)
+        return data
+
+
+def _shares_in(extensions: Sequence[tuple[int, bytes]], pool: KeySharePool) -> dict[int, KeyShare]:
+    """The key pairs behind the key_share entries spec_for_profile() took from ``pool``."""
+    out: dict[int, KeyShare] = {}
+    for ext_type, body in extensions:
+        if ext_type != c.EXT_KEY_SHARE:
+            continue
+        for group, public in decode_key_share(body):
+            if reg.is_grease(group):
+                continue
+            try:
+                share = pool.get(group)
+            except LocalProtocolError:
+                continue
+            if share.public == public:
+                out[group] = share
+    return out
+
+
+def _span(versions: Sequence[int]) -> str:
+    names = [reg.version_name(v) for v in sorted(versions, reverse=True)]
+    return ", ".join(names) if names else "none"
+
+
+def _leaf_facts(chain: tuple[bytes, ...]) -> tuple[str, int, str | None]:
+    if not chain:
+        return "", 0, None
+    from scanner.x509 import CertificateDecodeError, decode_certificate
+
+    try:
+        info = decode_certificate(chain[0])
+    except CertificateDecodeError:
+        return "", 0, None
+    return info.key_type, info.key_bits, info.signature_hash
+
+
+def verdict(
+    profile: ClientProfile, out: ProbeOutcome, wide: ProbeOutcome | None = None
+) -> LiveSimulation:
+    """Turn one probe's outcome into the client's verdict (documented in docs/audit.md).
+    ``wide``: after a handshake_failure, the same hello offering every cipher suite of the
+    client's versions (see simulate_live), which tells a version problem from a suite one."""
+    alert = out.alert
+    base: dict[str, Any] = {
+        "profile_id": profile.id,
+        "outcome": out.outcome,
+        "alert": alert.description if alert is not None else None,
+        "detail": out.describe(),
+    }
+    if out.outcome != en.ACCEPTED:
+        return _failure(profile, out, base, wide)
+
+    sh = out.server_hello
+    hrr = out.first(ev.HelloRetryRequest)
+    v2 = out.first(ev.SSLv2ServerHello)
+    if isinstance(v2, ev.SSLv2ServerHello):
+        common = [k for k in profile.cipher_suites if k in v2.cipher_kinds]
+        key_type, bits, sig_hash = _leaf_facts((v2.certificate,) if v2.certificate else ())
+        return LiveSimulation(
+            ok=bool(common) and c.SSL2 in profile.versions,
+            version=c.SSL2,
+            suite=common[0] if common else None,
+            group=None,
+            reason="" if common else "no SSLv2 cipher kind in common",
+            reason_code="" if common else "no_common_suite",
+            cert_key_type=key_type,
+            cert_key_bits=bits,
+            cert_signature_hash=sig_hash,
+            **base,
+        )
+    if sh is not None:
+        version, suite, group = sh.version, sh.cipher_suite, sh.selected_group
+    elif isinstance(hrr, ev.HelloRetryRequest):
+        # RFC 8446 section 4.1.4: a HelloRetryRequest fixes TLS 1.3, the suite and the group.
+        version, suite, group = c.TLS13, hrr.cipher_suite, hrr.selected_group
+    else:  # pragma: no cover - classify() only accepts on one of the three
+        return _failure(profile, out, base, None)
+
+    ske = out.first(ev.ServerKeyExchange)
+    dh_bits = None
+    if isinstance(ske, ev.ServerKeyExchange):
+        if ske.kind == "dhe":
+            dh_bits = ske.dh_prime_bits
+        elif ske.kind == "ecdhe" and ske.group is not None:
+            group = ske.group
+    cert = out.first(ev.Certificate)
+    key_type, bits, sig_hash = _leaf_facts(cert.chain if isinstance(cert, ev.Certificate) else ())
+    evidence: dict[str, Any] = {
+        "hello_retry": isinstance(hrr, ev.HelloRetryRequest),
+        "cert_key_type": key_type,
+        "cert_key_bits": bits,
+        "cert_signature_hash": sig_hash,
+        "dh_bits": dh_bits,
+    }
+
+    def fail(code: str, reason: str, agreed: int = 3) -> LiveSimulation:
+        # As in simulate(): on failure, what was agreed before the failing rule (the first
+        # ``agreed`` of version, suite, group); the server's answer stays in the reason.
+        v, s, g = (version, suite, group)[:agreed] + (None,) * (3 - agreed)
+        return LiveSimulation(
+            ok=False, version=v, suite=s, group=g, reason=reason, reason_code=code,
+            **base, **evidence,
+        )
+
+    # A client aborts on a version it did not offer (RFC 8446 section 4.2.1; RFC 5246
+    # appendix E.1) and on a suite it did not offer (RFC 5246 section 7.4.1.3).
+    if version not in profile.versions:
+        return fail(
+            "no_common_version",
+            f"the server answered {reg.version_name(version)}, which the client does not "
+            f"speak (client: {_span(profile.versions)})",
+            agreed=0,
+        )
+    if suite not in profile.cipher_suites:
+        return fail(
+            "no_common_suite",
+            f"the server chose {reg.cipher_suite_name(suite)}, which the client did not offer",
+            agreed=1,
+        )
+    # The client's checks of what the server sent: the rules of simulate(), applied to a
+    # server that offers exactly what this handshake showed.
+    seen = ServerCapabilities(
+        versions=(version,),
+        suites=MappingProxyType({version: (suite,)}),
+        groups=MappingProxyType({version: (group,)} if group is not None else {}),
+        dh_bits=dh_bits,
+        cert_key_type=key_type,
+        cert_key_bits=bits,
+        cert_signature_hash=sig_hash,
+    )
+    sim = simulate(profile, seen)
+    if not sim.ok:
+        return fail(sim.reason_code, sim.reason)
+    return LiveSimulation(
+        ok=True, version=version, suite=suite, group=group, reason="", reason_code="",
+        **base, **evidence,
+    )
+
+
+def _failure(
+    profile: ClientProfile, out: ProbeOutcome, base: dict[str, Any], wide: ProbeOutcome | None
+) -> LiveSimulation:
+    alert = out.alert
+    code, reason = out.outcome, out.describe()
+    version: int | None = None
+    if out.outcome == en.ALERT and alert is not None:
+        name = f"{alert.name} ({alert.description})"
+        if alert.description == _PROTOCOL_VERSION:
+            # RFC 8446 section 4.2.1 / RFC 5246 appendix E.1: no version both speak.
+            code = "no_common_version"
+            reason = (
+                f"the server answered alert {name}: it speaks none of the client's versions "
+                f"({_span(profile.versions)})"
+            )
+        elif alert.description == _HANDSHAKE_FAILURE:
+            # handshake_failure says "nothing acceptable", not what: the same hello with
+            # every suite of the client's versions tells. Accepted: the version is common
+            # and the suites are not (RFC 5246 section 7.4.1.3). Refused again: the version.
+            answered = wide.server_hello if wide is not None else None
+            if answered is not None and answered.version in profile.versions:
+                code, version = "no_common_suite", answered.version
+                reason = (
+                    f"the server answered alert {name}: it speaks "
+                    f"{reg.version_name(answered.version)} with this client but accepts "
+                    "none of its cipher suites"
+                )
+            elif wide is not None:
+                code = "no_common_version"
+                tls13 = " (or, in TLSv1.3, no common group)" if c.TLS13 in profile.versions else ""
+                reason = (
+                    f"the server answered alert {name}, and again when offered every cipher "
+                    f"suite: it speaks none of the client's versions{tls13} "
+                    f"({_span(profile.versions)})"
+                )
+            else:
+                code = "no_common_suite"
+                reason = f"the server answered alert {name}: no cipher suite in common"
+        else:
+            code = "alert"
+            reason = f"the server answered alert {name}"
+    elif out.outcome == en.ALERT:
+        v2err = out.first(ev.SSLv2Error)
+        code = "alert"
+        if isinstance(v2err, ev.SSLv2Error):
+            reason = f"the server answered SSLv2 error 0x{v2err.code:04X}"
+    elif out.outcome == en.CLOSED:
+        reason = "the server closed the connection after the ClientHello, without an alert"
+    return LiveSimulation(
+        ok=False, version=version, suite=None, group=None, reason=reason, reason_code=code,
+        **base,
+    )
+
+
+async def simulate_live(
+    target: Target,
+    profile: ClientProfile,
+    *,
+    deadlines: Deadlines,
+    pool: KeySharePool,
+    open_stream: OpenStream = open_tcp,
+) -> LiveSimulation:
+    """Send ``profile``'s ClientHello to ``target`` (one connection) and judge the answer
+    as that client would. Never raises for what the network or the server does."""
+    ip = target.ip
+    if ip is None:
+        try:
+            addresses = await en.resolve(target.host, target.port)
+        except OSError as exc:
+            addresses, error = [], str(exc)
+        else:
+            error = "no address"
+        if not addresses:
+            return LiveSimulation(
+                profile_id=profile.id, ok=False, version=None, suite=None, group=None,
+                reason=f"cannot resolve {target.host}: {error}", reason_code=en.DNS_ERROR,
+                outcome=en.DNS_ERROR,
+            )
+        ip = addresses[0]
+    spec = spec_for_profile(profile, target.server_name, key_shares=pool)
+    probe = _ReplayProbe(spec, shares=_shares_in(spec.extra_extensions, pool))
+    out = await en.run_probe(probe, ip, target.port, deadlines=deadlines, open_stream=open_stream)
+    wide = None
+    alert = out.alert
+    if out.outcome == en.ALERT and alert is not None and alert.description == _HANDSHAKE_FAILURE:
+        wide_spec = dataclasses.replace(spec, cipher_suites=_wide_suites(profile))
+        wide = await en.run_probe(
+            HandshakeProbe(wide_spec, read_flight=False, answer_hrr=False),
+            ip, target.port, deadlines=deadlines, open_stream=open_stream,
+        )
+    return verdict(profile, out, wide)
+
+
+def _wide_suites(profile: ClientProfile) -> tuple[int, ...]:
+    """The client's own suites, then the popular suites of each of its versions (newest
+    first), up to the size of hello servers accept."""
+    out = dict.fromkeys(profile.cipher_suites)
+    for version in sorted(profile.versions, reverse=True):
+        if version == c.SSL2:
+            continue
+        for suite in candidate_suites(version):
+            if len(out) >= len(profile.cipher_suites) + MAX_SUITES_PER_HELLO:
+                break
+            out.setdefault(suite)
+    return tuple(out)
+
+
+async def simulate_live_many(
+    target: Target,
+    profiles: Sequence[ClientProfile],
+    *,
+    deadlines: Deadlines,
+    concurrency: int = 4,
+    open_stream: OpenStream = open_tcp,
+) -> tuple[LiveSimulation, ...]:
+    """simulate_live for every profile, ``concurrency`` connections at a time; results in
+    the order of ``profiles``."""
+    pool = KeySharePool()
+    limiter = trio.CapacityLimiter(concurrency)
+    send, receive = trio.open_memory_channel[tuple[int, LiveSimulation]](len(profiles))
+
+    async def one(i: int, profile: ClientProfile) -> None:
+        async with limiter:
+            result = await simulate_live(
+                target, profile, deadlines=deadlines, pool=pool, open_stream=open_stream
+            )
+        await send.send((i, result))
+
+    async with trio.open_nursery() as nursery:
+        for i, profile in enumerate(profiles):
+            nursery.start_soon(one, i, profile)
+    send.close()
+    got = dict([item async for item in receive])
+    return tuple(got[i] for i in range(len(profiles)))

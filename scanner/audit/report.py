@@ -1,0 +1,215 @@
+# Formatting of audits and live simulations: tabulate text and JSON-ready plain dicts.
+# Formatting only, no logic: the verdicts come from scanner.audit.whatif and .live.
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tabulate import tabulate
+
+from handshakes import registry as reg
+from scanner.audit.live import LiveSimulation
+from scanner.audit.policy import ClientPolicy, Deviation, ServerPolicy
+from scanner.audit.whatif import CHANGES, AuditReport, EndpointAudit, ProfileChange
+from scanner.simulate import Simulation
+
+__all__ = [
+    "audit_json",
+    "live_json",
+    "render_audit",
+    "render_live",
+    "simulation_json",
+]
+
+
+def _version(v: int | None) -> str | None:
+    return reg.version_name(v) if v is not None else None
+
+
+def _suite(code: int | None) -> str | None:
+    return reg.cipher_suite_name(code) if code is not None else None
+
+
+def _group(code: int | None) -> str | None:
+    return reg.group_name(code) if code is not None else None
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def simulation_json(sim: Simulation | LiveSimulation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "profile": sim.profile_id,
+        "ok": sim.ok,
+        "version": _version(sim.version),
+        "suite": _suite(sim.suite),
+        "suite_code": reg.hex_code(sim.suite) if sim.suite is not None else None,
+        "group": _group(sim.group),
+        "reason_code": sim.reason_code,
+        "reason": sim.reason,
+    }
+    if isinstance(sim, LiveSimulation):
+        out |= {
+            "outcome": sim.outcome,
+            "alert": reg.alert_name(sim.alert) if sim.alert is not None else None,
+            "detail": sim.detail,
+            "hello_retry": sim.hello_retry,
+            "cert_key_type": sim.cert_key_type or None,
+            "cert_key_bits": sim.cert_key_bits or None,
+            "cert_signature_hash": sim.cert_signature_hash,
+            "dh_bits": sim.dh_bits,
+        }
+    return out
+
+
+def live_json(target: str, results: Sequence[LiveSimulation]) -> dict[str, Any]:
+    return {"tool": "tlscompat", "target": target, "simulations": [simulation_json(r) for r in results]}
+
+
+def _change_json(ch: ProfileChange) -> dict[str, Any]:
+    return {
+        "profile": ch.profile_id,
+        "name": ch.profile_name,
+        "change": ch.change,
+        "before": simulation_json(ch.before),
+        "after": simulation_json(ch.after),
+    }
+
+
+def _deviation_json(d: Deviation) -> dict[str, Any]:
+    return {
+        "kind": d.kind,
+        "message": d.message,
+        "version": _version(d.version),
+        "code": reg.hex_code(d.code) if d.code is not None else None,
+    }
+
+
+def _policy_json(policy: ServerPolicy | ClientPolicy | None) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    return {"name": policy.name, "source": policy.source, "description": policy.description}
+
+
+def audit_json(report: AuditReport) -> dict[str, Any]:
+    """The audit as plain data (the shape docs/audit.md describes)."""
+    endpoints = []
+    for e in report.endpoints:
+        endpoints.append(
+            {
+                "endpoint": e.label,
+                "host": e.host,
+                "port": e.port,
+                "ip": e.ip,
+                "outcome": e.outcome,
+                "compliant": not e.deviations,
+                "deviations": [_deviation_json(d) for d in e.deviations],
+                "summary": {name: len(e.by_change(name)) for name in CHANGES},
+                "changes": [_change_json(ch) for ch in e.changes],
+                "client_policy": _change_json(e.client) if e.client is not None else None,
+            }
+        )
+    return {
+        "tool": "tlscompat",
+        "policy": _policy_json(report.policy),
+        "client_policy": _policy_json(report.client_policy),
+        "profiles": list(report.profile_ids),
+        "endpoints": endpoints,
+    }
+
+
+# -- Text ------------------------------------------------------------------------------------
+
+
+def _negotiated(sim: Simulation) -> str:
+    if not sim.ok:
+        return f"FAIL ({sim.reason_code})"
+    parts = [_version(sim.version) or "?", _suite(sim.suite) or "?"]
+    if sim.group is not None:
+        parts.append(_group(sim.group) or "")
+    return " ".join(parts)
+
+
+def render_live(target: str, results: Sequence[LiveSimulation]) -> str:
+    rows = []
+    for r in results:
+        rows.append(
+            (
+                r.profile_id,
+                "ok" if r.ok else "FAIL",
+                _version(r.version) or "-",
+                _suite(r.suite) or "-",
+                _group(r.group) or "-",
+                r.reason or "",
+            )
+        )
+    ok = sum(r.ok for r in results)
+    head = f"Client simulation against {target}: {ok} of {len(results)} clients connect"
+    table = tabulate(rows, headers=("Client", "Result", "Version", "Suite", "Group", "Reason"))
+    return f"{head}\n\n{table}\n"
+
+
+def _endpoint_text(e: EndpointAudit, report: AuditReport, verbose: bool) -> str:
+    lines = [f"== {e.label}" + (f" ({e.ip})" if e.ip and e.ip != e.host else "")]
+    if e.outcome != "ok":
+        lines.append(f"   not scanned successfully: {e.outcome}")
+    if report.policy is not None:
+        if e.deviations:
+            lines.append(f"   Compliance with {report.policy.name}: {len(e.deviations)} deviation(s)")
+            lines += [f"     - {d.message}" for d in e.deviations]
+        elif e.outcome == "ok":
+            lines.append(f"   Compliance with {report.policy.name}: compliant")
+    if e.changes:
+        counts = ", ".join(f"{len(e.by_change(c))} {c}" for c in CHANGES)
+        lines.append(f"   After the change: {counts}")
+        shown = [ch for ch in e.changes if verbose or ch.change in ("lost", "changed", "gained")]
+        if shown:
+            rows = [
+                (ch.profile_id, ch.change, _negotiated(ch.before), _negotiated(ch.after),
+                 ch.after.reason if not ch.after.ok else "")
+                for ch in sorted(shown, key=lambda ch: (CHANGES.index(ch.change), ch.profile_id))
+            ]
+            table = tabulate(rows, headers=("Client", "Change", "Today", "After", "Why it fails after"))
+            lines += ["   " + line for line in table.splitlines()]
+    if e.client is not None:
+        ch = e.client
+        verdict = {
+            "lost": "would FAIL here",
+            "gained": "would connect here (the base client does not)",
+            "changed": "connects, with another version or suite",
+            "unchanged": "no change" if ch.after.ok else "fails here already today",
+        }[ch.change]
+        lines.append(f"   Client policy {ch.profile_id}: {verdict}")
+        lines.append(f"     today: {_negotiated(ch.before)}; with the policy: {_negotiated(ch.after)}")
+        if not ch.after.ok:
+            lines.append(f"     why: {ch.after.reason}")
+    return "\n".join(lines)
+
+
+def render_audit(report: AuditReport, *, verbose: bool = False) -> str:
+    """The audit as text: per endpoint, compliance, then the clients lost, changed and
+    gained (every client with ``verbose``), then the client policy's verdict."""
+    head = []
+    if report.policy is not None:
+        desc = f": {report.policy.description}" if report.policy.description else ""
+        head.append(f"Server policy {report.policy.name} ({report.policy.source}){desc}")
+    if report.client_policy is not None:
+        cp = report.client_policy
+        desc = f": {cp.description}" if cp.description else ""
+        head.append(f"Client policy {cp.name} (base {cp.base}, {cp.source}){desc}")
+    head.append(f"{len(report.profile_ids)} client profiles, {len(report.endpoints)} endpoint(s)")
+    body = [_endpoint_text(e, report, verbose) for e in report.endpoints]
+    summary = []
+    if report.policy is not None:
+        lost = report.lost()
+        total = sum(len(v) for v in lost.values())
+        summary.append(
+            f"Summary: the change loses {total} client connection(s) on {len(lost)} endpoint(s)"
+        )
+    if report.client_policy is not None:
+        failing = [e.label for e in report.endpoints if e.client is not None and e.client.change == "lost"]
+        summary.append(
+            f"Client policy {report.client_policy.name} would fail to reach {len(failing)} "
+            f"endpoint(s) the base client reaches" + (f": {', '.join(failing)}" if failing else "")
+        )
+    return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(summary) + "\n"

@@ -79,6 +79,11 @@ class LabContext:
         """Start a lab server (any `scanner.lab.servers` server) until the lab stops."""
         return await self.stack.enter_async_context(server)
 
+    async def start(self, server: Any, *, client_certs: tuple[IssuedCert, ...] = ()) -> Started:
+        """`serve(server)`, as the `Started` a scenario returns."""
+        started = await self.serve(server)
+        return Started(port=started.port, client_certs=client_certs)
+
     async def ocsp_responder(self, issuer: IssuedCert) -> OcspResponder:
         """An OCSP responder and CRL server for `issuer`, stopped with the lab."""
         responder = OcspResponder(issuer.cert, issuer.key)
@@ -180,22 +185,36 @@ async def _openssl_leaf(
     """A TLS 1.2/1.3 s_server with forward-secret suites, serving a new leaf and its chain
     (`server`: more OpenSSLServerConfig fields)."""
     leaf = await ctx.issue(name, **issue)
-    started = await ctx.serve(
+    return await ctx.start(
         OpenSSLServer(cert=leaf, min_version=c.TLS12, cipher=_ECDHE_ONLY, **(server or {}))
     )
-    return Started(port=started.port)
+
+
+def _leaf_scenario(
+    name: str,
+    *,
+    title: str,
+    reproduces: str,
+    expected: tuple[str, ...] = (),
+    issue: Mapping[str, Any] | None = None,
+) -> None:
+    """Register a scenario served by `_openssl_leaf` with a leaf called `name`, issued
+    with `issue` (the `Pki.issue` options that put the defect in the certificate)."""
+
+    async def start(ctx: LabContext) -> Started:
+        return await _openssl_leaf(ctx, name, **(issue or {}))
+
+    _scenario(name, title=title, reproduces=reproduces, expected=expected)(start)
 
 
 # -- healthy ------------------------------------------------------------------------------
 
 
-@_scenario(
+_leaf_scenario(
     "healthy",
     title="Healthy modern server: TLS 1.2 and 1.3, forward secrecy, trusted chain",
     reproduces="baseline: what a correct server looks like (no seed failure)",
 )
-async def _healthy(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "healthy")
 
 
 # -- protocol versions ----------------------------------------------------------------------
@@ -210,10 +229,9 @@ async def _healthy(ctx: LabContext) -> Started:
 )
 async def _tls10_only(ctx: LabContext) -> Started:
     leaf = await ctx.issue("tls10-only")
-    server = await ctx.serve(
+    return await ctx.start(
         OpenSSLServer(cert=leaf, min_version=c.TLS10, max_version=c.TLS10, cipher="ECDHE+AES")
     )
-    return Started(port=server.port)
 
 
 @_scenario(
@@ -224,7 +242,7 @@ async def _tls10_only(ctx: LabContext) -> Started:
 )
 async def _ssl3_only(ctx: LabContext) -> Started:
     leaf = await ctx.issue("ssl3-only")
-    server = await ctx.serve(
+    return await ctx.start(
         TlsliteServer(
             cert=leaf,
             min_version=c.SSL3,
@@ -233,7 +251,6 @@ async def _ssl3_only(ctx: LabContext) -> Started:
             key_exchange_names=("ecdhe_rsa", "dhe_rsa"),
         )
     )
-    return Started(port=server.port)
 
 
 # -- certificates -------------------------------------------------------------------------
@@ -267,82 +284,74 @@ async def _incomplete_chain(ctx: LabContext) -> Started:
     url = f"http://{LOOPBACK}:{ctx.closed_port()}/intermediate.der"
     leaf = await ctx.issue("incomplete-chain", ca_issuers_url=url)
     # Paths, not the IssuedCert: that would add -cert_chain with the intermediate.
-    server = await ctx.serve(
+    return await ctx.start(
         OpenSSLServer(
             cert=leaf.cert_path, key=leaf.key_path, min_version=c.TLS12, cipher=_ECDHE_ONLY
         )
     )
-    return Started(port=server.port)
 
 
-@_scenario(
+_leaf_scenario(
     "hostname-mismatch",
     title="Certificate names another host",
     reproduces="seed 000 0x800b010f CERT_E_CN_NO_MATCH: CN does not match the device address",
     expected=("cert.hostname_mismatch",),
+    issue={"sans": ("other.lab.example",)},
 )
-async def _hostname_mismatch(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "hostname-mismatch", sans=("other.lab.example",))
 
 
-@_scenario(
+_leaf_scenario(
     "expired",
     title="Certificate expired 30 days ago",
     reproduces="expired server certificate (CERT_E_EXPIRED 0x800b0101)",
     expected=("cert.expired",),
+    issue={"validity": "expired"},
 )
-async def _expired(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "expired", validity="expired")
 
 
-@_scenario(
+_leaf_scenario(
     "not-yet-valid",
     title="Certificate valid only from 30 days from now",
     reproduces="certificate dated in the future (server or CA clock wrong)",
     expected=("cert.not_yet_valid",),
+    issue={"validity": "not_yet_valid"},
 )
-async def _not_yet_valid(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "not-yet-valid", validity="not_yet_valid")
 
 
-@_scenario(
+_leaf_scenario(
     "wrong-eku",
     title="Certificate's extended key usage is clientAuth only (no serverAuth)",
     reproduces="seed 001 scenario 2: CertVerifyCertificateChainPolicy 0x800b0110 (wrong usage)",
     expected=("cert.wrong_usage",),
+    issue={"eku": ("clientAuth",)},
 )
-async def _wrong_eku(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "wrong-eku", eku=("clientAuth",))
 
 
-@_scenario(
+_leaf_scenario(
     "weak-key",
     title="Certificate with an RSA 1024-bit key",
     reproduces="weak server key (refused by current clients at their default security level)",
     expected=("cert.weak_key",),
+    issue={"key": "rsa1024"},
 )
-async def _weak_key(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "weak-key", key="rsa1024")
 
 
-@_scenario(
+_leaf_scenario(
     "sha1-signature",
     title="Certificate signed with SHA-1",
     reproduces="SHA-1 signed server certificate (refused by current clients)",
     expected=("cert.weak_signature",),
+    issue={"hash": "sha1"},
 )
-async def _sha1_signature(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "sha1-signature", hash="sha1")
 
 
-@_scenario(
+_leaf_scenario(
     "self-signed",
     title="Self-signed server certificate",
     reproduces="seed 001 scenario 2: test with a self-signed certificate (untrusted by clients)",
     expected=("cert.self_signed",),
+    issue={"issuer": "self"},
 )
-async def _self_signed(ctx: LabContext) -> Started:
-    return await _openssl_leaf(ctx, "self-signed", issuer="self")
 
 
 # -- revocation ---------------------------------------------------------------------------
@@ -392,8 +401,7 @@ async def _revocation_unreachable(ctx: LabContext) -> Started:
     expected=("handshake.aborted",),
 )
 async def _handshake_reset(ctx: LabContext) -> Started:
-    server = await ctx.serve(RawServer(reset(read_first=True)))
-    return Started(port=server.port)
+    return await ctx.start(RawServer(reset(read_first=True)))
 
 
 @_scenario(
@@ -406,8 +414,7 @@ async def _handshake_reset(ctx: LabContext) -> Started:
     expected=("handshake.aborted",),
 )
 async def _handshake_internal_error(ctx: LabContext) -> Started:
-    server = await ctx.serve(RawServer(alert(level=2, description=80, version=c.TLS12)))
-    return Started(port=server.port)
+    return await ctx.start(RawServer(alert(level=2, description=80, version=c.TLS12)))
 
 
 @_scenario(
@@ -420,8 +427,7 @@ async def _handshake_internal_error(ctx: LabContext) -> Started:
     expected=("handshake.rejected",),
 )
 async def _no_certificate(ctx: LabContext) -> Started:
-    server = await ctx.serve(OpenSSLServer(cert=None))
-    return Started(port=server.port)
+    return await ctx.start(OpenSSLServer(cert=None))
 
 
 @_scenario(
@@ -431,8 +437,7 @@ async def _no_certificate(ctx: LabContext) -> Started:
     expected=("port.not_tls",),
 )
 async def _port_taken_http(ctx: LabContext) -> Started:
-    server = await ctx.serve(RawServer(http()))
-    return Started(port=server.port)
+    return await ctx.start(RawServer(http()))
 
 
 @_scenario(
@@ -460,8 +465,7 @@ async def _sni_required(ctx: LabContext) -> Started:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         return None
 
-    server = await ctx.serve(StdlibSSLServer(cert=leaf, sni_callback=require_sni))
-    return Started(port=server.port)
+    return await ctx.start(StdlibSSLServer(cert=leaf, sni_callback=require_sni))
 
 
 # -- cipher suites --------------------------------------------------------------------------
@@ -477,7 +481,7 @@ async def _weak_ciphers(ctx: LabContext) -> Started:
     # OpenSSL 3.0 as shipped here has no RC4 or 3DES at all, even at @SECLEVEL=0:
     # tlslite-ng still implements both.
     leaf = await ctx.issue("weak-ciphers")
-    server = await ctx.serve(
+    return await ctx.start(
         TlsliteServer(
             cert=leaf,
             min_version=c.TLS12,
@@ -486,12 +490,18 @@ async def _weak_ciphers(ctx: LabContext) -> Started:
             key_exchange_names=("ecdhe_rsa",),
         )
     )
-    return Started(port=server.port)
 
 
 # -- client certificates ------------------------------------------------------------------
 
 
+def _verify_clients(ca_file: Any, *, require: bool = True) -> dict[str, Any]:
+    """s_server options that ask for a client certificate from `ca_file` (-verify 2) or,
+    with `require`, insist on one and end the handshake on a bad one (-Verify 2)."""
+    options: dict[str, Any] = {"verify_depth": 2, "ca_file": ca_file}
+    if require:
+        options.update(require_client_cert=True, verify_return_error=True)
+    return options
 
 
 @_scenario(
@@ -501,19 +511,7 @@ async def _weak_ciphers(ctx: LabContext) -> Started:
     expected=("client_auth.required",),
 )
 async def _client_cert_required(ctx: LabContext) -> Started:
-    leaf = await ctx.issue("client-cert-required")
-    server = await ctx.serve(
-        OpenSSLServer(
-            cert=leaf,
-            min_version=c.TLS12,
-            cipher=_ECDHE_ONLY,
-            require_client_cert=True,
-            verify_depth=2,
-            ca_file=ctx.pki.root,
-            verify_return_error=True,
-        )
-    )
-    return Started(port=server.port)
+    return await _openssl_leaf(ctx, "client-cert-required", server=_verify_clients(ctx.pki.root))
 
 
 @_scenario(
@@ -523,17 +521,9 @@ async def _client_cert_required(ctx: LabContext) -> Started:
     expected_info=("client_auth.optional",),
 )
 async def _client_cert_optional(ctx: LabContext) -> Started:
-    leaf = await ctx.issue("client-cert-optional")
-    server = await ctx.serve(
-        OpenSSLServer(
-            cert=leaf,
-            min_version=c.TLS12,
-            cipher=_ECDHE_ONLY,
-            verify_depth=2,
-            ca_file=ctx.pki.root,
-        )
+    return await _openssl_leaf(
+        ctx, "client-cert-optional", server=_verify_clients(ctx.pki.root, require=False)
     )
-    return Started(port=server.port)
 
 
 @_scenario(
@@ -551,19 +541,14 @@ async def _client_cert_rejected(ctx: LabContext) -> Started:
     client = await ctx.issue_client(
         "client-cert-rejected-client", issuer="root", validity="not_yet_valid"
     )
-    server = await ctx.serve(
-        OpenSSLServer(
-            cert=leaf,
-            min_version=c.TLS12,
-            max_version=c.TLS12,
-            cipher=_ECDHE_ONLY,
-            require_client_cert=True,
-            verify_depth=2,
-            ca_file=ctx.pki.root,
-            verify_return_error=True,
-        )
+    server = OpenSSLServer(
+        cert=leaf,
+        min_version=c.TLS12,
+        max_version=c.TLS12,
+        cipher=_ECDHE_ONLY,
+        **_verify_clients(ctx.pki.root),
     )
-    return Started(port=server.port, client_certs=(client,))
+    return await ctx.start(server, client_certs=(client,))
 
 
 @_scenario(
@@ -579,19 +564,14 @@ async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
     partner = await ctx.issue_ca("client-cert-partner-ca", issuer="self", path_length=None)
     leaf = await ctx.issue("client-cert-wrong-issuer")
     client = await ctx.issue_client("client-cert-wrong-issuer-client", issuer="intermediate")
-    server = await ctx.serve(
-        OpenSSLServer(
-            cert=leaf,
-            min_version=c.TLS12,
-            max_version=c.TLS12,
-            cipher=_ECDHE_ONLY,
-            require_client_cert=True,
-            verify_depth=2,
-            ca_file=partner.cert_path,
-            verify_return_error=True,
-        )
+    server = OpenSSLServer(
+        cert=leaf,
+        min_version=c.TLS12,
+        max_version=c.TLS12,
+        cipher=_ECDHE_ONLY,
+        **_verify_clients(partner.cert_path),
     )
-    return Started(port=server.port, client_certs=(client,))
+    return await ctx.start(server, client_certs=(client,))
 
 
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 import pytest
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from scanner.lab.certs import IssuedCert, Pki
     from scanner.lab.run import RunningScenario
     from scanner.lab.servers import (
-        Behaviour,
         OpenSSLServer,
         RawServer,
         StdlibSSLServer,
@@ -38,6 +37,47 @@ __all__ = [
     "stdlib_ssl_server",
     "tlslite_server",
 ]
+
+
+_S = TypeVar("_S", bound="_Startable")
+
+
+class _Startable(Protocol):
+    def start(self) -> Self: ...
+
+    def stop(self) -> None: ...
+
+
+@contextlib.contextmanager
+def _started_servers(make: Callable[..., _S]) -> Iterator[Callable[..., _S]]:
+    """A factory that makes a server with `make`, starts it and returns it; every server
+    it made is stopped when the block ends, the last one first."""
+    started: list[_S] = []
+
+    def factory(*args: Any, **kwargs: Any) -> _S:
+        server = make(*args, **kwargs)
+        started.append(server)
+        return server.start()
+
+    try:
+        yield factory
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def _with_default_cert(
+    server_class: Callable[..., _S], lab_cert: IssuedCert, *, unless_chain: bool
+) -> Callable[..., _S]:
+    """`server_class(config, **options)` with `cert=lab_cert` when neither a config nor a
+    certificate is given (nor, with `unless_chain`, a `cert_chain` that holds the key)."""
+
+    def make(config: Any = None, /, **options: Any) -> _S:
+        if config is None and not (unless_chain and "cert_chain" in options):
+            options.setdefault("cert", lab_cert)
+        return server_class(config, **options)
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -79,20 +119,10 @@ def openssl_server(lab_cert: IssuedCert) -> Iterator[Callable[..., OpenSSLServer
     """
     from scanner.lab.servers import OpenSSLServer
 
-    started: list[OpenSSLServer] = []
-
-    def factory(config: Any = None, /, **options: Any) -> OpenSSLServer:
-        if config is None:
-            options.setdefault("cert", lab_cert)
-        server = OpenSSLServer(config, **options)
-        started.append(server)
-        return server.start()
-
-    try:
+    with _started_servers(
+        _with_default_cert(OpenSSLServer, lab_cert, unless_chain=False)
+    ) as factory:
         yield factory
-    finally:
-        for server in reversed(started):
-            server.stop()
 
 
 @pytest.fixture
@@ -107,20 +137,10 @@ def tlslite_server(lab_cert: IssuedCert) -> Iterator[Callable[..., TlsliteServer
     """
     from scanner.lab.servers import TlsliteServer
 
-    started: list[TlsliteServer] = []
-
-    def factory(config: Any = None, /, **options: Any) -> TlsliteServer:
-        if config is None and "cert_chain" not in options:
-            options.setdefault("cert", lab_cert)
-        server = TlsliteServer(config, **options)
-        started.append(server)
-        return server.start()
-
-    try:
+    with _started_servers(
+        _with_default_cert(TlsliteServer, lab_cert, unless_chain=True)
+    ) as factory:
         yield factory
-    finally:
-        for server in reversed(started):
-            server.stop()
 
 
 @pytest.fixture
@@ -137,20 +157,10 @@ def stdlib_ssl_server(lab_cert: IssuedCert) -> Iterator[Callable[..., StdlibSSLS
     """
     from scanner.lab.servers import StdlibSSLServer
 
-    started: list[StdlibSSLServer] = []
-
-    def factory(config: Any = None, /, **options: Any) -> StdlibSSLServer:
-        if config is None and "cert_chain" not in options:
-            options.setdefault("cert", lab_cert)
-        server = StdlibSSLServer(config, **options)
-        started.append(server)
-        return server.start()
-
-    try:
+    with _started_servers(
+        _with_default_cert(StdlibSSLServer, lab_cert, unless_chain=True)
+    ) as factory:
         yield factory
-    finally:
-        for server in reversed(started):
-            server.stop()
 
 
 @pytest.fixture
@@ -165,18 +175,8 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
     """
     from scanner.lab.servers import RawServer
 
-    started: list[RawServer] = []
-
-    def factory(behaviour: Behaviour | str, /, **params: Any) -> RawServer:
-        server = RawServer(behaviour, **params)
-        started.append(server)
-        return server.start()
-
-    try:
+    with _started_servers(RawServer) as factory:
         yield factory
-    finally:
-        for server in reversed(started):
-            server.stop()
 
 
 @pytest.fixture

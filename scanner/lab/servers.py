@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, ClassVar, Self
+from typing import IO, Any, ClassVar, Self, TypeVar
 
 import trio
 
@@ -80,6 +80,9 @@ _VERSION_BY_NAME = {name: number for number, name in _VERSION_NAMES.items()}
 
 # How often threads look at the stop event: bounds how long stop() takes.
 _POLL = 0.1
+
+
+_T = TypeVar("_T")
 
 
 class LabServerError(RuntimeError):
@@ -509,26 +512,37 @@ class _ThreadedServer(_Lifecycle):
 
     @property
     def records(self) -> tuple[HandshakeRecord, ...]:
-        with self._cond:
-            return tuple(self._records)
+        return self._snapshot(self._records)
 
     @property
     def errors(self) -> tuple[BaseException, ...]:
         """Unexpected exceptions raised by connection handlers (bugs, not peer failures)."""
-        with self._cond:
-            return tuple(self._errors)
+        return self._snapshot(self._errors)
 
     def wait_for_records(self, count: int = 1, timeout: float = 5.0) -> tuple[HandshakeRecord, ...]:
         """Block until `count` connections were recorded (the client may finish first)."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self._records) >= count, timeout):
-                raise TimeoutError(f"{len(self._records)} of {count} connections recorded")
-            return tuple(self._records)
+        return self._wait_for(self._records, count, timeout, "connections recorded")
 
     def _record(self, record: HandshakeRecord) -> None:
+        self._append(self._records, record)
+
+    # What handler threads collect (records, received flights) is read under `_cond`;
+    # appending wakes whoever waits for a count.
+
+    def _snapshot(self, items: list[_T]) -> tuple[_T, ...]:
         with self._cond:
-            self._records.append(record)
+            return tuple(items)
+
+    def _append(self, items: list[_T], item: _T) -> None:
+        with self._cond:
+            items.append(item)
             self._cond.notify_all()
+
+    def _wait_for(self, items: list[_T], count: int, timeout: float, what: str) -> tuple[_T, ...]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(items) >= count, timeout):
+                raise TimeoutError(f"{len(items)} of {count} {what}")
+            return tuple(items)
 
     def _prepare(self) -> None:
         """Build what every connection needs; raise LabServerError on a bad config."""
@@ -1175,19 +1189,13 @@ class RawServer(_ThreadedServer):
 
     @property
     def received(self) -> tuple[bytes, ...]:
-        with self._cond:
-            return tuple(self._received)
+        return self._snapshot(self._received)
 
     def wait_for_received(self, count: int = 1, timeout: float = 5.0) -> tuple[bytes, ...]:
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self._received) >= count, timeout):
-                raise TimeoutError(f"{len(self._received)} of {count} flights received")
-            return tuple(self._received)
+        return self._wait_for(self._received, count, timeout, "flights received")
 
     def _on_receive(self, data: bytes) -> None:
-        with self._cond:
-            self._received.append(data)
-            self._cond.notify_all()
+        self._append(self._received, data)
 
     def _handle(self, conn: socket.socket) -> None:
         self.behaviour.run(RawConnection(conn, self._stop, self._on_receive))

@@ -41,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+from scanner.x509 import _der, _tlv  # the scanner's own DER reader and writer
+
 __all__ = [
     "DEFAULT_SANS",
     "EKU",
@@ -279,25 +281,6 @@ def _default_key_usage(key_type: KeyType) -> tuple[str, ...]:
     return ("digitalSignature",)
 
 
-def _read_tlv(data: bytes, pos: int) -> tuple[int, int]:
-    """Return (content start, end) of the DER TLV at `pos`."""
-    length = data[pos + 1]
-    start = pos + 2
-    if length & 0x80:
-        count = length & 0x7F
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    return start, start + length
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes((tag, n)) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(size))) + size + content
-
-
 def _sign_legacy(
     cert: x509.Certificate, key: PrivateKey, sig_hash: SignatureHash
 ) -> x509.Certificate:
@@ -308,10 +291,10 @@ def _sign_legacy(
     alg_id = _LEGACY_ALG_IDS[(family, sig_hash)]
     tbs = cert.tbs_certificate_bytes
     # TBSCertificate ::= SEQUENCE { [0] version, serialNumber, signature, ... } (RFC 5280 §4.1)
-    body_start, body_end = _read_tlv(tbs, 0)
-    _, version_end = _read_tlv(tbs, body_start)
-    _, serial_end = _read_tlv(tbs, version_end)
-    _, alg_end = _read_tlv(tbs, serial_end)
+    _, body_start, body_end = _tlv(tbs, 0)
+    _, _, version_end = _tlv(tbs, body_start)
+    _, _, serial_end = _tlv(tbs, version_end)
+    _, _, alg_end = _tlv(tbs, serial_end)
     new_tbs = _der(0x30, tbs[body_start:serial_end] + alg_id + tbs[alg_end:body_end])
     algorithm = _LEGACY_HASHES[sig_hash]
     if isinstance(key, rsa.RSAPrivateKey):
@@ -404,7 +387,6 @@ class Pki:
         return self._issue(
             name,
             subject=self._name(cn or name),
-            sans=(),
             key_type=key_type,
             key_slot=f"ca:{name}",
             issuer=issuer,
@@ -416,13 +398,7 @@ class Pki:
             is_ca=True,
             path_length=path_length,
             key_usage=key_usage,
-            eku=None,
-            ocsp_url=None,
-            ca_issuers_url=None,
-            crl_url=None,
-            must_staple=False,
             extensions=extensions,
-            password=None,
         )
 
     # -- leaves ------------------------------------------------------------------
@@ -636,7 +612,6 @@ class Pki:
         name: str,
         *,
         subject: x509.Name,
-        sans: tuple[str, ...],
         key_type: KeyType,
         key_slot: str,
         issuer: Issuer,
@@ -648,13 +623,15 @@ class Pki:
         is_ca: bool,
         path_length: int | None,
         key_usage: Sequence[str] | None,
-        eku: Sequence[str] | None,
-        ocsp_url: str | None,
-        ca_issuers_url: str | None,
-        crl_url: str | None,
-        must_staple: bool,
         extensions: Sequence[x509.ExtensionType],
-        password: bytes | None,
+        # What only a leaf has (`issue`); a CA (`issue_ca`) leaves them out.
+        sans: tuple[str, ...] = (),
+        eku: Sequence[str] | None = None,
+        ocsp_url: str | None = None,
+        ca_issuers_url: str | None = None,
+        crl_url: str | None = None,
+        must_staple: bool = False,
+        password: bytes | None = None,
     ) -> IssuedCert:
         with self._lock:
             if name in self._issued:

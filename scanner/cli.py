@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from handshakes import registry as reg
-from scanner.engine import Deadlines
 from scanner.results import SEVERITIES, EndpointResult
-from scanner.scan import ALL_PROBES, QUICK_PROBES, ScanOptions, Target
+from scanner.scan import ALL_PROBES, ScanOptions, Target
 from scanner.targets import TargetError, parse_target
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -44,7 +43,7 @@ def _suites(text: str) -> tuple[int, ...]:
 
 
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("targets", nargs="*", help="HOST[:PORT], [IPv6]:PORT or https://HOST:PORT/")
+    p.add_argument("targets", nargs="*", help="HOST[:PORT], [IPv6]:PORT, https://HOST:PORT/ or a CIDR range")
     p.add_argument("--ip", help="connect to this address instead of resolving HOST (one target)")
     p.add_argument("--sni", help="server_name to send (default: HOST when it is a name); '' for none")
     p.add_argument("--all-addresses", action="store_true", help="scan every address HOST resolves to")
@@ -56,11 +55,12 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         "--probes",
         help=f"comma-separated probes to run (default all: {','.join(ALL_PROBES)})",
     )
-    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S")
-    p.add_argument("--read-timeout", type=float, default=5.0, metavar="S")
-    p.add_argument("--endpoint-timeout", type=float, default=120.0, metavar="S")
-    p.add_argument("--per-endpoint", type=int, default=4, metavar="N", help="connections at once per endpoint")
-    p.add_argument("--retries", type=int, default=1, help="retries of a reset or timed-out probe")
+    # Defaults of None: an option given here beats a targets file's defaults (docs/fleet.md).
+    p.add_argument("--connect-timeout", type=float, default=None, metavar="S", help="default 5")
+    p.add_argument("--read-timeout", type=float, default=None, metavar="S", help="default 5")
+    p.add_argument("--endpoint-timeout", type=float, default=None, metavar="S", help="default 120")
+    p.add_argument("--per-endpoint", type=int, default=None, metavar="N", help="connections at once per endpoint (default 4)")
+    p.add_argument("--retries", type=int, default=None, help="retries of a reset or timed-out probe (default 1)")
     p.add_argument("--ca-file", help="PEM bundle of extra trusted roots")
     p.add_argument("--no-system-store", action="store_true", help="trust only --ca-file")
     p.add_argument(
@@ -73,46 +73,50 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         help="exit 1 when a finding of this severity or worse is found",
     )
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    from scanner.fleet.cli import add_fleet_arguments
+
+    add_fleet_arguments(p)
+    clientauth = _clientauth()
+    if clientauth is not None and hasattr(clientauth, "add_arguments"):
+        clientauth.add_arguments(p)
+
+
+def _clientauth() -> Any:
+    """scanner.clientauth.cli when installed: it adds the client-certificate options
+    (add_arguments) and loads them (load_from_args -> args.client_certs_loaded)."""
+    import importlib
+
+    try:
+        return importlib.import_module("scanner.clientauth.cli")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("scanner.clientauth", "scanner.clientauth.cli"):
+            raise
+        return None
+
+
+def _load_client_certs(args: argparse.Namespace) -> None:
+    clientauth = _clientauth()
+    if clientauth is not None and hasattr(clientauth, "load_from_args"):
+        try:
+            loaded = clientauth.load_from_args(args)
+        except ValueError as exc:  # CredentialError: which file and why, no secrets
+            raise UsageError(str(exc)) from None
+        if loaded:
+            args.client_certs_loaded = tuple(loaded)
 
 
 def options_from_args(args: argparse.Namespace) -> ScanOptions:
-    probes = set(QUICK_PROBES if args.quick else ALL_PROBES)
-    if args.probes:
-        wanted = {p.strip() for p in args.probes.split(",") if p.strip()}
-        unknown = wanted - set(ALL_PROBES)
-        if unknown:
-            raise UsageError(f"unknown probe(s): {', '.join(sorted(unknown))}; known: {', '.join(ALL_PROBES)}")
-        probes = wanted
-    for name in ("connect_timeout", "read_timeout", "endpoint_timeout"):
-        if getattr(args, name) <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive")
-    if args.per_endpoint < 1 or args.retries < 0:
-        raise UsageError("--per-endpoint must be at least 1 and --retries at least 0")
-    if args.ca_file and not os.path.isfile(args.ca_file):
-        raise UsageError(f"--ca-file {args.ca_file}: no such file")
-    kw: dict[str, Any] = {}
-    if args.client_versions:
-        kw["client_versions"] = args.client_versions
-    return ScanOptions(
-        deadlines=Deadlines(
-            connect=args.connect_timeout, read=args.read_timeout, endpoint=args.endpoint_timeout
-        ),
-        per_endpoint=args.per_endpoint,
-        retries=args.retries,
-        probes=frozenset(probes),
-        all_addresses=args.all_addresses,
-        ca_file=args.ca_file,
-        use_system_store=not args.no_system_store,
-        client_suites=args.client_suites,
-        verbose=args.verbose,
-        client_certs=getattr(args, "client_certs_loaded", ()),
-        **kw,
-    )
+    """The ScanOptions the command line asks for (built-in defaults for the rest)."""
+    from scanner.fleet.cli import base_options, layer_from_args
+    from scanner.fleet.targets_file import apply_layers
+
+    return apply_layers(base_options(args), [layer_from_args(args)])
 
 
 def targets_from_args(args: argparse.Namespace) -> list[Target]:
-    if not args.targets:
-        raise UsageError("no target given: tlscompat scan HOST[:PORT] ...")
+    """The targets named on the command line (targets files are read by the fleet)."""
+    if not args.targets and not getattr(args, "targets_file", None):
+        raise UsageError("no target given: tlscompat scan HOST[:PORT] ... or -f FILE")
     targets = []
     for text in args.targets:
         try:
@@ -162,13 +166,11 @@ def emit(results: Sequence[EndpointResult], args: argparse.Namespace, out: TextI
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from scanner.scan import scan
+    """Every scan streams through the fleet runner: a single host is a fleet of one."""
+    from scanner.fleet.cli import run_scan
 
-    options = options_from_args(args)
-    targets = targets_from_args(args)
-    results = scan(targets, options)
-    _write(results, args)
-    return EXIT_FINDINGS if worst_severity_reached(results, args.fail_on) else EXIT_OK
+    _load_client_certs(args)
+    return run_scan(args)
 
 
 def _write(results: Sequence[EndpointResult], args: argparse.Namespace) -> None:

@@ -1,0 +1,324 @@
+# `tlscompat scan` as a fleet: every scan, of one host or of ten thousand, goes through
+# here. The command line and the targets files become a validated TargetsPlan; the plan
+# is streamed through scanner.fleet.run; each finished endpoint is written to the output,
+# the history database, the summary and the progress bar by the runner's single writer.
+#
+# Exit codes (docs/fleet.md): 0 no finding at or above --fail-on, 1 findings at or above
+# it, 2 usage or input error (nothing was scanned), 130 interrupted (what finished is
+# written).
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Any, TextIO
+
+import trio
+
+from scanner.fleet.output import (
+    FleetSummary,
+    Progress,
+    ResumeError,
+    Writer,
+    json_line,
+    load_resume,
+    make_writer,
+    target_key,
+)
+from scanner.fleet.run import Completed, FleetSettings, run_fleet
+from scanner.fleet.targets_file import DEFAULT_CIDR_CAP, DEPTHS, Layer, RunLimits, load_targets
+from scanner.results import endpoint_json
+from scanner.scan import ALL_PROBES, ScanOptions, Target
+from scanner.targets import TargetError, parse_target
+
+EXIT_INTERRUPTED = 130
+
+DEFAULT_ENDPOINTS = 64
+DEFAULT_CONNECTIONS = 256
+DEFAULT_PER_SUBNET = 64
+# An endpoint's full scan takes about 60 connections; under a rate limit, no more
+# endpoints are started than can finish in half their deadline.
+CONNECTIONS_PER_ENDPOINT = 60
+
+
+def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
+    """The fleet options of `tlscompat scan` (called by scanner.cli.add_scan_arguments)."""
+    p.add_argument(
+        "-f", "--targets-file", action="append", default=[], metavar="FILE",
+        help="YAML targets file or plain list (one target per line); '-' reads stdin; repeatable",
+    )
+    p.add_argument("--resume", action="store_true", help="skip endpoints already in the --format jsonl output file")
+    p.add_argument("--db", metavar="PATH", help="history database (default: next to -o FILE, e.g. scan.sqlite)")
+    p.add_argument("--no-db", action="store_true", help="write no history database")
+    p.add_argument("--csv-findings", action="store_true", help="CSV: one row per finding instead of per endpoint")
+    p.add_argument("--concurrency", type=int, metavar="N", help=f"endpoints scanned at once (default {DEFAULT_ENDPOINTS})")
+    p.add_argument("--max-connections", type=int, metavar="N", help=f"connections open at once, whole scan (default {DEFAULT_CONNECTIONS})")
+    p.add_argument(
+        "--per-subnet", type=int, metavar="N",
+        help=f"connections open at once into one /24 or /64 (default {DEFAULT_PER_SUBNET}; 0: no limit)",
+    )
+    p.add_argument("--rate", type=float, metavar="N", help="new connections per second, whole scan (default: no limit)")
+    p.add_argument("--cidr-cap", type=int, default=DEFAULT_CIDR_CAP, metavar="N", help=f"largest CIDR range expanded (default {DEFAULT_CIDR_CAP} addresses)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="scanning processes (default 1; each holds its own ~50 MB)")
+    p.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+
+
+def layer_from_args(args: argparse.Namespace) -> Layer:
+    """The scan options given explicitly on the command line (they beat a targets file's
+    defaults, not a target's own options). Raises UsageError."""
+    from scanner.cli import UsageError
+
+    kw: dict[str, Any] = {}
+    if getattr(args, "quick", False):
+        kw["depth"] = DEPTHS["quick"]
+    if getattr(args, "probes", None):
+        wanted = {p.strip() for p in args.probes.split(",") if p.strip()}
+        unknown = wanted - set(ALL_PROBES)
+        if unknown:
+            raise UsageError(f"unknown probe(s): {', '.join(sorted(unknown))}; known: {', '.join(ALL_PROBES)}")
+        kw["depth"] = frozenset(wanted)
+    for name, key in (("connect_timeout", "connect"), ("read_timeout", "read"), ("endpoint_timeout", "endpoint")):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be positive")
+            kw[key] = value
+    if getattr(args, "per_endpoint", None) is not None:
+        if args.per_endpoint < 1:
+            raise UsageError("--per-endpoint must be at least 1")
+        kw["per_endpoint"] = args.per_endpoint
+    if getattr(args, "retries", None) is not None:
+        if args.retries < 0:
+            raise UsageError("--retries must be at least 0")
+        kw["retries"] = args.retries
+    if getattr(args, "all_addresses", False):
+        kw["all_addresses"] = True
+    if getattr(args, "ca_file", None):
+        if not os.path.isfile(args.ca_file):
+            raise UsageError(f"--ca-file {args.ca_file}: no such file")
+        kw["ca_file"] = args.ca_file
+    if getattr(args, "no_system_store", False):
+        kw["use_system_store"] = False
+    if getattr(args, "client_versions", None):
+        kw["client_versions"] = args.client_versions
+    if getattr(args, "client_suites", None):
+        kw["client_suites"] = args.client_suites
+    certs = getattr(args, "client_certs_loaded", None)
+    if certs:
+        kw["client_certs"] = tuple(certs)
+    return Layer(**kw)
+
+
+def base_options(args: argparse.Namespace) -> ScanOptions:
+    return ScanOptions(verbose=bool(getattr(args, "verbose", False)))
+
+
+def settings_from_args(args: argparse.Namespace, limits: RunLimits, total: int, deadline: float) -> FleetSettings:
+    """Run limits: the command line, else the targets files, else the defaults."""
+    from scanner.cli import UsageError
+
+    def pick(flag: Any, from_file: Any, default: Any) -> Any:
+        return flag if flag is not None else from_file if from_file is not None else default
+
+    endpoints = pick(args.concurrency, limits.endpoints, DEFAULT_ENDPOINTS)
+    connections = pick(args.max_connections, limits.connections, DEFAULT_CONNECTIONS)
+    per_subnet = pick(args.per_subnet, limits.per_subnet, DEFAULT_PER_SUBNET)
+    rate = pick(args.rate, limits.rate, None)
+    if endpoints < 1 or connections < 1:
+        raise UsageError("--concurrency and --max-connections must be at least 1")
+    if per_subnet < 0 or (rate is not None and rate < 0):
+        raise UsageError("--per-subnet and --rate must not be negative")
+    if rate:
+        endpoints = min(endpoints, max(1, int(rate * deadline / (2 * CONNECTIONS_PER_ENDPOINT))))
+    workers = args.workers
+    if workers < 1:
+        raise UsageError("--workers must be at least 1")
+    workers = min(workers, endpoints)
+    if workers > 1 and not _picklable(getattr(args, "client_certs_loaded", None)):
+        # Loaded private keys cannot cross to a worker process: scan in this one.
+        workers = 1
+    return FleetSettings(
+        endpoints=endpoints, connections=connections, per_subnet=per_subnet or None,
+        rate=rate or None, workers=workers,
+    )
+
+
+def _picklable(value: Any) -> bool:
+    import pickle
+
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - whatever pickle refuses
+        return False
+    return True
+
+
+def _cli_targets(args: argparse.Namespace) -> list[str | Target]:
+    from dataclasses import replace
+
+    from scanner.cli import UsageError
+
+    items: list[str | Target] = list(args.targets)
+    if args.ip or args.sni is not None:
+        if len(items) != 1:
+            raise UsageError("--ip and --sni apply to exactly one target")
+        try:
+            t = parse_target(str(items[0]))
+        except TargetError as exc:
+            raise UsageError(str(exc)) from None
+        items = [replace(t, ip=args.ip or t.ip, sni=args.sni if args.sni is not None else t.sni)]
+    return items
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    """`tlscompat scan`: validate everything, then stream the scan. Raises UsageError."""
+    from scanner.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+
+    files: list[str] = list(getattr(args, "targets_file", []) or [])
+    if not args.targets and not files:
+        raise UsageError("no target given: tlscompat scan HOST[:PORT] ... or -f FILE")
+    if files.count("-") > 1:
+        raise UsageError("stdin ('-') can be read only once")
+    if args.resume and (not args.output or args.format != "jsonl"):
+        raise UsageError("--resume needs --format jsonl and -o FILE (the file to continue)")
+    if args.cidr_cap < 1:
+        raise UsageError("--cidr-cap must be at least 1")
+    layer = layer_from_args(args)
+    base = base_options(args)
+    try:
+        plan = load_targets(files, cli_targets=_cli_targets(args), base=base, cli_layer=layer, cidr_cap=args.cidr_cap)
+    except TargetError as exc:
+        raise UsageError(str(exc)) from None
+    with plan:
+        deadline = (layer.endpoint or base.deadlines.endpoint)
+        settings = settings_from_args(args, plan.limits, plan.total, deadline)
+        return _run(args, plan, settings, EXIT_OK, EXIT_FINDINGS, UsageError)
+
+
+def _db_path(args: argparse.Namespace) -> str | None:
+    from scanner.fleet.store import default_path
+
+    if args.no_db:
+        return None
+    if args.db:
+        return str(args.db)
+    if args.output:
+        return str(default_path(args.output))
+    return None
+
+
+def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, exit_ok: int, exit_findings: int, usage: type[Exception]) -> int:
+    from scanner.fleet.store import Store
+
+    summary = FleetSummary()
+    store: Store | None = None
+    db_path = _db_path(args)
+    out: TextIO
+    color = False
+    if db_path:
+        try:
+            store = Store(db_path)
+        except Exception as exc:  # noqa: BLE001 - sqlite3 errors and OSError alike
+            raise usage(f"--db {db_path}: {exc}") from None
+        store.start_run(
+            command=shlex.join(["tlscompat", *sys.argv[1:]]) if sys.argv else "tlscompat scan",
+            output=os.path.abspath(args.output) if args.output else None,
+            targets=plan.total, resume=bool(args.resume),
+        )
+    status = "failed"
+    try:
+        done_keys: set[int] = set()
+        already = 0
+        if args.resume:
+
+            def seen(data: dict[str, Any]) -> None:
+                summary.add(data)
+                if store is not None and not store.has(data):
+                    store.add(data, json_line(data))
+
+            try:
+                done_keys, already = load_resume(args.output, seen)
+            except (ResumeError, OSError) as exc:
+                raise usage(str(exc)) from None
+        if args.output:
+            out = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="")
+        else:
+            out = sys.stdout
+            color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+        writer = make_writer(
+            args.format, out, verbose=args.verbose, color=color,
+            csv_findings=getattr(args, "csv_findings", False),
+        )
+        show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
+        progress = Progress(sys.stderr, plan.total, already=already) if show_progress else None
+        # Tables on the same terminal as the bar: clear the bar before each endpoint.
+        clear = progress is not None and out is sys.stdout and out.isatty()
+        try:
+            interrupted = _stream(plan, settings, writer, summary, store, progress, done_keys, clear)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            writer.close(summary if args.format == "table" else None)
+            if out is not sys.stdout:
+                out.close()
+            if progress is not None:
+                progress.finish()
+        status = "interrupted" if interrupted else "completed"
+    finally:
+        if store is not None:
+            store.finish(status)
+            store.close()
+    if progress is not None and (args.format != "table" or args.output):
+        sys.stderr.write(summary.render(color=sys.stderr.isatty()))
+    if interrupted:
+        print(f"tlscompat: interrupted; {summary.total} endpoints written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return exit_findings if summary.fails(args.fail_on) else exit_ok
+
+
+def _stream(
+    plan: Any, settings: FleetSettings, writer: Writer, summary: FleetSummary, store: Any,
+    progress: Progress | None, done_keys: set[int], clear: bool = False,
+) -> bool:
+    """Run the scan; True when interrupted by Ctrl-C."""
+    from scanner.fleet.output import _digest
+
+    def jobs() -> Any:
+        seen: set[int] = set()
+        for target, options in plan:
+            key = _digest(target.host, target.port, target.server_name, target.ip)
+            if key in seen:
+                if progress is not None:
+                    progress.total -= 1
+                continue
+            seen.add(key)
+            if done_keys and target_key(target) in done_keys:
+                continue
+            yield target, options
+
+    def write(done: Completed) -> None:
+        if clear and progress is not None:
+            progress.clear()
+        for result in done.results:
+            data = endpoint_json(result)
+            line = json_line(data)
+            writer.write(result, data, line)
+            if store is not None:
+                store.add(data, line)
+            summary.add(data)
+        writer.flush()
+        if progress is not None:
+            progress.advance()
+
+    status = trio.run(
+        lambda: run_fleet(
+            jobs(), settings, write, tick=progress.draw if progress is not None else None,
+            handle_sigint=True,
+        )
+    )
+    return status.interrupted

@@ -1,5 +1,5 @@
 # `tlscompat diff` and `tlscompat report`: read scans back (scanner.report.loading), compare
-# them (scanner.report.diff) and write text, JSON, Markdown or HTML. Registered by
+# them (scanner.compare) and write text, JSON, Markdown or HTML. Registered by
 # scanner.cli through register(subparsers); no TLS and no network here.
 #
 # Exit codes as for `scan`: 0 done; 2 usage or input error (a file that cannot be read is
@@ -21,7 +21,7 @@ def _usage_error(message: str) -> Exception:
 
 
 def _profiles(spec: str) -> Sequence[Any]:
-    from scanner.report.diff import select_profiles
+    from scanner.compare import select_profiles
 
     try:
         return select_profiles(spec)
@@ -46,8 +46,8 @@ def _warn(warnings: Sequence[str]) -> None:
 
 
 def _list_profiles() -> int:
+    from scanner.compare import select_profiles
     from scanner.profiles import load_builtin_profiles
-    from scanner.report.diff import select_profiles
 
     default = {p.id for p in select_profiles("default")}
     for p in load_builtin_profiles():
@@ -58,7 +58,8 @@ def _list_profiles() -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from scanner.report.diff import diff_scans, render_diff, write_diff_json
+    from scanner.compare import diff_scans
+    from scanner.report.diff import render_diff, write_diff_json
     from scanner.report.loading import LoadError, load_scan, load_store
 
     try:
@@ -137,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `diff` and `report` to tlscompat's subcommands."""
-    from scanner.report.diff import MATCH_MODES
+    from scanner.compare import MATCH_MODES
 
     p = subparsers.add_parser(
         "diff",

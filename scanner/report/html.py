@@ -4,7 +4,8 @@
 # (a Content-Security-Policy of default-src 'none' makes any that slipped in fail to load).
 #
 # Rules it keeps: formatting only, from the JSON shape of docs/json.md, with comparisons
-# and simulations from scanner.report.diff. Every text is escaped (html.escape); colour
+# and simulations from scanner.compare and the texts it shares with markdown.py from
+# scanner.report.diff. Every text is escaped (html.escape); colour
 # never carries meaning alone (each cell and badge also says it in words or a symbol).
 from __future__ import annotations
 
@@ -12,6 +13,13 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scanner.compare import (
+    EndpointDiff,
+    ScanDiff,
+    endpoint_label,
+    severity_counts,
+    sorted_finding_dicts,
+)
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
 from scanner.results import SEVERITIES
@@ -113,7 +121,7 @@ def _codes(names: Sequence[str]) -> str:
 
 
 def _counts(endpoint: Mapping[str, Any]) -> str:
-    counts = d.severity_counts(endpoint)
+    counts = severity_counts(endpoint)
     shown = [f"{_badge(s)} {n}" for s in SEVERITIES if (n := counts[s])]
     return " ".join(shown) or "none"
 
@@ -143,17 +151,12 @@ def _matrix(matrix: d.Matrix, states: Sequence[str]) -> str:
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
     parts = [_legend(states), table]
-    failures = matrix.failures()
-    unreachable = matrix.unreachable()
-    if failures or unreachable:
+    reasons = matrix.reasons()
+    if reasons:
         items = "".join(
-            f"<li><b>Every client</b> → {_e(column)}: {_e(reason)}</li>"
-            for column, reason in unreachable
-        )
-        items += "".join(
-            f"<li><b>{_e(profile.name)}</b> → {_e(column)}: "
-            f"{_e(cell.after.reason if cell.after is not None else '')}</li>"
-            for column, profile, cell in failures
+            f"<li><b>{'Every client' if client is None else _e(client)}</b> → {_e(column)}: "
+            f"{_e(reason)}</li>"
+            for column, client, reason in reasons
         )
         parts.append(f'<h3>Why clients fail</h3><ul class="why">{items}</ul>')
     return "\n".join(parts)
@@ -165,41 +168,19 @@ def _finding(f: Mapping[str, Any]) -> str:
         f'<p class="title">{_badge(severity)} {_e(f.get("title", ""))} '
         f"<code>{_e(f.get('id', ''))}</code></p>"
     ]
-    for label, key in (
-        ("Evidence", "evidence"),
-        ("Cause", "cause"),
-        ("Resolution", "resolution"),
-        ("Windows error", "windows_error"),
-    ):
+    for label, key in d.FINDING_FIELDS:
         if f.get(key):
             lines.append(f"<p><b>{label}:</b> {_e(f[key])}</p>")
     return f'<div class="finding {_e(severity)}">{"".join(lines)}</div>'
 
 
 def _endpoint_section(endpoint: Mapping[str, Any]) -> str:
-    label = d.endpoint_label(endpoint)
-    rows: list[tuple[str, str]] = [
-        ("Outcome", _e(endpoint.get("outcome", ""))),
-        ("Address", _e(endpoint.get("ip") or "-")),
-        ("SNI", _e(endpoint.get("sni") if endpoint.get("sni") is not None else "(none)")),
-        ("Protocols", _e(", ".join(d.supported_versions(endpoint)) or "none")),
+    label = endpoint_label(endpoint)
+    rows = [
+        (name, _e(value) if isinstance(value, str) else _codes(value))
+        for name, value in d.endpoint_facts(endpoint)
     ]
-    if endpoint.get("detail"):
-        rows.append(("Detail", _e(endpoint["detail"])))
-    for version, names in d.suites_by_version(endpoint):
-        rows.append((f"Suites {version}", _codes(names)))
-    facts = d.certificate_facts(endpoint)
-    for key, name in (
-        ("subject", "Subject"),
-        ("issuer", "Issuer"),
-        ("not_after", "Expires"),
-        ("key", "Key"),
-        ("trusted", "Trusted"),
-        ("fingerprint", "SHA-256"),
-    ):
-        if facts.get(key):
-            rows.append((name, _e(facts[key])))
-    findings = d.sorted_finding_dicts(endpoint)
+    findings = sorted_finding_dicts(endpoint)
     body = "".join(_finding(f) for f in findings) if findings else "<p>No findings.</p>"
     return f"<section><h3>{_e(label)}</h3>{_facts(rows)}<h4>Findings</h4>{body}</section>"
 
@@ -216,44 +197,28 @@ def render_scan_html(
     meta = f"{len(endpoints)} endpoint{'s' if len(endpoints) != 1 else ''}"
     if source:
         meta = f"Scan: <code>{_e(source)}</code> · {meta}"
-    started = sorted(str(e["started"]) for e in endpoints if e.get("started"))
-    if started:
-        meta += f" · scanned {_e(started[0])}" + (
-            f" to {_e(started[-1])}" if started[-1] != started[0] else ""
-        )
+    span = d.scanned_span(endpoints)
+    if span:
+        first, last = span
+        meta += f" · scanned {_e(first)}" + (f" to {_e(last)}" if last != first else "")
     body.append(f'<p class="meta">{meta}</p>')
     body.append("<h2>Summary</h2>")
-    rows = []
-    for e in endpoints:
-        facts = d.certificate_facts(e)
-        rows.append(
-            [
-                _e(d.endpoint_label(e)),
-                _e(e.get("outcome", "")),
-                _e(", ".join(d.supported_versions(e)) or "none"),
-                _e(facts.get("not_after") or "-"),
-                _counts(e),
-            ]
-        )
-    body.append(
-        _table(["Endpoint", "Outcome", "Protocols", "Certificate expires", "Findings"], rows)
-    )
+    rows = [[*map(_e, d.scan_summary_row(e)), _counts(e)] for e in endpoints]
+    body.append(_table(d.SCAN_SUMMARY_HEADERS, rows))
     body.append("<h2>Client compatibility</h2>")
     body.append(
         f"<p>What each of {len(profiles)} client profiles would negotiate with each endpoint, "
         "computed from the scan (no client connected). Hover over a cell for the suite or "
         "the reason.</p>"
     )
-    body.append(_matrix(d.scan_matrix(endpoints, profiles), ("ok", "fail")))
+    body.append(_matrix(d.scan_matrix(endpoints, profiles), d.SCAN_STATES))
     body.append("<h2>Endpoints</h2>")
     body += [_endpoint_section(e) for e in endpoints]
     return _page(title, body)
 
 
-def _change_section(ed: d.EndpointDiff) -> str:
-    title = ed.label
-    if ed.before is not None and d.endpoint_label(ed.before) != ed.label:
-        title += f" (was {d.endpoint_label(ed.before)})"
+def _change_section(ed: EndpointDiff) -> str:
+    title = d.change_title(ed)
     rows: list[tuple[str, str]] = []
     if ed.outcome:
         rows.append(("Outcome", f"{_e(ed.outcome.before)} → {_e(ed.outcome.after)}"))
@@ -286,13 +251,7 @@ def _change_section(ed: d.EndpointDiff) -> str:
     parts = [f"<section><h3>{_e(title)}</h3>", _facts(rows)]
     if ed.findings_new:
         parts.append("<h4>New findings</h4>")
-        for ref in ed.findings_new:
-            full = d.finding_for(ed.after, ref.id) or {
-                "id": ref.id,
-                "severity": ref.severity,
-                "title": ref.title,
-            }
-            parts.append(_finding(full))
+        parts += [_finding(f) for f in d.new_findings(ed)]
     if ed.findings_resolved:
         items = "".join(
             f"<li>{_badge(f.severity)} {_e(f.title)} <code>{_e(f.id)}</code></li>"
@@ -306,8 +265,7 @@ def _change_section(ed: d.EndpointDiff) -> str:
             _e(d.simulation_text(c.before)),
             _e(d.simulation_text(c.after)),
         ]
-        for state in ("lost", "gained", "changed")
-        for c in ed.clients_in(state)
+        for c in d.client_changes(ed)
     ]
     if rows2:
         parts.append("<h4>Clients</h4>")
@@ -317,7 +275,7 @@ def _change_section(ed: d.EndpointDiff) -> str:
 
 
 def render_diff_html(
-    diff: d.ScanDiff,
+    diff: ScanDiff,
     *,
     profiles: Sequence[ClientProfile] | None = None,
     title: str = "TLS change report",
@@ -328,43 +286,18 @@ def render_diff_html(
         f'<p class="meta">Before: <code>{_e(diff.before_source or "-")}</code><br>'
         f"After: <code>{_e(diff.after_source or '-')}</code></p>"
     )
-    counts = {s: len(diff.by_status(s)) for s in ("changed", "unchanged", "removed", "added")}
-    lost = sum(len(e.clients_in("lost")) for e in diff.endpoints)
-    gained = sum(len(e.clients_in("gained")) for e in diff.endpoints)
+    counts = d.status_counts(diff)
     body.append(
         f"<p>{d.count(len(diff.endpoints), 'endpoint')}: <b>{counts['changed']} changed</b>, "
         f"{counts['unchanged']} unchanged, {counts['removed']} only before, {counts['added']} "
-        f"only after. Across {len(diff.profiles)} client profiles: <b>{lost}</b> client/endpoint "
-        f"pairs lost connectivity, <b>{gained}</b> gained it.</p>"
+        f"only after. Across {len(diff.profiles)} client profiles: <b>{counts['clients_lost']}</b> "
+        f"client/endpoint pairs lost connectivity, <b>{counts['clients_gained']}</b> gained it.</p>"
     )
     body.append("<h2>Summary</h2>")
-    rows = []
-    for ed in diff.endpoints:
-        cells = d.summary_cells(ed)
-        status = {"removed": "only before", "added": "only after"}.get(ed.status, ed.status)
-        rows.append(
-            [
-                _e(ed.label),
-                _e(status),
-                _e(cells["protocols"]),
-                _e(cells["suites"]),
-                _e(cells["certificate"]),
-                _e(cells["findings"]),
-                _e(cells["clients"]),
-            ]
-        )
-    body.append(
-        _table(
-            ["Endpoint", "Status", "Protocols", "Suites", "Certificate", "Findings", "Clients"],
-            rows,
-        )
-    )
+    rows = [[_e(text) for text in d.diff_summary_row(ed)] for ed in diff.endpoints]
+    body.append(_table(d.DIFF_SUMMARY_HEADERS, rows))
     body.append("<h2>Client compatibility</h2>")
-    body.append(
-        _matrix(
-            d.diff_matrix(diff, profiles), ("ok", "changed", "gained", "lost", "fail", "absent")
-        )
-    )
+    body.append(_matrix(d.diff_matrix(diff, profiles), d.DIFF_STATES))
     changed = diff.by_status("changed")
     if changed:
         body.append("<h2>Changes</h2>")

@@ -3,13 +3,21 @@
 # findings (with evidence, cause and resolution). GitHub-flavoured Markdown (tables).
 #
 # Rules it keeps: formatting only, from the JSON shape of docs/json.md; the comparisons and
-# the client simulations come from scanner.report.diff. Markdown has no colour, so severity
+# the client simulations come from scanner.compare, the texts it shares with html.py from
+# scanner.report.diff. Markdown has no colour, so severity
 # and matrix outcomes carry a symbol as well as a word; every cell's text is escaped.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from scanner.compare import (
+    EndpointDiff,
+    ScanDiff,
+    endpoint_label,
+    severity_counts,
+    sorted_finding_dicts,
+)
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
 from scanner.results import SEVERITIES
@@ -56,7 +64,7 @@ def _severity(severity: str) -> str:
 
 
 def _counts(endpoint: Mapping[str, Any]) -> str:
-    counts = d.severity_counts(endpoint)
+    counts = severity_counts(endpoint)
     shown = [f"{SEVERITY_SYMBOLS[s]} {n} {s}" for s in SEVERITIES if (n := counts[s])]
     return ", ".join(shown) or "none"
 
@@ -74,15 +82,12 @@ def _matrix(matrix: d.Matrix, states: Sequence[str]) -> str:
         for profile, cells in matrix.rows
     ]
     parts = [_legend(states), _table(headers, rows)]
-    failures = matrix.failures()
-    unreachable = matrix.unreachable()
-    if failures or unreachable:
+    reasons = matrix.reasons()
+    if reasons:
         lines = ["Why clients fail:", ""]
-        for column, reason in unreachable:
-            lines.append(f"- {_esc(column)}, every client: {_esc(reason)}")
-        for column, profile, cell in failures:
-            reason = cell.after.reason if cell.after is not None else ""
-            lines.append(f"- {_esc(column)}, {_esc(profile.name)}: {_esc(reason)}")
+        for column, client, reason in reasons:
+            who = "every client" if client is None else _esc(client)
+            lines.append(f"- {_esc(column)}, {who}: {_esc(reason)}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -93,45 +98,20 @@ def _finding_block(f: Mapping[str, Any], heading: str = "####") -> str:
         f"({_code(f.get('id', ''))})",
         "",
     ]
-    for label, key in (
-        ("Evidence", "evidence"),
-        ("Cause", "cause"),
-        ("Resolution", "resolution"),
-        ("Windows error", "windows_error"),
-    ):
+    for label, key in d.FINDING_FIELDS:
         if f.get(key):
             lines.append(f"- **{label}:** {_esc(f[key])}")
     return "\n".join(lines)
 
 
-def _certificate_rows(endpoint: Mapping[str, Any]) -> list[list[str]]:
-    facts = d.certificate_facts(endpoint)
-    labels = (
-        ("subject", "Subject"),
-        ("issuer", "Issuer"),
-        ("not_after", "Expires"),
-        ("key", "Key"),
-        ("trusted", "Trusted"),
-        ("fingerprint", "SHA-256"),
-    )
-    return [[label, _esc(facts[k])] for k, label in labels if facts.get(k)]
-
-
 def _endpoint_section(endpoint: Mapping[str, Any]) -> str:
-    parts = [f"### {_esc(d.endpoint_label(endpoint))}"]
+    parts = [f"### {_esc(endpoint_label(endpoint))}"]
     rows = [
-        ["Outcome", _esc(endpoint.get("outcome", ""))],
-        ["Address", _esc(endpoint.get("ip") or "-")],
-        ["SNI", _esc(endpoint.get("sni") if endpoint.get("sni") is not None else "(none)")],
-        ["Protocols", _esc(", ".join(d.supported_versions(endpoint)) or "none")],
+        [label, _esc(value) if isinstance(value, str) else ", ".join(_code(n) for n in value)]
+        for label, value in d.endpoint_facts(endpoint)
     ]
-    if endpoint.get("detail"):
-        rows.append(["Detail", _esc(endpoint["detail"])])
-    for version, names in d.suites_by_version(endpoint):
-        rows.append([f"Suites {version}", ", ".join(_code(n) for n in names)])
-    rows += _certificate_rows(endpoint)
     parts.append(_table(["", ""], rows))
-    findings = d.sorted_finding_dicts(endpoint)
+    findings = sorted_finding_dicts(endpoint)
     if findings:
         parts.append("**Findings**")
         parts += [_finding_block(f) for f in findings]
@@ -152,44 +132,27 @@ def render_scan_markdown(
     intro = f"{len(endpoints)} endpoint{'s' if len(endpoints) != 1 else ''}"
     if source:
         intro = f"Scan: {_code(source)} · {intro}"
-    started = sorted(str(e["started"]) for e in endpoints if e.get("started"))
-    if started:
-        intro += f" · scanned {started[0]}" + (
-            f" to {started[-1]}" if started[-1] != started[0] else ""
-        )
+    span = d.scanned_span(endpoints)
+    if span:
+        first, last = span
+        intro += f" · scanned {first}" + (f" to {last}" if last != first else "")
     parts.append(intro)
     parts.append("## Summary")
-    rows = []
-    for e in endpoints:
-        facts = d.certificate_facts(e)
-        rows.append(
-            [
-                _esc(d.endpoint_label(e)),
-                _esc(e.get("outcome", "")),
-                _esc(", ".join(d.supported_versions(e)) or "none"),
-                _esc(facts.get("not_after", "-") or "-"),
-                _counts(e),
-            ]
-        )
-    parts.append(
-        _table(["Endpoint", "Outcome", "Protocols", "Certificate expires", "Findings"], rows)
-    )
+    rows = [[*map(_esc, d.scan_summary_row(e)), _counts(e)] for e in endpoints]
+    parts.append(_table(d.SCAN_SUMMARY_HEADERS, rows))
     parts.append("## Client compatibility")
     parts.append(
         f"What each of {len(profiles)} client profiles would negotiate with each endpoint, "
         "computed from the scan (no client connected)."
     )
-    parts.append(_matrix(d.scan_matrix(endpoints, profiles), ("ok", "fail")))
+    parts.append(_matrix(d.scan_matrix(endpoints, profiles), d.SCAN_STATES))
     parts.append("## Endpoints")
     parts += [_endpoint_section(e) for e in endpoints]
     return "\n\n".join(parts) + "\n"
 
 
-def _change_section(ed: d.EndpointDiff) -> str:
-    title = ed.label
-    if ed.before is not None and d.endpoint_label(ed.before) != ed.label:
-        title += f" (was {d.endpoint_label(ed.before)})"
-    parts = [f"### {_esc(title)}"]
+def _change_section(ed: EndpointDiff) -> str:
+    parts = [f"### {_esc(d.change_title(ed))}"]
     items = []
     if ed.outcome:
         items.append(f"- **Outcome:** {_esc(ed.outcome.before)} → {_esc(ed.outcome.after)}")
@@ -218,13 +181,7 @@ def _change_section(ed: d.EndpointDiff) -> str:
     parts.append("\n".join(items))
     if ed.findings_new:
         parts.append("**New findings**")
-        for ref in ed.findings_new:
-            full = d.finding_for(ed.after, ref.id) or {
-                "id": ref.id,
-                "severity": ref.severity,
-                "title": ref.title,
-            }
-            parts.append(_finding_block(full))
+        parts += [_finding_block(f) for f in d.new_findings(ed)]
     if ed.findings_resolved:
         parts.append("**Resolved findings**")
         parts.append(
@@ -240,8 +197,7 @@ def _change_section(ed: d.EndpointDiff) -> str:
             _esc(d.simulation_text(c.before)),
             _esc(d.simulation_text(c.after)),
         ]
-        for state in ("lost", "gained", "changed")
-        for c in ed.clients_in(state)
+        for c in d.client_changes(ed)
     ]
     if rows:
         parts.append("**Clients**")
@@ -250,7 +206,7 @@ def _change_section(ed: d.EndpointDiff) -> str:
 
 
 def render_diff_markdown(
-    diff: d.ScanDiff,
+    diff: ScanDiff,
     *,
     profiles: Sequence[ClientProfile] | None = None,
     title: str = "TLS change report",
@@ -261,43 +217,18 @@ def render_diff_markdown(
     parts.append(
         f"Before: {_code(diff.before_source or '-')}  \nAfter: {_code(diff.after_source or '-')}"
     )
-    counts = {s: len(diff.by_status(s)) for s in ("changed", "unchanged", "removed", "added")}
-    lost = sum(len(e.clients_in("lost")) for e in diff.endpoints)
-    gained = sum(len(e.clients_in("gained")) for e in diff.endpoints)
+    counts = d.status_counts(diff)
     parts.append(
         f"{d.count(len(diff.endpoints), 'endpoint')}: **{counts['changed']} changed**, {counts['unchanged']} "
         f"unchanged, {counts['removed']} only before, {counts['added']} only after. "
-        f"Across {len(diff.profiles)} client profiles: {lost} client/endpoint pairs lost "
-        f"connectivity, {gained} gained it."
+        f"Across {len(diff.profiles)} client profiles: {counts['clients_lost']} client/endpoint "
+        f"pairs lost connectivity, {counts['clients_gained']} gained it."
     )
     parts.append("## Summary")
-    rows = []
-    for ed in diff.endpoints:
-        cells = d.summary_cells(ed)
-        status = {"removed": "only before", "added": "only after"}.get(ed.status, ed.status)
-        rows.append(
-            [
-                _esc(ed.label),
-                status,
-                _esc(cells["protocols"]),
-                _esc(cells["suites"]),
-                _esc(cells["certificate"]),
-                _esc(cells["findings"]),
-                _esc(cells["clients"]),
-            ]
-        )
-    parts.append(
-        _table(
-            ["Endpoint", "Status", "Protocols", "Suites", "Certificate", "Findings", "Clients"],
-            rows,
-        )
-    )
+    rows = [[_esc(text) for text in d.diff_summary_row(ed)] for ed in diff.endpoints]
+    parts.append(_table(d.DIFF_SUMMARY_HEADERS, rows))
     parts.append("## Client compatibility")
-    parts.append(
-        _matrix(
-            d.diff_matrix(diff, profiles), ("ok", "changed", "gained", "lost", "fail", "absent")
-        )
-    )
+    parts.append(_matrix(d.diff_matrix(diff, profiles), d.DIFF_STATES))
     changed = diff.by_status("changed")
     if changed:
         parts.append("## Changes")

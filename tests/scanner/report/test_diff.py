@@ -14,6 +14,7 @@ import pytest
 
 from handshakes import registry as reg
 from handshakes.constants import TLS10, TLS11, TLS12, TLS13
+from scanner import compare
 from scanner.profiles import load_builtin_profiles
 from scanner.report import diff as d
 from scanner.report.loading import LoadError, load_scan, load_store
@@ -71,10 +72,10 @@ async def test_diff_of_a_real_migration(migration: dict[str, Any]) -> None:
     assert before.warnings == after.warnings == ()
 
     # Different ports, so only matching by host name pairs them.
-    by_port = d.diff_scans(before.endpoints, after.endpoints)
+    by_port = compare.diff_scans(before.endpoints, after.endpoints)
     assert [e.status for e in by_port.endpoints] == ["removed", "added"]
 
-    diff = d.diff_scans(
+    diff = compare.diff_scans(
         before.endpoints,
         after.endpoints,
         match="host",
@@ -134,7 +135,7 @@ async def test_diff_of_a_real_migration(migration: dict[str, Any]) -> None:
 
     # The simulations ran on capabilities rebuilt from the JSON: the same as from the result.
     for result, loaded in ((before_result, before), (after_result, after)):
-        assert d.capabilities_from_json(loaded.endpoints[0]) == capabilities_from_result(result)
+        assert compare.capabilities_from_json(loaded.endpoints[0]) == capabilities_from_result(result)
 
     text = d.render_diff(diff)
     assert "Protocols disabled: TLSv1.1, TLSv1.0" in text
@@ -317,7 +318,7 @@ def test_matching_and_endpoints_in_one_scan_only() -> None:
         {"version": "TLSv1.0", "supported": True, "outcome": "accepted"},
     ]
     after = [moved, _endpoint("a.test", ip="192.0.2.1"), _endpoint("new.test")]
-    diff = d.diff_scans(before, after, profiles=load_builtin_profiles()[:5])
+    diff = compare.diff_scans(before, after, profiles=load_builtin_profiles()[:5])
     by_label = {e.label: e for e in diff.endpoints}
     assert by_label["a.test:443 (192.0.2.2)"].status == "changed"
     assert by_label["a.test:443 (192.0.2.2)"].protocols_enabled == ("TLSv1.0",)
@@ -329,14 +330,14 @@ def test_matching_and_endpoints_in_one_scan_only() -> None:
 
 def test_select_profiles() -> None:
     everything = load_builtin_profiles()
-    default = d.select_profiles("default")
+    default = compare.select_profiles("default")
     assert {p.id for p in default} == {p.id for p in everything if p.current} | set(
-        d.DEFAULT_LEGACY_PROFILES
+        compare.DEFAULT_LEGACY_PROFILES
     )
-    assert d.select_profiles("all") == everything
-    assert [p.id for p in d.select_profiles("java_7u25, chrome_101_win10")] == [
+    assert compare.select_profiles("all") == everything
+    assert [p.id for p in compare.select_profiles("java_7u25, chrome_101_win10")] == [
         "chrome_101_win10",
         "java_7u25",
     ]
     with pytest.raises(ValueError, match="did you mean chrome_101_win10"):
-        d.select_profiles("chrome_101_win1")
+        compare.select_profiles("chrome_101_win1")

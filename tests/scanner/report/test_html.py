@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from handshakes.constants import TLS10, TLS12
+from scanner import compare
 from scanner.profiles import load_builtin_profiles
-from scanner.report import diff as d
 from scanner.report.html import render_diff_html, render_scan_html
 from scanner.results import endpoint_json
 from scanner.scan import ScanOptions, Target, scan_endpoint
@@ -201,7 +201,7 @@ async def scanned(openssl_server: Any, lab_pki: Any) -> list[dict[str, Any]]:
 async def test_scan_report_in_a_browser(
     chromium: str, scanned: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    profiles = d.select_profiles("default")
+    profiles = compare.select_profiles("default")
     page = render_scan_html(scanned, profiles=profiles, source="scan.json")
     _no_external_resources(page)
     path = tmp_path / "report.html"
@@ -211,7 +211,7 @@ async def test_scan_report_in_a_browser(
     text = " ".join(" ".join(dom.text).split())
 
     live = scanned[0]
-    live_label = d.endpoint_label(live)
+    live_label = compare.endpoint_label(live)
     assert live_label.startswith("localhost:")
     assert live_label in text and "down.example.test:8443" in text
     # Finding titles, the severities, and the escaped text shown as text.
@@ -251,7 +251,7 @@ async def test_diff_report_in_a_browser(
     after = json.loads(json.dumps(before))
     after["protocols"] = [p for p in after["protocols"] if p["version"] != "TLSv1.0"]
     after["cipher_suites"] = [s for s in after["cipher_suites"] if s["version"] != "TLSv1.0"]
-    diff = d.diff_scans([before], [after], profiles=load_builtin_profiles())
+    diff = compare.diff_scans([before], [after], profiles=load_builtin_profiles())
     page = render_diff_html(diff)
     _no_external_resources(page)
     path = tmp_path / "diff.html"

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -54,6 +54,10 @@ class _Verdict:
     answered: bool = True
     revoked_at: datetime.datetime | None = None
     reason: str | None = None
+
+
+# _judge_ocsp or _judge_crl: (body, leaf, issuer, now) -> what the body says.
+_Judge = Callable[[bytes, x509.Certificate, x509.Certificate | None, datetime.datetime], _Verdict]
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,6 +124,8 @@ async def _check(
     tried: list[str] = []
     answered_by: list[str] = []  # methods that got an answer, even an unusable one
 
+    # OCSP first, then the CRLs: the first answer that says good or revoked decides.
+    asks: list[tuple[str, Sequence[str], bytes | None, _Judge]] = []
     if ocsp_urls and issuer is None:
         notes.append(
             "OCSP not asked: the issuer certificate was not sent, and a request must name "
@@ -132,33 +138,24 @@ async def _check(
             .build()
             .public_bytes(serialization.Encoding.DER)
         )
-        for url in ocsp_urls:
+        asks.append(("ocsp", ocsp_urls, request, _judge_ocsp))
+    asks.append(("crl", crl_urls, None, _judge_crl))
+
+    for method, urls, request_body, judge in asks:
+        label = method.upper()
+        for url in urls:
             tried.append(url)
-            body, failure = await _fetch(client, url, request)
+            body, failure = await _fetch(client, url, request_body)
             if body is None:
-                notes.append(f"OCSP {url} {failure}")
+                notes.append(f"{label} {url} {failure}")
                 continue
-            verdict = _judge_ocsp(body, leaf, issuer, _now())
-            notes.append(f"OCSP {url} {verdict.detail}")
+            verdict = judge(body, leaf, issuer, _now())
+            notes.append(f"{label} {url} {verdict.detail}")
             if not verdict.answered:
                 continue
-            answered_by.append("ocsp")
+            answered_by.append(method)
             if verdict.status in ("good", "revoked"):
-                return _decided(verdict, "ocsp", notes, tried, issuer_note)
-
-    for url in crl_urls:
-        tried.append(url)
-        body, failure = await _fetch(client, url, None)
-        if body is None:
-            notes.append(f"CRL {url} {failure}")
-            continue
-        verdict = _judge_crl(body, leaf, issuer, _now())
-        notes.append(f"CRL {url} {verdict.detail}")
-        if not verdict.answered:
-            continue
-        answered_by.append("crl")
-        if verdict.status in ("good", "revoked"):
-            return _decided(verdict, "crl", notes, tried, issuer_note)
+                return _decided(verdict, method, notes, tried, issuer_note)
 
     if skipped:
         notes.append("not fetched (not HTTP): " + ", ".join(skipped))

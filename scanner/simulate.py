@@ -293,6 +293,17 @@ def _fail(
     )
 
 
+def _size_problem(
+    code: str, what: str, bits: int, minimum: int | None, maximum: int | None
+) -> tuple[str, str] | None:
+    """(reason code, reason) when `bits` is outside the client's [minimum, maximum]."""
+    if minimum is not None and bits < minimum:
+        return f"{code}_too_small", f"{what} {bits} bits is below the client's minimum {minimum}"
+    if maximum is not None and bits > maximum:
+        return f"{code}_too_large", f"{what} {bits} bits is above the client's maximum {maximum}"
+    return None
+
+
 def simulate(profile: ClientProfile, server: ServerCapabilities) -> Simulation:
     """What ``profile`` would negotiate with ``server``, or the first rule that fails."""
     # 1. Version. RFC 5246 appendix E.1: the server answers with the highest version it
@@ -406,35 +417,13 @@ def simulate(profile: ClientProfile, server: ServerCapabilities) -> Simulation:
     # 4. The client's checks of what the server sent: the certificate (it comes first,
     # RFC 5246 section 7.3), then the ServerKeyExchange DH parameters.
     bits = server.cert_key_bits
+    size = None
     if bits and cert_type in ("RSA", "RSA-PSS"):
-        if profile.min_rsa_bits is not None and bits < profile.min_rsa_bits:
-            return _fail(
-                profile,
-                "rsa_too_small",
-                f"RSA key {bits} bits is below the client's minimum {profile.min_rsa_bits}",
-                version,
-                suite,
-                group,
-            )
-        if profile.max_rsa_bits is not None and bits > profile.max_rsa_bits:
-            return _fail(
-                profile,
-                "rsa_too_large",
-                f"RSA key {bits} bits is above the client's maximum {profile.max_rsa_bits}",
-                version,
-                suite,
-                group,
-            )
-    if bits and cert_type == "EC" and profile.min_ecdsa_bits is not None:
-        if bits < profile.min_ecdsa_bits:
-            return _fail(
-                profile,
-                "ecdsa_too_small",
-                f"ECDSA key {bits} bits is below the client's minimum {profile.min_ecdsa_bits}",
-                version,
-                suite,
-                group,
-            )
+        size = _size_problem("rsa", "RSA key", bits, profile.min_rsa_bits, profile.max_rsa_bits)
+    elif bits and cert_type == "EC":
+        size = _size_problem("ecdsa", "ECDSA key", bits, profile.min_ecdsa_bits, None)
+    if size is not None:
+        return _fail(profile, *size, version, suite, group)
     sig_hash = (server.cert_signature_hash or "").strip().lower()
     if profile.requires_sha2 and sig_hash in _PRE_SHA2:
         return _fail(
@@ -448,25 +437,11 @@ def simulate(profile: ClientProfile, server: ServerCapabilities) -> Simulation:
         )
     info = reg.cipher_suite(suite)
     if version != c.TLS13 and _is_dhe(info) and server.dh_bits is not None:
-        dh = server.dh_bits
-        if profile.min_dh_bits is not None and dh < profile.min_dh_bits:
-            return _fail(
-                profile,
-                "dh_too_small",
-                f"DH prime {dh} bits is below the client's minimum {profile.min_dh_bits}",
-                version,
-                suite,
-                group,
-            )
-        if profile.max_dh_bits is not None and dh > profile.max_dh_bits:
-            return _fail(
-                profile,
-                "dh_too_large",
-                f"DH prime {dh} bits is above the client's maximum {profile.max_dh_bits}",
-                version,
-                suite,
-                group,
-            )
+        size = _size_problem(
+            "dh", "DH prime", server.dh_bits, profile.min_dh_bits, profile.max_dh_bits
+        )
+        if size is not None:
+            return _fail(profile, *size, version, suite, group)
     return Simulation(
         profile_id=profile.id,
         ok=True,

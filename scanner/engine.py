@@ -348,12 +348,13 @@ class Connector:
         total_sent = total_received = total_conns = 0
         while True:
             probe = make()
+            # The rate limiter first: a connection waiting for its turn holds no slot.
+            if self.rate is not None:
+                await self.rate()
             await _acquire(self.endpoint_limiter)
             try:
                 await _acquire(self.global_limiter)
                 try:
-                    if self.rate is not None:
-                        await self.rate()
                     result = await run_probe(
                         probe, self.ip, self.port, deadlines=self.deadlines,
                         open_stream=self.open_stream,

@@ -203,9 +203,9 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
     first_version = c.TLS12 if c.TLS12 in versions else versions[0]
     first = await sp.scan_version(conn, hello, first_version, enumerate_suites=enumerate_suites)
     found.versions[first_version] = first
-    if first.first is not None and first.first.outcome in (*en.CONNECT_FAILURES, en.NOT_TLS) or (
-        first.first is not None and first.first.outcome == en.TIMEOUT and first.first.phase == "connect"
-    ):
+    if first.first is not None and first.first.outcome in sp.ENDS_VERSION:
+        # Nothing listens, another protocol answers, or nothing answers at all: asking
+        # again with other versions would only wait out more deadlines.
         return
 
     async def one(version: int) -> None:
@@ -639,19 +639,29 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
 
 
 def _endpoint_failure(found: _Found) -> tuple[str, str]:
-    """Why no version worked: the most telling outcome among the probes."""
+    """Why no version worked: "ok" when TLS was spoken (an alert is TLS: the server just
+    accepts nothing we offered), else the most telling outcome among the probes."""
     outcomes = [s.first for s in found.versions.values() if s.first is not None]
     if not outcomes:
-        return "error", "no probe ran"
-    for kind in (en.NOT_TLS, en.REFUSED, en.UNREACHABLE):
+        return en.TIMEOUT, "the endpoint deadline was reached before any probe finished"
+    kinds = {o.outcome for o in outcomes}
+    if kinds & {en.ALERT, en.ACCEPTED}:
+        return "ok", ""
+    for kind in (en.NOT_TLS, en.REFUSED, en.UNREACHABLE, en.DNS_ERROR):
         for o in outcomes:
             if o.outcome == kind:
                 return kind, o.describe()
-    if all(o.outcome == en.TIMEOUT for o in outcomes):
+    if kinds == {en.TIMEOUT}:
         phase = outcomes[0].phase
-        return en.TIMEOUT, ("no TCP answer" if phase == "connect" else "TCP connects, but no TLS answer") + f" ({outcomes[0].detail})"
-    # TLS spoken (alerts, closes): the endpoint answers, it just accepts nothing we offered.
-    return "ok", ""
+        what = "no TCP answer" if phase == "connect" else "TCP connects, but no TLS answer"
+        return en.TIMEOUT, f"{what} ({outcomes[0].detail})"
+    # TCP is accepted but every ClientHello is reset, closed or answered with bytes that
+    # are not valid TLS.
+    for kind in (en.PROTOCOL_ERROR, en.RESET, en.CLOSED, en.TIMEOUT):
+        for o in outcomes:
+            if o.outcome == kind:
+                return kind, o.describe()
+    return "error", "no outcome"
 
 
 async def _post_process(result: EndpointResult, options: ScanOptions) -> EndpointResult:

@@ -120,8 +120,11 @@ def _aborted(p: ProtocolResult) -> bool:
 
 
 def _no_version(result: EndpointResult) -> list[ProtocolResult]:
-    """The probed versions, when TLS was spoken and none was accepted; else []."""
-    if result.outcome != "ok" or any(p.supported for p in result.protocols):
+    """The probed versions, when TCP was accepted and none was accepted (TLS spoken with
+    alerts, or every hello reset / closed / answered with broken records); else []."""
+    if result.outcome not in ("ok", "reset", "closed", "protocol_error") or any(
+        p.supported for p in result.protocols
+    ):
         return []
     return probed(result)
 

@@ -732,5 +732,25 @@ def _client_certs(ctx: _Ctx, value: Any, line: int | None) -> tuple[ClientCertSp
         env = item.get("password_env")
         if env is not None and (not isinstance(env, str) or not _ENV_NAME.match(env)):
             raise ctx.fail(item.key_lines["password_env"], f"'password_env' must name an environment variable, not {env!r}")
-        out.append(ClientCertSpec(cert=str(cert), key=str(key) if key else None, password_env=env))
+        out.append(_load_credential(ctx, ClientCertSpec(cert=str(cert), key=str(key) if key else None, password_env=env), where))
     return tuple(out)
+
+
+def _load_credential(ctx: _Ctx, spec: ClientCertSpec, line: int | None) -> Any:
+    """Read a client certificate and its key now, while the file is validated: a wrong
+    password or an unreadable key is an error naming the file and line before any packet
+    is sent (and the scan gets ClientCredentials, never paths)."""
+    from scanner.clientauth.credentials import (
+        CredentialError,
+        load_pem,
+        load_pkcs12,
+        password_from,
+    )
+
+    try:
+        password = password_from(spec.password_env, False, what=spec.cert)
+        if spec.cert.lower().endswith((".p12", ".pfx")):
+            return load_pkcs12(spec.cert, password=password)
+        return load_pem(spec.cert, spec.key, password=password)
+    except CredentialError as exc:
+        raise ctx.fail(line, str(exc)) from None

@@ -15,8 +15,13 @@ from functools import partial
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
+from scanner import engine as en
 from scanner.engine import ACCEPTED, Connector, ProbeOutcome
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, HelloFactory, candidate_suites
+
+# Outcomes after which offering another batch to the same version is pointless: nothing
+# listens, another protocol answers, or nothing answers within the deadline.
+ENDS_VERSION = (en.REFUSED, en.UNREACHABLE, en.DNS_ERROR, en.NOT_TLS, en.TIMEOUT)
 
 
 @dataclass(slots=True)
@@ -105,6 +110,8 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
         )
         if result.first is None:
             result.first = out
+        if out.outcome in ENDS_VERSION:
+            break
         if out.outcome != ACCEPTED:
             alert = out.alert
             if alert is not None and alert.description == c.ALERT_PROTOCOL_VERSION:

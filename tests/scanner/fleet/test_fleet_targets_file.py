@@ -8,10 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from handshakes import constants as c
 from scanner.fleet.targets_file import (
-    ClientCertSpec,
     Layer,
     TargetsFileError,
     cidr_size,
@@ -146,20 +146,40 @@ def test_includes_are_relative_and_carry_options(tmp_path):
     assert all(o.probes == frozenset(QUICK_PROBES) for _, o in pairs)
 
 
-def test_client_certificates_are_passed_through_as_data(tmp_path):
-    (tmp_path / "c.pem").write_text("cert")
-    (tmp_path / "c.key").write_text("key")
-    path = write(tmp_path, "t.yaml", """
+def test_client_certificates_are_loaded_up_front(tmp_path, lab_pki, monkeypatch):
+    """Certificates named in the file are read while it is validated (the password from the
+    named environment variable), so the scan gets ClientCredentials, never paths."""
+    issued = lab_pki.issue_client("fleet-yaml-client", password=b"s3cret-pw")
+    monkeypatch.setenv("APP_PASSWORD", "s3cret-pw")
+    path = write(tmp_path, "t.yaml", f"""
         defaults:
           client_certificates:
-            - {cert: c.pem, key: c.key, password_env: APP_PASSWORD}
+            - {{cert: {issued.cert_path}, key: {issued.encrypted_key_path}, password_env: APP_PASSWORD}}
+            - {{cert: {issued.pkcs12_path}, password_env: APP_PASSWORD}}
         targets: [127.0.0.1]
     """)
     with load_targets([path]) as plan:
         ((_, options),) = list(plan)
-    assert options.client_certs == (
-        ClientCertSpec(cert=str(tmp_path / "c.pem"), key=str(tmp_path / "c.key"), password_env="APP_PASSWORD"),
-    )
+    assert [type(c).__name__ for c in options.client_certs] == ["ClientCredential"] * 2
+    assert {c.leaf_der for c in options.client_certs} == {issued.cert.public_bytes(Encoding.DER)}
+
+
+def test_a_wrong_client_key_password_names_the_file_and_line_not_the_password(
+    tmp_path, lab_pki, monkeypatch
+):
+    issued = lab_pki.issue_client("fleet-yaml-client-bad", password=b"right-password")
+    monkeypatch.setenv("APP_PASSWORD", "wrong-password-123")
+    path = write(tmp_path, "t.yaml", f"""
+        defaults:
+          client_certificates:
+            - {{cert: {issued.cert_path}, key: {issued.encrypted_key_path}, password_env: APP_PASSWORD}}
+        targets: [127.0.0.1]
+    """)
+    with pytest.raises(TargetsFileError) as info:
+        with load_targets([path]) as plan:
+            list(plan)
+    text = str(info.value)
+    assert text.startswith(f"{path}:3:") and "wrong-password-123" not in text
 
 
 def test_cidr_ranges_are_counted_not_materialised(tmp_path):

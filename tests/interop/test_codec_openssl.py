@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import codec_helpers
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
+from codec_helpers import chosen, der_chain, probe
 
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes.client_hello import ClientHelloSpec, build_client_hello
-from handshakes.keyshare import KeySharePool
-from handshakes.server_flight import HandshakeProbe
 from scanner import engine as en
-from scanner.engine import Deadlines, ProbeOutcome, run_probe
-from scanner.probes.hello import HelloFactory
-
-# Generous: s_server serves one connection at a time and the machine may be loaded.
-DEADLINES = Deadlines(connect=10.0, read=10.0, endpoint=60.0)
+from scanner.engine import ProbeOutcome
 
 SECP256R1, SECP384R1, X25519 = 0x0017, 0x0018, 0x001D
 ECDHE_RSA_AES128_GCM = 0xC02F  # ECDHE-RSA-AES128-GCM-SHA256
@@ -39,33 +34,9 @@ TLS_AES_128_GCM = 0x1301
 TLS_AES_256_GCM = 0x1302
 TLS_CHACHA20 = 0x1303
 
-POOL = KeySharePool()
-
-
-@pytest.fixture
-def hello() -> HelloFactory:
-    return HelloFactory(server_name=None, pool=POOL)
-
-
-def der_chain(issued) -> tuple[bytes, ...]:
-    return tuple(cert.public_bytes(Encoding.DER) for cert in issued.fullchain)
-
-
-async def probe(server, spec: ClientHelloSpec, **kwargs) -> ProbeOutcome:
-    p = HandshakeProbe(spec, key_share_for=POOL.get, **kwargs)
-    return await run_probe(p, "127.0.0.1", server.port, deadlines=DEADLINES)
-
-
-def chosen(out: ProbeOutcome) -> tuple[int, int]:
-    assert out.outcome == en.ACCEPTED, out.describe()
-    sh = out.server_hello
-    assert sh is not None
-    return sh.version, sh.cipher_suite
-
 
 def assert_alert(out: ProbeOutcome, description: int) -> None:
-    assert out.outcome == en.ALERT, out.describe()
-    assert out.alert == ev.Alert(level=c.FATAL, description=description)
+    codec_helpers.assert_alert(out, description)
     assert out.server_hello is None
 
 

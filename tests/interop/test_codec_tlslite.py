@@ -12,53 +12,19 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from cryptography.hazmat.primitives.serialization import Encoding
+from codec_helpers import assert_alert, chosen, der_chain, probe
 
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes.client_hello import ClientHelloSpec, build_client_hello
-from handshakes.keyshare import KeySharePool
-from handshakes.server_flight import HandshakeProbe
-from scanner import engine as en
-from scanner.engine import Deadlines, ProbeOutcome, run_probe
-from scanner.probes.hello import HelloFactory
-
-DEADLINES = Deadlines(connect=10.0, read=10.0, endpoint=60.0)
 
 RSA_AES128_SHA = 0x002F  # TLS_RSA_WITH_AES_128_CBC_SHA
 RSA_AES256_SHA = 0x0035  # TLS_RSA_WITH_AES_256_CBC_SHA
 RSA_3DES_SHA = 0x000A  # TLS_RSA_WITH_3DES_EDE_CBC_SHA
 TLS_AES_128_GCM = 0x1301
 
-POOL = KeySharePool()
 VERSIONS = [c.SSL3, c.TLS10]
 IDS = ["ssl3", "tls10"]
-
-
-@pytest.fixture
-def hello() -> HelloFactory:
-    return HelloFactory(server_name=None, pool=POOL)
-
-
-def der_chain(issued) -> tuple[bytes, ...]:
-    return tuple(cert.public_bytes(Encoding.DER) for cert in issued.fullchain)
-
-
-async def probe(server, spec: ClientHelloSpec) -> ProbeOutcome:
-    p = HandshakeProbe(spec, key_share_for=POOL.get)
-    return await run_probe(p, "127.0.0.1", server.port, deadlines=DEADLINES)
-
-
-def chosen(out: ProbeOutcome) -> tuple[int, int]:
-    assert out.outcome == en.ACCEPTED, out.describe()
-    sh = out.server_hello
-    assert sh is not None
-    return sh.version, sh.cipher_suite
-
-
-def assert_alert(out: ProbeOutcome, description: int) -> None:
-    assert out.outcome == en.ALERT, out.describe()
-    assert out.alert == ev.Alert(level=c.FATAL, description=description)
 
 
 def only(version: int, **options):

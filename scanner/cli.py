@@ -222,32 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", help="comma-separated scenario names")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_demo)
-    for extend in _EXTENSIONS:
-        extend(sub)
+    # The audit (simulate, audit) and report (diff, report) commands.
+    from scanner.audit.cli import register as register_audit
+    from scanner.report.cli import register as register_report
+
+    register_audit(sub)
+    register_report(sub)
     return parser
 
 
-# Other modules register their subcommands here (fleet, audit, diff, report).
-_EXTENSIONS: list[Any] = []
-
-
-def _load_extensions() -> None:
-    import importlib
-
-    for name in ("scanner.fleet.cli", "scanner.audit.cli", "scanner.clientauth.cli"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name and not name.startswith(str(exc.name)):
-                raise
-            continue
-        register = getattr(module, "register", None)
-        if register is not None and register not in _EXTENSIONS:
-            _EXTENSIONS.append(register)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_extensions()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -137,9 +137,9 @@ async def scan_target(
         try:
             ips = await en.resolve(target.host, target.port)
         except OSError as exc:
-            return [_failed(target, None, en.DNS_ERROR, f"cannot resolve {target.host}: {exc}")]
+            return [await unresolved(target, f"cannot resolve {target.host}: {exc}", options)]
         if not ips:
-            return [_failed(target, None, en.DNS_ERROR, f"{target.host} has no address")]
+            return [await unresolved(target, f"{target.host} has no address", options)]
     if not options.all_addresses:
         ips = ips[:1]
     results = []
@@ -345,11 +345,14 @@ async def _behaviours(conn: Connector, hello: HelloFactory, found: _Found, suppo
 # -- assembling the result -----------------------------------------------------------------
 
 
-def _failed(target: Target, ip: str | None, outcome: str, detail: str) -> EndpointResult:
-    return EndpointResult(
-        host=target.host, port=target.port, ip=ip, sni=target.server_name, outcome=outcome,
-        detail=detail, tags=target.tags, started=datetime.now(UTC).isoformat(timespec="seconds"),
+async def unresolved(target: Target, detail: str, options: ScanOptions) -> EndpointResult:
+    """The result (diagnosed) for a target whose name gave no address."""
+    result = EndpointResult(
+        host=target.host, port=target.port, ip=None, sni=target.server_name,
+        outcome=en.DNS_ERROR, detail=detail, tags=target.tags,
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+    return await _post_process(result, options)
 
 
 def _protocol_result(scan: sp.VersionScan) -> ProtocolResult:
@@ -383,6 +386,11 @@ def _kx_details(out: ProbeOutcome) -> tuple[int | None, int | None]:
     if isinstance(hrr, ev.HelloRetryRequest):
         return hrr.selected_group, None
     return None, None
+
+
+def _pair(suite: int) -> tuple[str, str]:
+    info = reg.cipher_suite(suite)
+    return (info.kx, info.auth) if info else ("?", hex(suite))
 
 
 def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
@@ -605,8 +613,17 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
         scan = found.versions[v]
         order = found.order.get(v)
         ranked = found.ranked.get(v) or scan.suites
+        # The flight was read for the first suite of each (key exchange, authentication)
+        # pair only; its curve / DH size hold for the pair's other suites too.
+        by_pair: dict[tuple[str, str], tuple[int | None, int | None]] = {}
+        for a in scan.accepted:
+            details = _kx_details(a.outcome)
+            if details != (None, None):
+                by_pair.setdefault(_pair(a.suite), details)
         for a in scan.accepted:
             group, bits = _kx_details(a.outcome)
+            if (group, bits) == (None, None):
+                group, bits = by_pair.get(_pair(a.suite), (None, None))
             if bits:
                 dh_bits.add(bits)
             pref = ranked.index(a.suite) + 1 if order and a.suite in ranked else None

@@ -33,7 +33,7 @@ import trio
 from scanner import engine as en
 from scanner.fleet.limits import EndpointGate, RateLimiter, SubnetLimiter
 from scanner.results import EndpointResult
-from scanner.scan import ScanOptions, Target, scan_endpoint
+from scanner.scan import ScanOptions, Target, scan_endpoint, unresolved
 
 Job = tuple[Target, ScanOptions]
 
@@ -109,9 +109,10 @@ class Engine:
                 try:
                     ips = await en.resolve(target.host, target.port)
                 except OSError as exc:
-                    return [_failed(target, f"cannot resolve {target.host}: {exc}")]
+                    return [await unresolved(target, f"cannot resolve {target.host}: {exc}", options)]
             if not ips:
-                return [_failed(target, f"{target.host} has no address (or no answer within {budget:g}s)")]
+                detail = f"{target.host} has no address (or no answer within {budget:g}s)"
+                return [await unresolved(target, detail, options)]
         if not options.all_addresses:
             ips = ips[:1]
         out = []
@@ -127,13 +128,6 @@ class Engine:
             finally:
                 gate.close()
         return out
-
-
-def _failed(target: Target, detail: str) -> EndpointResult:
-    return EndpointResult(
-        host=target.host, port=target.port, ip=None, sni=target.server_name, outcome=en.DNS_ERROR,
-        detail=detail, tags=target.tags, started=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
 
 
 def _crashed(target: Target, exc: BaseException) -> EndpointResult:

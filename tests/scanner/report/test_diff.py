@@ -158,14 +158,10 @@ async def test_diff_of_a_real_migration(migration: dict[str, Any]) -> None:
 async def test_diff_command(
     migration: dict[str, Any],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import scanner.cli as cli
-    from scanner.report.cli import register
 
-    monkeypatch.setattr(cli, "_EXTENSIONS", [register])
-    monkeypatch.setattr(cli, "_load_extensions", lambda: None)
     out = tmp_path / "diff.json"
     argv = ["diff", str(migration["before_path"]), str(migration["after_path"]), "--match", "host"]
     assert cli.main([*argv, "--format", "json", "-o", str(out)]) == 0

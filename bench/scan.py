@@ -9,6 +9,8 @@ each run, same process):
     and wall time (budget 0.25 s);
   * the full scan (preference, groups, certificates, behaviours): connections (budget 60)
     and wall time (budget 0.6 s);
+  * the probe path alone (500 probes one after another, ClientHello to ServerHello):
+    CPU per probe;
   * scanner CPU per probe: this process's CPU time (CLOCK_PROCESS_CPUTIME_ID) summed over
     all runs / all probes (budget 300 us), and its split (getrusage, tick-granular) into
     user time (our code, trio, cryptography) and kernel time (on loopback the kernel runs
@@ -31,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trio  # noqa: E402
 
-from scanner.engine import Deadlines  # noqa: E402
+from scanner.engine import Deadlines, run_probe  # noqa: E402
 from scanner.lab.certs import Pki  # noqa: E402
 from scanner.lab.servers import OpenSSLServer  # noqa: E402
+from scanner.probes.hello import HelloFactory, candidate_suites  # noqa: E402
 from scanner.scan import ScanOptions, Target, scan_endpoint  # noqa: E402
 
 VERSIONS_AND_SUITES = frozenset({"protocols", "suites"})
@@ -53,6 +56,24 @@ async def one(port: int, probes: frozenset[str], ca: Path) -> tuple[float, float
     return time.perf_counter() - t0, (cpu, user, system), result
 
 
+async def probe_path(port: int, count: int) -> tuple[float, float]:
+    """CPU per probe of the probe path alone (ClientHello of 128 suites, connect, send,
+    ServerHello parsed, close), sequentially: (TLS 1.2, TLS 1.3) in microseconds."""
+    hello = HelloFactory(server_name="localhost")
+    out = []
+    for version in (0x0303, 0x0304):
+        suites = candidate_suites(version)[:128]
+        deadlines = Deadlines()
+        for _ in range(20):  # warm-up
+            await run_probe(hello.probe(hello.spec(version, suites), read_flight=False), "127.0.0.1", port, deadlines=deadlines)
+        cpu0 = time.process_time()
+        for _ in range(count):
+            probe = hello.probe(hello.spec(version, suites), read_flight=False, answer_hrr=False)
+            await run_probe(probe, "127.0.0.1", port, deadlines=deadlines)
+        out.append((time.process_time() - cpu0) / count * 1e6)
+    return out[0], out[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=25)
@@ -63,6 +84,11 @@ def main() -> None:
         with OpenSSLServer(cert=leaf) as server:
             # Warm-up: imports, key-share generation, trust store.
             trio.run(one, server.port, FULL, pki.ca_path)
+            tls12, tls13 = trio.run(probe_path, server.port, 500)
+            print(
+                f"probe path         CPU/probe TLS 1.2 {tls12:4.0f} us, TLS 1.3 {tls13:4.0f} us"
+                " (budget 300; one probe at a time, ServerHello only)"
+            )
             for label, probes, conn_budget, time_budget in (
                 ("versions + suites", VERSIONS_AND_SUITES, None, 0.25),
                 ("full scan", FULL, 60, 0.6),

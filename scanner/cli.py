@@ -1,19 +1,18 @@
 # The command line: parse, build options, call the library, format. No TLS logic here.
+# `scan` streams through the fleet runner (scanner/fleet/cli.py), a single host being a
+# fleet of one; the other commands live next to their code (audit/, report/, lab/).
 #
 # Exit codes (docs/cli.md): 0 no finding at or above --fail-on; 1 findings at or above it;
-# 2 usage or input error (bad arguments, malformed targets file, unreadable key).
+# 2 usage or input error (bad arguments, malformed targets file, unreadable key); 130 Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
 
 from handshakes import registry as reg
-from scanner.results import SEVERITIES, EndpointResult
-from scanner.scan import ALL_PROBES, ScanOptions, Target
-from scanner.targets import TargetError, parse_target
+from scanner.results import SEVERITIES
+from scanner.scan import ALL_PROBES
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -73,96 +72,24 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         help="exit 1 when a finding of this severity or worse is found",
     )
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    from scanner.clientauth.cli import add_arguments as add_client_cert_arguments
     from scanner.fleet.cli import add_fleet_arguments
 
     add_fleet_arguments(p)
-    clientauth = _clientauth()
-    if clientauth is not None and hasattr(clientauth, "add_arguments"):
-        clientauth.add_arguments(p)
-
-
-def _clientauth() -> Any:
-    """scanner.clientauth.cli when installed: it adds the client-certificate options
-    (add_arguments) and loads them (load_from_args -> args.client_certs_loaded)."""
-    import importlib
-
-    try:
-        return importlib.import_module("scanner.clientauth.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("scanner.clientauth", "scanner.clientauth.cli"):
-            raise
-        return None
+    add_client_cert_arguments(p)
 
 
 def _load_client_certs(args: argparse.Namespace) -> None:
-    clientauth = _clientauth()
-    if clientauth is not None and hasattr(clientauth, "load_from_args"):
-        try:
-            loaded = clientauth.load_from_args(args)
-        except ValueError as exc:  # CredentialError: which file and why, no secrets
-            raise UsageError(str(exc)) from None
-        if loaded:
-            args.client_certs_loaded = tuple(loaded)
+    """Read the client certificates before any packet is sent (args.client_certs_loaded)."""
+    from scanner.clientauth.cli import load_from_args
+    from scanner.clientauth.credentials import CredentialError
 
-
-def options_from_args(args: argparse.Namespace) -> ScanOptions:
-    """The ScanOptions the command line asks for (built-in defaults for the rest)."""
-    from scanner.fleet.cli import base_options, layer_from_args
-    from scanner.fleet.targets_file import apply_layers
-
-    return apply_layers(base_options(args), [layer_from_args(args)])
-
-
-def targets_from_args(args: argparse.Namespace) -> list[Target]:
-    """The targets named on the command line (targets files are read by the fleet)."""
-    if not args.targets and not getattr(args, "targets_file", None):
-        raise UsageError("no target given: tlscompat scan HOST[:PORT] ... or -f FILE")
-    targets = []
-    for text in args.targets:
-        try:
-            t = parse_target(text)
-        except TargetError as exc:
-            raise UsageError(str(exc)) from None
-        targets.append(t)
-    if args.ip or args.sni is not None:
-        if len(targets) != 1:
-            raise UsageError("--ip and --sni apply to exactly one target")
-        from dataclasses import replace
-
-        t = targets[0]
-        targets = [replace(t, ip=args.ip or t.ip, sni=args.sni if args.sni is not None else t.sni)]
-    return targets
-
-
-def worst_severity_reached(results: Sequence[EndpointResult], fail_on: str | None) -> bool:
-    if fail_on is None:
-        return False
-    limit = SEVERITIES.index(fail_on)
-    return any(SEVERITIES.index(f.severity) <= limit for r in results for f in r.findings)
-
-
-def emit(results: Sequence[EndpointResult], args: argparse.Namespace, out: TextIO) -> None:
-    color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
-    if args.format == "json":
-        from scanner.report.jsonout import write_json
-
-        write_json(list(results), out)
-    elif args.format == "jsonl":
-        from scanner.report.jsonout import jsonl_line
-
-        for r in results:
-            out.write(jsonl_line(r) + "\n")
-    elif args.format == "csv":
-        from scanner.report.csvout import write_csv
-
-        write_csv(list(results), out, findings=getattr(args, "csv_findings", False))
-    else:
-        from scanner.report.table import render_endpoint, render_summary
-
-        for r in results:
-            out.write(render_endpoint(r, verbose=args.verbose, color=color) + "\n")
-        if len(results) > 1:
-            out.write(render_summary(list(results), color=color) + "\n")
+    try:
+        loaded = load_from_args(args)
+    except CredentialError as exc:  # which file and why, never the password or the key
+        raise UsageError(str(exc)) from None
+    if loaded:
+        args.client_certs_loaded = tuple(loaded)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -171,14 +98,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     _load_client_certs(args)
     return run_scan(args)
-
-
-def _write(results: Sequence[EndpointResult], args: argparse.Namespace) -> None:
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as fp:
-            emit(results, args, fp)
-    else:
-        emit(results, args, sys.stdout)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

@@ -224,6 +224,11 @@ def _describe(cert: x509.Certificate) -> CertificateInfo:
     key_type, key_bits, key_curve = _key_facts(cert)
     signature_algorithm = _oid_name(cert.signature_algorithm_oid)
     self_issued = cert.subject == cert.issuer
+    with warnings.catch_warnings():
+        # A non-positive serial breaks RFC 5280 section 4.1.2.2; it is the server's data.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        number = cert.serial_number
+    serial = format(number, "X") if number >= 0 else "-" + format(-number, "X")
     return CertificateInfo(
         subject=_name_string(cert.subject),
         issuer=_name_string(cert.issuer),
@@ -232,9 +237,7 @@ def _describe(cert: x509.Certificate) -> CertificateInfo:
         ),
         san_dns=san_dns,
         san_ip=san_ip,
-        serial=format(cert.serial_number, "X")
-        if cert.serial_number >= 0
-        else "-" + format(-cert.serial_number, "X"),
+        serial=serial,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         key_type=key_type,

@@ -101,12 +101,20 @@ class HandshakeVerdict:
     certificate_sent: bool = False  # we sent a Certificate message (empty or not)
 
 
+# How long to wait for the server's verdict once the handshake is complete.
+SETTLE_MIN_S = 1.0
+SETTLE_FACTOR = 4
+
+
 class _DeadlineSocket:
     """What tlslite-ng sees as its socket: every call is bounded by one absolute deadline."""
 
     def __init__(self, sock: socket.socket, deadline: float | None) -> None:
         self._sock = sock
         self._deadline = deadline
+
+    def shorten(self, deadline: float) -> None:
+        self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
 
     def _arm(self) -> None:
         if self._deadline is None:
@@ -264,15 +272,22 @@ def full_handshake(
         except (SyntaxError, ValueError) as exc:
             # tlslite-ng's message names the PEM type, never its content.
             raise ValueError(f"tlslite-ng cannot use this private key: {type(exc).__name__}") from None
-    tls = _TracingConnection(_DeadlineSocket(sock, deadline))
+    bounded = _DeadlineSocket(sock, deadline)
+    tls = _TracingConnection(bounded)
     completed = answered = False
     version = suite = None
+    started = time.monotonic()
     try:
         try:
             tls.handshakeClientCert(
                 certChain=chain, privateKey=key, settings=settings, serverName=server_name
             )
             completed = True
+            # A server that rejects our certificate (or its absence) after our Finished
+            # does so as soon as it has read it: a few handshake times, not the caller's
+            # whole deadline (a server that does not speak HTTP stays silent otherwise).
+            settle = time.monotonic() + max(SETTLE_MIN_S, SETTLE_FACTOR * (time.monotonic() - started))
+            bounded.shorten(settle)
             major, minor = tls.version
             version = major << 8 | minor
             suite = tls.session.cipherSuite

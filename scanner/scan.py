@@ -430,8 +430,13 @@ def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
             add(out, sh.version if sh else 0, None)
         elif name.startswith("tls13_"):
             add(out, c.TLS13, sni)
+    # A chain seen without SNI that the server also sends for the name adds nothing: list
+    # it once (Behaviours.sni_detail says it is the same); a different one is evidence.
+    with_name = {der for (der, sent_name) in seen if sent_name is not None}
     chains = []
     for (der, sent_name), (versions, staple) in seen.items():
+        if sent_name is None and sni is not None and der in with_name:
+            continue
         chains.append(
             ChainResult(
                 versions=tuple(sorted(versions, reverse=True)),
@@ -574,7 +579,17 @@ def _behaviours_result(found: _Found, target: Target) -> Behaviours:
             kw["sni_detail"] = f"without SNI: {no_sni.describe()}"
         else:
             kw["sni_required"] = False
-            kw["sni_detail"] = "without SNI the handshake succeeds"
+            cert = no_sni.first(ev.Certificate)
+            chain = cert.chain if isinstance(cert, ev.Certificate) else ()
+            same = any(
+                isinstance(c13 := o.first(ev.Certificate), ev.Certificate) and c13.chain == chain
+                for scan in found.versions.values()
+                for o in (scan.first, *[a.outcome for a in scan.accepted])
+                if o is not None
+            )
+            kw["sni_detail"] = "without SNI the handshake succeeds" + (
+                " with the same certificate chain" if same else " with a different certificate chain"
+            ) if chain else "without SNI the handshake succeeds"
     return Behaviours(**kw)
 
 

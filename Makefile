@@ -31,9 +31,12 @@ unit: $(TESTENV)
 
 test: lint unit
 
+# Minutes, not seconds: the fleet benchmark starts a farm of 200 endpoints (nginx when
+# installed, else openssl s_server processes). Figures are in docs/performance.md.
 bench: $(RUNTIME)
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/scan.py
+	$(BIN)/python bench/fleet.py
 
 registry: $(RUNTIME)
 	$(BIN)/python tools/gen_registry.py

@@ -315,8 +315,8 @@ async def _behaviours(conn: Connector, hello: HelloFactory, found: _Found, suppo
             # TLS_FALLBACK_SCSV; a server supporting a higher version must answer
             # inappropriate_fallback (86).
             lower = below[0]
-            suites = found.versions[lower].suites or list(candidate_suites(lower))[:64]
-            spec = hello.spec(lower, (*suites, c.TLS_FALLBACK_SCSV))
+            suites = (found.versions[lower].suites or list(candidate_suites(lower)))
+            spec = hello.spec(lower, (*suites[: MAX_SUITES_PER_HELLO - 1], c.TLS_FALLBACK_SCSV))
 
             async def fallback() -> None:
                 found.extra["fallback_scsv"] = await conn.probe(

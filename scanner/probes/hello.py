@@ -16,7 +16,12 @@ from handshakes.events import ServerHello
 from handshakes.keyshare import KeySharePool
 from handshakes.server_flight import HandshakeProbe
 
-MAX_SUITES_PER_HELLO = 128  # issue 3: servers choke on longer ClientHellos
+MAX_SUITES_PER_HELLO = 128  # issue 3: servers choke on longer ClientHellos (SCSVs count)
+
+
+def batch_size(version: int) -> int:
+    """Candidate suites per hello: the SSL 3.0 hello also carries the renegotiation SCSV."""
+    return MAX_SUITES_PER_HELLO - 1 if version == c.SSL3 else MAX_SUITES_PER_HELLO
 
 # Signature schemes offered by every probe, strongest first, so that acceptance never
 # hinges on them (RFC 8446 section 4.2.3; RFC 5246 section 7.4.1.4.1 pairs for TLS 1.2).

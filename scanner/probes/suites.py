@@ -17,7 +17,7 @@ from handshakes import events as ev
 from handshakes import registry as reg
 from scanner import engine as en
 from scanner.engine import ACCEPTED, Connector, ProbeOutcome
-from scanner.probes.hello import MAX_SUITES_PER_HELLO, HelloFactory, candidate_suites
+from scanner.probes.hello import HelloFactory, batch_size, candidate_suites
 
 # Outcomes after which offering another batch to the same version is pointless: nothing
 # listens, another protocol answers, or nothing answers within the deadline.
@@ -96,7 +96,7 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
         return True
 
     while remaining:
-        offered = tuple(remaining[:MAX_SUITES_PER_HELLO])
+        offered = tuple(remaining[: batch_size(version)])
         spec = hello.spec(version, offered, compression=result.first is None)
         first_probe = result.first is None
         out = await conn.probe(
@@ -177,7 +177,7 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
     suites = scan.suites
     if len(suites) < 2 or scan.version == c.SSL2 or scan.one_by_one:
         return None
-    reversed_offer = tuple(reversed(suites[:MAX_SUITES_PER_HELLO]))
+    reversed_offer = tuple(reversed(suites[: batch_size(scan.version)]))
     spec = hello.spec(scan.version, reversed_offer)
     out = await conn.probe(
         f"{reg.version_name(scan.version)} preference",
@@ -204,7 +204,7 @@ async def rank_by_server(conn: Connector, hello: HelloFactory, scan: VersionScan
     """The server's full order among the found suites when the elimination ran over several
     batches (a later batch may hold a suite the server prefers): elimination again, over
     the found suites only."""
-    left = scan.suites[:MAX_SUITES_PER_HELLO]
+    left = scan.suites[: batch_size(scan.version)]
     order: list[int] = []
     while len(left) > 1:
         spec = hello.spec(scan.version, tuple(left))

@@ -392,8 +392,6 @@ def demo_summary(verdicts: Sequence[Verdict]) -> str:
             notes.append("missing " + _ids(v.missing))
         if v.unexpected:
             notes.append("unexpected " + _ids(v.unexpected))
-        if not v.ok and v.running.scenario.known_issue:
-            notes.append("known issue")
         rows.append(
             (v.running.name, _expected_text(v.running.scenario), _ids(v.found), status,
              "; ".join(notes))
@@ -432,12 +430,6 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         print(_render(v.result, verbose), file=stream)
     print("\n" + demo_summary(verdicts), file=stream)
     bad = [v for v in verdicts if not v.ok]
-    known = [v for v in bad if v.running.scenario.known_issue]
-    if known:
-        print("\nKnown issues (the scanner does not yet report what these scenarios need):",
-              file=stream)
-        for v in known:
-            print(f"  {v.running.name}: {v.running.scenario.known_issue}", file=stream)
     print(
         f"\n{len(verdicts) - len(bad)} of {len(verdicts)} scenarios matched; lab started in "
         f"{t_started:.1f} s, {total:.1f} s in all.",

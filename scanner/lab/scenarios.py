@@ -126,8 +126,6 @@ class Scenario:
     info findings are commentary, their full set is not pinned).
     `scan_options`: ScanOptions fields set on top of the lab defaults (for instance the
     versions the seed's client spoke). `sni`: Target.sni (None: send LAB_HOST).
-    `known_issue`: set when the scanner or the diagnosis does not (yet) report `expected`;
-    the tests mark the scenario xfail(strict) with this text, the demo shows it.
     """
 
     name: str
@@ -138,7 +136,6 @@ class Scenario:
     expected_info: frozenset[str] = frozenset()
     scan_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     sni: str | None = None
-    known_issue: str | None = None
 
 
 _REGISTRY: dict[str, Scenario] = {}
@@ -153,7 +150,6 @@ def _scenario(
     expected_info: tuple[str, ...] = (),
     scan_options: Mapping[str, Any] | None = None,
     sni: str | None = None,
-    known_issue: str | None = None,
 ) -> Callable[[StartFn], StartFn]:
     def register(start: StartFn) -> StartFn:
         if name in _REGISTRY:
@@ -166,7 +162,6 @@ def _scenario(
             expected_info=frozenset(expected_info),
             scan_options=MappingProxyType(dict(scan_options or {})),
             sni=sni,
-            known_issue=known_issue,
             start=start,
         )
         return start

@@ -2,8 +2,6 @@
 # the scenario expects above severity info (and the info ids it names). One lab runs for
 # the whole module (one Pki, every server started once, concurrently); each test scans its
 # scenario with the scenario's own ScanOptions (generous deadlines for a loaded 2-core CI).
-# A scenario the scanner cannot diagnose yet is xfail(strict): fixing the scanner turns it
-# into an XPASS failure, a reminder to drop its `known_issue`.
 from __future__ import annotations
 
 import argparse
@@ -30,8 +28,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def _params() -> list[object]:
     params: list[object] = []
     for s in SCENARIOS:
-        marks = [pytest.mark.xfail(reason=s.known_issue, strict=True)] if s.known_issue else []
-        params.append(pytest.param(s.name, marks=marks, id=s.name))
+        params.append(pytest.param(s.name, id=s.name))
     return params
 
 

@@ -292,8 +292,14 @@ async def _extra_certificates(conn: Connector, hello: HelloFactory, target: Targ
             nursery.start_soon(no_sni)
         if c.TLS13 in supported:
             # TLS 1.3 picks the certificate by signature_algorithms (RFC 8446 section 4.4.2.2):
-            # ask once for each key type so a dual RSA/ECDSA server shows both.
+            # ask for each key type, but the first probe's (already read) is not asked again,
+            # so a dual RSA/ECDSA server shows both.
+            first13 = found.versions[c.TLS13].first
+            cert13 = first13.first(ev.Certificate) if first13 is not None else None
+            seen = _key_type(cert13.chain[0]) if isinstance(cert13, ev.Certificate) and cert13.chain else ""
             for label, algs in (("rsa", SIGALGS_RSA), ("ecdsa", SIGALGS_ECDSA)):
+                if (label, seen) in (("rsa", "RSA"), ("ecdsa", "EC")):
+                    continue
                 spec13 = hello.spec(c.TLS13, found.versions[c.TLS13].suites, sigalgs=algs)
 
                 async def by_type(label: str = label, spec13: Any = spec13) -> None:

@@ -180,7 +180,7 @@ def render_endpoint(
 
 def _header(result: EndpointResult) -> str:
     stats = result.stats
-    line = f"{result.host}:{result.port}"
+    line = _address(result)
     line += f"  ip {result.ip or '-'}  sni {result.sni or '-'}  outcome {result.outcome}"
     lines = [line]
     if result.detail:
@@ -567,7 +567,7 @@ def render_summary(results: Sequence[EndpointResult], *, color: bool = False) ->
 
     slowest = sorted(results, key=lambda r: (-r.stats.duration_s, r.host, r.port))[:_SLOWEST]
     rows = [
-        (f"{r.host}:{r.port}", r.outcome, f"{r.stats.duration_s:.2f}", str(r.stats.connections))
+        (_address(r), r.outcome, f"{r.stats.duration_s:.2f}", str(r.stats.connections))
         for r in slowest
     ]
     parts.append(
@@ -576,3 +576,9 @@ def render_summary(results: Sequence[EndpointResult], *, color: bool = False) ->
         )
     )
     return "\n\n".join(parts) + "\n"
+
+
+def _address(result: EndpointResult) -> str:
+    """host:port, with an IPv6 address in brackets ([::1]:443) so the port is unambiguous."""
+    host = f"[{result.host}]" if ":" in result.host else result.host
+    return f"{host}:{result.port}"

@@ -56,10 +56,6 @@ class RecordReader:
         self._sslv2 = False
         self._first = True
 
-    @property
-    def buffered(self) -> bytes:
-        return bytes(self._buf)
-
     def feed(self, data: bytes) -> list[Record]:
         self._buf += data
         out: list[Record] = []

@@ -30,12 +30,7 @@ UNREACHABLE = "unreachable"
 DNS_ERROR = "dns_error"
 NOT_TLS = "not_tls"
 PROTOCOL_ERROR = "protocol_error"
-OUTCOMES = (
-    ACCEPTED, ALERT, CLOSED, RESET, TIMEOUT, REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, PROTOCOL_ERROR,
-)
 TRANSIENT = (RESET, TIMEOUT)
-# Outcomes that say nothing about TLS: the TCP connection never carried a handshake.
-CONNECT_FAILURES = (REFUSED, UNREACHABLE, DNS_ERROR)
 
 OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
 
@@ -101,16 +96,6 @@ class ProbeOutcome:
         if self.detail:
             return f"{self.outcome} ({self.detail})"
         return self.outcome
-
-
-@dataclass(slots=True)
-class Limits:
-    """Concurrency bounds shared by a whole scan (global) and per endpoint."""
-
-    global_connections: trio.CapacityLimiter = field(
-        default_factory=lambda: trio.CapacityLimiter(64)
-    )
-    per_endpoint: int = 4
 
 
 def classify(events: list[ev.Event]) -> tuple[str, str]:

@@ -33,11 +33,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import trio  # noqa: E402
 
-from scanner.engine import Deadlines, run_probe  # noqa: E402
+from scanner.api import scan_endpoint  # noqa: E402
+from scanner.engine import run_probe  # noqa: E402
 from scanner.lab.certs import Pki  # noqa: E402
 from scanner.lab.servers import OpenSSLServer  # noqa: E402
+from scanner.options import (  # noqa: E402
+    Deadlines,  # noqa: E402
+    ScanOptions,
+    Target,
+)
 from scanner.probes.hello import HelloFactory, candidate_suites  # noqa: E402
-from scanner.scan import ScanOptions, Target, scan_endpoint  # noqa: E402
 
 VERSIONS_AND_SUITES = frozenset({"protocols", "suites"})
 FULL = frozenset({"protocols", "suites", "preference", "groups", "certificates", "behaviours"})

@@ -11,6 +11,7 @@ Both return frozen EndpointResults (scanner.results); scanner.results.endpoint_j
 one into the JSON documented in docs/json.md.
 """
 
-from scanner.scan import ScanOptions, Target, scan, scan_endpoint, scan_target
+from scanner.api import scan, scan_endpoint, scan_target
+from scanner.options import ScanOptions, Target
 
 __all__ = ["ScanOptions", "Target", "scan", "scan_endpoint", "scan_target"]

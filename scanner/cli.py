@@ -11,14 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from handshakes import registry as reg
+from scanner.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from scanner.options import ALL_PROBES
 from scanner.results import SEVERITIES
-from scanner.scan import ALL_PROBES
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported in one line, exit code 2."""
 
 
 def _versions(text: str) -> tuple[int, ...]:
@@ -160,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("tlscompat: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
 

@@ -18,31 +18,21 @@ import trio
 from handshakes import events as ev
 from handshakes.errors import RemoteProtocolError
 from handshakes.server_flight import HandshakeProbe
-
-# The outcomes a probe can end in (issue 3). Exactly one per probe.
-ACCEPTED = "accepted"
-ALERT = "alert"
-CLOSED = "closed"
-RESET = "reset"
-TIMEOUT = "timeout"
-REFUSED = "refused"
-UNREACHABLE = "unreachable"
-DNS_ERROR = "dns_error"
-NOT_TLS = "not_tls"
-PROTOCOL_ERROR = "protocol_error"
-TRANSIENT = (RESET, TIMEOUT)
+from scanner.options import (
+    ACCEPTED,
+    ALERT,
+    CLOSED,
+    NOT_TLS,
+    PROTOCOL_ERROR,
+    REFUSED,
+    RESET,
+    TIMEOUT,
+    TRANSIENT,
+    UNREACHABLE,
+    Deadlines,
+)
 
 OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Deadlines:
-    """Seconds. ``read`` bounds the whole wait for the server's answer, not each read,
-    so a server that drips a byte a second cannot hold a probe past it."""
-
-    connect: float = 5.0
-    read: float = 5.0
-    endpoint: float = 120.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from handshakes import constants as c  # noqa: E402
 from scanner.diagnose import CATALOGUE, RULES, diagnose  # noqa: E402
 from scanner.explain import explain  # noqa: E402
+from scanner.options import ScanOptions  # noqa: E402
 from scanner.results import (  # noqa: E402
     Behaviours,
     ChainResult,
@@ -35,7 +36,6 @@ from scanner.results import (  # noqa: E402
     ProtocolResult,
     SuiteResult,
 )
-from scanner.scan import ScanOptions  # noqa: E402
 from scanner.x509 import CertificateInfo, ChainValidation  # noqa: E402
 
 DOC = ROOT / "docs" / "findings.md"

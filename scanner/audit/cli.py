@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from scanner.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from scanner.exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from scanner.profiles import ClientProfile
 
 __all__ = ["register"]
@@ -145,7 +145,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     from scanner.audit.live import simulate_live_many
     from scanner.audit.report import live_json, render_live
-    from scanner.engine import Deadlines
+    from scanner.options import Deadlines
     from scanner.profiles import load_builtin_profiles, profile_from_client_hello_hex
     from scanner.targets import TargetError, parse_target
 

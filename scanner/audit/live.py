@@ -27,11 +27,11 @@ from handshakes.errors import LocalProtocolError
 from handshakes.keyshare import KeyShare, KeySharePool
 from handshakes.server_flight import HandshakeProbe
 from scanner import engine as en
-from scanner.engine import Deadlines, OpenStream, ProbeOutcome, open_tcp
+from scanner.engine import OpenStream, ProbeOutcome, open_tcp
+from scanner.options import ACCEPTED, ALERT, CLOSED, DNS_ERROR, Deadlines, Target
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, candidate_suites
 from scanner.profiles import ClientProfile, spec_for_profile
 from scanner.profiles.hello import decode_key_share
-from scanner.scan import Target
 from scanner.simulate import ServerCapabilities, Simulation, simulate
 
 __all__ = ["LiveSimulation", "simulate_live", "simulate_live_many", "verdict"]
@@ -143,7 +143,7 @@ def verdict(
         "alert": alert.description if alert is not None else None,
         "detail": out.describe(),
     }
-    if out.outcome != en.ACCEPTED:
+    if out.outcome != ACCEPTED:
         return _failure(profile, out, base, wide)
 
     sh = out.server_hello
@@ -239,7 +239,7 @@ def _failure(
     alert = out.alert
     code, reason = out.outcome, out.describe()
     version: int | None = None
-    if out.outcome == en.ALERT and alert is not None:
+    if out.outcome == ALERT and alert is not None:
         name = f"{alert.name} ({alert.description})"
         if alert.description == _PROTOCOL_VERSION:
             # RFC 8446 section 4.2.1 / RFC 5246 appendix E.1: no version both speak.
@@ -274,12 +274,12 @@ def _failure(
         else:
             code = "alert"
             reason = f"the server answered alert {name}"
-    elif out.outcome == en.ALERT:
+    elif out.outcome == ALERT:
         v2err = out.first(ev.SSLv2Error)
         code = "alert"
         if isinstance(v2err, ev.SSLv2Error):
             reason = f"the server answered SSLv2 error 0x{v2err.code:04X}"
-    elif out.outcome == en.CLOSED:
+    elif out.outcome == CLOSED:
         reason = "the server closed the connection after the ClientHello, without an alert"
     return LiveSimulation(
         ok=False, version=version, suite=None, group=None, reason=reason, reason_code=code,
@@ -308,8 +308,8 @@ async def simulate_live(
         if not addresses:
             return LiveSimulation(
                 profile_id=profile.id, ok=False, version=None, suite=None, group=None,
-                reason=f"cannot resolve {target.host}: {error}", reason_code=en.DNS_ERROR,
-                outcome=en.DNS_ERROR,
+                reason=f"cannot resolve {target.host}: {error}", reason_code=DNS_ERROR,
+                outcome=DNS_ERROR,
             )
         ip = addresses[0]
     spec = spec_for_profile(profile, target.server_name, key_shares=pool)
@@ -317,7 +317,7 @@ async def simulate_live(
     out = await en.run_probe(probe, ip, target.port, deadlines=deadlines, open_stream=open_stream)
     wide = None
     alert = out.alert
-    if out.outcome == en.ALERT and alert is not None and alert.description == _HANDSHAKE_FAILURE:
+    if out.outcome == ALERT and alert is not None and alert.description == _HANDSHAKE_FAILURE:
         wide_spec = dataclasses.replace(spec, cipher_suites=_wide_suites(profile))
         wide = await en.run_probe(
             HandshakeProbe(wide_spec, read_flight=False, answer_hrr=False),

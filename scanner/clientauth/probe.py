@@ -37,7 +37,7 @@ from scanner.results import ClientAuthResult, ClientCertAttempt
 
 if TYPE_CHECKING:
     from scanner.clientauth.credentials import ClientCredential
-    from scanner.scan import ScanOptions, Target
+    from scanner.options import ScanOptions, Target
 
 __all__ = ["TESTABLE_VERSIONS", "assess", "attempt_versions", "http_request"]
 

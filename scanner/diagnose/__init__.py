@@ -16,7 +16,7 @@ from scanner.diagnose.common import Rule
 from scanner.results import SEVERITIES, EndpointResult, Finding
 
 if TYPE_CHECKING:
-    from scanner.scan import ScanOptions
+    from scanner.options import ScanOptions
 
 __all__ = ["CATALOGUE", "RULES", "Entry", "diagnose", "sort_findings"]
 
@@ -39,7 +39,7 @@ def diagnose(result: EndpointResult, options: ScanOptions | None = None) -> tupl
     """Every finding the result supports, sorted by severity then id. Deterministic: the
     same result and options give the same text."""
     if options is None:
-        from scanner.scan import ScanOptions
+        from scanner.options import ScanOptions
 
         options = ScanOptions()
     found = [f for rule in RULES.values() if (f := rule(result, options)) is not None]

@@ -15,7 +15,7 @@ from scanner.diagnose.common import Rule, cert_label, chain_label, leaf, lines, 
 from scanner.results import ChainResult, EndpointResult, Finding
 
 if TYPE_CHECKING:
-    from scanner.scan import ScanOptions
+    from scanner.options import ScanOptions
 
 # Problems that explain why the strict verifier refused a chain (hostname is judged apart).
 _TRUST_PROBLEMS = frozenset(

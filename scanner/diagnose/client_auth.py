@@ -9,7 +9,7 @@ from scanner.diagnose.common import Rule, lines, make, versions
 from scanner.results import ClientAuthResult, ClientCertAttempt, EndpointResult, Finding
 
 if TYPE_CHECKING:
-    from scanner.scan import ScanOptions
+    from scanner.options import ScanOptions
 
 _REFUSALS = ("alert", "closed", "reset")
 

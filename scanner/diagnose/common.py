@@ -12,7 +12,7 @@ from scanner.diagnose.catalogue import entry
 from scanner.results import EndpointResult, Finding, ProtocolResult
 
 if TYPE_CHECKING:
-    from scanner.scan import ScanOptions
+    from scanner.options import ScanOptions
 
 Rule = Callable[[EndpointResult, "ScanOptions"], "Finding | None"]
 

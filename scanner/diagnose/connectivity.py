@@ -21,7 +21,7 @@ from scanner.diagnose.common import (
 from scanner.results import EndpointResult, Finding, ProtocolResult
 
 if TYPE_CHECKING:
-    from scanner.scan import ScanOptions
+    from scanner.options import ScanOptions
 
 UNRECOGNIZED_NAME = 112
 INTERNAL_ERROR = 80

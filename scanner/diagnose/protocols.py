@@ -15,7 +15,7 @@ from scanner.diagnose.common import Rule, lines, make, outcome_text, versions
 from scanner.results import EndpointResult, Finding, SuiteResult
 
 if TYPE_CHECKING:
-    from scanner.scan import ScanOptions
+    from scanner.options import ScanOptions
 
 # Key exchanges that give forward secrecy ("any" is TLS 1.3, always (EC)DHE).
 _FORWARD_SECRET_KX = frozenset({"ECDHE", "DHE", "ECDHEPSK", "DHEPSK", "CECPQ1", "any"})

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import trio
 
+from scanner.exits import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from scanner.fleet.output import (
     FleetSummary,
     Progress,
@@ -28,11 +29,9 @@ from scanner.fleet.output import (
 )
 from scanner.fleet.run import Completed, FleetSettings, run_fleet
 from scanner.fleet.targets_file import DEFAULT_CIDR_CAP, DEPTHS, Layer, RunLimits, load_targets
+from scanner.options import ALL_PROBES, ScanOptions, Target
 from scanner.results import endpoint_json
-from scanner.scan import ALL_PROBES, ScanOptions, Target
 from scanner.targets import TargetError, parse_target
-
-EXIT_INTERRUPTED = 130
 
 DEFAULT_ENDPOINTS = 64
 DEFAULT_CONNECTIONS = 256
@@ -70,8 +69,6 @@ def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
 def layer_from_args(args: argparse.Namespace) -> Layer:
     """The scan options given explicitly on the command line (they beat a targets file's
     defaults, not a target's own options). Raises UsageError."""
-    from scanner.cli import UsageError
-
     kw: dict[str, Any] = {}
     if getattr(args, "quick", False):
         kw["depth"] = DEPTHS["quick"]
@@ -119,8 +116,6 @@ def base_options(args: argparse.Namespace) -> ScanOptions:
 
 def settings_from_args(args: argparse.Namespace, limits: RunLimits, total: int, deadline: float) -> FleetSettings:
     """Run limits: the command line, else the targets files, else the defaults."""
-    from scanner.cli import UsageError
-
     def pick(flag: Any, from_file: Any, default: Any) -> Any:
         return flag if flag is not None else from_file if from_file is not None else default
 
@@ -160,8 +155,6 @@ def _picklable(value: Any) -> bool:
 def _cli_targets(args: argparse.Namespace) -> list[str | Target]:
     from dataclasses import replace
 
-    from scanner.cli import UsageError
-
     items: list[str | Target] = list(args.targets)
     if args.ip or args.sni is not None:
         if len(items) != 1:
@@ -176,8 +169,6 @@ def _cli_targets(args: argparse.Namespace) -> list[str | Target]:
 
 def run_scan(args: argparse.Namespace) -> int:
     """`tlscompat scan`: validate everything, then stream the scan. Raises UsageError."""
-    from scanner.cli import EXIT_FINDINGS, EXIT_OK, UsageError
-
     files: list[str] = list(getattr(args, "targets_file", []) or [])
     if not args.targets and not files:
         raise UsageError("no target given: tlscompat scan HOST[:PORT] ... or -f FILE")
@@ -196,7 +187,7 @@ def run_scan(args: argparse.Namespace) -> int:
     with plan:
         deadline = (layer.endpoint or base.deadlines.endpoint)
         settings = settings_from_args(args, plan.limits, plan.total, deadline)
-        return _run(args, plan, settings, EXIT_OK, EXIT_FINDINGS, UsageError)
+        return _run(args, plan, settings)
 
 
 def _db_path(args: argparse.Namespace) -> str | None:
@@ -211,7 +202,7 @@ def _db_path(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, exit_ok: int, exit_findings: int, usage: type[Exception]) -> int:
+def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
     from scanner.fleet.store import Store
 
     summary = FleetSummary()
@@ -223,7 +214,7 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, exit_ok: 
         try:
             store = Store(db_path)
         except Exception as exc:  # noqa: BLE001 - sqlite3 errors and OSError alike
-            raise usage(f"--db {db_path}: {exc}") from None
+            raise UsageError(f"--db {db_path}: {exc}") from None
         store.start_run(
             command=shlex.join(["tlscompat", *sys.argv[1:]]) if sys.argv else "tlscompat scan",
             output=os.path.abspath(args.output) if args.output else None,
@@ -243,7 +234,7 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, exit_ok: 
             try:
                 done_keys, already = load_resume(args.output, seen)
             except (ResumeError, OSError) as exc:
-                raise usage(str(exc)) from None
+                raise UsageError(str(exc)) from None
         if args.output:
             out = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="")
         else:
@@ -278,7 +269,7 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, exit_ok: 
     if interrupted:
         print(f"tlscompat: interrupted; {summary.total} endpoints written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return exit_findings if summary.fails(args.fail_on) else exit_ok
+    return EXIT_FINDINGS if summary.fails(args.fail_on) else EXIT_OK
 
 
 def _stream(

@@ -21,9 +21,9 @@ from typing import Any, TextIO
 from tabulate import tabulate
 
 from handshakes import registry as reg
+from scanner.options import Target
 from scanner.report.table import severity_rank, version_order
 from scanner.results import SCHEMA_VERSION, SEVERITIES, EndpointResult
-from scanner.scan import Target
 
 
 def json_line(data: dict[str, Any]) -> str:

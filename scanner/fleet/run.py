@@ -31,9 +31,10 @@ from typing import Any
 import trio
 
 from scanner import engine as en
+from scanner.api import scan_endpoint, unresolved
 from scanner.fleet.limits import EndpointGate, RateLimiter, SubnetLimiter
+from scanner.options import ScanOptions, Target
 from scanner.results import EndpointResult
-from scanner.scan import ScanOptions, Target, scan_endpoint, unresolved
 
 Job = tuple[Target, ScanOptions]
 
@@ -109,10 +110,10 @@ class Engine:
                 try:
                     ips = await en.resolve(target.host, target.port)
                 except OSError as exc:
-                    return [await unresolved(target, f"cannot resolve {target.host}: {exc}", options)]
+                    return [unresolved(target, f"cannot resolve {target.host}: {exc}", options)]
             if not ips:
                 detail = f"{target.host} has no address (or no answer within {budget:g}s)"
-                return [await unresolved(target, detail, options)]
+                return [unresolved(target, detail, options)]
         if not options.all_addresses:
             ips = ips[:1]
         out = []

@@ -26,8 +26,7 @@ from typing import IO, Any
 import yaml
 
 from handshakes import registry as reg
-from scanner.engine import Deadlines
-from scanner.scan import ALL_PROBES, QUICK_PROBES, ScanOptions, Target
+from scanner.options import ALL_PROBES, QUICK_PROBES, Deadlines, ScanOptions, Target
 from scanner.targets import TargetError, parse_target
 
 DEFAULT_CIDR_CAP = 65536

@@ -184,12 +184,12 @@ def lab_scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     """Factory: `lab_scenario(name) -> RunningScenario`, a scenario of the lab catalogue
     (`scanner.lab.scenarios.SCENARIOS`; `tlscompat demo` lists them) already listening.
 
-    The result holds `.target` (a `scanner.scan.Target` on 127.0.0.1), `.options` (the
+    The result holds `.target` (a `scanner.options.Target` on 127.0.0.1), `.options` (the
     `ScanOptions` to scan it with: the lab's root as the only trust anchor, generous
     deadlines, the scenario's overrides) and `.scenario` (its `expected` finding ids).
     Works in plain and in trio tests; every server is stopped at teardown::
 
-        from scanner.scan import scan_endpoint
+        from scanner.api import scan_endpoint
 
         async def test_expired_certificate_is_reported(lab_scenario):
             running = lab_scenario("expired")

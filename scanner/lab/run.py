@@ -23,11 +23,10 @@ from typing import Any, TextIO
 
 import trio
 
-from scanner.engine import Deadlines
 from scanner.lab.certs import IssuedCert, Pki
 from scanner.lab.scenarios import LAB_HOST, LabContext, Scenario, by_name, select
+from scanner.options import Deadlines, ScanOptions, Target
 from scanner.results import EndpointResult, Finding
-from scanner.scan import ScanOptions, Target
 
 __all__ = [
     "Lab",
@@ -265,7 +264,7 @@ async def scan_all(
     running: Sequence[RunningScenario], *, limit: int = _SCAN_CONCURRENCY
 ) -> list[Verdict]:
     """Scan every running scenario concurrently (at most `limit` scans at once)."""
-    from scanner.scan import scan_endpoint
+    from scanner.api import scan_endpoint
 
     limiter = trio.CapacityLimiter(limit)
     connections = trio.CapacityLimiter(64)

@@ -14,7 +14,8 @@ from functools import partial
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
-from scanner.engine import ACCEPTED, Connector
+from scanner.engine import Connector
+from scanner.options import ACCEPTED
 from scanner.probes.hello import ALL_GROUPS_TLS13, EC_GROUPS_TLS12, HelloFactory
 
 MAX_GROUP_ROUNDS = 40

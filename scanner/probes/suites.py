@@ -15,13 +15,13 @@ from functools import partial
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
-from scanner import engine as en
-from scanner.engine import ACCEPTED, Connector, ProbeOutcome
+from scanner.engine import Connector, ProbeOutcome
+from scanner.options import ACCEPTED, DNS_ERROR, NOT_TLS, REFUSED, TIMEOUT, UNREACHABLE
 from scanner.probes.hello import HelloFactory, batch_size, candidate_suites
 
 # Outcomes after which offering another batch to the same version is pointless: nothing
 # listens, another protocol answers, or nothing answers within the deadline.
-ENDS_VERSION = (en.REFUSED, en.UNREACHABLE, en.DNS_ERROR, en.NOT_TLS, en.TIMEOUT)
+ENDS_VERSION = (REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, TIMEOUT)
 
 
 @dataclass(slots=True)

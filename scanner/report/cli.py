@@ -11,12 +11,12 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from scanner.exits import UsageError
+
 __all__ = ["cmd_diff", "cmd_report", "register"]
 
 
 def _usage_error(message: str) -> Exception:
-    from scanner.cli import UsageError
-
     return UsageError(message)
 
 

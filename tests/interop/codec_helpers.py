@@ -9,8 +9,8 @@ from handshakes import events as ev
 from handshakes.client_hello import ClientHelloSpec
 from handshakes.keyshare import KeySharePool
 from handshakes.server_flight import HandshakeProbe
-from scanner import engine as en
-from scanner.engine import Deadlines, ProbeOutcome, run_probe
+from scanner.engine import ProbeOutcome, run_probe
+from scanner.options import ACCEPTED, ALERT, Deadlines
 
 # Generous: s_server serves one connection at a time and the machine may be loaded.
 DEADLINES = Deadlines(connect=10.0, read=10.0, endpoint=60.0)
@@ -28,12 +28,12 @@ async def probe(server, spec: ClientHelloSpec, **kwargs) -> ProbeOutcome:
 
 
 def chosen(out: ProbeOutcome) -> tuple[int, int]:
-    assert out.outcome == en.ACCEPTED, out.describe()
+    assert out.outcome == ACCEPTED, out.describe()
     sh = out.server_hello
     assert sh is not None
     return sh.version, sh.cipher_suite
 
 
 def assert_alert(out: ProbeOutcome, description: int) -> None:
-    assert out.outcome == en.ALERT, out.describe()
+    assert out.outcome == ALERT, out.describe()
     assert out.alert == ev.Alert(level=c.FATAL, description=description)

@@ -28,14 +28,14 @@ import trio
 from handshakes import constants as c
 from handshakes._tlslite import full_handshake, parse_client_hello
 from handshakes.client_hello import ClientHelloSpec, encode_client_hello
+from scanner.api import scan_endpoint
 from scanner.clientauth import cli as ca_cli
 from scanner.clientauth.credentials import ClientCredential, load_pem, load_pkcs12
 from scanner.clientauth.findings import client_cert_findings
 from scanner.clientauth.probe import assess
-from scanner.engine import Deadlines
 from scanner.lab.certs import IssuedCert, Pki
+from scanner.options import Deadlines, ScanOptions, Target
 from scanner.results import ClientAuthResult, ClientCertAttempt, EndpointResult
-from scanner.scan import ScanOptions, Target, scan_endpoint
 
 PASSWORD = "interop-Secret-9"
 VERSIONS = (c.TLS13, c.TLS12)

@@ -19,8 +19,8 @@ from codec_helpers import chosen, der_chain, probe
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes.client_hello import ClientHelloSpec, build_client_hello
-from scanner import engine as en
 from scanner.engine import ProbeOutcome
+from scanner.options import ACCEPTED
 
 SECP256R1, SECP384R1, X25519 = 0x0017, 0x0018, 0x001D
 ECDHE_RSA_AES128_GCM = 0xC02F  # ECDHE-RSA-AES128-GCM-SHA256
@@ -348,6 +348,6 @@ async def test_hello_retry_request_not_answered_when_asked_not_to(openssl_server
     server = openssl_server(min_version=c.TLS13, max_version=c.TLS13, groups="secp384r1")
     spec = hello.spec(c.TLS13, (TLS_AES_128_GCM,), groups=(X25519, SECP384R1), shares=(X25519,))
     out = await probe(server, spec, answer_hrr=False)
-    assert out.outcome == en.ACCEPTED
+    assert out.outcome == ACCEPTED
     assert [type(e) for e in out.events] == [ev.HelloRetryRequest]
     assert out.bytes_sent == len(build_client_hello(spec))

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from handshakes import constants as c
 from handshakes import registry as reg
-from scanner.engine import Deadlines
+from scanner.api import scan_endpoint
+from scanner.options import Deadlines, ScanOptions, Target
 from scanner.results import EndpointResult
-from scanner.scan import ScanOptions, Target, scan_endpoint
 
 DEADLINES = Deadlines(connect=10.0, read=10.0, endpoint=120.0)
 VERSIONS_FIRST = (c.TLS13, c.TLS12, c.TLS11, c.TLS10, c.SSL3, c.SSL2)

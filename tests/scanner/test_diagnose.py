@@ -20,6 +20,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from handshakes import constants as c
 from scanner.diagnose import CATALOGUE, RULES, diagnose
 from scanner.diagnose.catalogue import entry
+from scanner.options import ScanOptions
 from scanner.results import (
     SEVERITIES,
     Behaviours,
@@ -30,7 +31,6 @@ from scanner.results import (
     ProtocolResult,
     SuiteResult,
 )
-from scanner.scan import ScanOptions
 from scanner.x509 import decode_certificate, validate_chain
 
 ROOT = Path(__file__).resolve().parents[2]

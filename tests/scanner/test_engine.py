@@ -19,9 +19,19 @@ from handshakes import constants as c
 from handshakes import events as ev
 from handshakes.client_hello import ClientHelloSpec, build_client_hello
 from handshakes.server_flight import HandshakeProbe
-from scanner import engine as en
-from scanner.engine import Connector, Deadlines, ProbeOutcome, run_probe
+from scanner.engine import Connector, ProbeOutcome, run_probe
 from scanner.lab.servers import replay
+from scanner.options import (
+    ACCEPTED,
+    ALERT,
+    CLOSED,
+    NOT_TLS,
+    PROTOCOL_ERROR,
+    REFUSED,
+    RESET,
+    TIMEOUT,
+    Deadlines,
+)
 
 # A TLS 1.2 hello with a fixed random, so its wire size is known in advance.
 SPEC = ClientHelloSpec(
@@ -77,7 +87,7 @@ async def probe_real(port: int, deadlines: Deadlines = REAL) -> ProbeOutcome:
 async def test_close_without_alert_is_closed(raw_server):
     server = raw_server("close_immediately", read_first=True)
     out = await probe_real(server.port)
-    assert out.outcome == en.CLOSED
+    assert out.outcome == CLOSED
     assert out.phase == "read"
     assert out.events == (ev.ConnectionClosed(),)
     assert out.bytes_sent == len(HELLO)
@@ -88,7 +98,7 @@ async def test_close_without_alert_is_closed(raw_server):
 async def test_reset_is_reset(raw_server):
     server = raw_server("reset")
     out = await probe_real(server.port)
-    assert out.outcome == en.RESET
+    assert out.outcome == RESET
     assert out.detail == "connection reset by peer"
     assert out.bytes_received == 0
     assert out.events == ()
@@ -97,7 +107,7 @@ async def test_reset_is_reset(raw_server):
 async def test_http_server_is_not_tls_http(raw_server):
     server = raw_server("http")
     out = await probe_real(server.port)
-    assert out.outcome == en.NOT_TLS
+    assert out.outcome == NOT_TLS
     assert out.detail == "http"
     not_tls = out.first(ev.NotTLS)
     assert isinstance(not_tls, ev.NotTLS)
@@ -110,7 +120,7 @@ async def test_http_server_is_not_tls_http(raw_server):
 async def test_ssh_banner_is_not_tls_ssh(raw_server):
     server = raw_server("ssh_banner")
     out = await probe_real(server.port)
-    assert out.outcome == en.NOT_TLS
+    assert out.outcome == NOT_TLS
     assert out.detail == "ssh"
     not_tls = out.first(ev.NotTLS)
     assert isinstance(not_tls, ev.NotTLS)
@@ -124,7 +134,7 @@ async def test_garbage_is_not_tls_with_the_bytes(raw_server):
     TLS but break its rules (see the next test)."""
     server = raw_server("garbage", size=512, seed=7)
     out = await probe_real(server.port)
-    assert out.outcome == en.NOT_TLS
+    assert out.outcome == NOT_TLS
     assert out.detail == "unknown"
     assert out.error_bytes
     # The offending bytes are what the server sent, from the first one on.
@@ -148,7 +158,7 @@ async def test_garbage_is_not_tls_with_the_bytes(raw_server):
 async def test_tls_framed_garbage_is_protocol_error_with_the_bytes(raw_server, reply, offending):
     server = raw_server(replay(reply))
     out = await probe_real(server.port)
-    assert out.outcome == en.PROTOCOL_ERROR
+    assert out.outcome == PROTOCOL_ERROR
     assert out.phase == "read"
     assert out.error_bytes == offending
     assert out.bytes_received == len(reply)
@@ -161,7 +171,7 @@ async def test_refused_port_is_refused():
         holder.bind(("127.0.0.1", 0))
         port = holder.getsockname()[1]
         out = await probe_real(port)
-    assert out.outcome == en.REFUSED
+    assert out.outcome == REFUSED
     assert out.phase == "connect"
     assert out.bytes_sent == 0
     assert out.bytes_received == 0
@@ -172,7 +182,7 @@ async def test_byte_counts_are_exact(raw_server):
     alert = record(c.ALERT, b"\x02\x28")  # fatal handshake_failure
     server = raw_server(replay(alert))
     out = await probe_real(server.port)
-    assert out.outcome == en.ALERT
+    assert out.outcome == ALERT
     assert out.alert == ev.Alert(level=2, description=40)
     assert out.bytes_sent == len(HELLO) == len(server.wait_for_received(1)[0])
     assert out.bytes_received == len(alert)
@@ -191,7 +201,7 @@ async def test_connector_retries_a_real_reset_once_then_gives_up(raw_server):
         backoff=0.05,
     )
     out = await conn.probe("reset twice", new_probe)
-    assert out.outcome == en.RESET
+    assert out.outcome == RESET
     assert out.connections == 2
     assert out.bytes_sent == 2 * len(HELLO)
     assert out.detail.endswith("(after 2 attempts)")
@@ -238,7 +248,7 @@ async def test_silent_server_times_out_exactly_at_the_read_deadline(autojump_clo
         )
         assert trio.current_time() == start + DEADLINES.read
         nursery.cancel_scope.cancel()
-    assert out.outcome == en.TIMEOUT
+    assert out.outcome == TIMEOUT
     assert out.phase == "read"
     assert out.detail == "no complete answer within 7s"
     assert out.bytes_sent == len(HELLO)
@@ -270,7 +280,7 @@ async def test_dripping_server_times_out_at_the_read_deadline_not_per_read(autoj
         )
         assert trio.current_time() == start + DEADLINES.read
         nursery.cancel_scope.cancel()
-    assert out.outcome == en.TIMEOUT
+    assert out.outcome == TIMEOUT
     assert out.phase == "read"
     assert out.bytes_received == len(header) + 7
     assert out.detail == f"no complete answer within 7s ({len(header) + 7} bytes received)"
@@ -284,7 +294,7 @@ async def test_connect_that_never_completes_times_out_at_the_connect_deadline(au
     start = trio.current_time()
     out = await run_probe(new_probe(), "192.0.2.1", 443, deadlines=DEADLINES, open_stream=never)
     assert trio.current_time() == start + DEADLINES.connect
-    assert out.outcome == en.TIMEOUT
+    assert out.outcome == TIMEOUT
     assert out.phase == "connect"
     assert out.detail == "no TCP answer within 3s"
     assert out.bytes_sent == 0
@@ -320,7 +330,7 @@ async def test_flight_delivered_in_any_pieces_gives_the_same_outcome(autojump_cl
             new_probe(), "192.0.2.1", 443, deadlines=DEADLINES, open_stream=stream_opener(client)
         )
         nursery.cancel_scope.cancel()
-    assert out.outcome == en.ACCEPTED
+    assert out.outcome == ACCEPTED
     assert [type(e) for e in out.events] == [ev.ServerHello, ev.ServerHelloDone]
     sh = out.server_hello
     assert sh is not None and sh.cipher_suite == 0xC02F and sh.renegotiation_info == b""
@@ -380,7 +390,7 @@ async def test_connector_retries_resets_with_backoff_then_gives_up(
     assert trio.current_time() == start + backoff_total
     assert len(streams) == retries + 1
     assert all(s.sent == HELLO for s in streams)
-    assert out.outcome == en.RESET
+    assert out.outcome == RESET
     assert out.connections == retries + 1
     assert out.bytes_sent == (retries + 1) * len(HELLO)
     assert out.bytes_received == 0
@@ -410,7 +420,7 @@ async def test_connector_does_not_retry_an_answer(autojump_clock):
     )
     out = await conn.probe("alert", new_probe)
     assert opened == 1
-    assert out.outcome == en.ALERT
+    assert out.outcome == ALERT
     assert out.alert == ev.Alert(level=2, description=70)
     assert out.connections == 1
     assert out.bytes_received == 7
@@ -454,7 +464,7 @@ async def test_not_tls_reply_in_any_pieces_names_the_protocol(
             new_probe(), "192.0.2.1", 443, deadlines=DEADLINES, open_stream=stream_opener(client)
         )
         nursery.cancel_scope.cancel()
-    assert out.outcome == en.NOT_TLS
+    assert out.outcome == NOT_TLS
     assert out.detail == protocol
     not_tls = out.first(ev.NotTLS)
     assert isinstance(not_tls, ev.NotTLS) and reply.startswith(not_tls.first_bytes)

@@ -7,7 +7,8 @@ import pytest
 
 import scanner.engine as engine
 from handshakes import constants as c
-from scanner.scan import ScanOptions, Target, scan_endpoint
+from scanner.api import scan_endpoint
+from scanner.options import ScanOptions, Target
 
 
 @pytest.mark.parametrize("versions", [{}, {"min_version": c.TLS10, "max_version": c.TLS12}])

@@ -7,8 +7,8 @@ from __future__ import annotations
 import struct
 
 from handshakes import constants as c
-from scanner.engine import Deadlines
-from scanner.scan import ScanOptions, Target, scan_endpoint
+from scanner.api import scan_endpoint
+from scanner.options import Deadlines, ScanOptions, Target
 
 # A TLS 1.2 ServerHello that always chooses 0xC0FF (no such suite: never offered).
 _BODY = (

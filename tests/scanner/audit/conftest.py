@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from scanner.engine import Deadlines
 from scanner.lab.certs import IssuedCert, Pki
 from scanner.lab.servers import OpenSSLServer
-from scanner.scan import ScanOptions, Target
+from scanner.options import Deadlines, ScanOptions, Target
 
 DEADLINES = Deadlines(connect=3.0, read=3.0, endpoint=60.0)
 

@@ -10,10 +10,10 @@ import pytest
 from handshakes import constants as c
 from handshakes import registry as reg
 from handshakes.keyshare import KeySharePool
+from scanner.api import scan_endpoint
 from scanner.audit.live import LiveSimulation, simulate_live, simulate_live_many
-from scanner.engine import Deadlines
+from scanner.options import Deadlines, Target
 from scanner.profiles import load_builtin_profiles
-from scanner.scan import Target, scan_endpoint
 from scanner.simulate import REASON_CODES, Simulation, capabilities_from_result, simulate
 
 DEADLINES = Deadlines(connect=3.0, read=3.0, endpoint=60.0)

@@ -10,6 +10,7 @@ import yaml
 
 from handshakes import constants as c
 from handshakes import registry as reg
+from scanner.api import scan_endpoint
 from scanner.audit.mozilla import MOZILLA_POLICIES, mozilla_policy
 from scanner.audit.policy import (
     CertificateRequirement,
@@ -22,7 +23,6 @@ from scanner.audit.policy import (
     load_server_policy,
 )
 from scanner.profiles import load_builtin_profiles
-from scanner.scan import scan_endpoint
 from scanner.simulate import ServerCapabilities
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "policies"

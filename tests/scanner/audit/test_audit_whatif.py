@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from handshakes import constants as c
+from scanner.api import scan_endpoint
 from scanner.audit.live import simulate_live_many
 from scanner.audit.policy import load_client_policy, load_server_policy
 from scanner.audit.report import audit_json, render_audit
 from scanner.audit.whatif import ScanFileError, classify, load_scan, what_if
-from scanner.engine import Deadlines
+from scanner.options import Deadlines
 from scanner.profiles import load_builtin_profiles
 from scanner.report.jsonout import write_json, write_jsonl
-from scanner.scan import scan_endpoint
 from scanner.simulate import Simulation
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "policies"

@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from handshakes import constants as c
+from scanner.api import scan_target
 from scanner.fleet.output import (
     CsvWriter,
     FleetSummary,
@@ -23,11 +24,11 @@ from scanner.fleet.output import (
     load_resume,
     target_key,
 )
+from scanner.options import ScanOptions, Target
 from scanner.report.csvout import write_csv
 from scanner.report.jsonout import jsonl_line, write_json
 from scanner.report.table import render_summary
 from scanner.results import EndpointResult, Finding, ProtocolResult, Stats, endpoint_json
-from scanner.scan import ScanOptions, Target, scan_target
 
 
 def finding(fid: str, severity: str) -> Finding:

@@ -7,11 +7,10 @@ import time
 import pytest
 import trio
 
-from scanner.engine import Deadlines
 from scanner.fleet import run as fleet_run
 from scanner.fleet.run import Completed, FleetSettings, run_fleet
+from scanner.options import Deadlines, ScanOptions, Target
 from scanner.results import EndpointResult
-from scanner.scan import ScanOptions, Target
 
 FAST = ScanOptions(deadlines=Deadlines(connect=1.0, read=1.5, endpoint=10.0))
 

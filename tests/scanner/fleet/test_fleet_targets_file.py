@@ -17,7 +17,7 @@ from scanner.fleet.targets_file import (
     cidr_size,
     load_targets,
 )
-from scanner.scan import ALL_PROBES, QUICK_PROBES, ScanOptions, Target
+from scanner.options import ALL_PROBES, QUICK_PROBES, ScanOptions, Target
 
 ROOT = Path(__file__).resolve().parents[3]
 

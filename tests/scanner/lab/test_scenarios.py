@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import trio
 
+from scanner.api import scan_endpoint
 from scanner.lab.run import Lab, RunningScenario, check, lab_in_thread, reported_ids, run_demo
 from scanner.lab.scenarios import SCENARIOS, by_name, select
 from scanner.results import SEVERITIES, EndpointResult, Finding
-from scanner.scan import scan_endpoint
 
 
 @pytest.fixture(scope="module")

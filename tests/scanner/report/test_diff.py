@@ -15,11 +15,12 @@ import pytest
 from handshakes import registry as reg
 from handshakes.constants import TLS10, TLS11, TLS12, TLS13
 from scanner import compare
+from scanner.api import scan_endpoint
+from scanner.options import ScanOptions, Target
 from scanner.profiles import load_builtin_profiles
 from scanner.report import diff as d
 from scanner.report.loading import LoadError, load_scan, load_store
 from scanner.results import EndpointResult, document_json, endpoint_json
-from scanner.scan import ScanOptions, Target, scan_endpoint
 from scanner.simulate import capabilities_from_result
 
 

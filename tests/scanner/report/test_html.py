@@ -21,10 +21,11 @@ import pytest
 
 from handshakes.constants import TLS10, TLS12
 from scanner import compare
+from scanner.api import scan_endpoint
+from scanner.options import ScanOptions, Target
 from scanner.profiles import load_builtin_profiles
 from scanner.report.html import render_diff_html, render_scan_html
 from scanner.results import endpoint_json
-from scanner.scan import ScanOptions, Target, scan_endpoint
 
 _CHROMIUM_FLAGS = (
     "--headless",

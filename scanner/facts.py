@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,8 +18,21 @@ import trio
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
-from scanner import engine as en
-from scanner.engine import Connector, Deadlines, OpenStream, ProbeOutcome, open_tcp
+from scanner.engine import Connector, OpenStream, ProbeOutcome, open_tcp
+from scanner.options import (
+    ACCEPTED,
+    ALERT,
+    CLOSED,
+    DNS_ERROR,
+    NOT_TLS,
+    PROTOCOL_ERROR,
+    REFUSED,
+    RESET,
+    TIMEOUT,
+    UNREACHABLE,
+    ScanOptions,
+    Target,
+)
 from scanner.probes import groups as gp
 from scanner.probes import suites as sp
 from scanner.probes.hello import (
@@ -43,62 +56,6 @@ from scanner.results import (
     SuiteResult,
 )
 
-ALL_PROBES = (
-    "protocols", "suites", "preference", "groups", "certificates", "behaviours",
-    "client_auth", "revocation",
-)
-QUICK_PROBES = ("protocols", "certificates", "client_auth")
-SCAN_VERSIONS = (c.TLS13, c.TLS12, c.TLS11, c.TLS10, c.SSL3, c.SSL2)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Target:
-    """One endpoint to scan. ``sni``: None sends ``host`` when it is a name; "" sends none."""
-
-    host: str
-    port: int = 443
-    ip: str | None = None
-    sni: str | None = None
-    tags: tuple[str, ...] = ()
-
-    @property
-    def server_name(self) -> str | None:
-        if self.sni is not None:
-            return self.sni or None
-        return None if _is_ip(self.host) else self.host
-
-    @property
-    def label(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScanOptions:
-    deadlines: Deadlines = field(default_factory=Deadlines)
-    per_endpoint: int = 4
-    retries: int = 1
-    probes: frozenset[str] = frozenset(ALL_PROBES)
-    versions: tuple[int, ...] = SCAN_VERSIONS
-    all_addresses: bool = False
-    ca_file: str | None = None
-    use_system_store: bool = True
-    client_versions: tuple[int, ...] = (c.TLS12, c.TLS13)
-    client_suites: tuple[int, ...] | None = None
-    client_certs: tuple[Any, ...] = ()
-    now: datetime | None = None
-    verbose: bool = False
-
 
 @dataclass(slots=True)
 class _Found:
@@ -121,51 +78,19 @@ class _Found:
     client_certificates: tuple[ClientCertAttempt, ...] = ()
 
 
-async def scan_target(
+async def gather(
     target: Target,
-    options: ScanOptions | None = None,
-    *,
-    global_limiter: trio.CapacityLimiter | None = None,
-    open_stream: OpenStream = open_tcp,
-    rate: Callable[[], Awaitable[None]] | None = None,
-) -> list[EndpointResult]:
-    """Scan a target: its first address, or all of them with ``options.all_addresses``."""
-    options = options or ScanOptions()
-    if target.ip:
-        ips = [target.ip]
-    else:
-        try:
-            ips = await en.resolve(target.host, target.port)
-        except OSError as exc:
-            return [await unresolved(target, f"cannot resolve {target.host}: {exc}", options)]
-        if not ips:
-            return [await unresolved(target, f"{target.host} has no address", options)]
-    if not options.all_addresses:
-        ips = ips[:1]
-    results = []
-    for ip in ips:
-        results.append(
-            await scan_endpoint(
-                replace(target, ip=ip), options, global_limiter=global_limiter,
-                open_stream=open_stream, rate=rate,
-            )
-        )
-    return results
-
-
-async def scan_endpoint(
-    target: Target,
-    options: ScanOptions | None = None,
+    options: ScanOptions,
     *,
     global_limiter: trio.CapacityLimiter | None = None,
     open_stream: OpenStream = open_tcp,
     rate: Callable[[], Awaitable[None]] | None = None,
 ) -> EndpointResult:
-    """Scan one endpoint address. Never raises for what the network or the server does."""
-    options = options or ScanOptions()
-    if not target.ip:
-        results = await scan_target(target, options, global_limiter=global_limiter, open_stream=open_stream, rate=rate)
-        return results[0]
+    """The facts about one endpoint address (``target.ip`` set): every probe the options
+    ask for, under the endpoint deadline, then the certificates decoded and validated.
+    The result has no findings yet (scanner.diagnose adds them). Never raises for what
+    the network or the server does."""
+    assert target.ip, "gather() scans one address; scanner.api resolves names"
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     conn = Connector(
@@ -191,7 +116,8 @@ async def scan_endpoint(
             detail=(result.detail + "; " if result.detail else "")
             + f"endpoint deadline of {options.deadlines.endpoint:g}s reached, results are partial",
         )
-    result = await _post_process(result, options)
+    if result.certificates:
+        result = replace(result, certificates=await _examine_chains(result, options))
     return result
 
 
@@ -351,16 +277,6 @@ async def _behaviours(conn: Connector, hello: HelloFactory, found: _Found, suppo
 # -- assembling the result -----------------------------------------------------------------
 
 
-async def unresolved(target: Target, detail: str, options: ScanOptions) -> EndpointResult:
-    """The result (diagnosed) for a target whose name gave no address."""
-    result = EndpointResult(
-        host=target.host, port=target.port, ip=None, sni=target.server_name,
-        outcome=en.DNS_ERROR, detail=detail, tags=target.tags,
-        started=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    return await _post_process(result, options)
-
-
 def _protocol_result(scan: sp.VersionScan) -> ProtocolResult:
     out = scan.first
     if out is None:
@@ -375,7 +291,7 @@ def _protocol_result(scan: sp.VersionScan) -> ProtocolResult:
         version=scan.version,
         supported=scan.supported,
         outcome=out.outcome,
-        alert=alert.description if alert is not None and out.outcome == en.ALERT else None,
+        alert=alert.description if alert is not None and out.outcome == ALERT else None,
         detail=detail,
         negotiated=scan.negotiated,
     )
@@ -573,14 +489,14 @@ def _behaviours_result(found: _Found, target: Target) -> Behaviours:
     fb = found.extra.get("fallback_scsv")
     if fb is not None:
         alert = fb.alert
-        kw["fallback_scsv"] = fb.outcome == en.ALERT and alert is not None and alert.description == 86
+        kw["fallback_scsv"] = fb.outcome == ALERT and alert is not None and alert.description == 86
         kw["fallback_detail"] = fb.describe()
     kw["server_preference"] = tuple(
         (v, bool(o)) for v, o in sorted(found.order.items(), reverse=True) if o is not None
     )
     no_sni = found.extra.get("no_sni")
     if no_sni is not None:
-        if no_sni.outcome != en.ACCEPTED:
+        if no_sni.outcome != ACCEPTED:
             kw["sni_required"] = True
             kw["sni_detail"] = f"without SNI: {no_sni.describe()}"
         else:
@@ -681,36 +597,25 @@ def _endpoint_failure(found: _Found) -> tuple[str, str]:
     accepts nothing we offered), else the most telling outcome among the probes."""
     outcomes = [s.first for s in found.versions.values() if s.first is not None]
     if not outcomes:
-        return en.TIMEOUT, "the endpoint deadline was reached before any probe finished"
+        return TIMEOUT, "the endpoint deadline was reached before any probe finished"
     kinds = {o.outcome for o in outcomes}
-    if kinds & {en.ALERT, en.ACCEPTED}:
+    if kinds & {ALERT, ACCEPTED}:
         return "ok", ""
-    for kind in (en.NOT_TLS, en.REFUSED, en.UNREACHABLE, en.DNS_ERROR):
+    for kind in (NOT_TLS, REFUSED, UNREACHABLE, DNS_ERROR):
         for o in outcomes:
             if o.outcome == kind:
                 return kind, o.describe()
-    if kinds == {en.TIMEOUT}:
+    if kinds == {TIMEOUT}:
         phase = outcomes[0].phase
         what = "no TCP answer" if phase == "connect" else "TCP connects, but no TLS answer"
-        return en.TIMEOUT, f"{what} ({outcomes[0].detail})"
+        return TIMEOUT, f"{what} ({outcomes[0].detail})"
     # TCP is accepted but every ClientHello is reset, closed or answered with bytes that
     # are not valid TLS.
-    for kind in (en.PROTOCOL_ERROR, en.RESET, en.CLOSED, en.TIMEOUT):
+    for kind in (PROTOCOL_ERROR, RESET, CLOSED, TIMEOUT):
         for o in outcomes:
             if o.outcome == kind:
                 return kind, o.describe()
     return "error", "no outcome"
-
-
-async def _post_process(result: EndpointResult, options: ScanOptions) -> EndpointResult:
-    """Decode and validate certificates, check revocation, run the diagnosis."""
-    if result.certificates:
-        result = replace(result, certificates=await _examine_chains(result, options))
-    try:
-        from scanner.diagnose import diagnose
-    except ImportError:  # pragma: no cover - during bootstrap only
-        return result
-    return replace(result, findings=diagnose(result, options))
 
 
 async def _examine_chains(result: EndpointResult, options: ScanOptions) -> tuple[ChainResult, ...]:
@@ -751,26 +656,3 @@ async def _revocation(chain: ChainResult, options: ScanOptions) -> Any:
     return RevocationResult(status="unreachable", method="none", detail="revocation check deadline reached")
 
 
-def scan(
-    targets: str | Target | Sequence[str | Target],
-    options: ScanOptions | None = None,
-) -> list[EndpointResult]:
-    """Synchronous API: scan "host[:port]" strings or Targets; one result per address."""
-    from scanner.targets import parse_target
-
-    items = [targets] if isinstance(targets, str | Target) else list(targets)
-    parsed = [t if isinstance(t, Target) else parse_target(t) for t in items]
-
-    async def main() -> list[EndpointResult]:
-        limiter = trio.CapacityLimiter(64)
-        out: list[list[EndpointResult]] = [[] for _ in parsed]
-
-        async def one(i: int, t: Target) -> None:
-            out[i] = await scan_target(t, options, global_limiter=limiter)
-
-        async with trio.open_nursery() as nursery:
-            for i, t in enumerate(parsed):
-                nursery.start_soon(one, i, t)
-        return [r for rs in out for r in rs]
-
-    return trio.run(main)

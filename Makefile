@@ -25,6 +25,7 @@ demo: $(RUNTIME)
 lint: $(TESTENV)
 	$(BIN)/ruff check handshakes scanner tests tools bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 unit: $(TESTENV)
 	$(BIN)/pytest -q

@@ -7,19 +7,21 @@
 # tlslite-ng is a pure-Python one whose errors say which side sent which alert.
 #
 # Rules kept:
-# - full_handshake() is blocking (tlslite-ng's TLSConnection is): callers run it in
-#   trio.to_thread.run_sync under a limiter. Every socket operation is bounded by the
-#   absolute ``deadline`` (time.monotonic()), so the thread never outlives its caller.
+# - Sans-IO, like the rest of handshakes/: ClientHandshake runs tlslite-ng's TLSConnection
+#   over an in-memory "socket" (bytes in with receive_data(), bytes out with
+#   data_to_send()), driving its generator API (handshakeClientCert(async_=True),
+#   writeAsync, readAsync), which yields 0 whenever it needs bytes we do not have yet.
+#   The IO (connection, deadlines, limits) is the caller's: scanner/probes/client_auth.py.
 # - Nothing the server does escapes as an exception: alerts, closes, resets and timeouts
 #   are fields of the verdict. Only our own mistakes (bad arguments) raise.
 # - Key material never reaches a message: details are tlslite-ng's text, scrubbed.
 # - tlslite-ng's licence is mixed (LGPL parts): import it, never copy it.
 from __future__ import annotations
 
+import errno
 import re
-import socket
-import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +53,9 @@ __all__ = [
     "STAGE_AFTER_FINISHED",
     "STAGE_APPLICATION_DATA",
     "STAGE_CONNECT",
+    "ClientHandshake",
     "HandshakeVerdict",
     "ParsedClientHello",
-    "full_handshake",
     "parse_client_hello",
     "tlslite_version",
 ]
@@ -101,43 +103,51 @@ class HandshakeVerdict:
     certificate_sent: bool = False  # we sent a Certificate message (empty or not)
 
 
-# How long to wait for the server's verdict once the handshake is complete.
-SETTLE_MIN_S = 1.0
-SETTLE_FACTOR = 4
+class _MemorySocket:
+    """What tlslite-ng sees as its socket: two byte buffers. A recv with nothing buffered
+    raises EWOULDBLOCK, which tlslite-ng's generators turn into "yield 0" (want read)."""
 
-
-class _DeadlineSocket:
-    """What tlslite-ng sees as its socket: every call is bounded by one absolute deadline."""
-
-    def __init__(self, sock: socket.socket, deadline: float | None) -> None:
-        self._sock = sock
-        self._deadline = deadline
-
-    def shorten(self, deadline: float) -> None:
-        self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
-
-    def _arm(self) -> None:
-        if self._deadline is None:
-            return
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("deadline reached")
-        self._sock.settimeout(left)
+    def __init__(self) -> None:
+        self.incoming = bytearray()
+        self.outgoing = bytearray()
+        self.eof = False
 
     def recv(self, size: int) -> bytes:
-        self._arm()
-        return self._sock.recv(size)
+        if self.incoming:
+            data = bytes(self.incoming[:size])
+            del self.incoming[:size]
+            return data
+        if self.eof:
+            return b""
+        raise BlockingIOError(errno.EWOULDBLOCK, "no data yet")
 
     def send(self, data: bytes) -> int:
-        self._arm()
-        return self._sock.send(data)
+        self.outgoing += data
+        return len(data)
 
     def sendall(self, data: bytes) -> None:
-        self._arm()
-        self._sock.sendall(data)
+        self.outgoing += data
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
+    def settimeout(self, value: float | None) -> None:
+        pass
+
+    def gettimeout(self) -> float | None:
+        return None
+
+    def setsockopt(self, *args: Any) -> None:
+        pass
+
+    def shutdown(self, how: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def getpeername(self) -> tuple[str, int]:
+        return ("0.0.0.0", 0)
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("0.0.0.0", 0)
 
 
 class _TracingConnection(TLSConnection):  # type: ignore[misc]
@@ -243,98 +253,149 @@ def _stage(tls: _TracingConnection, completed: bool, answered: bool) -> str:
     return STAGE_AFTER_CLIENT_HELLO
 
 
-def full_handshake(
-    sock: socket.socket,
-    *,
-    server_name: str | None,
-    chain_der: tuple[bytes, ...] | None,
-    private_key_pem: bytes | None,
-    min_version: int,
-    max_version: int,
-    send_data: bytes,
-    deadline: float | None = None,
-) -> HandshakeVerdict:
-    """Run a full client handshake on a connected socket, then send ``send_data`` and read
-    once. Blocking; bounded by ``deadline`` (a time.monotonic() value) when given.
+# The phases of a ClientHandshake, in order.
+_HANDSHAKE, _WRITE, _READ, _DONE = "handshake", "write", "read", "done"
+
+
+class ClientHandshake:
+    """One full TLS client handshake, sans-IO: tlslite-ng does the TLS, the caller moves
+    the bytes. After the handshake it sends ``send_data`` and reads once (one record's
+    worth at most, 16 KiB).
+
+    Use: ``data_to_send()`` after construction and after every ``receive_data(bytes)``
+    (``b""`` means the peer closed); stop when ``done``; ``verdict`` says how it ended.
+    ``completed`` turns true once the handshake is finished on our side: the caller may
+    then shorten its deadline, since a server that rejects the client certificate does
+    so at once (RFC 8446 section 4.4.2.4). ``deadline_reached()``, ``reset()`` end it from
+    outside.
 
     ``chain_der`` None presents no certificate: when the server asks for one, tlslite-ng
     answers with an empty Certificate message (RFC 5246 section 7.4.6, RFC 8446 section
-    4.4.2). The socket is closed on return. Raises ValueError only for bad arguments.
+    4.4.2). Raises ValueError for bad arguments only (a version range tlslite-ng cannot
+    speak, a chain without its key, a key tlslite-ng cannot read).
     """
-    settings = _settings(min_version, max_version)
-    chain = key = None
-    if chain_der:
-        if private_key_pem is None:
-            raise ValueError("a certificate chain needs its private key")
-        chain = _chain(chain_der)
-        try:
-            key = parsePEMKey(private_key_pem.decode("ascii"), private=True)
-        except (SyntaxError, ValueError) as exc:
-            # tlslite-ng's message names the PEM type, never its content.
-            raise ValueError(f"tlslite-ng cannot use this private key: {type(exc).__name__}") from None
-    bounded = _DeadlineSocket(sock, deadline)
-    tls = _TracingConnection(bounded)
-    completed = answered = False
-    version = suite = None
-    started = time.monotonic()
-    try:
-        try:
-            tls.handshakeClientCert(
-                certChain=chain, privateKey=key, settings=settings, serverName=server_name
-            )
-            completed = True
-            # A server that rejects our certificate (or its absence) after our Finished
-            # does so as soon as it has read it: a few handshake times, not the caller's
-            # whole deadline (a server that does not speak HTTP stays silent otherwise).
-            settle = time.monotonic() + max(SETTLE_MIN_S, SETTLE_FACTOR * (time.monotonic() - started))
-            bounded.shorten(settle)
-            major, minor = tls.version
-            version = major << 8 | minor
-            suite = tls.session.cipherSuite
-            tls.write(bytearray(send_data))
-            # RFC 8446 section 4.4.2.4: a TLS 1.3 server that wanted a certificate may
-            # abort only now, after our Finished. Read before calling this acceptance.
-            data = tls.read(max=_READ_SIZE)
-            answered = bool(data)
-            if answered:
-                return _verdict(tls, completed, version, suite, answered=True, detail=f"{len(data)} bytes of application data")
-            return _verdict(
-                tls, completed, version, suite, closed=True,
-                detail="the server closed the connection (close_notify) without answering",
-            )
-        except TLSRemoteAlert as exc:
-            return _verdict(
-                tls, completed, version, suite, alert=int(exc.description), alert_from="server",
-                detail=f"the server sent alert {_alert_name(exc.description)} ({exc.description})",
-            )
-        except TLSLocalAlert as exc:
-            return _verdict(
-                tls, completed, version, suite, alert=int(exc.description), alert_from="local",
-                detail=f"tlslite-ng sent alert: {_scrub(str(exc))}",
-            )
-        except TLSAbruptCloseError:
-            return _verdict(
-                tls, completed, version, suite, closed=True,
-                detail="the server closed the TCP connection without an alert",
-            )
-        except ConnectionResetError:
-            return _verdict(tls, completed, version, suite, reset=True, detail="connection reset by the server")
-        except TimeoutError:
-            return _verdict(tls, completed, version, suite, timeout=True, detail="no answer before the deadline")
-        except (BrokenPipeError, ConnectionAbortedError):
-            return _verdict(tls, completed, version, suite, closed=True, detail="the server closed the connection while we wrote")
-        except OSError as exc:
-            return _verdict(tls, completed, version, suite, detail=f"socket error: {_scrub(str(exc))}")
-        except BaseTLSException as exc:
-            return _verdict(tls, completed, version, suite, detail=f"{type(exc).__name__}: {_scrub(str(exc))}")
-        except (ValueError, TypeError, AssertionError, AttributeError, IndexError, KeyError) as exc:
-            # tlslite-ng raises plain Python errors on some malformed server messages.
-            return _verdict(tls, completed, version, suite, detail=f"tlslite-ng failed: {type(exc).__name__}: {_scrub(str(exc))}")
-    finally:
-        try:
-            sock.close()
-        except OSError:
-            pass
+
+    def __init__(
+        self,
+        *,
+        server_name: str | None,
+        chain_der: tuple[bytes, ...] | None,
+        private_key_pem: bytes | None,
+        min_version: int,
+        max_version: int,
+        send_data: bytes,
+    ) -> None:
+        settings = _settings(min_version, max_version)
+        chain = key = None
+        if chain_der:
+            if private_key_pem is None:
+                raise ValueError("a certificate chain needs its private key")
+            chain = _chain(chain_der)
+            try:
+                key = parsePEMKey(private_key_pem.decode("ascii"), private=True)
+            except (SyntaxError, ValueError) as exc:
+                # tlslite-ng's message names the PEM type, never its content.
+                raise ValueError(f"tlslite-ng cannot use this private key: {type(exc).__name__}") from None
+        self._sock = _MemorySocket()
+        self._tls = _TracingConnection(self._sock)
+        self._send_data = send_data
+        self._phase = _HANDSHAKE
+        self._gen: Iterator[Any] = self._tls.handshakeClientCert(
+            certChain=chain, privateKey=key, settings=settings, serverName=server_name, async_=True
+        )
+        self._verdict: HandshakeVerdict | None = None
+        self.version: int | None = None
+        self.cipher_suite: int | None = None
+        self._advance()
+
+    @property
+    def completed(self) -> bool:
+        return self._phase in (_WRITE, _READ) or (self._verdict is not None and self._verdict.completed)
+
+    @property
+    def done(self) -> bool:
+        return self._verdict is not None
+
+    @property
+    def verdict(self) -> HandshakeVerdict:
+        if self._verdict is None:
+            raise RuntimeError("the handshake has not ended")  # a caller's bug
+        return self._verdict
+
+    def data_to_send(self) -> bytes:
+        out = bytes(self._sock.outgoing)
+        self._sock.outgoing.clear()
+        return out
+
+    def receive_data(self, data: bytes) -> None:
+        if self.done:
+            return
+        if data:
+            self._sock.incoming += data
+        else:
+            self._sock.eof = True
+        self._advance()
+
+    def deadline_reached(self) -> None:
+        if not self.done:
+            self._end(timeout=True, detail="no answer before the deadline")
+
+    def reset(self) -> None:
+        if not self.done:
+            self._end(reset=True, detail="connection reset by the server")
+
+    def _advance(self) -> None:
+        """Run tlslite-ng until it needs bytes we do not have, or the exchange ends."""
+        tls = self._tls
+        while self._verdict is None:
+            try:
+                result = next(self._gen)
+            except StopIteration:
+                if self._phase == _HANDSHAKE:
+                    major, minor = tls.version
+                    self.version = major << 8 | minor
+                    self.cipher_suite = tls.session.cipherSuite
+                    self._phase = _WRITE
+                    self._gen = tls.writeAsync(bytearray(self._send_data))
+                elif self._phase == _WRITE:
+                    # RFC 8446 section 4.4.2.4: a TLS 1.3 server that wanted a certificate
+                    # may abort only now, after our Finished. Read before calling this
+                    # acceptance.
+                    self._phase = _READ
+                    self._gen = tls.readAsync(max=_READ_SIZE)
+                else:
+                    self._end(closed=True, detail="the server closed the connection (close_notify) without answering")
+                continue
+            except TLSRemoteAlert as exc:
+                self._end(
+                    alert=int(exc.description), alert_from="server",
+                    detail=f"the server sent alert {_alert_name(exc.description)} ({exc.description})",
+                )
+            except TLSLocalAlert as exc:
+                self._end(
+                    alert=int(exc.description), alert_from="local",
+                    detail=f"tlslite-ng sent alert: {_scrub(str(exc))}",
+                )
+            except TLSAbruptCloseError:
+                detail = "the server closed the TCP connection without an alert"
+                self._end(closed=True, detail=detail)
+            except BaseTLSException as exc:
+                self._end(detail=f"{type(exc).__name__}: {_scrub(str(exc))}")
+            except (ValueError, TypeError, AssertionError, AttributeError, IndexError, KeyError, OSError) as exc:
+                # tlslite-ng raises plain Python errors on some malformed server messages.
+                self._end(detail=f"tlslite-ng failed: {type(exc).__name__}: {_scrub(str(exc))}")
+            else:
+                if result == 0 and not self._sock.incoming and not self._sock.eof:
+                    return  # wants bytes: the caller reads
+                if self._phase == _READ and not isinstance(result, int):
+                    if result:
+                        self._end(answered=True, detail=f"{len(result)} bytes of application data")
+                    else:
+                        self._end(closed=True, detail="the server closed the connection (close_notify) without answering")
+
+    def _end(self, **kw: Any) -> None:
+        self._phase = _DONE if self._phase != _HANDSHAKE else self._phase
+        self._verdict = _verdict(self._tls, self._phase != _HANDSHAKE, self.version, self.cipher_suite, **kw)
 
 
 def _verdict(

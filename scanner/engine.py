@@ -6,11 +6,12 @@
 # outcome); results are return values.
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -106,7 +107,7 @@ def classify(events: list[ev.Event]) -> tuple[str, str]:
     return TIMEOUT, "no answer"
 
 
-def _oserror_outcome(exc: OSError) -> tuple[str, str]:
+def oserror_outcome(exc: OSError) -> tuple[str, str]:
     code = exc.errno
     if isinstance(exc, ConnectionRefusedError) or code == errno.ECONNREFUSED:
         return REFUSED, "connection refused"
@@ -233,7 +234,7 @@ async def run_probe(
             try:
                 stream = await open_stream(ip, port)
             except OSError as exc:
-                outcome, detail = _oserror_outcome(exc)
+                outcome, detail = oserror_outcome(exc)
                 return done(outcome, detail, "connect")
             scope.deadline = trio.current_time() + deadlines.read
             phase = "send"
@@ -270,7 +271,7 @@ async def run_probe(
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
         outcome, detail = (
-            _oserror_outcome(cause) if isinstance(cause, OSError) else (RESET, str(exc))
+            oserror_outcome(cause) if isinstance(cause, OSError) else (RESET, str(exc))
         )
         found, found_detail = classify(events)
         if found in (ACCEPTED, ALERT, NOT_TLS):
@@ -278,13 +279,7 @@ async def run_probe(
         return done(outcome, detail, phase)
     finally:
         if stream is not None:
-            # Streams with a synchronous close (ours, the fleet's gated ones, trio's
-            # memory streams) close without a scheduler round trip.
-            close = getattr(stream, "close", None)
-            if callable(close):
-                close()
-            else:
-                await _close(stream)
+            await close_stream(stream)
     outcome, detail = classify(events)
     return done(outcome, detail, phase)
 
@@ -297,7 +292,14 @@ def _not_tls_bytes(events: list[ev.Event]) -> bytes:
     return b""
 
 
-async def _close(stream: trio.abc.Stream) -> None:
+async def close_stream(stream: trio.abc.Stream) -> None:
+    """Close a stream from open_stream, even under cancellation. Streams with a synchronous
+    close (ours, the fleet's gated ones, trio's memory streams) close without a scheduler
+    round trip; others get a shielded second."""
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()
+        return
     with trio.CancelScope(shield=True), trio.move_on_after(1):
         try:
             await stream.aclose()
@@ -320,28 +322,39 @@ class Connector:
     backoff: float = 0.25
     open_stream: OpenStream = open_tcp
     rate: Callable[[], Awaitable[None]] | None = None
-    log: list[tuple[str, HandshakeProbe, ProbeOutcome]] = field(default_factory=list)
+    log: list[tuple[str, HandshakeProbe | None, ProbeOutcome]] = field(default_factory=list)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One connection's turn under the scan's limits: the connection rate first (a
+        connection waiting for its turn holds no slot), then the endpoint and global
+        limiters. Every connection a scan opens, whatever speaks on it, takes one."""
+        if self.rate is not None:
+            await self.rate()
+        await _acquire(self.endpoint_limiter)
+        try:
+            await _acquire(self.global_limiter)
+            try:
+                yield
+            finally:
+                self.global_limiter.release()
+        finally:
+            self.endpoint_limiter.release()
+
+    def record(self, name: str, probe: HandshakeProbe | None, outcome: ProbeOutcome) -> None:
+        """Count a connection made outside probe() (e.g. a full handshake) in the log."""
+        self.log.append((name, probe, outcome))
 
     async def probe(self, name: str, make: Callable[[], HandshakeProbe]) -> ProbeOutcome:
         attempt = 0
         total_sent = total_received = total_conns = 0
         while True:
             probe = make()
-            # The rate limiter first: a connection waiting for its turn holds no slot.
-            if self.rate is not None:
-                await self.rate()
-            await _acquire(self.endpoint_limiter)
-            try:
-                await _acquire(self.global_limiter)
-                try:
-                    result = await run_probe(
-                        probe, self.ip, self.port, deadlines=self.deadlines,
-                        open_stream=self.open_stream,
-                    )
-                finally:
-                    self.global_limiter.release()
-            finally:
-                self.endpoint_limiter.release()
+            async with self.slot():
+                result = await run_probe(
+                    probe, self.ip, self.port, deadlines=self.deadlines,
+                    open_stream=self.open_stream,
+                )
             total_sent += result.bytes_sent
             total_received += result.bytes_received
             total_conns += result.connections

@@ -3,20 +3,17 @@
 #
 # Rules kept (docs/design: evidence and interpretation are separate): the probes record
 # what the server sent; each finding id has ONE documented function (connectivity.py,
-# protocols.py, certificates.py, client_auth.py) that decides whether it applies and quotes
+# protocols.py, certificates.py, client_auth.py, client_certs.py) that decides whether it applies and quotes
 # the evidence from the result; the fixed words (title, cause, resolution, Windows error)
 # live in catalogue.py. No rule does IO or reads the clock except through options.now.
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from scanner.diagnose import certificates, client_auth, connectivity, protocols
 from scanner.diagnose.catalogue import CATALOGUE, Entry
+from scanner.diagnose.client_certs import client_cert_findings
 from scanner.diagnose.common import Rule
+from scanner.options import ScanOptions
 from scanner.results import SEVERITIES, EndpointResult, Finding
-
-if TYPE_CHECKING:
-    from scanner.options import ScanOptions
 
 __all__ = ["CATALOGUE", "RULES", "Entry", "diagnose", "sort_findings"]
 
@@ -39,12 +36,8 @@ def diagnose(result: EndpointResult, options: ScanOptions | None = None) -> tupl
     """Every finding the result supports, sorted by severity then id. Deterministic: the
     same result and options give the same text."""
     if options is None:
-        from scanner.options import ScanOptions
-
         options = ScanOptions()
     found = [f for rule in RULES.values() if (f := rule(result, options)) is not None]
     if options.client_certs:
-        from scanner.clientauth.findings import client_cert_findings
-
         found += client_cert_findings(result, options.client_certs, now=options.now)
     return sort_findings(found)

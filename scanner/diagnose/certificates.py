@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scanner.diagnose.common import Rule, cert_label, chain_label, leaf, lines, make, names_of, now
+from scanner.options import ScanOptions
 from scanner.results import ChainResult, EndpointResult, Finding
-
-if TYPE_CHECKING:
-    from scanner.options import ScanOptions
 
 # Problems that explain why the strict verifier refused a chain (hostname is judged apart).
 _TRUST_PROBLEMS = frozenset(

@@ -2,14 +2,10 @@
 # version) and its verdict on certificates the user presented (ClientCertAttempt).
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from handshakes import registry as reg
 from scanner.diagnose.common import Rule, lines, make, versions
+from scanner.options import ScanOptions
 from scanner.results import ClientAuthResult, ClientCertAttempt, EndpointResult, Finding
-
-if TYPE_CHECKING:
-    from scanner.options import ScanOptions
 
 _REFUSALS = ("alert", "closed", "reset")
 

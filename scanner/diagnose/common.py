@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from handshakes import registry as reg
 from scanner.diagnose.catalogue import entry
+from scanner.options import ScanOptions
 from scanner.results import EndpointResult, Finding, ProtocolResult
-
-if TYPE_CHECKING:
-    from scanner.options import ScanOptions
 
 Rule = Callable[[EndpointResult, "ScanOptions"], "Finding | None"]
 

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from scanner.diagnose.common import (
     Rule,
@@ -18,10 +17,8 @@ from scanner.diagnose.common import (
     outcome_text,
     probed,
 )
+from scanner.options import ScanOptions
 from scanner.results import EndpointResult, Finding, ProtocolResult
-
-if TYPE_CHECKING:
-    from scanner.options import ScanOptions
 
 UNRECOGNIZED_NAME = 112
 INTERNAL_ERROR = 80

@@ -7,15 +7,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
 from handshakes import constants as c
 from handshakes import registry as reg
 from scanner.diagnose.common import Rule, lines, make, outcome_text, versions
+from scanner.options import ScanOptions
 from scanner.results import EndpointResult, Finding, SuiteResult
-
-if TYPE_CHECKING:
-    from scanner.options import ScanOptions
 
 # Key exchanges that give forward secrecy ("any" is TLS 1.3, always (EC)DHE).
 _FORWARD_SECRET_KX = frozenset({"ECDHE", "DHE", "ECDHEPSK", "DHEPSK", "CECPQ1", "any"})

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from functools import partial
 
+import trio
+
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
 from scanner.engine import Connector
 from scanner.options import ACCEPTED
+from scanner.probes.context import Found, ProbeContext
 from scanner.probes.hello import ALL_GROUPS_TLS13, EC_GROUPS_TLS12, HelloFactory
+from scanner.results import GroupResult
 
 MAX_GROUP_ROUNDS = 40
 
@@ -83,3 +87,40 @@ async def group_order(conn: Connector, hello: HelloFactory, version: int, found:
     if chosen is None:
         return None
     return chosen == found[0] and chosen != rev[0]
+
+
+async def run(ctx: ProbeContext, supported: list[int]) -> None:
+    """The named groups of TLS 1.3 and of the highest TLS 1.0-1.2 version, with whether
+    the server imposes its order: ``found.groups[v]``, ``found.group_order[v]``."""
+    conn, hello, found = ctx.conn, ctx.hello, ctx.found
+    async with trio.open_nursery() as nursery:
+        if c.TLS13 in supported:
+            suites = found.versions[c.TLS13].suites or list(reg.TLS13_SUITES)
+
+            async def tls13() -> None:
+                groups = await groups_tls13(conn, hello, suites)
+                found.groups[c.TLS13] = groups
+                found.group_order[c.TLS13] = await group_order(conn, hello, c.TLS13, groups, suites)
+
+            nursery.start_soon(tls13)
+        legacy = [v for v in supported if c.TLS10 <= v <= c.TLS12]
+        if legacy:
+            top = max(legacy)
+            ecdhe = [s for s in found.versions[top].suites if (info := reg.cipher_suite(s)) and info.kx == "ECDHE"]
+
+            async def tls12() -> None:
+                groups = await groups_tls12(conn, hello, top, ecdhe)
+                found.groups[top] = groups
+                found.group_order[top] = await group_order(conn, hello, top, groups, ecdhe)
+
+            nursery.start_soon(tls12)
+
+
+def group_results(found: Found) -> tuple[GroupResult, ...]:
+    """The groups found, per version, with their preference rank when ordered."""
+    groups = []
+    for v, codes in sorted(found.groups.items(), reverse=True):
+        ordered = bool(found.group_order.get(v))
+        for i, g in enumerate(codes):
+            groups.append(GroupResult(version=v, code=g, preference=i + 1 if ordered else None))
+    return tuple(groups)

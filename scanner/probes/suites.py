@@ -218,3 +218,4 @@ async def rank_by_server(conn: Connector, hello: HelloFactory, scan: VersionScan
         order.append(chosen)
         left.remove(chosen)
     return order + left
+

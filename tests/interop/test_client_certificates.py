@@ -16,8 +16,6 @@ Also the round trip of our ClientHello codec through tlslite-ng's parser.
 from __future__ import annotations
 
 import argparse
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -26,15 +24,16 @@ import pytest
 import trio
 
 from handshakes import constants as c
-from handshakes._tlslite import full_handshake, parse_client_hello
+from handshakes._tlslite import ClientHandshake, parse_client_hello
 from handshakes.client_hello import ClientHelloSpec, encode_client_hello
 from scanner.api import scan_endpoint
 from scanner.clientauth import cli as ca_cli
 from scanner.clientauth.credentials import ClientCredential, load_pem, load_pkcs12
-from scanner.clientauth.findings import client_cert_findings
-from scanner.clientauth.probe import assess
+from scanner.diagnose.client_certs import client_cert_findings
+from scanner.engine import Connector
 from scanner.lab.certs import IssuedCert, Pki
 from scanner.options import Deadlines, ScanOptions, Target
+from scanner.probes.client_auth import assess, full_handshake
 from scanner.results import ClientAuthResult, ClientCertAttempt, EndpointResult
 
 PASSWORD = "interop-Secret-9"
@@ -81,12 +80,18 @@ async def scan_and_assess(
         modes, attempts = result.client_auth, result.client_certificates
         if add:
             assert all(r.mode == "requested" for r in add)
-            more_modes, more_attempts = await assess(
-                target, options, add, limiter=trio.CapacityLimiter(4)
-            )
+            more_modes, more_attempts = await assess(target, options, add, connector(target, options))
             modes, attempts = (*more_modes, *modes), (*more_attempts, *attempts)
         assert {r.version for r in modes} == set(VERSIONS)
     return modes, attempts, replace(result, client_auth=modes, client_certificates=attempts)
+
+
+def connector(target: Target, options: ScanOptions) -> Connector:
+    assert target.ip
+    return Connector(
+        ip=target.ip, port=target.port, deadlines=options.deadlines,
+        global_limiter=trio.CapacityLimiter(4), endpoint_limiter=trio.CapacityLimiter(4),
+    )
 
 
 def by_version(items: tuple[Any, ...]) -> dict[int, Any]:
@@ -120,26 +125,30 @@ async def test_optional_without_certificate(openssl_server: Callable[..., Any], 
         assert "answered our request" in r.detail
 
 
-def test_full_handshake_no_certificate_alerts(openssl_server: Callable[..., Any], lab_pki: Pki) -> None:
+async def test_full_handshake_no_certificate_alerts(openssl_server: Callable[..., Any], lab_pki: Pki) -> None:
     """The raw verdicts: TLS 1.3 completes on our side and the alert comes on the read."""
     server = openssl_server(require_client_cert=True, ca_file=lab_pki.root, www=True)
+    conn = connector(Target(host="127.0.0.1", port=server.port, ip="127.0.0.1"), OPTIONS)
 
-    def shake(version: int) -> Any:
-        sock = socket.create_connection(server.address, timeout=3)
-        return full_handshake(
-            sock, server_name=None, chain_der=None, private_key_pem=None, min_version=version,
-            max_version=version, send_data=b"GET / HTTP/1.0\r\n\r\n", deadline=time.monotonic() + 5,
+    async def shake(version: int) -> Any:
+        hs = ClientHandshake(
+            server_name=None, chain_der=None, private_key_pem=None, min_version=version,
+            max_version=version, send_data=b"GET / HTTP/1.0\r\n\r\n",
         )
+        with trio.fail_after(10):
+            return await full_handshake(conn, hs, name="test", connect_timeout=3)
 
-    v13 = shake(c.TLS13)
+    v13 = await shake(c.TLS13)
     assert (v13.completed, v13.alert_description, v13.alert_from, v13.stage) == (
         True, 116, "server", "after Finished",
     )
     assert v13.server_certificate_request and v13.certificate_sent and not v13.answered
-    v12 = shake(c.TLS12)
+    v12 = await shake(c.TLS12)
     assert (v12.completed, v12.alert_description, v12.alert_from, v12.stage) == (
         False, 40, "server", "after client Certificate",
     )
+    # Both connections came from the connector's factory and are in its log.
+    assert [(name, o.connections, o.outcome) for name, _, o in conn.log] == [("test", 1, "alert")] * 2
 
 
 # -- presented certificates ---------------------------------------------------------------------
@@ -253,8 +262,8 @@ async def test_tlslite_server_requests_certificate(
 async def test_silent_server_bounded_by_caller_deadline(
     raw_server: Callable[..., Any], creds: Creds
 ) -> None:
-    """A server that never answers: the thread gives up at the caller's deadline (its
-    sockets are armed with it), the mode stays "requested" and the attempt is a timeout."""
+    """A server that never answers: the handshakes give up a little before the caller's
+    deadline, the mode stays "requested" and the attempt is a timeout."""
     server = raw_server("never_answer")
     host, port = server.address
     target = Target(host=host, port=port, ip=host)
@@ -262,7 +271,7 @@ async def test_silent_server_bounded_by_caller_deadline(
     options = replace(OPTIONS, client_certs=(pem_cred(creds.good),))
     start = trio.current_time()
     with trio.move_on_after(1.0) as scope:
-        modes, attempts = await assess(target, options, requested, limiter=trio.CapacityLimiter(4))
+        modes, attempts = await assess(target, options, requested, connector(target, options))
     elapsed = trio.current_time() - start
     assert not scope.cancelled_caught and 0.7 < elapsed < 1.0
     assert [r.mode for r in modes] == ["requested", "requested"]

@@ -24,9 +24,9 @@ from scanner.clientauth.credentials import (
     load_pkcs12,
     password_from,
 )
-from scanner.clientauth.findings import client_cert_findings
-from scanner.clientauth.probe import _attempt, _upgrade, attempt_versions, http_request
+from scanner.diagnose.client_certs import client_cert_findings
 from scanner.lab.certs import IssuedCert, Pki
+from scanner.probes.client_auth import _attempt, _upgrade, attempt_versions, http_request
 from scanner.results import ClientAuthResult, ClientCertAttempt, EndpointResult, to_json
 
 PASSWORD = b"Tr0ub4dor&3-unit"

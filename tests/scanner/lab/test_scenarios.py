@@ -77,7 +77,7 @@ def test_catalogue_is_well_formed() -> None:
 
     known = set(CATALOGUE)
     try:
-        from scanner.clientauth.findings import FINDING_IDS
+        from scanner.diagnose.client_certs import FINDING_IDS
     except ImportError:  # pragma: no cover
         FINDING_IDS = ()
     known.update(FINDING_IDS)

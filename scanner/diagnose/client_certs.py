@@ -3,7 +3,7 @@
 # One documented function per finding decides whether it applies, from the evidence the
 # probe recorded (ClientCertAttempt: alert, stage) and the certificate's own fields. Pure:
 # no IO, no clock (the scan's start time, or ``now``, is the time a certificate is judged
-# at). scanner/diagnose calls client_cert_findings() next to its own client_auth rules,
+# at). diagnose() calls client_cert_findings() next to the client_auth rules,
 # which already cover "refused" and "issuer not accepted".
 from __future__ import annotations
 

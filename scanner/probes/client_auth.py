@@ -3,10 +3,12 @@
 # each certificate the user presents?
 #
 # Rules kept:
-# - tlslite-ng's blocking TLSConnection runs in trio.to_thread.run_sync under the caller's
-#   limiter (handshakes._tlslite is the only module that touches it). Every socket call in
-#   the thread is bounded by an absolute deadline taken from the caller's cancel scope
-#   and from options.deadlines, so no thread outlives its caller.
+# - tlslite-ng does the TLS sans-IO (handshakes._tlslite.ClientHandshake, the only module
+#   that touches it); this module moves its bytes over a connection from the scan's one
+#   connection factory (Connector.slot + Connector.open_stream), so the fleet's limits,
+#   the connection rate, the connection count and a pre-TLS dialogue apply here too.
+# - Each handshake is bounded by one connection's budget (connect + 2 x read) and ends a
+#   little before the caller's deadline, so what the other handshakes found is returned.
 # - Bounded work: one handshake per requesting version without a certificate, then per
 #   credential at most two versions (the server's TLS 1.3 and TLS 1.2, else its highest).
 # - Evidence only: the verdict records the alert number, the stage and tlslite-ng's words;
@@ -17,7 +19,6 @@
 from __future__ import annotations
 
 import math
-import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -26,20 +27,28 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import trio
 
 from handshakes import constants as c
+from handshakes import events as ev
 from handshakes import registry as reg
 from handshakes._tlslite import (
     STAGE_APPLICATION_DATA,
     STAGE_CONNECT,
+    ClientHandshake,
     HandshakeVerdict,
-    full_handshake,
 )
+from scanner.engine import Connector, ProbeOutcome, close_stream, oserror_outcome
+from scanner.options import ACCEPTED, ALERT, CLOSED, RESET, TIMEOUT, Deadlines
+from scanner.probes.context import Found, ProbeContext
 from scanner.results import ClientAuthResult, ClientCertAttempt
+from scanner.x509 import dn_to_string
 
 if TYPE_CHECKING:
     from scanner.clientauth.credentials import ClientCredential
     from scanner.options import ScanOptions, Target
 
-__all__ = ["TESTABLE_VERSIONS", "assess", "attempt_versions", "http_request"]
+__all__ = [
+    "TESTABLE_VERSIONS", "assess", "attempt_versions", "full_handshake", "http_request",
+    "requested_modes", "run",
+]
 
 TESTABLE_VERSIONS = (c.TLS13, c.TLS12, c.TLS11, c.TLS10)
 SSL3_NOTE = (
@@ -74,22 +83,19 @@ async def assess(
     target: Target,
     options: ScanOptions,
     client_auth: tuple[ClientAuthResult, ...],
-    *,
-    limiter: trio.CapacityLimiter,
+    conn: Connector,
 ) -> tuple[tuple[ClientAuthResult, ...], tuple[ClientCertAttempt, ...]]:
     """Upgrade every "requested" mode (TLS 1.0 to 1.3) to "optional" or "required" with
     a full handshake that presents no certificate, then present each credential in
     ``options.client_certs``. Returns the updated ClientAuthResults (same order) and one
     ClientCertAttempt per credential and version. Never raises for what the server does;
-    bounded by the caller's deadline and options.deadlines."""
-    host = target.ip or target.host
+    bounded by the caller's deadline and options.deadlines. Every connection goes through
+    ``conn`` (its limits, rate and log)."""
     request = http_request(target.server_name, target.host)
 
     def connect_and_shake(version: int, credential: ClientCredential | None) -> Callable[[], Awaitable[HandshakeVerdict]]:
         async def run() -> HandshakeVerdict:
-            return await _handshake_in_thread(
-                host, target.port, target.server_name, version, credential, request, options, limiter
-            )
+            return await _handshake(conn, target.server_name, version, credential, request, options.deadlines)
 
         return run
 
@@ -114,6 +120,52 @@ async def assess(
     return tuple(updated), attempts
 
 
+
+async def run(ctx: ProbeContext) -> None:
+    """Required or optional, and the server's verdict on each certificate the user gave:
+    full handshakes, only where a CertificateRequest came (``found.client_auth``,
+    ``found.client_certificates``). Runs after the other probes."""
+    requested = requested_modes(ctx.found)
+    if not any(r.mode == "requested" for r in requested):
+        return
+    ctx.found.client_auth, ctx.found.client_certificates = await assess(
+        ctx.target, ctx.options, requested, ctx.conn
+    )
+
+
+def requested_modes(found: Found) -> tuple[ClientAuthResult, ...]:
+    out = []
+    for version in sorted(found.versions, reverse=True):
+        scan = found.versions[version]
+        if not scan.supported or version == c.SSL2:
+            continue
+        outcomes = [scan.first, *[a.outcome for a in scan.accepted]]
+        cr = None
+        for o in outcomes:
+            if o is not None and isinstance(found_cr := o.first(ev.CertificateRequest), ev.CertificateRequest):
+                cr = found_cr
+                break
+        saw_flight = any(
+            o is not None and (o.first(ev.ServerHelloDone) or o.first(ev.Finished)) for o in outcomes
+        )
+        if cr is None:
+            if saw_flight:
+                out.append(ClientAuthResult(version=version, mode="none"))
+            continue
+        out.append(
+            ClientAuthResult(
+                version=version,
+                mode="requested",
+                certificate_authorities=tuple(dn_to_string(d) for d in cr.certificate_authorities),
+                certificate_types=cr.certificate_types,
+                signature_algorithms=cr.signature_algorithms,
+                signature_algorithms_cert=cr.signature_algorithms_cert,
+                oid_filters=tuple((o.hex(), v.hex()) for o, v in cr.oid_filters),
+            )
+        )
+    return tuple(out)
+
+
 async def _gather(jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     """Run jobs concurrently in one nursery; results in job order. (Each task writes only
     its own slot; the limiter inside each job bounds the concurrency.)"""
@@ -128,61 +180,124 @@ async def _gather(jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     return slots
 
 
-async def _handshake_in_thread(
-    host: str,
-    port: int,
+# How long to wait for the server's verdict once the handshake is complete: a server that
+# rejects our certificate (or its absence) after our Finished does so as soon as it has
+# read it, a few handshake times, not the caller's whole deadline (a server that does not
+# speak HTTP stays silent otherwise).
+SETTLE_MIN_S = 1.0
+SETTLE_FACTOR = 4
+
+
+async def _handshake(
+    conn: Connector,
     server_name: str | None,
     version: int,
     credential: ClientCredential | None,
     request: bytes,
-    options: ScanOptions,
-    limiter: trio.CapacityLimiter,
+    deadlines: Deadlines,
 ) -> HandshakeVerdict:
-    deadlines = options.deadlines
-    async with limiter:
-        # The thread's deadline: one connection's budget, and a little before the caller's
-        # deadline, so the thread is done (its verdict a timeout) while our caller's scope
-        # still lets us return what the other handshakes found.
-        left = trio.current_effective_deadline() - trio.current_time()
-        budget = deadlines.connect + 2 * deadlines.read
-        seconds = min(left - min(0.25, 0.2 * left), budget) if math.isfinite(left) else budget
-        if seconds <= 0:
-            return HandshakeVerdict(completed=False, timeout=True, detail="no time left before the deadline")
-        chain = credential.chain_der if credential is not None else None
-        handle = credential.private_key if credential is not None else None
+    # One connection's budget, and a little before the caller's deadline, so the verdict
+    # (a timeout) comes while our caller's scope still lets us return what the other
+    # handshakes found.
+    left = trio.current_effective_deadline() - trio.current_time()
+    budget = deadlines.connect + 2 * deadlines.read
+    seconds = min(left - min(0.25, 0.2 * left), budget) if math.isfinite(left) else budget
+    if seconds <= 0:
+        return HandshakeVerdict(completed=False, timeout=True, detail="no time left before the deadline")
+    try:
+        shake = ClientHandshake(
+            server_name=server_name,
+            chain_der=credential.chain_der if credential is not None else None,
+            private_key_pem=credential.private_key.pem() if credential is not None else None,
+            min_version=version,
+            max_version=version,
+            send_data=request,
+        )
+    except ValueError as exc:
+        return HandshakeVerdict(completed=False, detail=str(exc))
+    name = f"full handshake {reg.version_name(version)} " + (
+        f"with {credential.label}" if credential is not None else "without a client certificate"
+    )
+    async with conn.slot():
+        with trio.move_on_after(seconds):
+            return await full_handshake(conn, shake, name=name, connect_timeout=deadlines.connect)
+    shake.deadline_reached()
+    return shake.verdict
 
-        def work() -> HandshakeVerdict:
-            deadline = time.monotonic() + seconds
+
+async def full_handshake(
+    conn: Connector, shake: ClientHandshake, *, name: str, connect_timeout: float
+) -> HandshakeVerdict:
+    """Move a ClientHandshake's bytes over one connection from ``conn``'s factory until it
+    ends. The caller holds the slot and the overall deadline (a cancel scope); on
+    cancellation the handshake is told the deadline came (so its verdict is a timeout).
+    The connection is logged in ``conn`` (counted in the scan's statistics)."""
+    started = time.perf_counter()
+    sent = received = 0
+    stream: trio.abc.Stream | None = None
+    outcome, detail = ACCEPTED, ""
+    try:
+        with trio.move_on_after(connect_timeout) as connecting:
             try:
-                sock = socket.create_connection(
-                    (host, port), timeout=max(0.001, min(deadlines.connect, deadline - time.monotonic()))
-                )
-            except TimeoutError:
-                return HandshakeVerdict(completed=False, timeout=True, detail=f"no TCP answer within {deadlines.connect:g}s")
-            except ConnectionRefusedError:
-                return HandshakeVerdict(completed=False, detail="connection refused")
+                stream = await conn.open_stream(conn.ip, conn.port)
             except OSError as exc:
-                return HandshakeVerdict(completed=False, detail=f"cannot connect: {exc.strerror or exc}")
+                outcome, detail = oserror_outcome(exc)
+                return HandshakeVerdict(completed=False, detail=detail)
+        if stream is None or connecting.cancelled_caught:
+            outcome, detail = TIMEOUT, f"no TCP answer within {connect_timeout:g}s"
+            return HandshakeVerdict(completed=False, timeout=True, detail=detail)
+        settle_set = False
+        with trio.CancelScope() as scope:
             try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-            try:
-                return full_handshake(
-                    sock,
-                    server_name=server_name,
-                    chain_der=chain,
-                    private_key_pem=handle.pem() if handle is not None else None,
-                    min_version=version,
-                    max_version=version,
-                    send_data=request,
-                    deadline=deadline,
-                )
-            except ValueError as exc:
-                sock.close()
-                return HandshakeVerdict(completed=False, detail=str(exc))
+                while not shake.done:
+                    out = shake.data_to_send()
+                    if out:
+                        await stream.send_all(out)
+                        sent += len(out)
+                    if shake.done:
+                        break
+                    if shake.completed and not settle_set:
+                        settle_set = True
+                        took = time.perf_counter() - started
+                        scope.deadline = trio.current_time() + max(SETTLE_MIN_S, SETTLE_FACTOR * took)
+                    data = bytes(await stream.receive_some(65536))
+                    received += len(data)
+                    shake.receive_data(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+                if isinstance(cause, ConnectionResetError):
+                    shake.reset()
+                else:
+                    shake.receive_data(b"")
+        if not shake.done:
+            shake.deadline_reached()
+        verdict = shake.verdict
+        outcome, detail = _outcome(verdict)
+        return verdict
+    except trio.Cancelled:
+        shake.deadline_reached()
+        outcome, detail = TIMEOUT, shake.verdict.detail
+        raise
+    finally:
+        if stream is not None:
+            await close_stream(stream)
+        conn.record(name, None, ProbeOutcome(
+            outcome=outcome, detail=detail, phase="handshake", bytes_sent=sent,
+            bytes_received=received, connections=1, duration_s=time.perf_counter() - started,
+        ))
 
-        return await trio.to_thread.run_sync(work)
+
+def _outcome(v: HandshakeVerdict) -> tuple[str, str]:
+    """The engine outcome name of a full handshake, for the probe log and statistics."""
+    if v.alert_from == "server":
+        return ALERT, v.detail
+    if v.answered or v.completed:
+        return ACCEPTED, v.detail
+    if v.reset:
+        return RESET, v.detail
+    if v.timeout:
+        return TIMEOUT, v.detail
+    return CLOSED, v.detail
 
 
 def _join(*parts: str) -> str:

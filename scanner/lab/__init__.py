@@ -1,0 +1,1 @@
+"""Local servers that reproduce each failure case (tlscompat lab / demo, pytest fixtures)."""

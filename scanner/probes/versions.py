@@ -1,0 +1,105 @@
+# Protocol versions and their cipher suites: the first probe of every scan. One first
+# contact alone (a refused, silent or non-TLS port is settled in one connection), then
+# every other version concurrently, by elimination (scanner/probes/suites.py).
+from __future__ import annotations
+
+import trio
+
+from handshakes import constants as c
+from handshakes import events as ev
+from handshakes import registry as reg
+from scanner.engine import ProbeOutcome
+from scanner.options import ALERT
+from scanner.probes import suites as sp
+from scanner.probes.context import Found, ProbeContext
+from scanner.results import ProtocolResult, SuiteResult
+
+
+async def run(ctx: ProbeContext) -> bool:
+    """Sets ``found.versions[v]`` for every version of ``options.versions``. Returns False
+    when the first contact settled the endpoint (nothing listens, another protocol
+    answers, or nothing answers): asking again with other versions would only wait out
+    more deadlines."""
+    conn, hello, found = ctx.conn, ctx.hello, ctx.found
+    enumerate_suites = "suites" in ctx.options.probes
+    versions = list(ctx.options.versions)
+    first_version = c.TLS12 if c.TLS12 in versions else versions[0]
+    first = await sp.scan_version(conn, hello, first_version, enumerate_suites=enumerate_suites)
+    found.versions[first_version] = first
+    if first.first is not None and first.first.outcome in sp.ENDS_VERSION:
+        return False
+
+    async def one(version: int) -> None:
+        found.versions[version] = await sp.scan_version(conn, hello, version, enumerate_suites=enumerate_suites)
+
+    async with trio.open_nursery() as nursery:
+        for v in versions:
+            if v != first_version:
+                nursery.start_soon(one, v)
+    return True
+
+
+def protocol_result(scan: sp.VersionScan) -> ProtocolResult:
+    out = scan.first
+    if out is None:
+        return ProtocolResult(version=scan.version, supported=False, outcome="not_probed")
+    alert = out.alert
+    detail = out.describe()
+    if scan.negotiated is not None and scan.negotiated != scan.version:
+        detail = f"the server answered {reg.version_name(scan.negotiated)}"
+    elif scan.supported:
+        detail = "ServerHello"
+    return ProtocolResult(
+        version=scan.version,
+        supported=scan.supported,
+        outcome=out.outcome,
+        alert=alert.description if alert is not None and out.outcome == ALERT else None,
+        detail=detail,
+        negotiated=scan.negotiated,
+    )
+
+
+def _kx_details(out: ProbeOutcome) -> tuple[int | None, int | None]:
+    ske = out.first(ev.ServerKeyExchange)
+    if isinstance(ske, ev.ServerKeyExchange):
+        return ske.group, ske.dh_prime_bits if ske.kind == "dhe" else None
+    sh = out.server_hello
+    if sh is not None and sh.selected_group is not None:
+        return sh.selected_group, None
+    hrr = out.first(ev.HelloRetryRequest)
+    if isinstance(hrr, ev.HelloRetryRequest):
+        return hrr.selected_group, None
+    return None, None
+
+
+def _pair(suite: int) -> tuple[str, str]:
+    info = reg.cipher_suite(suite)
+    return (info.kx, info.auth) if info else ("?", hex(suite))
+
+
+def suite_results(found: Found) -> tuple[tuple[SuiteResult, ...], tuple[int, ...]]:
+    """Every accepted suite per version with its preference rank (when the server orders)
+    and its key exchange group or DH size; and the DH sizes seen, sorted."""
+    suites: list[SuiteResult] = []
+    dh_bits: set[int] = set()
+    for v in sorted(found.versions, reverse=True):
+        scan = found.versions[v]
+        order = found.order.get(v)
+        ranked = found.ranked.get(v) or scan.suites
+        # The flight was read for the first suite of each (key exchange, authentication)
+        # pair only; its curve / DH size hold for the pair's other suites too.
+        by_pair: dict[tuple[str, str], tuple[int | None, int | None]] = {}
+        for a in scan.accepted:
+            details = _kx_details(a.outcome)
+            if details != (None, None):
+                by_pair.setdefault(_pair(a.suite), details)
+        for a in scan.accepted:
+            group, bits = _kx_details(a.outcome)
+            if (group, bits) == (None, None):
+                group, bits = by_pair.get(_pair(a.suite), (None, None))
+            if bits:
+                dh_bits.add(bits)
+            pref = ranked.index(a.suite) + 1 if order and a.suite in ranked else None
+            suites.append(SuiteResult(version=v, code=a.suite, preference=pref, group=group, dh_bits=bits))
+    suites.sort(key=lambda s: (-s.version, s.preference or 0, 0))
+    return tuple(suites), tuple(sorted(dh_bits))

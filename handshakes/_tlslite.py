@@ -67,7 +67,8 @@ STAGE_AFTER_CERTIFICATE = "after client Certificate"  # TLS <= 1.2: the flight h
 STAGE_AFTER_FINISHED = "after Finished"  # our Finished went out (TLS 1.3 client auth fails here)
 STAGE_APPLICATION_DATA = "application data"  # the server answered our request
 
-# The versions tlslite-ng can negotiate as a client (SSL 3.0 included, but see probe.py).
+# The versions tlslite-ng can negotiate as a client (SSL 3.0 included, but see
+# scanner/probes/client_auth.py).
 _LOWEST, _HIGHEST = c.SSL3, c.TLS13
 
 # RFC 8879 CompressedCertificate (never sent with the settings below, but recognised).
@@ -344,6 +345,11 @@ class ClientHandshake:
         if not self.done:
             self._end(reset=True, detail="connection reset by the server")
 
+    def abort(self, detail: str) -> None:
+        """End the exchange for a reason of the caller's (e.g. too many bytes)."""
+        if not self.done:
+            self._end(detail=detail)
+
     def _advance(self) -> None:
         """Run tlslite-ng until it needs bytes we do not have, or the exchange ends."""
         tls = self._tls
@@ -412,7 +418,9 @@ def _verdict(
     answered: bool = False,
     detail: str = "",
 ) -> HandshakeVerdict:
-    if version is None and tls.version and tls.version != (0, 0):
+    # tlslite-ng sets a version for its ClientHello's record before any answer: only a
+    # ServerHello's counts.
+    if version is None and HandshakeType.server_hello in tls.received_types and tls.version != (0, 0):
         major, minor = tls.version
         version = major << 8 | minor
     return HandshakeVerdict(

@@ -7,7 +7,8 @@ from scanner.diagnose.common import Rule, lines, make, versions
 from scanner.options import ScanOptions
 from scanner.results import ClientAuthResult, ClientCertAttempt, EndpointResult, Finding
 
-_REFUSALS = ("alert", "closed", "reset")
+# The verdicts of a full handshake that refuse a certificate (scanner.probes.client_auth).
+REFUSALS = ("alert", "closed", "reset")
 
 
 def _dn_key(dn: str) -> str:
@@ -92,7 +93,7 @@ def issuer_not_accepted(result: EndpointResult, options: ScanOptions) -> Finding
     is not among the acceptable CAs of the server's CertificateRequest. Names both."""
     parts = []
     for a in result.client_certificates:
-        if a.verdict in _REFUSALS and _issuer_refused(result, a):
+        if a.verdict in REFUSALS and _issuer_refused(result, a):
             cas = " | ".join(repr(ca) for ca in _acceptable(result, a))
             parts.append(
                 f"{_presented(a)}: {_verdict(a)}; the server expects an issuer among: {cas}"
@@ -107,7 +108,7 @@ def cert_rejected(result: EndpointResult, options: ScanOptions) -> Finding | Non
     parts = [
         f"{_presented(a)}: {_verdict(a)}"
         for a in result.client_certificates
-        if a.verdict in _REFUSALS and not _issuer_refused(result, a)
+        if a.verdict in REFUSALS and not _issuer_refused(result, a)
     ]
     return make("client_auth.cert_rejected", lines(parts)) if parts else None
 

@@ -16,6 +16,7 @@ from cryptography import x509
 
 from handshakes import constants as c
 from handshakes import registry as reg
+from scanner.diagnose.client_auth import REFUSALS
 from scanner.results import ClientAuthResult, ClientCertAttempt, EndpointResult, Finding
 from scanner.x509 import CertificateDecodeError, CertificateInfo, decode_certificate
 
@@ -38,7 +39,6 @@ FINDING_IDS = (
     "client_auth.cert_incomplete_chain",
 )
 
-_REFUSED = ("alert", "closed", "reset")
 _MAX_LINES = 24
 
 
@@ -52,7 +52,7 @@ class _Presented:
 
     @property
     def refused(self) -> tuple[ClientCertAttempt, ...]:
-        return tuple(a for a in self.attempts if a.verdict in _REFUSED)
+        return tuple(a for a in self.attempts if a.verdict in REFUSALS)
 
     @property
     def accepted(self) -> bool:

@@ -525,7 +525,7 @@ async def _client_cert_optional(ctx: LabContext) -> Started:
     "client-cert-rejected",
     title="Server rejects the client certificate presented with bad_certificate (42)",
     reproduces="seed 004: frame 32, alert 02 2A bad_certificate after the client's Certificate",
-    # client_auth.cert_expired: scanner.clientauth's own finding, which says why (the
+    # client_auth.cert_expired: scanner.diagnose.client_certs' finding, which says why (the
     # certificate is not valid yet) when the server refuses it.
     expected=("client_auth.required", "client_auth.cert_rejected", "client_auth.cert_expired"),
 )

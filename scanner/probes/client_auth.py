@@ -12,7 +12,7 @@
 # - Bounded work: one handshake per requesting version without a certificate, then per
 #   credential at most two versions (the server's TLS 1.3 and TLS 1.2, else its highest).
 # - Evidence only: the verdict records the alert number, the stage and tlslite-ng's words;
-#   findings.py and scanner/diagnose decide what they mean.
+#   scanner/diagnose (client_auth.py, client_certs.py) decides what they mean.
 # - SSL 3.0 is not tested: tlslite-ng's SSL 3.0 client-certificate path (RFC 6101 section
 #   5.6.8 CertificateVerify with the SSL 3.0 MAC-style hashes) is not reliable against
 #   real servers, so a "requested" SSL 3.0 mode stays "requested" and says so.
@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import trio
@@ -36,7 +37,7 @@ from handshakes._tlslite import (
     HandshakeVerdict,
 )
 from scanner.engine import Connector, ProbeOutcome, close_stream, oserror_outcome
-from scanner.options import ACCEPTED, ALERT, CLOSED, RESET, TIMEOUT, Deadlines
+from scanner.options import ACCEPTED, ALERT, CLOSED, PROTOCOL_ERROR, RESET, TIMEOUT, Deadlines
 from scanner.probes.context import Found, ProbeContext
 from scanner.results import ClientAuthResult, ClientCertAttempt
 from scanner.x509 import dn_to_string
@@ -187,6 +188,13 @@ async def _gather(jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
 SETTLE_MIN_S = 1.0
 SETTLE_FACTOR = 4
 
+# Below this, a handshake is not started: it could not finish before the caller's deadline.
+MIN_BUDGET_S = 0.05
+
+# A full handshake reads at most this much from the server: a certificate chain and a
+# flight fit in a few tens of KiB; a server that sends more is not answering a handshake.
+MAX_RECEIVED = 256 * 1024
+
 
 async def _handshake(
     conn: Connector,
@@ -196,29 +204,35 @@ async def _handshake(
     request: bytes,
     deadlines: Deadlines,
 ) -> HandshakeVerdict:
-    # One connection's budget, and a little before the caller's deadline, so the verdict
-    # (a timeout) comes while our caller's scope still lets us return what the other
-    # handshakes found.
-    left = trio.current_effective_deadline() - trio.current_time()
-    budget = deadlines.connect + 2 * deadlines.read
-    seconds = min(left - min(0.25, 0.2 * left), budget) if math.isfinite(left) else budget
-    if seconds <= 0:
-        return HandshakeVerdict(completed=False, timeout=True, detail="no time left before the deadline")
+    name = f"full handshake {reg.version_name(version)} " + (
+        f"with {credential.label}" if credential is not None else "without a client certificate"
+    )
     try:
-        shake = ClientHandshake(
+        # tlslite-ng is pure Python: building the hello and each step of the handshake
+        # (RSA/ECDSA signatures, key exchange) take tens of milliseconds, so they run in
+        # a thread and the event loop keeps serving the scan's other connections. The
+        # hello is built before our turn: it needs no connection.
+        shake = await trio.to_thread.run_sync(partial(
+            ClientHandshake,
             server_name=server_name,
             chain_der=credential.chain_der if credential is not None else None,
             private_key_pem=credential.private_key.pem() if credential is not None else None,
             min_version=version,
             max_version=version,
             send_data=request,
-        )
+        ))
     except ValueError as exc:
-        return HandshakeVerdict(completed=False, detail=str(exc))
-    name = f"full handshake {reg.version_name(version)} " + (
-        f"with {credential.label}" if credential is not None else "without a client certificate"
-    )
+        return HandshakeVerdict(completed=False, version=version, detail=str(exc))
     async with conn.slot():
+        # One connection's budget, counted from our turn (waiting for the slot spends the
+        # caller's time, not this connection's), and a little before the caller's
+        # deadline, so the verdict (a timeout) comes while our caller's scope still lets
+        # us return what the other handshakes found.
+        left = trio.current_effective_deadline() - trio.current_time()
+        budget = deadlines.connect + 2 * deadlines.read
+        seconds = min(left - min(0.25, 0.2 * left), budget) if math.isfinite(left) else budget
+        if seconds < MIN_BUDGET_S:
+            return HandshakeVerdict(completed=False, version=version, timeout=True, detail="no time left before the deadline")
         with trio.move_on_after(seconds):
             return await full_handshake(conn, shake, name=name, connect_timeout=deadlines.connect)
     shake.deadline_reached()
@@ -231,7 +245,8 @@ async def full_handshake(
     """Move a ClientHandshake's bytes over one connection from ``conn``'s factory until it
     ends. The caller holds the slot and the overall deadline (a cancel scope); on
     cancellation the handshake is told the deadline came (so its verdict is a timeout).
-    The connection is logged in ``conn`` (counted in the scan's statistics)."""
+    The connection is logged in ``conn`` (counted in the scan's statistics). Reads at
+    most MAX_RECEIVED bytes; tlslite-ng's steps run in a worker thread."""
     started = time.perf_counter()
     sent = received = 0
     stream: trio.abc.Stream | None = None
@@ -262,7 +277,10 @@ async def full_handshake(
                         scope.deadline = trio.current_time() + max(SETTLE_MIN_S, SETTLE_FACTOR * took)
                     data = bytes(await stream.receive_some(65536))
                     received += len(data)
-                    shake.receive_data(data)
+                    if received > MAX_RECEIVED:
+                        shake.abort(f"the server sent more than {MAX_RECEIVED // 1024} KiB during the handshake")
+                        break
+                    await trio.to_thread.run_sync(shake.receive_data, data)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
                 if isinstance(cause, ConnectionResetError):
@@ -291,13 +309,16 @@ def _outcome(v: HandshakeVerdict) -> tuple[str, str]:
     """The engine outcome name of a full handshake, for the probe log and statistics."""
     if v.alert_from == "server":
         return ALERT, v.detail
-    if v.answered or v.completed:
-        return ACCEPTED, v.detail
     if v.reset:
         return RESET, v.detail
-    if v.timeout:
+    if v.timeout and not v.completed:
         return TIMEOUT, v.detail
-    return CLOSED, v.detail
+    if v.answered or v.completed:
+        return ACCEPTED, v.detail
+    if v.closed:
+        return CLOSED, v.detail
+    # Our own alert (tlslite-ng could not read what came back) or an aborted exchange.
+    return PROTOCOL_ERROR, v.detail
 
 
 def _join(*parts: str) -> str:
@@ -336,7 +357,7 @@ def _upgrade(result: ClientAuthResult, v: HandshakeVerdict) -> ClientAuthResult:
         return replace(result, mode="optional", detail=_join(
             result.detail, prefix + "no alert after our Finished; the server sent no data before the deadline",
         ))
-    if (v.closed or v.reset) and v.stage != STAGE_CONNECT:
+    if (v.closed or v.reset) and v.server_certificate_request:
         what = "closed the connection without an alert" if v.closed else "reset the connection"
         return replace(result, mode="required", detail=_join(result.detail, prefix + f"the server {what}{where}"))
     return replace(result, detail=_join(
@@ -357,6 +378,10 @@ def _attempt(credential: ClientCredential, version: int, v: HandshakeVerdict) ->
         # No alert after the handshake: nothing refused the certificate.
         verdict = "accepted"
         detail = _join(detail, "no alert after the handshake")
+    elif (v.closed or v.reset) and not v.server_certificate_request:
+        # Before the server asked for a certificate: nothing about ours was refused.
+        verdict = "error"
+        detail = _join(detail, "the connection ended before the server asked for a certificate; inconclusive")
     elif v.closed:
         verdict = "closed"
     elif v.reset:

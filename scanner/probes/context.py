@@ -36,8 +36,7 @@ class Found:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeContext:
-    """Everything a probe's entry point needs: ``async def run(ctx, supported)``, where
-    ``supported`` lists the versions the server accepted, highest first."""
+    """Everything a probe's entry point needs (docs/design.md, "Adding a probe")."""
 
     conn: Connector
     hello: HelloFactory

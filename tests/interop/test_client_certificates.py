@@ -259,25 +259,33 @@ async def test_tlslite_server_requests_certificate(
     assert {r.version for r in records if r.ok and r.client_cert} == set(VERSIONS)
 
 
+@pytest.mark.parametrize("per_endpoint", [4, 1])
 async def test_silent_server_bounded_by_caller_deadline(
-    raw_server: Callable[..., Any], creds: Creds
+    raw_server: Callable[..., Any], creds: Creds, per_endpoint: int
 ) -> None:
     """A server that never answers: the handshakes give up a little before the caller's
-    deadline, the mode stays "requested" and the attempt is a timeout."""
+    deadline, the mode stays "requested" and the attempt is a timeout, in the version it
+    was tried in. With one connection at a time, the handshakes that waited for their
+    turn still end before the caller's deadline."""
     server = raw_server("never_answer")
     host, port = server.address
     target = Target(host=host, port=port, ip=host)
     requested = tuple(ClientAuthResult(version=v, mode="requested") for v in VERSIONS)
     options = replace(OPTIONS, client_certs=(pem_cred(creds.good),))
+    conn = connector(target, options)
+    conn.endpoint_limiter = trio.CapacityLimiter(per_endpoint)
     start = trio.current_time()
     with trio.move_on_after(1.0) as scope:
-        modes, attempts = await assess(target, options, requested, connector(target, options))
+        modes, attempts = await assess(target, options, requested, conn)
     elapsed = trio.current_time() - start
     assert not scope.cancelled_caught and 0.7 < elapsed < 1.0
     assert [r.mode for r in modes] == ["requested", "requested"]
     assert all("inconclusive" in r.detail and "deadline" in r.detail for r in modes)
     assert [a.verdict for a in attempts] == ["timeout", "timeout"]
-    assert all(a.stage == "after ClientHello" for a in attempts)
+    assert [a.version for a in attempts] == list(VERSIONS)
+    # One at a time, the credential's turn may come too late to start at all.
+    stages = {"after ClientHello"} if per_endpoint > 1 else {"after ClientHello", "before ClientHello"}
+    assert all(a.stage in stages for a in attempts)
 
 
 # -- codec round trip through tlslite-ng's parser ----------------------------------------------
@@ -315,3 +323,24 @@ def test_parse_client_hello_rejects_garbage() -> None:
         parse_client_hello(b"\x01\x00\x00\x05\x03\x03\x00")
     with pytest.raises(ValueError):
         parse_client_hello(b"\x02\x00\x00\x00")
+
+
+async def test_full_handshake_reads_a_bounded_amount(raw_server: Callable[..., Any]) -> None:
+    """A server whose ServerHello claims 16 MiB and keeps sending: the full handshake stops
+    after MAX_RECEIVED bytes with a verdict, instead of letting tlslite-ng buffer it all."""
+    from scanner.lab.servers import endless
+    from scanner.probes.client_auth import MAX_RECEIVED
+
+    huge_hello = b"\x16\x03\x03\x40\x00" + b"\x02\xff\xff\xff" + bytes(0x4000 - 4)
+    server = raw_server(endless(chunk=huge_hello))
+    conn = connector(Target(host="127.0.0.1", port=server.port, ip="127.0.0.1"), OPTIONS)
+    hs = ClientHandshake(
+        server_name=None, chain_der=None, private_key_pem=None, min_version=c.TLS12,
+        max_version=c.TLS12, send_data=b"GET / HTTP/1.0\r\n\r\n",
+    )
+    with trio.fail_after(10):
+        verdict = await full_handshake(conn, hs, name="huge", connect_timeout=3)
+    assert not verdict.completed and "more than 256 KiB" in verdict.detail
+    ((_, _, logged),) = conn.log
+    assert MAX_RECEIVED < logged.bytes_received <= MAX_RECEIVED + 65536
+    assert logged.outcome == "protocol_error"

@@ -258,7 +258,11 @@ def test_attempt_verdicts(alice: IssuedCert) -> None:
     assert (alert.label, alert.subject) == ("alice.pem", cred.subject)
     ok = _attempt(cred, c.TLS13, HandshakeVerdict(completed=True, version=c.TLS13, answered=True, stage="application data", server_certificate_request=True))
     assert ok.verdict == "accepted"
-    assert _attempt(cred, c.TLS13, HandshakeVerdict(completed=False, reset=True)).verdict == "reset"
+    refused = HandshakeVerdict(completed=False, reset=True, server_certificate_request=True)
+    assert _attempt(cred, c.TLS13, refused).verdict == "reset"
+    # A reset before the server asked for a certificate says nothing about ours.
+    early = _attempt(cred, c.TLS13, HandshakeVerdict(completed=False, reset=True, stage="after ClientHello"))
+    assert early.verdict == "error" and "inconclusive" in early.detail
     assert _attempt(cred, c.TLS13, HandshakeVerdict(completed=False, timeout=True)).verdict == "timeout"
     local = _attempt(cred, c.TLS13, HandshakeVerdict(completed=False, alert_description=80, alert_from="local"))
     assert local.verdict == "error" and "ours" in local.detail

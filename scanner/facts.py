@@ -54,6 +54,7 @@ from scanner.results import (
     ProtocolResult,
     Stats,
     SuiteResult,
+    VulnCheck,
 )
 
 
@@ -76,6 +77,7 @@ class _Found:
     # Set by the client-authentication step (full handshakes) when it ran.
     client_auth: tuple[ClientAuthResult, ...] | None = None
     client_certificates: tuple[ClientCertAttempt, ...] = ()
+    vulns: tuple[VulnCheck, ...] = ()  # issue 18: set by the vulns family
 
 
 async def gather(
@@ -154,6 +156,14 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
             nursery.start_soon(_extra_certificates, conn, hello, target, found, supported)
         if "behaviours" in probes:
             nursery.start_soon(_behaviours, conn, hello, found, supported)
+        if "vulns" in probes:  # issue 18: the classic vulnerability checks
+            nursery.start_soon(_vulns, conn, hello, found)
+
+
+async def _vulns(conn: Connector, hello: HelloFactory, found: _Found) -> None:  # issue 18
+    from scanner.probes.vulns import check_vulns
+
+    found.vulns = await check_vulns(conn, hello, found.versions)
 
 
 async def _assess_client_auth(target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:
@@ -588,6 +598,7 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
             found.client_auth if found.client_auth is not None else _client_auth(found)
         ) if "client_auth" in options.probes else (),
         client_certificates=found.client_certificates,
+        vulns=found.vulns,  # issue 18
         **base,  # type: ignore[arg-type]
     )
 

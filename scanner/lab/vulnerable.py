@@ -1,0 +1,208 @@
+# Lab servers that behave like the vulnerable TLS implementations of issue 18, since the
+# patched Debian packages cannot show them: a TLS 1.2 server with RSA key exchange only
+# (TLS_RSA_WITH_AES_128_GCM_SHA256), written on raw sockets, that can
+#   - echo heartbeats with the length the request declares (Heartbleed, CVE-2014-0160),
+#     filling what the request did not carry with a fixed pattern: no real memory is sent;
+#   - accept a ChangeCipherSpec before the ClientKeyExchange and then fail to decrypt the
+#     next record, as OpenSSL before 1.0.1h did (CCS injection, CVE-2014-0224);
+#   - check the RSA ClientKeyExchange's PKCS#1 v1.5 padding with its own private key and
+#     answer a block whose first bytes are not 00 02 with a different alert than every
+#     other failure (a strong Bleichenbacher oracle, as ROBOT finds it).
+# Without any of these it behaves like a patched server: heartbeats per RFC 6520 (a
+# malformed request is discarded silently), unexpected_message (10) for an early CCS, and
+# bad_record_mac (20) for the Finished after any ClientKeyExchange.
+#
+# Rules kept: a lab server (127.0.0.1, RawServer thread, every read bounded in time and
+# size); it never completes a handshake (nothing needs it to) and never derives keys.
+from __future__ import annotations
+
+import os
+import struct
+import time
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from scanner.lab.certs import IssuedCert
+from scanner.lab.servers import Behaviour, RawConnection
+
+SUITE = 0x009C  # TLS_RSA_WITH_AES_128_GCM_SHA256: RSA key exchange, no CBC
+TLS12 = 0x0303
+_HANDSHAKE, _CCS, _ALERT, _APPDATA, _HEARTBEAT = 22, 20, 21, 23, 24
+_EXT_HEARTBEAT, _EXT_RENEGO, _EXT_EMS, _EXT_VERSIONS = 15, 0xFF01, 23, 43
+_MAX_CLIENT_BYTES = 65536
+_SESSION_SECONDS = 10.0
+
+
+def _record(ctype: int, payload: bytes) -> bytes:
+    return struct.pack(">BHH", ctype, TLS12, len(payload)) + payload
+
+
+def _handshake(msg_type: int, body: bytes) -> bytes:
+    return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
+
+
+def _alert(description: int) -> bytes:
+    return _record(_ALERT, bytes((2, description)))
+
+
+def _vec(data: bytes, size: int) -> bytes:
+    return len(data).to_bytes(size, "big") + data
+
+
+class _Hello:
+    """What the server needs of a ClientHello (RFC 5246 section 7.4.1.2)."""
+
+    def __init__(self, body: bytes) -> None:
+        i = 0
+        self.version = int.from_bytes(body[0:2], "big")
+        i = 34
+        sid_len = body[i]
+        self.session_id = body[i + 1 : i + 1 + sid_len]
+        i += 1 + sid_len
+        n = int.from_bytes(body[i : i + 2], "big")
+        self.suites = {int.from_bytes(body[j : j + 2], "big") for j in range(i + 2, i + 2 + n, 2)}
+        i += 2 + n
+        i += 1 + body[i]
+        self.extensions: dict[int, bytes] = {}
+        if i + 2 <= len(body):
+            end = i + 2 + int.from_bytes(body[i : i + 2], "big")
+            i += 2
+            while i + 4 <= end:
+                t, ln = struct.unpack(">HH", body[i : i + 4])
+                self.extensions[t] = body[i + 4 : i + 4 + ln]
+                i += 4 + ln
+
+    @property
+    def offers_tls12(self) -> bool:
+        versions = self.extensions.get(_EXT_VERSIONS)
+        if versions is not None:
+            listed = {int.from_bytes(versions[j : j + 2], "big") for j in range(1, len(versions), 2)}
+            return TLS12 in listed
+        return self.version >= TLS12
+
+
+def legacy_rsa_server(
+    cert: IssuedCert, *, heartbleed: bool = False, early_ccs: bool = False, robot_oracle: bool = False
+) -> Behaviour:
+    """A RawServer behaviour: the TLS 1.2 RSA-only server described at the top of the
+    module, with the chosen flaws."""
+    if not isinstance(cert.key, rsa.RSAPrivateKey):
+        raise ValueError("legacy_rsa_server needs an RSA certificate")
+    key = cert.key
+    chain = b"".join(
+        _vec(c.public_bytes(serialization.Encoding.DER), 3) for c in (cert.cert, *cert.chain)
+    )
+
+    def run(conn: RawConnection) -> None:
+        first = conn.read_hello()
+        if len(first) < 9 or first[0] != _HANDSHAKE or first[5] != 1:
+            conn.finish()
+            return
+        try:
+            hello = _Hello(first[9:])
+        except (IndexError, struct.error):
+            conn.send(_alert(50))
+            conn.finish()
+            return
+        if not hello.offers_tls12:
+            conn.send(_alert(70))  # protocol_version (RFC 5246 appendix E.1)
+            conn.finish()
+            return
+        if SUITE not in hello.suites:
+            conn.send(_alert(40))  # handshake_failure
+            conn.finish()
+            return
+        conn.send(_flight(hello))
+        _after_flight(conn, hello)
+
+    def _flight(hello: _Hello) -> bytes:
+        exts = b""
+        if _EXT_RENEGO in hello.extensions or 0x00FF in hello.suites:
+            exts += struct.pack(">HH", _EXT_RENEGO, 1) + b"\x00"  # RFC 5746 section 3.6
+        if _EXT_EMS in hello.extensions:
+            exts += struct.pack(">HH", _EXT_EMS, 0)
+        if heartbleed and _EXT_HEARTBEAT in hello.extensions:
+            exts += struct.pack(">HH", _EXT_HEARTBEAT, 1) + b"\x01"  # peer_allowed_to_send
+        body = (
+            struct.pack(">H", TLS12) + os.urandom(32) + _vec(os.urandom(32), 1)
+            + struct.pack(">HB", SUITE, 0) + _vec(exts, 2)
+        )
+        messages = _handshake(2, body) + _handshake(11, _vec(chain, 3)) + _handshake(14, b"")
+        return _record(_HANDSHAKE, messages)
+
+    def _after_flight(conn: RawConnection, hello: _Hello) -> None:
+        conn.sock.settimeout(0.1)
+        buf = b""
+        got = 0
+        key_exchanged = ccs = False
+        deadline = time.monotonic() + _SESSION_SECONDS
+        while not conn.stop.is_set() and time.monotonic() < deadline and got < _MAX_CLIENT_BYTES:
+            try:
+                chunk = conn.sock.recv(16384)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            got += len(chunk)
+            buf += chunk
+            while len(buf) >= 5 and len(buf) >= 5 + int.from_bytes(buf[3:5], "big"):
+                ctype, length = buf[0], int.from_bytes(buf[3:5], "big")
+                payload, buf = buf[5 : 5 + length], buf[5 + length :]
+                if ctype == _HEARTBEAT and heartbleed and len(payload) >= 3 and payload[0] == 1:
+                    conn.send(_heartbeat_response(payload))
+                    continue
+                if ctype == _HEARTBEAT:
+                    continue  # not negotiated, or malformed: discarded (RFC 6520 section 4)
+                if ctype == _CCS:
+                    if not key_exchanged and not early_ccs:
+                        conn.send(_alert(10))  # unexpected_message: the patched answer
+                        conn.finish()
+                        return
+                    ccs = True
+                    continue
+                if ccs:
+                    # Read as encrypted with keys we never derived: it cannot verify.
+                    conn.send(_alert(20))  # bad_record_mac
+                    conn.finish()
+                    return
+                if ctype == _HANDSHAKE and payload[:1] == b"\x10":
+                    key_exchanged = True
+                    if robot_oracle and not _padding_starts_right(key, payload[4:]):
+                        conn.send(_alert(51))  # decrypt_error: the oracle
+                        conn.finish()
+                        return
+                    continue
+                conn.send(_alert(10))
+                conn.finish()
+                return
+
+    name = "legacy_rsa_server"
+    return Behaviour(
+        name, run, (("heartbleed", heartbleed), ("early_ccs", early_ccs), ("robot_oracle", robot_oracle))
+    )
+
+
+def _heartbeat_response(request: bytes) -> bytes:
+    """The Heartbleed answer: as many payload bytes as the request declares, whatever it
+    carried. What it did not carry is a fixed filler here, where OpenSSL copied memory."""
+    declared = int.from_bytes(request[1:3], "big")
+    carried = request[3:]
+    payload = (carried + b"\xa5" * declared)[:declared]
+    return _record(_HEARTBEAT, b"\x02" + declared.to_bytes(2, "big") + payload + bytes(16))
+
+
+def _padding_starts_right(key: rsa.RSAPrivateKey, cke_body: bytes) -> bool:
+    """Raw RSA decryption of the EncryptedPreMasterSecret and the one check the leaky
+    implementations made first: does the block start 00 02 (RFC 8017 section 7.2.2)?"""
+    if len(cke_body) < 2:
+        return False
+    encrypted = cke_body[2:]
+    numbers = key.private_numbers()
+    n = numbers.public_numbers.n
+    k = (n.bit_length() + 7) // 8
+    m = pow(int.from_bytes(encrypted, "big"), numbers.d, n)
+    block = m.to_bytes(k, "big")
+    return block[:2] == b"\x00\x02"

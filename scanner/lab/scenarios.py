@@ -574,7 +574,7 @@ async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
 # implementations (a TLS 1.2 RSA-only server, hence tls.no_forward_secrecy too).
 
 
-def _vulnerable_scenario(name: str, *, title: str, reproduces: str, finding: str, **flaws: bool) -> None:
+def _vulnerable_scenario(name: str, *, title: str, reproduces: str, finding: str, **flaws: Any) -> None:
     async def start(ctx: LabContext) -> Started:
         from scanner.lab.vulnerable import legacy_rsa_server
 
@@ -605,7 +605,7 @@ _vulnerable_scenario(
     title="ROBOT: the RSA key exchange answers differently when the padding is wrong",
     reproduces="issue 18: Bleichenbacher's oracle as the ROBOT paper (USENIX Security 2018) tests it",
     finding="vuln.robot",
-    robot_oracle=True,
+    robot_oracle="strong",
 )
 
 

@@ -6,8 +6,11 @@
 #   - accept a ChangeCipherSpec before the ClientKeyExchange and then fail to decrypt the
 #     next record, as OpenSSL before 1.0.1h did (CCS injection, CVE-2014-0224);
 #   - check the RSA ClientKeyExchange's PKCS#1 v1.5 padding with its own private key and
-#     answer a block whose first bytes are not 00 02 with a different alert than every
-#     other failure (a strong Bleichenbacher oracle, as ROBOT finds it).
+#     answer a bad block with another alert (decrypt_error, 51) than the bad_record_mac
+#     (20) every other failure gets: robot_oracle="strong" checks only the first bytes
+#     (00 02), "weak" the whole block (00 02, 8 nonzero padding bytes, the zero separator
+#     before a 48-byte secret), "flaky" answers 51 to every other ClientKeyExchange
+#     whatever it holds (a load balancer over mixed back ends: no verdict possible).
 # Without any of these it behaves like a patched server: heartbeats per RFC 6520 (a
 # malformed request is discarded silently), unexpected_message (10) for an early CCS, and
 # bad_record_mac (20) for the Finished after any ClientKeyExchange.
@@ -16,8 +19,10 @@
 # size); it never completes a handshake (nothing needs it to) and never derives keys.
 from __future__ import annotations
 
+import itertools
 import os
 import struct
+import threading
 import time
 
 from cryptography.hazmat.primitives import serialization
@@ -83,13 +88,33 @@ class _Hello:
 
 
 def legacy_rsa_server(
-    cert: IssuedCert, *, heartbleed: bool = False, early_ccs: bool = False, robot_oracle: bool = False
+    cert: IssuedCert,
+    *,
+    heartbleed: bool = False,
+    early_ccs: bool = False,
+    robot_oracle: str | None = None,
 ) -> Behaviour:
     """A RawServer behaviour: the TLS 1.2 RSA-only server described at the top of the
     module, with the chosen flaws."""
     if not isinstance(cert.key, rsa.RSAPrivateKey):
         raise ValueError("legacy_rsa_server needs an RSA certificate")
+    if robot_oracle not in (None, "strong", "weak", "flaky"):
+        raise ValueError(f"unknown robot_oracle {robot_oracle!r}")
     key = cert.key
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def leaks(cke_body: bytes) -> bool:
+        """True when this ClientKeyExchange gets the oracle's own answer."""
+        if robot_oracle == "flaky":
+            with lock:
+                return next(counter) % 2 == 0
+        block = _decrypt(key, cke_body)
+        if robot_oracle == "strong":
+            return block[:2] != b"\x00\x02"
+        if robot_oracle == "weak":
+            return not _pkcs1_conforming(block)
+        return False
     chain = b"".join(
         _vec(c.public_bytes(serialization.Encoding.DER), 3) for c in (cert.cert, *cert.chain)
     )
@@ -170,7 +195,7 @@ def legacy_rsa_server(
                     return
                 if ctype == _HANDSHAKE and payload[:1] == b"\x10":
                     key_exchanged = True
-                    if robot_oracle and not _padding_starts_right(key, payload[4:]):
+                    if leaks(payload[4:]):
                         conn.send(_alert(51))  # decrypt_error: the oracle
                         conn.finish()
                         return
@@ -194,15 +219,20 @@ def _heartbeat_response(request: bytes) -> bytes:
     return _record(_HEARTBEAT, b"\x02" + declared.to_bytes(2, "big") + payload + bytes(16))
 
 
-def _padding_starts_right(key: rsa.RSAPrivateKey, cke_body: bytes) -> bool:
-    """Raw RSA decryption of the EncryptedPreMasterSecret and the one check the leaky
-    implementations made first: does the block start 00 02 (RFC 8017 section 7.2.2)?"""
-    if len(cke_body) < 2:
-        return False
-    encrypted = cke_body[2:]
+def _decrypt(key: rsa.RSAPrivateKey, cke_body: bytes) -> bytes:
+    """Raw RSA decryption of the EncryptedPreMasterSecret (a 2-byte length, then the
+    value: RFC 5246 section 7.4.7.1): the k-byte block, its padding unchecked."""
     numbers = key.private_numbers()
     n = numbers.public_numbers.n
     k = (n.bit_length() + 7) // 8
-    m = pow(int.from_bytes(encrypted, "big"), numbers.d, n)
-    block = m.to_bytes(k, "big")
-    return block[:2] == b"\x00\x02"
+    m = pow(int.from_bytes(cke_body[2:], "big"), numbers.d, n) if len(cke_body) > 2 else 0
+    return (m % n).to_bytes(k, "big")
+
+
+def _pkcs1_conforming(block: bytes) -> bool:
+    """RFC 8017 section 7.2.2 step 3: 00 02, at least 8 nonzero padding bytes, a zero,
+    and (RFC 5246 section 7.4.7.1) a 48-byte premaster secret after it."""
+    if block[:2] != b"\x00\x02":
+        return False
+    sep = block.find(b"\x00", 2)
+    return sep >= 10 and len(block) - sep - 1 == 48

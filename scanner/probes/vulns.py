@@ -192,7 +192,8 @@ def heartbleed_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
         if isinstance(e, ev.Alert):
             return VulnCheck(
                 check="heartbleed", status=NOT_VULNERABLE, version=version, connections=out.connections,
-                evidence=f"the malformed heartbeat request was refused with alert {e.name} ({e.description})",
+                evidence=(f"the heartbeat requests sent before the handshake completed got no "
+                          f"heartbeat response but alert {e.name} ({e.description})"),
             )
     return VulnCheck(check="heartbleed", status=INCONCLUSIVE, version=version, connections=out.connections,
                      evidence="heartbeat negotiated, but neither heartbeat request was answered: "
@@ -283,8 +284,13 @@ def _after_flight(out: ProbeOutcome) -> list[ev.Event]:
 
 
 async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]) -> VulnCheck:
+    # The accepted suites when they were enumerated; otherwise every RSA candidate, and
+    # the server picks (a server that accepts none makes the test inconclusive, not a guess).
     rsa_by_version = {
-        v: [s for s in scan.suites if (info := reg.cipher_suite(s)) is not None and info.kx == "RSA"]
+        v: [
+            s for s in (scan.suites or candidate_suites(v))
+            if (info := reg.cipher_suite(s)) is not None and info.kx == "RSA"
+        ]
         for v, scan in versions.items()
         if scan.supported and c.TLS10 <= v <= c.TLS12
     }

@@ -1,0 +1,128 @@
+"""The vulns probe family against real, patched TLS stacks: nothing may be reported
+vulnerable, every check must reach a verdict, and the family stays within 15 connections.
+
+The truth comes from the servers' configurations: OpenSSL 3 has no heartbeat support at
+all; tlslite-ng's HandshakeSettings.use_heartbeat_extension and gnutls-serv --heartbeat
+negotiate heartbeats (so the malformed request really reaches their RFC 6520 checks); each
+has RSA key exchange enabled, so ROBOT runs (what `openssl ciphers -v` / the settings say).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trio
+
+from handshakes import constants as c
+from scanner.api import scan_endpoint
+from scanner.lab.certs import IssuedCert
+from scanner.options import Deadlines, ScanOptions, Target
+from scanner.results import EndpointResult
+
+OPTIONS = ScanOptions(
+    probes=frozenset({"protocols", "suites", "vulns"}),
+    use_system_store=False,
+    deadlines=Deadlines(connect=10, read=10, endpoint=120),
+    verbose=True,
+)
+
+
+async def scan(port: int) -> EndpointResult:
+    with trio.fail_after(120):
+        return await scan_endpoint(Target(host="127.0.0.1", port=port, ip="127.0.0.1"), OPTIONS)
+
+
+def statuses(result: EndpointResult) -> dict[str, str]:
+    return {v.check: v.status for v in result.vulns}
+
+
+def assert_healthy(result: EndpointResult) -> None:
+    assert statuses(result) == {
+        "heartbleed": "not_vulnerable", "crime": "not_vulnerable",
+        "ccs_injection": "not_vulnerable", "robot": "not_vulnerable",
+    }, [v.evidence for v in result.vulns]
+    used = [p for p in result.probes if p.name.startswith(("Heartbleed", "CCS injection", "ROBOT"))]
+    assert len(used) == sum(v.connections for v in result.vulns) == 7 <= 15
+    assert not [f for f in result.findings if f.id in ("vuln.heartbleed", "vuln.ccs_injection", "vuln.robot", "vuln.inconclusive")]
+
+
+def rsa_suites_accepted(result: EndpointResult) -> bool:
+    from handshakes import registry as reg
+
+    return any((i := reg.cipher_suite(s.code)) is not None and i.kx == "RSA" for s in result.cipher_suites)
+
+
+async def test_openssl(openssl_server: Any) -> None:
+    # DEFAULT:@SECLEVEL=0 keeps RSA key exchange (AES128-SHA ...) and TLS 1.0-1.3.
+    server = openssl_server(min_version=c.TLS10, cipher="DEFAULT:@SECLEVEL=0")
+    result = await scan(server.address[1])
+    assert rsa_suites_accepted(result)
+    assert_healthy(result)
+    found = {v.check: v for v in result.vulns}
+    assert "does not accept the heartbeat extension" in found["heartbleed"].evidence
+    assert "unexpected_message (10)" in found["ccs_injection"].evidence
+
+
+async def test_tlslite_ng_discards_the_malformed_heartbeat(tlslite_server: Any) -> None:
+    seen: list[bool] = []
+
+    def hook(settings: Any) -> None:
+        seen.append(settings.use_heartbeat_extension)
+
+    server = tlslite_server(min_version=c.TLS10, max_version=c.TLS12,
+                            key_exchange_names=("rsa", "ecdhe_rsa"), settings_hook=hook)
+    result = await scan(server.address[1])
+    assert seen and all(seen)  # the server negotiates heartbeats
+    assert rsa_suites_accepted(result)
+    assert_healthy(result)
+    hb = next(v for v in result.vulns if v.check == "heartbleed")
+    assert "was discarded (RFC 6520 section 4)" in hb.evidence
+
+
+@pytest.fixture
+def gnutls_server(lab_cert: IssuedCert) -> Iterator[int]:
+    exe = shutil.which("gnutls-serv")
+    if exe is None:
+        pytest.skip("gnutls-serv is not installed (Debian package gnutls-bin; .ci/run installs it)")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    proc = subprocess.Popen(
+        [exe, "--heartbeat", "--echo", "-p", str(port), "--x509certfile", str(lab_cert.fullchain_path),
+         "--x509keyfile", str(lab_cert.key_path), "--priority", "NORMAL:+RSA:+VERS-TLS1.0:+VERS-TLS1.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("gnutls-serv did not start")
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def test_gnutls(gnutls_server: int) -> None:
+    result = await scan(gnutls_server)
+    assert rsa_suites_accepted(result)
+    assert_healthy(result)
+    hb = next(v for v in result.vulns if v.check == "heartbleed")
+    # GnuTLS negotiates heartbeats but refuses them before the handshake completes.
+    assert "got no heartbeat response but alert" in hb.evidence

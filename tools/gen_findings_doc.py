@@ -155,6 +155,9 @@ def _vuln_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, ScanOption
                                       "exchange, was accepted: the record after it was read as encrypted and refused "
                                       "with alert bad_record_mac (20)"), o),
         "vuln.robot": (_ok(vulns=(robot,)), o),
+        "vuln.client_renegotiation": (active("client_renegotiation", "after a completed TLS 1.2 handshake, a ClientHello "
+                                             "asking to renegotiate (RFC 5746) was answered with a ServerHello: the server "
+                                             "renegotiates whenever a client asks"), o),
         "vuln.inconclusive": (active("ccs_injection", "a ChangeCipherSpec sent right after ServerHelloDone, before any key "
                                      "exchange, got no alert: no answer before the read deadline", status="inconclusive"), o),
         "vuln.sweet32": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x000A))), o),

@@ -814,6 +814,26 @@ _ENTRIES = (
         ),
     ),
     Entry(
+        id="vuln.client_renegotiation",
+        topic="Vulnerabilities",
+        severity="low",
+        title="Client-initiated renegotiation is accepted (CVE-2011-1473)",
+        cause=(
+            "After a completed TLS 1.2 handshake the server agreed to renegotiate when the client "
+            "asked. Each renegotiation costs the server a private-key operation and the client "
+            "almost nothing, so one client can keep a server's CPU busy (THC-SSL-DOS, 2011). The "
+            "renegotiation itself was secure (RFC 5746); insecure renegotiation is "
+            "tls.insecure_renegotiation."
+        ),
+        resolution=(
+            "Refuse client-initiated renegotiation: OpenSSL 3 servers do by default (do not set "
+            "`SSL_OP_ALLOW_CLIENT_RENEGOTIATION` / `-client_renegotiation`); nginx and Apache 2.4 "
+            "refuse it; GnuTLS applications need `%DISABLE_SAFE_RENEGOTIATION` in the priority "
+            "string or to refuse GNUTLS_E_REHANDSHAKE; or disable TLS 1.2 renegotiation altogether "
+            "(`SSL_OP_NO_RENEGOTIATION`). TLS 1.3 has no renegotiation."
+        ),
+    ),
+    Entry(
         id="vuln.inconclusive",
         topic="Vulnerabilities",
         severity="info",

@@ -91,6 +91,12 @@ def robot(result: EndpointResult, options: ScanOptions) -> Finding | None:
     return replace(finding, evidence=f"{check.oracle} oracle; {finding.evidence}")
 
 
+def client_renegotiation(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """CVE-2011-1473 (THC-SSL-DOS): after a completed TLS 1.2 handshake, a renegotiating
+    ClientHello (RFC 5746 section 3.5) was answered with a ServerHello."""
+    return _vuln(result, "client_renegotiation", "vuln.client_renegotiation")
+
+
 def inconclusive(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """An active check ran and could not decide (no answer, an unexpected answer, or
     ROBOT's answers differing between two runs): says which and what was seen."""
@@ -182,6 +188,7 @@ RULES: dict[str, Rule] = {
     "vuln.heartbleed": heartbleed,
     "vuln.ccs_injection": ccs_injection,
     "vuln.robot": robot,
+    "vuln.client_renegotiation": client_renegotiation,
     "vuln.inconclusive": inconclusive,
     "vuln.sweet32": sweet32,
     "vuln.rc4": rc4,

@@ -1,5 +1,6 @@
-# The active classic-vulnerability checks: Heartbleed, CCS injection and ROBOT, each a
-# few connections that stop at what proves the point (docs/probes.md, "vulns").
+# The active classic-vulnerability checks: Heartbleed (with CRIME's compression test on the
+# same hello), CCS injection, ROBOT and client-initiated renegotiation, each a
+# few connections that stop at what proves the point (docs/design.md, "Vulnerability checks").
 #
 # Rules kept: each check follows a published test and cites it; it sends only what that
 # test needs and reads the server's reaction only until it is decided (FollowUpProbe bounds
@@ -7,7 +8,7 @@
 # VULNERABLE / NOT_VULNERABLE / INCONCLUSIVE / NOT_APPLICABLE, decided by one function per
 # check from what was observed, and inconsistent answers are said as such, never guessed.
 # Budget on a healthy server: 1 (Heartbleed) + 1 (CCS) + 5 (ROBOT, only when an RSA key
-# exchange suite is accepted) connections; ROBOT's 5 are repeated once only when the
+# exchange suite is accepted) + 1 (client-initiated renegotiation) connections; ROBOT's 5 are repeated once only when the
 # answers differ, to tell an oracle from noise.
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from handshakes import events as ev
 from handshakes import followup as fu
 from handshakes import registry as reg
 from handshakes.client_hello import ClientHelloSpec
+from handshakes.tls12 import GCM_SUITES, RenegotiationProbe
 from scanner.engine import Connector, ProbeOutcome
 from scanner.options import TIMEOUT
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, HelloFactory, candidate_suites
@@ -43,7 +45,7 @@ HB_WELL_FORMED = 16
 # do not derive keys), so a server without an oracle fails every vector the same way.
 _GARBAGE_FINISHED = bytes(range(0x30, 0x60))
 
-CHECKS = ("heartbleed", "crime", "ccs_injection", "robot")
+CHECKS = ("heartbleed", "crime", "ccs_injection", "robot", "client_renegotiation")
 
 ROBOT_VECTORS = ("correct", "wrong_first_bytes", "zero_wrong_position", "no_zero", "wrong_version")
 
@@ -60,10 +62,11 @@ def _suites_for(scan: VersionScan) -> list[int]:
 async def check_vulns(
     conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
 ) -> tuple[VulnCheck, ...]:
-    """The three active checks, concurrently, against the highest of TLS 1.0-1.2 the
-    scan found supported. Returns one VulnCheck per check (not_applicable when no TLS
-    1.0-1.2 version is supported, or, for ROBOT, no RSA key exchange suite was accepted).
-    Never raises for what the server does."""
+    """The active checks, concurrently, against the highest of TLS 1.0-1.2 the scan found
+    supported (renegotiation: TLS 1.2). Returns one VulnCheck per name in CHECKS, in that
+    order (not_applicable when no TLS 1.0-1.2 version is supported; for ROBOT when no RSA
+    key exchange suite, for renegotiation when no TLS 1.2 ECDHE AES-GCM suite, was
+    accepted). Never raises for what the server does."""
     top = _legacy_top(versions)
     if top is None:
         why = "no TLS 1.0-1.2 version is supported; the check needs one"
@@ -82,10 +85,14 @@ async def check_vulns(
     async def rsa() -> None:
         results["robot"] = await robot(conn, hello, versions)
 
+    async def reneg() -> None:
+        results["client_renegotiation"] = await client_renegotiation(conn, hello, versions)
+
     async with trio.open_nursery() as nursery:
         nursery.start_soon(hb)
         nursery.start_soon(ccs)
         nursery.start_soon(rsa)
+        nursery.start_soon(reneg)
     return tuple(results[n] for n in CHECKS)
 
 
@@ -439,3 +446,71 @@ def robot_verdict(first: list[str], second: list[str] | None, version: int, conn
         oracle="weak" if weak else "strong",
         evidence=f"the answers differ by padding, the same in two runs: {listing}",
     )
+
+
+# -- client-initiated renegotiation ------------------------------------------------------------
+# CVE-2011-1473 and THC's SSL-DoS (2011): a renegotiation costs the server a private-key
+# operation, so a server that renegotiates whenever the client asks lets one client spend
+# its CPU. The test testssl.sh and SSL Labs run: complete a TLS 1.2 handshake, then send a
+# ClientHello inside it (RFC 5746 section 3.5 secure renegotiation). A server that does
+# not allow it answers no_renegotiation (100, RFC 5246 section 7.2.2), another alert, or
+# closes; one that allows it answers with a ServerHello.
+# Insecure renegotiation (no RFC 5746, CVE-2009-3555) is tls.insecure_renegotiation.
+
+RENEG_GROUPS = (0x001D, 0x0017, 0x0018)
+
+
+async def client_renegotiation(
+    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
+) -> VulnCheck:
+    scan = versions.get(c.TLS12)
+    if scan is None or not scan.supported:
+        return VulnCheck(check="client_renegotiation", status=NOT_APPLICABLE,
+                         evidence="TLS 1.2 is not supported (the check completes a TLS 1.2 handshake)")
+    suites = [s for s in (scan.suites or GCM_SUITES) if s in GCM_SUITES]
+    if not suites:
+        return VulnCheck(check="client_renegotiation", status=NOT_APPLICABLE, version=c.TLS12,
+                         evidence="no ECDHE AES-GCM suite is accepted in TLS 1.2 (the suites this check "
+                         "can complete a handshake with)")
+    spec = hello.spec(c.TLS12, suites, groups=RENEG_GROUPS)
+    probes: list[RenegotiationProbe] = []
+
+    def make() -> RenegotiationProbe:
+        probe = RenegotiationProbe(spec)
+        probes.append(probe)
+        return probe
+
+    out = await conn.probe("client-initiated renegotiation", make)
+    completed = bool(probes) and probes[-1].completed
+    return renegotiation_verdict(out, completed)
+
+
+def renegotiation_verdict(out: ProbeOutcome, completed: bool) -> VulnCheck:
+    """Vulnerable (accepted) when the renegotiating ClientHello is answered with a
+    ServerHello; not vulnerable on an alert or a close; inconclusive when the first
+    handshake did not complete or nothing answered."""
+    conns = out.connections
+    if not completed:
+        return VulnCheck(check="client_renegotiation", status=INCONCLUSIVE, version=c.TLS12, connections=conns,
+                         evidence=f"the TLS 1.2 handshake did not complete: {out.describe()}"
+                         + (f" ({out.ended})" if out.ended else ""))
+    after = list(out.events)
+    for i, e in enumerate(after):
+        if isinstance(e, ev.Finished):
+            after = after[i + 1 :]
+            break
+    sent = "after a completed TLS 1.2 handshake, a ClientHello asking to renegotiate (RFC 5746)"
+    for e in after:
+        if isinstance(e, ev.HandshakeMessage) and e.msg_type == c.SERVER_HELLO:
+            return VulnCheck(check="client_renegotiation", status=VULNERABLE, version=c.TLS12, connections=conns,
+                             evidence=f"{sent} was answered with a ServerHello: the server renegotiates "
+                             "whenever a client asks")
+        if isinstance(e, ev.Alert):
+            return VulnCheck(check="client_renegotiation", status=NOT_VULNERABLE, version=c.TLS12,
+                             connections=conns,
+                             evidence=f"{sent} was refused with alert {e.name} ({e.description})")
+        if isinstance(e, ev.ConnectionClosed):
+            return VulnCheck(check="client_renegotiation", status=NOT_VULNERABLE, version=c.TLS12,
+                             connections=conns, evidence=f"{sent}: the server closed the connection")
+    return VulnCheck(check="client_renegotiation", status=INCONCLUSIVE, version=c.TLS12, connections=conns,
+                     evidence=f"{sent} got no answer: {_ending(out)}")

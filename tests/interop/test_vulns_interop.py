@@ -1,6 +1,9 @@
 """The vulns probe family against real, patched TLS stacks: nothing may be reported
 vulnerable, every check must reach a verdict, and the family stays within 15 connections.
 
+The client-initiated renegotiation check has real positives: `s_server -client_renegotiation`
+and gnutls-serv (confirmed by `gnutls-cli --rehandshake`).
+
 The truth comes from the servers' configurations: OpenSSL 3 has no heartbeat support at
 all; tlslite-ng's HandshakeSettings.use_heartbeat_extension and gnutls-serv --heartbeat
 negotiate heartbeats (so the malformed request really reaches their RFC 6520 checks); each
@@ -42,14 +45,18 @@ def statuses(result: EndpointResult) -> dict[str, str]:
     return {v.check: v.status for v in result.vulns}
 
 
-def assert_healthy(result: EndpointResult) -> None:
+def assert_healthy(result: EndpointResult, *, renegotiation: str = "not_vulnerable") -> None:
     assert statuses(result) == {
         "heartbleed": "not_vulnerable", "crime": "not_vulnerable",
         "ccs_injection": "not_vulnerable", "robot": "not_vulnerable",
+        "client_renegotiation": renegotiation,
     }, [v.evidence for v in result.vulns]
-    used = [p for p in result.probes if p.name.startswith(("Heartbleed", "CCS injection", "ROBOT"))]
-    assert len(used) == sum(v.connections for v in result.vulns) == 7 <= 15
-    assert not [f for f in result.findings if f.id in ("vuln.heartbleed", "vuln.ccs_injection", "vuln.robot", "vuln.inconclusive")]
+    used = [p for p in result.probes
+            if p.name.startswith(("Heartbleed", "CCS injection", "ROBOT", "client-initiated renegotiation"))]
+    assert len(used) == sum(v.connections for v in result.vulns) == 8 <= 15
+    found = {f.id for f in result.findings}
+    assert not found & {"vuln.heartbleed", "vuln.ccs_injection", "vuln.robot", "vuln.inconclusive"}
+    assert ("vuln.client_renegotiation" in found) == (renegotiation == "vulnerable")
 
 
 def rsa_suites_accepted(result: EndpointResult) -> bool:
@@ -67,6 +74,15 @@ async def test_openssl(openssl_server: Any) -> None:
     found = {v.check: v for v in result.vulns}
     assert "does not accept the heartbeat extension" in found["heartbleed"].evidence
     assert "unexpected_message (10)" in found["ccs_injection"].evidence
+    # OpenSSL 3 servers refuse client-initiated renegotiation unless told otherwise.
+    assert "no_renegotiation (100)" in found["client_renegotiation"].evidence
+
+
+async def test_openssl_allowing_client_renegotiation(openssl_server: Any) -> None:
+    # s_server -client_renegotiation sets SSL_OP_ALLOW_CLIENT_RENEGOTIATION: a real positive.
+    server = openssl_server(min_version=c.TLS12, extra_args=("-client_renegotiation",))
+    result = await scan(server.address[1])
+    assert_healthy(result, renegotiation="vulnerable")
 
 
 async def test_tlslite_ng_discards_the_malformed_heartbeat(tlslite_server: Any) -> None:
@@ -122,7 +138,16 @@ def gnutls_server(lab_cert: IssuedCert) -> Iterator[int]:
 async def test_gnutls(gnutls_server: int) -> None:
     result = await scan(gnutls_server)
     assert rsa_suites_accepted(result)
-    assert_healthy(result)
+    # gnutls-serv allows safe client-initiated renegotiation: gnutls-cli, another client,
+    # says so too ("ReHandshake was completed").
+    cli = shutil.which("gnutls-cli")
+    assert cli is not None
+    rehandshake = subprocess.run(
+        [cli, "--rehandshake", "--insecure", "-p", str(gnutls_server), "127.0.0.1"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False,
+    )
+    assert "ReHandshake was completed" in rehandshake.stdout + rehandshake.stderr
+    assert_healthy(result, renegotiation="vulnerable")
     hb = next(v for v in result.vulns if v.check == "heartbleed")
     # GnuTLS negotiates heartbeats but refuses them before the handshake completes.
     assert "got no heartbeat response but alert" in hb.evidence

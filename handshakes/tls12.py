@@ -1,5 +1,6 @@
 # A TLS 1.2 handshake completed just far enough to ask one question inside it: whether
-# the server accepts a renegotiation the client starts (RFC 5746 section 3.5).
+# the server accepts a renegotiation the client starts (RFC 5746 section 3.5). On the way
+# it keeps the session ticket the server may issue (RFC 5077), for the Ticketbleed check.
 #
 # RenegotiationProbe reads the server flight as HandshakeProbe does, then completes the
 # handshake for the ECDHE + AES-GCM suites only (RFC 5289): ClientKeyExchange with a
@@ -31,6 +32,8 @@ from handshakes.followup import MAX_REACTION_BYTES, record
 from handshakes.keyshare import generate_key_share
 from handshakes.records import HandshakeBuffer, HandshakeMsg
 from handshakes.server_flight import HandshakeProbe, ProbeState
+
+NEW_SESSION_TICKET = 4  # RFC 5077 section 3.3 (TLS 1.2)
 
 # The suites this module can complete: (key length, PRF hash).
 GCM_SUITES: dict[int, tuple[int, str]] = {
@@ -125,6 +128,7 @@ class RenegotiationProbe(HandshakeProbe):
         self._reaction_bytes = 0
         self.completed = False  # the server's Finished decrypted
         self.client_verify_data = b""
+        self.ticket: bytes | None = None  # a NewSessionTicket's ticket (RFC 5077 section 3.3)
 
     @property
     def terminal(self) -> bool:
@@ -234,8 +238,12 @@ class RenegotiationProbe(HandshakeProbe):
                 out.append(ev.Alert(level=payload[0], description=payload[1]))
                 self._phase = _Phase.DONE
             elif content_type == c.HANDSHAKE:
-                for msg in HandshakeBuffer().feed(payload):  # NewSessionTicket (RFC 5077)
+                for msg in HandshakeBuffer().feed(payload):
                     out.append(ev.HandshakeMessage(msg_type=msg.msg_type, body=b""))
+                    if msg.msg_type == NEW_SESSION_TICKET and len(msg.body) >= 6:
+                        # RFC 5077 section 3.3: ticket_lifetime_hint (4 bytes), ticket<0..2^16-1>
+                        ticket = msg.body[6 : 6 + int.from_bytes(msg.body[4:6], "big")]
+                        self.ticket = ticket or None
             else:
                 out.append(ev.OpaqueRecord(content_type=content_type, length=len(payload)))
             return

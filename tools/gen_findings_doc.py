@@ -158,6 +158,8 @@ def _vuln_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, ScanOption
         "vuln.client_renegotiation": (active("client_renegotiation", "after a completed TLS 1.2 handshake, a ClientHello "
                                              "asking to renegotiate (RFC 5746) was answered with a ServerHello: the server "
                                              "renegotiates whenever a client asks"), o),
+        "vuln.ticketbleed": (active("ticketbleed", "a ClientHello resuming the session ticket with a 31-byte session ID got "
+                                    "a 32-byte session ID back: the 31 bytes sent and 1 the client did not send (not kept)"), o),
         "vuln.inconclusive": (active("ccs_injection", "a ChangeCipherSpec sent right after ServerHelloDone, before any key "
                                      "exchange, got no alert: no answer before the read deadline", status="inconclusive"), o),
         "vuln.sweet32": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x000A))), o),

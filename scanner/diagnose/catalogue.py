@@ -834,6 +834,23 @@ _ENTRIES = (
         ),
     ),
     Entry(
+        id="vuln.ticketbleed",
+        topic="Vulnerabilities",
+        severity="high",
+        title="Ticketbleed (CVE-2016-9244): a resumed session ID carries server memory",
+        cause=(
+            "Resuming a session ticket (RFC 5077) with a session ID shorter than 32 bytes, the "
+            "server answered with a 32-byte session ID: the bytes the client sent, then bytes of "
+            "the server's memory, which can hold session secrets of other connections. This is "
+            "the F5 BIG-IP bug of advisory K05121675. The scan kept only the lengths."
+        ),
+        resolution=(
+            "Upgrade the F5 BIG-IP software to a fixed release (K05121675), or until then disable "
+            "Session Ticket in the Client SSL profile (`tmsh modify ltm profile client-ssl NAME "
+            "session-ticket disabled`)."
+        ),
+    ),
+    Entry(
         id="vuln.inconclusive",
         topic="Vulnerabilities",
         severity="info",

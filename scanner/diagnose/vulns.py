@@ -97,6 +97,12 @@ def client_renegotiation(result: EndpointResult, options: ScanOptions) -> Findin
     return _vuln(result, "client_renegotiation", "vuln.client_renegotiation")
 
 
+def ticketbleed(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """CVE-2016-9244 (F5 K05121675): resuming the session ticket with a 31-byte session ID
+    got back a longer session ID that starts with the one sent."""
+    return _vuln(result, "ticketbleed", "vuln.ticketbleed")
+
+
 def inconclusive(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """An active check ran and could not decide (no answer, an unexpected answer, or
     ROBOT's answers differing between two runs): says which and what was seen."""
@@ -189,6 +195,7 @@ RULES: dict[str, Rule] = {
     "vuln.ccs_injection": ccs_injection,
     "vuln.robot": robot,
     "vuln.client_renegotiation": client_renegotiation,
+    "vuln.ticketbleed": ticketbleed,
     "vuln.inconclusive": inconclusive,
     "vuln.sweet32": sweet32,
     "vuln.rc4": rc4,

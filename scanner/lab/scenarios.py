@@ -609,6 +609,20 @@ _vulnerable_scenario(
 )
 
 
+
+@_scenario(
+    "ticketbleed",
+    title="Ticketbleed: a resumed session ID echoed as 32 bytes whatever its length",
+    reproduces="issue 18: CVE-2016-9244 (F5 BIG-IP session tickets)",
+    expected=("vuln.ticketbleed",),
+)
+async def _ticketbleed(ctx: LabContext) -> Started:
+    from scanner.lab.vulnerable import ticket_server
+
+    leaf = await ctx.issue("ticketbleed")
+    return await ctx.start(RawServer(ticket_server(leaf, ticketbleed=True)))
+
+
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())
 
 

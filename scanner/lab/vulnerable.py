@@ -236,3 +236,167 @@ def _pkcs1_conforming(block: bytes) -> bool:
         return False
     sep = block.find(b"\x00", 2)
     return sep >= 10 and len(block) - sep - 1 == 48
+
+
+# -- a TLS 1.2 ECDHE server that completes handshakes and issues tickets (Ticketbleed) ------
+
+TICKET_SUITE = 0xC02F  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+_X25519 = 0x001D
+_EXT_GROUPS, _EXT_TICKET = 10, 35
+_TICKET_PREFIX = b"tlscompat-lab-ticket:"
+
+
+def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False) -> Behaviour:
+    """A RawServer behaviour: TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 over x25519,
+    completing full handshakes (handshakes.tls12's PRF and AES-GCM records, the server's
+    side) and issuing a session ticket (RFC 5077) to clients that offer the extension. A
+    hello resuming one of its tickets gets a ServerHello echoing the session ID (RFC 5077
+    section 3.4) or, with ``ticketbleed``, the ID padded to 32 bytes with a fixed filler
+    where F5's stack sent its memory (CVE-2016-9244). A renegotiation request is refused
+    with no_renegotiation (100); an early ChangeCipherSpec with unexpected_message (10)."""
+    from handshakes.tls12 import RecordCipher, prf
+
+    if not isinstance(cert.key, rsa.RSAPrivateKey):
+        raise ValueError("ticket_server needs an RSA certificate")
+    key = cert.key
+    chain = b"".join(
+        _vec(c.public_bytes(serialization.Encoding.DER), 3) for c in (cert.cert, *cert.chain)
+    )
+
+    def run(conn: RawConnection) -> None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding, x25519
+
+        first = conn.read_hello()
+        if len(first) < 9 or first[0] != _HANDSHAKE or first[5] != 1:
+            conn.finish()
+            return
+        try:
+            hello = _Hello(first[9:])
+        except (IndexError, struct.error):
+            conn.send(_alert(50))
+            conn.finish()
+            return
+        groups = hello.extensions.get(_EXT_GROUPS, b"")
+        offered = {int.from_bytes(groups[j : j + 2], "big") for j in range(2, len(groups), 2)}
+        if not hello.offers_tls12:
+            conn.send(_alert(70))
+            conn.finish()
+            return
+        if TICKET_SUITE not in hello.suites or _X25519 not in offered:
+            conn.send(_alert(40))
+            conn.finish()
+            return
+        client_hello = first[5 : 5 + int.from_bytes(first[3:5], "big")]
+        client_random = first[11:43]
+        exts = b""
+        if _EXT_RENEGO in hello.extensions or 0x00FF in hello.suites:
+            exts += struct.pack(">HH", _EXT_RENEGO, 1) + b"\x00"
+        ticket = hello.extensions.get(_EXT_TICKET, b"")
+        if ticket.startswith(_TICKET_PREFIX):
+            sid = hello.session_id
+            if ticketbleed and len(sid) < 32:
+                sid = (sid + b"\x5c" * 32)[:32]
+            body = (struct.pack(">H", TLS12) + os.urandom(32) + _vec(sid, 1)
+                    + struct.pack(">HB", TICKET_SUITE, 0) + _vec(exts, 2))
+            conn.send(_record(_HANDSHAKE, _handshake(2, body)))
+            conn.finish()
+            return
+        if _EXT_TICKET in hello.extensions:
+            exts += struct.pack(">HH", _EXT_TICKET, 0)
+        server_random = os.urandom(32)
+        body = (struct.pack(">H", TLS12) + server_random + _vec(os.urandom(32), 1)
+                + struct.pack(">HB", TICKET_SUITE, 0) + _vec(exts, 2))
+        private = x25519.X25519PrivateKey.generate()
+        public = private.public_key().public_bytes_raw()
+        params = struct.pack(">BH", 3, _X25519) + _vec(public, 1)
+        # RFC 5246 section 7.4.3: signed over client_random + server_random + params.
+        signature = key.sign(
+            client_random + server_random + params,
+            padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256(),
+        )
+        ske = params + struct.pack(">H", 0x0804) + _vec(signature, 2)
+        flight = [_handshake(2, body), _handshake(11, _vec(chain, 3)), _handshake(12, ske), _handshake(14, b"")]
+        conn.send(_record(_HANDSHAKE, b"".join(flight)))
+        transcript = [client_hello, *flight]
+        records = _Records(conn)
+        ctype, payload = records.next()
+        if ctype == _CCS:
+            conn.send(_alert(10))  # unexpected_message: a CCS before the key exchange
+            conn.finish()
+            return
+        if ctype != _HANDSHAKE or payload[:1] != b"\x10" or len(payload) < 5 + 32:
+            conn.send(_alert(10))
+            conn.finish()
+            return
+        transcript.append(payload)
+        shared = private.exchange(x25519.X25519PublicKey.from_public_bytes(payload[5 : 5 + payload[4]]))
+        master = prf("sha256", shared, b"master secret", client_random + server_random, 48)
+        block = prf("sha256", master, b"key expansion", server_random + client_random, 40)
+        from_client, to_client = RecordCipher(block[:16], block[32:36]), RecordCipher(block[16:32], block[36:40])
+        if records.next()[0] != _CCS:
+            conn.send(_alert(10))
+            conn.finish()
+            return
+        ctype, payload = records.next()
+        try:
+            finished = from_client.open(ctype, payload)
+        except Exception:  # noqa: BLE001 - a client we cannot read gets bad_record_mac
+            conn.send(_alert(20))
+            conn.finish()
+            return
+        transcript.append(finished)
+        issued = _handshake(4, struct.pack(">I", 300) + _vec(_TICKET_PREFIX + os.urandom(16), 2))
+        transcript.append(issued)
+        verify = prf("sha256", master, b"server finished", _sha256(*transcript), 12)
+        conn.send(
+            _record(_HANDSHAKE, issued) + _record(_CCS, b"\x01")
+            + to_client.seal(_HANDSHAKE, _handshake(20, verify))
+        )
+        # Anything more (a renegotiating ClientHello) is refused: no_renegotiation (100).
+        ctype, payload = records.next()
+        if ctype:
+            conn.send(to_client.seal(_ALERT, b"\x01\x64"))
+        conn.finish()
+
+    return Behaviour("ticket_server", run, (("ticketbleed", ticketbleed),))
+
+
+def _sha256(*parts: bytes) -> bytes:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p)
+    return h.digest()
+
+
+class _Records:
+    """Whole records from a RawConnection, bounded in time and size; (0, b"") at the end."""
+
+    def __init__(self, conn: RawConnection) -> None:
+        self._conn = conn
+        self._buf = b""
+        self._got = 0
+        self._deadline = time.monotonic() + _SESSION_SECONDS
+
+    def next(self) -> tuple[int, bytes]:
+        conn = self._conn
+        conn.sock.settimeout(0.1)
+        while not conn.stop.is_set() and time.monotonic() < self._deadline and self._got < _MAX_CLIENT_BYTES:
+            buf = self._buf
+            if len(buf) >= 5 and len(buf) >= 5 + int.from_bytes(buf[3:5], "big"):
+                length = int.from_bytes(buf[3:5], "big")
+                self._buf = buf[5 + length :]
+                return buf[0], buf[5 : 5 + length]
+            try:
+                chunk = conn.sock.recv(16384)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            self._got += len(chunk)
+            self._buf += chunk
+        return 0, b""

@@ -1,5 +1,5 @@
 # The active classic-vulnerability checks: Heartbleed (with CRIME's compression test on the
-# same hello), CCS injection, ROBOT and client-initiated renegotiation, each a
+# same hello), CCS injection, ROBOT, client-initiated renegotiation and Ticketbleed, each a
 # few connections that stop at what proves the point (docs/design.md, "Vulnerability checks").
 #
 # Rules kept: each check follows a published test and cites it; it sends only what that
@@ -8,7 +8,8 @@
 # VULNERABLE / NOT_VULNERABLE / INCONCLUSIVE / NOT_APPLICABLE, decided by one function per
 # check from what was observed, and inconsistent answers are said as such, never guessed.
 # Budget on a healthy server: 1 (Heartbleed) + 1 (CCS) + 5 (ROBOT, only when an RSA key
-# exchange suite is accepted) + 1 (client-initiated renegotiation) connections; ROBOT's 5 are repeated once only when the
+# exchange suite is accepted) + 1 (client-initiated renegotiation) + 1 (Ticketbleed, when
+# that handshake brought a session ticket) connections; ROBOT's 5 are repeated once only when the
 # answers differ, to tell an oracle from noise.
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ HB_WELL_FORMED = 16
 # do not derive keys), so a server without an oracle fails every vector the same way.
 _GARBAGE_FINISHED = bytes(range(0x30, 0x60))
 
-CHECKS = ("heartbleed", "crime", "ccs_injection", "robot", "client_renegotiation")
+CHECKS = ("heartbleed", "crime", "ccs_injection", "robot", "client_renegotiation", "ticketbleed")
 
 ROBOT_VECTORS = ("correct", "wrong_first_bytes", "zero_wrong_position", "no_zero", "wrong_version")
 
@@ -86,7 +87,9 @@ async def check_vulns(
         results["robot"] = await robot(conn, hello, versions)
 
     async def reneg() -> None:
-        results["client_renegotiation"] = await client_renegotiation(conn, hello, versions)
+        # Ticketbleed resumes the session ticket this handshake brought: one more connection.
+        results["client_renegotiation"], ticket, suites = await client_renegotiation(conn, hello, versions)
+        results["ticketbleed"] = await ticketbleed(conn, hello, ticket, suites)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(hb)
@@ -462,16 +465,18 @@ RENEG_GROUPS = (0x001D, 0x0017, 0x0018)
 
 async def client_renegotiation(
     conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
-) -> VulnCheck:
+) -> tuple[VulnCheck, bytes | None, list[int]]:
+    """The verdict, the session ticket the completed handshake brought (or None) and the
+    suites offered."""
     scan = versions.get(c.TLS12)
     if scan is None or not scan.supported:
         return VulnCheck(check="client_renegotiation", status=NOT_APPLICABLE,
-                         evidence="TLS 1.2 is not supported (the check completes a TLS 1.2 handshake)")
+                         evidence="TLS 1.2 is not supported (the check completes a TLS 1.2 handshake)"), None, []
     suites = [s for s in (scan.suites or GCM_SUITES) if s in GCM_SUITES]
     if not suites:
         return VulnCheck(check="client_renegotiation", status=NOT_APPLICABLE, version=c.TLS12,
                          evidence="no ECDHE AES-GCM suite is accepted in TLS 1.2 (the suites this check "
-                         "can complete a handshake with)")
+                         "can complete a handshake with)"), None, []
     spec = hello.spec(c.TLS12, suites, groups=RENEG_GROUPS)
     probes: list[RenegotiationProbe] = []
 
@@ -482,7 +487,8 @@ async def client_renegotiation(
 
     out = await conn.probe("client-initiated renegotiation", make)
     completed = bool(probes) and probes[-1].completed
-    return renegotiation_verdict(out, completed)
+    ticket = probes[-1].ticket if completed else None
+    return renegotiation_verdict(out, completed), ticket, suites
 
 
 def renegotiation_verdict(out: ProbeOutcome, completed: bool) -> VulnCheck:
@@ -514,3 +520,50 @@ def renegotiation_verdict(out: ProbeOutcome, completed: bool) -> VulnCheck:
                              connections=conns, evidence=f"{sent}: the server closed the connection")
     return VulnCheck(check="client_renegotiation", status=INCONCLUSIVE, version=c.TLS12, connections=conns,
                      evidence=f"{sent} got no answer: {_ending(out)}")
+
+
+# -- Ticketbleed --------------------------------------------------------------------------------
+# CVE-2016-9244 (F5 advisory K05121675; Filippo Valsorda's ticketbleed test, 2017): resume
+# a session ticket with a session ID shorter than 32 bytes. RFC 5077 section 3.4: a server
+# accepting the ticket echoes the client's session ID; the vulnerable F5 stack always echoed
+# 32 bytes, the rest from its memory. The published test sends a 1-byte ID; this one sends
+# 31 random bytes, so at most one byte can leak and the echo is recognised beyond doubt.
+
+TICKETBLEED_ID_LENGTH = 31
+
+
+async def ticketbleed(conn: Connector, hello: HelloFactory, ticket: bytes | None, suites: list[int]) -> VulnCheck:
+    if ticket is None:
+        return VulnCheck(check="ticketbleed", status=NOT_APPLICABLE,
+                         evidence="no session ticket was issued in a completed TLS 1.2 handshake "
+                         "(RFC 5077), so there is none to resume")
+    session_id = os.urandom(TICKETBLEED_ID_LENGTH)
+    spec = dataclasses.replace(
+        hello.spec(c.TLS12, suites, groups=RENEG_GROUPS), session_ticket=ticket, session_id=session_id
+    )
+    out = await conn.probe("Ticketbleed", lambda: hello.probe(spec, read_flight=False))
+    return ticketbleed_verdict(out, session_id)
+
+
+def ticketbleed_verdict(out: ProbeOutcome, sent: bytes) -> VulnCheck:
+    """Vulnerable when the ServerHello's session ID starts with the one sent and is
+    longer; not vulnerable when it is exactly the one sent (the ticket was accepted and the
+    ID echoed, RFC 5077 section 3.4); inconclusive otherwise (the ticket was not accepted,
+    so the echo could not be seen). Only lengths are reported, never the extra bytes."""
+    conns = out.connections
+    sh = out.server_hello
+    what = f"a ClientHello resuming the session ticket with a {len(sent)}-byte session ID"
+    if sh is None:
+        return VulnCheck(check="ticketbleed", status=INCONCLUSIVE, version=c.TLS12, connections=conns,
+                         evidence=f"{what}: {out.describe()}")
+    sid = sh.session_id
+    if sid == sent:
+        return VulnCheck(check="ticketbleed", status=NOT_VULNERABLE, version=c.TLS12, connections=conns,
+                         evidence=f"{what} got it echoed exactly (RFC 5077 section 3.4)")
+    if len(sid) > len(sent) and sid.startswith(sent):
+        return VulnCheck(check="ticketbleed", status=VULNERABLE, version=c.TLS12, connections=conns,
+                         evidence=f"{what} got a {len(sid)}-byte session ID back: the {len(sent)} bytes "
+                         f"sent and {len(sid) - len(sent)} the client did not send (not kept)")
+    return VulnCheck(check="ticketbleed", status=INCONCLUSIVE, version=c.TLS12, connections=conns,
+                     evidence=f"{what}: the server did not resume it (a new {len(sid)}-byte session ID), "
+                     "so the echo could not be tested")

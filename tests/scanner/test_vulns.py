@@ -21,7 +21,7 @@ from handshakes import constants as c
 from scanner.api import scan_endpoint
 from scanner.lab.certs import IssuedCert
 from scanner.lab.servers import RawServer
-from scanner.lab.vulnerable import _pkcs1_conforming, legacy_rsa_server
+from scanner.lab.vulnerable import _pkcs1_conforming, legacy_rsa_server, ticket_server
 from scanner.options import Deadlines, ScanOptions, Target
 from scanner.probes import vulns as vp
 from scanner.results import EndpointResult, VulnCheck, endpoint_json
@@ -38,8 +38,8 @@ OPTIONS = ScanOptions(
 def vulnerable(lab_cert: IssuedCert) -> Iterator[Any]:
     started: list[RawServer] = []
 
-    def start(**flaws: Any) -> RawServer:
-        server = RawServer(legacy_rsa_server(lab_cert, **flaws)).start()
+    def start(kind: Any = legacy_rsa_server, **flaws: Any) -> RawServer:
+        server = RawServer(kind(lab_cert, **flaws)).start()
         started.append(server)
         return server
 
@@ -58,7 +58,8 @@ def checks(result: EndpointResult) -> dict[str, VulnCheck]:
 
 
 def vuln_connections(result: EndpointResult) -> int:
-    return sum(1 for p in result.probes if p.name.startswith(("Heartbleed", "CCS injection", "ROBOT")))
+    return sum(1 for p in result.probes if p.name.startswith(
+        ("Heartbleed", "CCS injection", "ROBOT", "client-initiated renegotiation", "Ticketbleed")))
 
 
 async def test_patched_baseline_within_budget(vulnerable: Any) -> None:
@@ -68,7 +69,7 @@ async def test_patched_baseline_within_budget(vulnerable: Any) -> None:
         "heartbleed": "not_vulnerable", "crime": "not_vulnerable",
         "ccs_injection": "not_vulnerable", "robot": "not_vulnerable",
         # RSA key exchange only: no ECDHE AES-GCM suite to complete a handshake with.
-        "client_renegotiation": "not_applicable",
+        "client_renegotiation": "not_applicable", "ticketbleed": "not_applicable",
     }
     assert "unexpected_message (10)" in found["ccs_injection"].evidence
     assert "bad_record_mac (20)" in found["robot"].evidence
@@ -118,6 +119,24 @@ async def test_robot_inconsistent_answers_are_said_as_such(vulnerable: Any) -> N
     assert "differ between two runs" in robot.evidence
     assert "vuln.robot" not in {f.id for f in result.findings}
     assert "vuln.inconclusive" in {f.id for f in result.findings}
+
+
+@pytest.mark.parametrize("bleeds", [True, False])
+async def test_ticketbleed(vulnerable: Any, bleeds: bool) -> None:
+    result = await scan(vulnerable(ticket_server, ticketbleed=bleeds))
+    found = checks(result)
+    # The lab server completes the handshake, refuses the renegotiation, issues a ticket.
+    assert found["client_renegotiation"].status == "not_vulnerable"
+    tb = found["ticketbleed"]
+    if bleeds:
+        assert tb.status == "vulnerable"
+        assert "32-byte session ID back: the 31 bytes sent and 1 the client did not send" in tb.evidence
+        assert "5c" not in json.dumps(endpoint_json(result)["vulns"])
+        assert "vuln.ticketbleed" in {f.id for f in result.findings}
+    else:
+        assert tb.status == "not_vulnerable" and "echoed exactly" in tb.evidence
+    # Heartbleed, CCS, renegotiation (its handshake brought the ticket), Ticketbleed.
+    assert vuln_connections(result) == sum(v.connections for v in result.vulns) == 4
 
 
 async def test_no_legacy_version_is_not_applicable(openssl_server: Any) -> None:

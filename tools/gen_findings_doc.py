@@ -160,6 +160,10 @@ def _vuln_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, ScanOption
                                              "renegotiates whenever a client asks"), o),
         "vuln.ticketbleed": (active("ticketbleed", "a ClientHello resuming the session ticket with a 31-byte session ID got "
                                     "a 32-byte session ID back: the 31 bytes sent and 1 the client did not send (not kept)"), o),
+        "vuln.zero_rtt": (_ok(vulns=(VulnCheck(check="zero_rtt", status="vulnerable", version=c.TLS13, connections=2,
+                                               evidence="the TLS 1.3 session ticket offers 16384 bytes of early data; resuming "
+                                               "it with early_data offered (none sent) got early_data in EncryptedExtensions: "
+                                               "the server accepts 0-RTT data"),)), o),
         "vuln.inconclusive": (active("ccs_injection", "a ChangeCipherSpec sent right after ServerHelloDone, before any key "
                                      "exchange, got no alert: no answer before the read deadline", status="inconclusive"), o),
         "vuln.sweet32": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x000A))), o),

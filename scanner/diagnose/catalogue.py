@@ -851,6 +851,25 @@ _ENTRIES = (
         ),
     ),
     Entry(
+        id="vuln.zero_rtt",
+        topic="Vulnerabilities",
+        severity="low",
+        title="TLS 1.3 0-RTT early data is accepted (a replay surface)",
+        cause=(
+            "The server's TLS 1.3 session tickets allow early data, and a resumption offering it "
+            "was accepted (early_data in EncryptedExtensions). Data a client sends in 0-RTT is not "
+            "protected against replay (RFC 8446 section 8): an attacker who records it can send "
+            "it again. That is harmless for idempotent requests and dangerous for the others; "
+            "this finding says the surface exists, not that the application is exposed."
+        ),
+        resolution=(
+            "If the application behind the server cannot tell replayed requests apart, turn "
+            "0-RTT off (nginx `ssl_early_data off;` the default, OpenSSL `SSL_CTX_set_max_early_data(ctx, 0)`, "
+            "s_server without `-early_data`); otherwise accept only idempotent requests in early "
+            "data (nginx passes `$ssl_early_data` so the back end can answer 425 Too Early, RFC 8470)."
+        ),
+    ),
+    Entry(
         id="vuln.inconclusive",
         topic="Vulnerabilities",
         severity="info",

@@ -103,6 +103,12 @@ def ticketbleed(result: EndpointResult, options: ScanOptions) -> Finding | None:
     return _vuln(result, "ticketbleed", "vuln.ticketbleed")
 
 
+def zero_rtt(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """RFC 8446 section 8: a TLS 1.3 session ticket offers early data and resuming it with
+    early_data offered (no early data sent) got early_data in EncryptedExtensions."""
+    return _vuln(result, "zero_rtt", "vuln.zero_rtt")
+
+
 def inconclusive(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """An active check ran and could not decide (no answer, an unexpected answer, or
     ROBOT's answers differing between two runs): says which and what was seen."""
@@ -196,6 +202,7 @@ RULES: dict[str, Rule] = {
     "vuln.robot": robot,
     "vuln.client_renegotiation": client_renegotiation,
     "vuln.ticketbleed": ticketbleed,
+    "vuln.zero_rtt": zero_rtt,
     "vuln.inconclusive": inconclusive,
     "vuln.sweet32": sweet32,
     "vuln.rc4": rc4,

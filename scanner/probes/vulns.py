@@ -1,5 +1,6 @@
 # The active classic-vulnerability checks: Heartbleed (with CRIME's compression test on the
-# same hello), CCS injection, ROBOT, client-initiated renegotiation and Ticketbleed, each a
+# same hello), CCS injection, ROBOT, client-initiated renegotiation, Ticketbleed and TLS 1.3
+# 0-RTT, each a
 # few connections that stop at what proves the point (docs/design.md, "Vulnerability checks").
 #
 # Rules kept: each check follows a published test and cites it; it sends only what that
@@ -9,7 +10,8 @@
 # check from what was observed, and inconsistent answers are said as such, never guessed.
 # Budget on a healthy server: 1 (Heartbleed) + 1 (CCS) + 5 (ROBOT, only when an RSA key
 # exchange suite is accepted) + 1 (client-initiated renegotiation) + 1 (Ticketbleed, when
-# that handshake brought a session ticket) connections; ROBOT's 5 are repeated once only when the
+# that handshake brought a session ticket) + 1 (a TLS 1.3 ticket; +1 to resume it only
+# when it offers early data) connections; ROBOT's 5 are repeated once only when the
 # answers differ, to tell an oracle from noise.
 from __future__ import annotations
 
@@ -24,7 +26,10 @@ from handshakes import events as ev
 from handshakes import followup as fu
 from handshakes import registry as reg
 from handshakes.client_hello import ClientHelloSpec
+from handshakes.keyshare import generate_key_share
+from handshakes.server_flight import HandshakeProbe
 from handshakes.tls12 import GCM_SUITES, RenegotiationProbe
+from handshakes.tls13_resume import Ticket, TicketProbe, early_data_accepted, resumption_hello
 from scanner.engine import Connector, ProbeOutcome
 from scanner.options import TIMEOUT
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, HelloFactory, candidate_suites
@@ -46,7 +51,7 @@ HB_WELL_FORMED = 16
 # do not derive keys), so a server without an oracle fails every vector the same way.
 _GARBAGE_FINISHED = bytes(range(0x30, 0x60))
 
-CHECKS = ("heartbleed", "crime", "ccs_injection", "robot", "client_renegotiation", "ticketbleed")
+CHECKS = ("heartbleed", "crime", "ccs_injection", "robot", "client_renegotiation", "ticketbleed", "zero_rtt")
 
 ROBOT_VECTORS = ("correct", "wrong_first_bytes", "zero_wrong_position", "no_zero", "wrong_version")
 
@@ -64,17 +69,17 @@ async def check_vulns(
     conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
 ) -> tuple[VulnCheck, ...]:
     """The active checks, concurrently, against the highest of TLS 1.0-1.2 the scan found
-    supported (renegotiation: TLS 1.2). Returns one VulnCheck per name in CHECKS, in that
+    supported (renegotiation and Ticketbleed: TLS 1.2; 0-RTT: TLS 1.3). Returns one VulnCheck per name in CHECKS, in that
     order (not_applicable when no TLS 1.0-1.2 version is supported; for ROBOT when no RSA
     key exchange suite, for renegotiation when no TLS 1.2 ECDHE AES-GCM suite, was
     accepted). Never raises for what the server does."""
+    results: dict[str, VulnCheck] = {}
     top = _legacy_top(versions)
     if top is None:
         why = "no TLS 1.0-1.2 version is supported; the check needs one"
-        return tuple(
-            VulnCheck(check=name, status=NOT_APPLICABLE, evidence=why) for name in CHECKS
-        )
-    results: dict[str, VulnCheck] = {}
+        results = {name: VulnCheck(check=name, status=NOT_APPLICABLE, evidence=why) for name in CHECKS}
+        results["zero_rtt"] = await zero_rtt(conn, hello, versions)
+        return tuple(results[n] for n in CHECKS)
     scan = versions[top]
 
     async def hb() -> None:
@@ -91,11 +96,15 @@ async def check_vulns(
         results["client_renegotiation"], ticket, suites = await client_renegotiation(conn, hello, versions)
         results["ticketbleed"] = await ticketbleed(conn, hello, ticket, suites)
 
+    async def early() -> None:
+        results["zero_rtt"] = await zero_rtt(conn, hello, versions)
+
     async with trio.open_nursery() as nursery:
         nursery.start_soon(hb)
         nursery.start_soon(ccs)
         nursery.start_soon(rsa)
         nursery.start_soon(reneg)
+        nursery.start_soon(early)
     return tuple(results[n] for n in CHECKS)
 
 
@@ -567,3 +576,82 @@ def ticketbleed_verdict(out: ProbeOutcome, sent: bytes) -> VulnCheck:
     return VulnCheck(check="ticketbleed", status=INCONCLUSIVE, version=c.TLS12, connections=conns,
                      evidence=f"{what}: the server did not resume it (a new {len(sid)}-byte session ID), "
                      "so the echo could not be tested")
+
+
+# -- TLS 1.3 0-RTT -------------------------------------------------------------------------------
+# RFC 8446 section 8 and appendix E.5: early data is not protected against replay, so a
+# server that accepts it offers a replay surface the application must close (accept only
+# idempotent requests, or use the single-use tickets or ClientHello recording of section
+# 8). The test, as testssl.sh's: complete a TLS 1.3 handshake and read its ticket; if the
+# ticket carries an early_data extension, resume it with early_data offered and read the
+# EncryptedExtensions (section 4.2.10). No early data is ever sent.
+
+ZERO_RTT_GROUPS = (0x001D,)
+
+
+def _fresh_shares(spec: ClientHelloSpec) -> ClientHelloSpec:
+    """The spec with key shares generated for this connection alone: these handshakes are
+    completed, so they do not share the pool's key pairs."""
+    groups = tuple(ks.group for ks in spec.key_shares or ()) or ZERO_RTT_GROUPS
+    return dataclasses.replace(spec, key_shares=tuple(generate_key_share(g) for g in groups))
+
+
+async def zero_rtt(conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]) -> VulnCheck:
+    scan = versions.get(c.TLS13)
+    if scan is None or not scan.supported:
+        return VulnCheck(check="zero_rtt", status=NOT_APPLICABLE, evidence="TLS 1.3 is not supported")
+    suites = scan.suites or list(reg.TLS13_SUITES)
+    spec = _fresh_shares(hello.spec(c.TLS13, suites))
+    probes: list[TicketProbe] = []
+
+    def make() -> TicketProbe:
+        probe = TicketProbe(spec, key_share_for=lambda g: generate_key_share(g))
+        probes.append(probe)
+        return probe
+
+    out = await conn.probe("TLS 1.3 session ticket", make)
+    probe = probes[-1] if probes else None
+    if probe is None or not probe.completed:
+        return VulnCheck(check="zero_rtt", status=INCONCLUSIVE, version=c.TLS13, connections=out.connections,
+                         evidence=f"the TLS 1.3 handshake did not complete: {out.describe()}")
+    if not probe.tickets:
+        return VulnCheck(check="zero_rtt", status=NOT_APPLICABLE, version=c.TLS13, connections=out.connections,
+                         evidence="no session ticket came after a completed TLS 1.3 handshake "
+                         f"({_ending(out)}), so nothing can be resumed with early data")
+    ticket = probe.tickets[0]
+    if not ticket.max_early_data:
+        return VulnCheck(check="zero_rtt", status=NOT_VULNERABLE, version=c.TLS13, connections=out.connections,
+                         evidence="the server's TLS 1.3 session ticket carries no early_data extension "
+                         "(RFC 8446 section 4.6.1): it offers no 0-RTT")
+    resume = await _resume_with_early_data(conn, hello, ticket)
+    return zero_rtt_verdict(ticket, resume, out.connections + resume.connections)
+
+
+async def _resume_with_early_data(conn: Connector, hello: HelloFactory, ticket: Ticket) -> ProbeOutcome:
+    spec = resumption_hello(_fresh_shares(hello.spec(c.TLS13, [ticket.suite])), ticket)
+    return await conn.probe(
+        "TLS 1.3 0-RTT",
+        lambda: HandshakeProbe(spec, read_flight=True, answer_hrr=False,
+                               key_share_for=lambda g: generate_key_share(g), psk=ticket.psk),
+    )
+
+
+def zero_rtt_verdict(ticket: Ticket, out: ProbeOutcome, connections: int) -> VulnCheck:
+    """Vulnerable (a replay surface) when the resumption offering early data was accepted
+    with early_data in EncryptedExtensions; not vulnerable when the server resumed but
+    declined it; inconclusive when it did not resume or could not be read."""
+    offered = f"the TLS 1.3 session ticket offers {ticket.max_early_data} bytes of early data"
+    sh = out.server_hello
+    resumed = sh is not None and c.EXT_PRE_SHARED_KEY in dict(sh.extensions)
+    accepted = early_data_accepted(out.events)
+    if resumed and accepted:
+        return VulnCheck(check="zero_rtt", status=VULNERABLE, version=c.TLS13, connections=connections,
+                         evidence=f"{offered}; resuming it with early_data offered (none sent) got "
+                         "early_data in EncryptedExtensions: the server accepts 0-RTT data")
+    if resumed and accepted is False:
+        return VulnCheck(check="zero_rtt", status=NOT_VULNERABLE, version=c.TLS13, connections=connections,
+                         evidence=f"{offered}, but resuming it with early_data offered got "
+                         "EncryptedExtensions without early_data: 0-RTT declined")
+    what = "the resumption was not accepted (a full handshake)" if sh is not None and not resumed else out.describe()
+    return VulnCheck(check="zero_rtt", status=INCONCLUSIVE, version=c.TLS13, connections=connections,
+                     evidence=f"{offered}; resuming it with early_data offered: {what}")

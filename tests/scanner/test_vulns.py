@@ -59,7 +59,7 @@ def checks(result: EndpointResult) -> dict[str, VulnCheck]:
 
 def vuln_connections(result: EndpointResult) -> int:
     return sum(1 for p in result.probes if p.name.startswith(
-        ("Heartbleed", "CCS injection", "ROBOT", "client-initiated renegotiation", "Ticketbleed")))
+        ("Heartbleed", "CCS injection", "ROBOT", "client-initiated renegotiation", "Ticketbleed", "TLS 1.3")))
 
 
 async def test_patched_baseline_within_budget(vulnerable: Any) -> None:
@@ -70,6 +70,7 @@ async def test_patched_baseline_within_budget(vulnerable: Any) -> None:
         "ccs_injection": "not_vulnerable", "robot": "not_vulnerable",
         # RSA key exchange only: no ECDHE AES-GCM suite to complete a handshake with.
         "client_renegotiation": "not_applicable", "ticketbleed": "not_applicable",
+        "zero_rtt": "not_applicable",  # TLS 1.2 only
     }
     assert "unexpected_message (10)" in found["ccs_injection"].evidence
     assert "bad_record_mac (20)" in found["robot"].evidence
@@ -139,11 +140,13 @@ async def test_ticketbleed(vulnerable: Any, bleeds: bool) -> None:
     assert vuln_connections(result) == sum(v.connections for v in result.vulns) == 4
 
 
-async def test_no_legacy_version_is_not_applicable(openssl_server: Any) -> None:
+async def test_tls13_only_runs_only_the_0rtt_check(openssl_server: Any) -> None:
     server = openssl_server(min_version=c.TLS13)
     result = await scan_endpoint(Target(host="127.0.0.1", port=server.address[1], ip="127.0.0.1"), OPTIONS)
-    assert {v.status for v in result.vulns} == {"not_applicable"}
-    assert vuln_connections(result) == 0
+    found = checks(result)
+    assert found.pop("zero_rtt").status == "not_vulnerable"
+    assert {v.status for v in found.values()} == {"not_applicable"}
+    assert vuln_connections(result) == 1
 
 
 # -- ROBOT's vectors and verdict --------------------------------------------------------

@@ -321,7 +321,7 @@ async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, Ver
     spec = hello.spec(version, rsa_by_version[version])
     # One padding string and one premaster secret for all vectors, as robot-detect does,
     # so that the vectors differ only where the test wants them to.
-    seed = os.urandom(512)
+    seed = os.urandom(2048)  # enough nonzero bytes for moduli up to 8192 bits
 
     async def run_all() -> list[tuple[str, int]]:
         answers: dict[str, tuple[str, int]] = {}
@@ -332,7 +332,10 @@ async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, Ver
                 if key is None:
                     return None
                 n, e = key
-                block = robot_plaintext(vector, (n.bit_length() + 7) // 8, spec.legacy_version, seed)
+                try:
+                    block = robot_plaintext(vector, (n.bit_length() + 7) // 8, spec.legacy_version, seed)
+                except ValueError:
+                    return None  # a modulus too small for a PKCS#1 block with a premaster secret
                 encrypted = pow(int.from_bytes(block, "big"), e, n).to_bytes(len(block), "big")
                 return (
                     fu.rsa_client_key_exchange(sh.version, encrypted)

@@ -166,6 +166,11 @@ def test_robot_vectors_are_what_the_paper_sends(lab_cert: IssuedCert) -> None:
     assert _pkcs1_conforming(blocks["wrong_version"]) and blocks["wrong_version"][-48:-46] == b"\x02\x02"
     # The padding and random bytes are shared, so vectors differ only where meant to.
     assert blocks["correct"][2:-49] == blocks["no_zero"][2:-49]
+    # RSA 4096 and 8192 keys fit the seed the check draws; a toy key is refused, not crashed on.
+    for size in (512, 1024):
+        assert _pkcs1_conforming(vp.robot_plaintext("correct", size, c.TLS12, os.urandom(2048)))
+    with pytest.raises(ValueError):
+        vp.robot_plaintext("correct", 32, c.TLS12, os.urandom(2048))
 
 
 def test_robot_verdicts() -> None:

@@ -9,6 +9,7 @@ each run, same process):
     and wall time (budget 0.25 s);
   * the full scan (preference, groups, certificates, behaviours): connections (budget 60)
     and wall time (budget 0.6 s);
+  * the vulns family on top of the full scan: its connections (budget 15) and the wall time;
   * the probe path alone (500 probes one after another, ClientHello to ServerHello):
     CPU per probe;
   * scanner CPU per probe: this process's CPU time (CLOCK_PROCESS_CPUTIME_ID) summed over
@@ -46,6 +47,7 @@ from scanner.probes.hello import HelloFactory, candidate_suites  # noqa: E402
 
 VERSIONS_AND_SUITES = frozenset({"protocols", "suites"})
 FULL = frozenset({"protocols", "suites", "preference", "groups", "certificates", "behaviours"})
+VULNS = FULL | {"vulns"}  # issue 18: the classic vulnerability checks on top (budget 15)
 
 
 async def one(port: int, probes: frozenset[str], ca: Path) -> tuple[float, float, object]:
@@ -117,6 +119,16 @@ def main() -> None:
                     f" user {sum(u for _, u, _ in cpus) / sum(conns) * 1e6:4.0f},"
                     f" kernel {sum(k for _, _, k in cpus) / sum(conns) * 1e6:4.0f})"
                 )
+            # issue 18: what the vulns family adds to the full scan.
+            vconns, vwalls = [], []
+            for _ in range(args.runs):
+                wall, _cpu, result = trio.run(one, server.port, VULNS, pki.ca_path)
+                vconns.append(sum(v.connections for v in result.vulns))  # type: ignore[attr-defined]
+                vwalls.append(wall)
+            print(
+                f"vulns family       connections {statistics.median(vconns):4.0f} (budget 15)"
+                f"  full scan + vulns wall {statistics.median(vwalls) * 1000:6.1f} ms"
+            )
 
 
 if __name__ == "__main__":

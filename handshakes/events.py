@@ -191,6 +191,31 @@ class NotTLS:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HeartbeatResponse:
+    """A heartbeat record from the server (RFC 6520 section 4), described by its sizes only:
+    the bytes it carries are never kept (a Heartbleed answer carries the server's memory).
+    ``payload_length`` is the length the message declares; ``record_length`` the record's."""
+
+    message_type: int
+    payload_length: int
+    record_length: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeCipherSpec:
+    """A ChangeCipherSpec record from the server (RFC 5246 section 7.1)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpaqueRecord:
+    """A record read after the server flight that the probe does not decode (encrypted
+    handshake or application data): its content type and length only."""
+
+    content_type: int
+    length: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionClosed:
     """The peer closed the connection (receive_data(b"") was called)."""
 
@@ -211,5 +236,8 @@ Event = (
     | SSLv2ServerHello
     | SSLv2Error
     | NotTLS
+    | HeartbeatResponse
+    | ChangeCipherSpec
+    | OpaqueRecord
     | ConnectionClosed
 )

@@ -404,6 +404,8 @@ class HandshakeProbe:
     ``answer_hrr``: after a HelloRetryRequest, send the second ClientHello with a key share
     for the requested group (RFC 8446 section 4.1.4) using ``key_share_for``; when False
     (or when no share can be made for that group) the HRR is the end of the probe.
+    ``psk``: for a TLS 1.3 resumption hello, the PSK its pre_shared_key offers; the flight
+    is decrypted with it when the ServerHello selects it (RFC 8446 section 7.1).
     """
 
     def __init__(
@@ -413,6 +415,7 @@ class HandshakeProbe:
         read_flight: bool | Callable[[ev.ServerHello], bool] = True,
         answer_hrr: bool = True,
         key_share_for: KeyShareSource | None = None,
+        psk: bytes | None = None,
     ) -> None:
         if spec.random is None and not spec.sslv2:
             spec = dataclasses.replace(spec, random=os.urandom(32))
@@ -420,6 +423,9 @@ class HandshakeProbe:
         self.read_flight = read_flight
         self.answer_hrr = answer_hrr
         self._key_share_for = key_share_for
+        # TLS 1.3 resumption: the PSK the spec's pre_shared_key offers (RFC 8446 section
+        # 4.2.11), used for the key schedule when the ServerHello selects it.
+        self._psk = psk
         self.state = ProbeState.IDLE
         self._records = RecordReader()
         self._hs = HandshakeBuffer()
@@ -693,7 +699,8 @@ class HandshakeProbe:
         shared = share.exchange(key_exchange)
         params = cipher_params(hello.cipher_suite)
         hello_hash = transcript_hash(params.hash_name, *self._transcript)
-        secrets = handshake_secrets(hello.cipher_suite, shared, hello_hash)
+        psk = self._psk if c.EXT_PRE_SHARED_KEY in dict(hello.extensions) else None
+        secrets = handshake_secrets(hello.cipher_suite, shared, hello_hash, psk=psk)
         self._protect = RecordProtection(hello.cipher_suite, secrets.server_handshake_traffic_secret)
         if not self._hs.empty:
             raise RemoteProtocolError(

@@ -151,17 +151,28 @@ class HandshakeSecrets:
     handshake_secret: bytes
 
 
-def handshake_secrets(suite: int, shared_secret: bytes, hello_hash: bytes) -> HandshakeSecrets:
-    """The handshake traffic secrets of a full handshake without PSK (RFC 8446 section 7.1).
+def early_secret(suite: int, psk: bytes | None = None) -> bytes:
+    """The Early Secret (RFC 8446 section 7.1): HKDF-Extract(0, PSK), with Hash.length zeros
+    for the PSK of a full handshake."""
+    params = cipher_params(suite)
+    zeros = bytes(params.hash_len)
+    return hkdf_extract(params.hash_name, zeros, psk if psk is not None else zeros)
+
+
+def handshake_secrets(
+    suite: int, shared_secret: bytes, hello_hash: bytes, *, psk: bytes | None = None
+) -> HandshakeSecrets:
+    """The handshake traffic secrets (RFC 8446 section 7.1) of a full handshake, or of a
+    resumption with (EC)DHE when ``psk`` is the resumption PSK the server accepted.
 
     ``hello_hash`` is the transcript hash of ClientHello..ServerHello (with the message_hash
     prefix and HelloRetryRequest in front after a retry).
     """
     params = cipher_params(suite)
-    name, zeros = params.hash_name, bytes(params.hash_len)
+    name = params.hash_name
     # No PSK: both the salt and the PSK input of the Early Secret are Hash.length zeros.
-    early_secret = hkdf_extract(name, zeros, zeros)
-    derived = derive_secret(name, early_secret, b"derived", transcript_hash(name))
+    early = early_secret(suite, psk)
+    derived = derive_secret(name, early, b"derived", transcript_hash(name))
     handshake_secret = hkdf_extract(name, derived, shared_secret)
     return HandshakeSecrets(
         client_handshake_traffic_secret=derive_secret(

@@ -47,6 +47,10 @@ class ProbeOutcome:
     connections: int = 0
     duration_s: float = 0.0
     error_bytes: bytes = b""
+    # How the connection ended when that was not the probe's own terminal state: timeout
+    # (the read deadline) or reset, even when the events already prove an outcome (a probe
+    # that keeps reading after the server flight needs to know).
+    ended: str = ""
 
     @property
     def alert(self) -> ev.Alert | None:
@@ -212,7 +216,9 @@ async def run_probe(
     sent = received = 0
     events: list[ev.Event] = []
 
-    def done(outcome: str, detail: str = "", phase: str = "", error: bytes = b"") -> ProbeOutcome:
+    def done(
+        outcome: str, detail: str = "", phase: str = "", error: bytes = b"", ended: str = ""
+    ) -> ProbeOutcome:
         return ProbeOutcome(
             outcome=outcome,
             events=tuple(events),
@@ -223,6 +229,7 @@ async def run_probe(
             connections=1,
             duration_s=time.perf_counter() - start,
             error_bytes=error or _not_tls_bytes(events),
+            ended=ended,
         )
 
     stream: trio.abc.Stream | None = None
@@ -263,7 +270,7 @@ async def run_probe(
             events.extend(probe.deadline_reached())
             outcome, detail = classify(events)
             if outcome in (ACCEPTED, ALERT, NOT_TLS):
-                return done(outcome, detail, phase)
+                return done(outcome, detail, phase, ended=TIMEOUT)
             waited = f"no complete answer within {deadlines.read:g}s"
             if received:
                 waited += f" ({received} bytes received)"
@@ -275,7 +282,7 @@ async def run_probe(
         )
         found, found_detail = classify(events)
         if found in (ACCEPTED, ALERT, NOT_TLS):
-            return done(found, found_detail, phase)
+            return done(found, found_detail, phase, ended=outcome)
         return done(outcome, detail, phase)
     finally:
         if stream is not None:
@@ -387,6 +394,7 @@ def _with_totals(r: ProbeOutcome, sent: int, received: int, conns: int) -> Probe
         connections=conns,
         duration_s=r.duration_s,
         error_bytes=r.error_bytes,
+        ended=r.ended,
     )
 
 

@@ -34,7 +34,15 @@ from scanner.options import (
     ScanOptions,
     Target,
 )
-from scanner.probes import behaviours, certificates, client_auth, groups, preference, versions
+from scanner.probes import (
+    behaviours,
+    certificates,
+    client_auth,
+    groups,
+    preference,
+    versions,
+    vulns,
+)
 from scanner.probes.context import Found, ProbeContext
 from scanner.probes.hello import HelloFactory, describe_offer
 from scanner.results import ChainResult, EndpointResult, ProbeLog, Stats
@@ -46,6 +54,7 @@ AFTER_VERSIONS: tuple[tuple[str, Callable[[ProbeContext, list[int]], Awaitable[N
     ("groups", groups.run),
     ("certificates", certificates.run),
     ("behaviours", behaviours.run),
+    ("vulns", vulns.run),
 )
 
 
@@ -155,6 +164,7 @@ def _assemble(ctx: ProbeContext, started: datetime, duration: float) -> Endpoint
             found.client_auth if found.client_auth is not None else client_auth.requested_modes(found)
         ) if "client_auth" in options.probes else (),
         client_certificates=found.client_certificates,
+        vulns=found.vulns,
         **base,  # type: ignore[arg-type]
     )
 

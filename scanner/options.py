@@ -40,7 +40,7 @@ class Deadlines:
 
 ALL_PROBES = (
     "protocols", "suites", "preference", "groups", "certificates", "behaviours",
-    "client_auth", "revocation",
+    "client_auth", "revocation", "vulns",
 )
 QUICK_PROBES = ("protocols", "certificates", "client_auth")
 SCAN_VERSIONS = (c.TLS13, c.TLS12, c.TLS11, c.TLS10, c.SSL3, c.SSL2)

@@ -109,6 +109,24 @@ class Behaviours:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VulnCheck:
+    """One active vulnerability check (scanner/probes/vulns.py) and what it observed.
+
+    ``check``: heartbleed | ccs_injection | robot. ``status``: vulnerable |
+    not_vulnerable | inconclusive | not_applicable. ``evidence``: what was sent and what
+    the server answered, in words (never bytes a server leaked). ``oracle``: for ROBOT,
+    strong or weak when vulnerable. ``connections``: what the check cost.
+    """
+
+    check: str
+    status: str
+    evidence: str
+    version: int | None = None
+    oracle: str | None = None
+    connections: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     id: str
     severity: str
@@ -156,6 +174,7 @@ class EndpointResult:
     behaviours: Behaviours = dataclasses.field(default_factory=Behaviours)
     client_auth: tuple[ClientAuthResult, ...] = ()
     client_certificates: tuple[ClientCertAttempt, ...] = ()
+    vulns: tuple[VulnCheck, ...] = ()  # the active checks, when the vulns family ran
     anomalies: tuple[str, ...] = ()  # rules the server broke (suite not offered, wrong version)
     findings: tuple[Finding, ...] = ()
     probes: tuple[ProbeLog, ...] = ()

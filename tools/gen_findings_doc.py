@@ -35,6 +35,7 @@ from scanner.results import (  # noqa: E402
     Finding,
     ProtocolResult,
     SuiteResult,
+    VulnCheck,
 )
 from scanner.x509 import CertificateInfo, ChainValidation  # noqa: E402
 
@@ -134,6 +135,51 @@ def _cert_case(problem: str, detail: str, *infos: CertificateInfo, **kw: Any) ->
     return _ok(certificates=(_chain(*(infos or (LEAF, INTERMEDIATE)), validation=v),))
 
 
+def _vuln_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, ScanOptions]]:
+    """Issue 18: the vulnerability findings, the active ones with the verdict functions'
+    own evidence for what the lab's vulnerable servers answer."""
+    from scanner.probes.vulns import robot_verdict
+
+    def active(check: str, evidence: str, **kw: Any) -> EndpointResult:
+        return _ok(vulns=(VulnCheck(check=check, status=kw.pop("status", "vulnerable"), version=c.TLS12,
+                                    evidence=evidence, **kw),))
+
+    cbc = (SuiteResult(version=c.TLS12, code=0xC013), SuiteResult(version=c.TLS12, code=0x002F))
+    robot = robot_verdict(["alert bad_record_mac (20)", "alert decrypt_error (51)", "alert bad_record_mac (20)",
+                           "alert bad_record_mac (20)", "alert bad_record_mac (20)"], None, c.TLS12, 10)
+    return {
+        "vuln.heartbleed": (active("heartbleed", "a 19-byte heartbeat request declaring 64 payload bytes and carrying none "
+                                   "was answered with a 83-byte heartbeat response (64 bytes more than sent; their "
+                                   "content was not kept)"), o),
+        "vuln.ccs_injection": (active("ccs_injection", "a ChangeCipherSpec sent right after ServerHelloDone, before any key "
+                                      "exchange, was accepted: the record after it was read as encrypted and refused "
+                                      "with alert bad_record_mac (20)"), o),
+        "vuln.robot": (_ok(vulns=(robot,)), o),
+        "vuln.client_renegotiation": (active("client_renegotiation", "after a completed TLS 1.2 handshake, a ClientHello "
+                                             "asking to renegotiate (RFC 5746) was answered with a ServerHello: the server "
+                                             "renegotiates whenever a client asks"), o),
+        "vuln.ticketbleed": (active("ticketbleed", "a ClientHello resuming the session ticket with a 31-byte session ID got "
+                                    "a 32-byte session ID back: the 31 bytes sent and 1 the client did not send (not kept)"), o),
+        "vuln.zero_rtt": (_ok(vulns=(VulnCheck(check="zero_rtt", status="vulnerable", version=c.TLS13, connections=2,
+                                               evidence="the TLS 1.3 session ticket offers 16384 bytes of early data; resuming "
+                                               "it with early_data offered (none sent) got early_data in EncryptedExtensions: "
+                                               "the server accepts 0-RTT data"),)), o),
+        "vuln.inconclusive": (active("ccs_injection", "a ChangeCipherSpec sent right after ServerHelloDone, before any key "
+                                     "exchange, got no alert: no answer before the read deadline", status="inconclusive"), o),
+        "vuln.sweet32": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x000A))), o),
+        "vuln.rc4": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x0005))), o),
+        "vuln.export": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS10, code=0x0003))), o),
+        "vuln.null": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x003B))), o),
+        "vuln.anon": (_ok(cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x00A6))), o),
+        "vuln.poodle": (_ok(protocols=(*MODERN[:4], _proto(c.SSL3, True)),
+                            cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.SSL3, code=0x002F))), o),
+        "vuln.beast": (_ok(protocols=(*MODERN[:3], _proto(c.TLS10, True)),
+                           cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS10, code=0xC013))), o),
+        "vuln.crime": (active("crime", "offered DEFLATE and null compression, the server chose method 1 (DEFLATE)"), o),
+        "vuln.lucky13": (_ok(cipher_suites=(*GOOD_SUITES, *cbc)), o),
+    }
+
+
 def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
     """One small result per finding id that makes that finding fire."""
     o = OPTIONS
@@ -226,6 +272,7 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
             client_auth=(ClientAuthResult(version=c.TLS12, mode="required", certificate_authorities=(client_ca,)),),
             client_certificates=(ClientCertAttempt(label="alice.p12", version=c.TLS12, subject="CN=alice", issuer="CN=Old Partner CA",
                                                    verdict="alert", alert=47, stage="after the client Certificate"),)), o),
+        **_vuln_examples(o),
     }
     missing = set(CATALOGUE) - set(out)
     assert not missing, f"no documentation example for {sorted(missing)}"

@@ -8,7 +8,7 @@
 # live in catalogue.py. No rule does IO or reads the clock except through options.now.
 from __future__ import annotations
 
-from scanner.diagnose import certificates, client_auth, connectivity, protocols
+from scanner.diagnose import certificates, client_auth, connectivity, protocols, vulns
 from scanner.diagnose.catalogue import CATALOGUE, Entry
 from scanner.diagnose.client_certs import client_cert_findings
 from scanner.diagnose.common import Rule
@@ -23,6 +23,7 @@ RULES: dict[str, Rule] = {
     **protocols.RULES,
     **certificates.RULES,
     **client_auth.RULES,
+    **vulns.RULES,
 }
 assert set(RULES) == set(CATALOGUE), "every catalogued finding needs exactly one rule"
 

@@ -754,6 +754,266 @@ _ENTRIES = (
             "IIS the Trusted Root store of the local computer or the binding's CTL)."
         ),
     ),
+    # -- classic vulnerabilities (issue 18) ---------------------------------------------------
+    Entry(
+        id="vuln.heartbleed",
+        topic="Vulnerabilities",
+        severity="critical",
+        title="Heartbleed (CVE-2014-0160): the server returns its memory in heartbeats",
+        cause=(
+            "The server answered a heartbeat request (RFC 6520) whose declared payload length "
+            "exceeds the payload it carried with a response as long as the declared length: it "
+            "copied bytes of its own memory into the answer. Those bytes can hold private keys, "
+            "session keys, passwords and other users' requests. This is the OpenSSL 1.0.1 to "
+            "1.0.1f bug of the OpenSSL advisory of 7 April 2014. The scan did not keep the bytes."
+        ),
+        resolution=(
+            "Upgrade OpenSSL (1.0.1g or later; any supported release) or rebuild it with "
+            "`-DOPENSSL_NO_HEARTBEATS`, restart every process using it, then treat the server's "
+            "private key as compromised: issue a new key and certificate, revoke the old one, "
+            "and invalidate sessions and passwords that went through the server."
+        ),
+    ),
+    Entry(
+        id="vuln.ccs_injection",
+        topic="Vulnerabilities",
+        severity="high",
+        title="CCS injection (CVE-2014-0224): an early ChangeCipherSpec is accepted",
+        cause=(
+            "The server accepted a ChangeCipherSpec before any key exchange (RFC 5246 section 7.1 "
+            "allows it only after the ClientKeyExchange) and switched to keys derived from an "
+            "empty master secret. A man in the middle can then read and change the traffic of a "
+            "vulnerable client talking to this server. OpenSSL advisory of 5 June 2014 (OpenSSL "
+            "before 0.9.8za, 1.0.0m, 1.0.1h)."
+        ),
+        resolution=(
+            "Upgrade the server's OpenSSL (or the appliance firmware embedding it) to a "
+            "supported release and restart the services using it."
+        ),
+    ),
+    Entry(
+        id="vuln.robot",
+        topic="Vulnerabilities",
+        severity="high",
+        severity_note="high for a strong oracle, medium for a weak one",
+        title="ROBOT: the RSA key exchange is a Bleichenbacher padding oracle",
+        cause=(
+            "The server answers RSA ClientKeyExchange messages differently depending on whether "
+            "their PKCS#1 v1.5 padding is correct (Bleichenbacher 1998; Böck, Somorovsky, Young, "
+            "'Return Of Bleichenbacher's Oracle Threat', USENIX Security 2018). With enough "
+            "queries an attacker can decrypt recorded RSA key exchange sessions or sign with the "
+            "server's key. A strong oracle tells apart blocks whose first bytes are wrong; a "
+            "weak one only correctly formatted blocks, and needs many more queries."
+        ),
+        resolution=(
+            "Disable RSA key exchange suites (keep ECDHE/DHE; nginx `ssl_ciphers "
+            "ECDHE+AESGCM:ECDHE+CHACHA20`, Apache `SSLCipherSuite` without `kRSA`, Windows: "
+            "remove the TLS_RSA_* suites from the cipher suite order) and update the TLS stack "
+            "or appliance (F5 CVE-2017-6168, Citrix CVE-2017-17382, Cisco CVE-2017-12373, "
+            "wolfSSL CVE-2017-13099, ...)."
+        ),
+    ),
+    Entry(
+        id="vuln.client_renegotiation",
+        topic="Vulnerabilities",
+        severity="low",
+        title="Client-initiated renegotiation is accepted (CVE-2011-1473)",
+        cause=(
+            "After a completed TLS 1.2 handshake the server agreed to renegotiate when the client "
+            "asked. Each renegotiation costs the server a private-key operation and the client "
+            "almost nothing, so one client can keep a server's CPU busy (THC-SSL-DOS, 2011). The "
+            "renegotiation itself was secure (RFC 5746); insecure renegotiation is "
+            "tls.insecure_renegotiation."
+        ),
+        resolution=(
+            "Refuse client-initiated renegotiation: OpenSSL 3 servers do by default (do not set "
+            "`SSL_OP_ALLOW_CLIENT_RENEGOTIATION` / `-client_renegotiation`); nginx and Apache 2.4 "
+            "refuse it; GnuTLS applications need `%DISABLE_SAFE_RENEGOTIATION` in the priority "
+            "string or to refuse GNUTLS_E_REHANDSHAKE; or disable TLS 1.2 renegotiation altogether "
+            "(`SSL_OP_NO_RENEGOTIATION`). TLS 1.3 has no renegotiation."
+        ),
+    ),
+    Entry(
+        id="vuln.ticketbleed",
+        topic="Vulnerabilities",
+        severity="high",
+        title="Ticketbleed (CVE-2016-9244): a resumed session ID carries server memory",
+        cause=(
+            "Resuming a session ticket (RFC 5077) with a session ID shorter than 32 bytes, the "
+            "server answered with a 32-byte session ID: the bytes the client sent, then bytes of "
+            "the server's memory, which can hold session secrets of other connections. This is "
+            "the F5 BIG-IP bug of advisory K05121675. The scan kept only the lengths."
+        ),
+        resolution=(
+            "Upgrade the F5 BIG-IP software to a fixed release (K05121675), or until then disable "
+            "Session Ticket in the Client SSL profile (`tmsh modify ltm profile client-ssl NAME "
+            "session-ticket disabled`)."
+        ),
+    ),
+    Entry(
+        id="vuln.zero_rtt",
+        topic="Vulnerabilities",
+        severity="low",
+        title="TLS 1.3 0-RTT early data is accepted (a replay surface)",
+        cause=(
+            "The server's TLS 1.3 session tickets allow early data, and a resumption offering it "
+            "was accepted (early_data in EncryptedExtensions). Data a client sends in 0-RTT is not "
+            "protected against replay (RFC 8446 section 8): an attacker who records it can send "
+            "it again. That is harmless for idempotent requests and dangerous for the others; "
+            "this finding says the surface exists, not that the application is exposed."
+        ),
+        resolution=(
+            "If the application behind the server cannot tell replayed requests apart, turn "
+            "0-RTT off (nginx `ssl_early_data off;` the default, OpenSSL `SSL_CTX_set_max_early_data(ctx, 0)`, "
+            "s_server without `-early_data`); otherwise accept only idempotent requests in early "
+            "data (nginx passes `$ssl_early_data` so the back end can answer 425 Too Early, RFC 8470)."
+        ),
+    ),
+    Entry(
+        id="vuln.inconclusive",
+        topic="Vulnerabilities",
+        severity="info",
+        title="A vulnerability check could not decide",
+        cause=(
+            "An active check ran but the server's answer proves neither case: no answer before "
+            "the deadline, an alert the published test does not interpret, or (ROBOT) answers "
+            "that differ between two runs of the same messages, as a load balancer with "
+            "different back ends gives. The scan does not guess a verdict."
+        ),
+        resolution=(
+            "Rerun the scan against one back end (its own address) and with longer deadlines "
+            "(`--read-timeout`); if the answers stay inconsistent, check the versions of the "
+            "TLS stacks behind the address against the advisories named in the evidence."
+        ),
+    ),
+    Entry(
+        id="vuln.sweet32",
+        topic="Vulnerabilities",
+        severity="medium",
+        title="SWEET32 (CVE-2016-2183): 64-bit block cipher suites are accepted",
+        cause=(
+            "Suites with a 64-bit block cipher (3DES, DES, IDEA, RC2) are accepted. After about "
+            "2^32 blocks (some 32 GB) in one connection, block collisions leak plaintext "
+            "(Bhargavan and Leurent, CCS 2016); long-lived connections such as HTTPS keep-alive "
+            "or VPNs reach that."
+        ),
+        resolution=(
+            "Disable the listed suites: OpenSSL `!3DES:!DES:!IDEA:!RC2` in the cipher string "
+            "(nginx `ssl_ciphers`, Apache `SSLCipherSuite`); Windows: disable Triple DES 168 "
+            "under SCHANNEL\\Ciphers or remove TLS_RSA_WITH_3DES_EDE_CBC_SHA from the suite order."
+        ),
+    ),
+    Entry(
+        id="vuln.rc4",
+        topic="Vulnerabilities",
+        severity="high",
+        title="RC4 suites are accepted (CVE-2013-2566, CVE-2015-2808)",
+        cause=(
+            "RC4's keystream biases let an attacker recover repeated plaintext such as cookies "
+            "from many connections; RFC 7465 prohibits RC4 in TLS."
+        ),
+        resolution=(
+            "Remove RC4 from the server's suites: OpenSSL `!RC4`; Windows: disable RC4 under "
+            "SCHANNEL\\Ciphers (RC4 128/128, 56/128, 40/128)."
+        ),
+    ),
+    Entry(
+        id="vuln.export",
+        topic="Vulnerabilities",
+        severity="high",
+        title="Export-grade suites are accepted (FREAK, Logjam)",
+        cause=(
+            "Export suites use 40- or 56-bit ciphers and 512-bit RSA or DH keys. A man in the "
+            "middle can force them on clients with the FREAK (CVE-2015-0204, RSA export) or "
+            "Logjam (CVE-2015-4000, DHE export) attacks and break the key in hours."
+        ),
+        resolution="Remove every EXPORT suite: OpenSSL `!EXP` (OpenSSL 1.1.0 and later have none).",
+    ),
+    Entry(
+        id="vuln.null",
+        topic="Vulnerabilities",
+        severity="high",
+        title="Suites without encryption (NULL) are accepted",
+        cause=(
+            "NULL-cipher suites authenticate but do not encrypt (RFC 5246 appendix F.1): a client "
+            "that negotiates one sends everything in clear text."
+        ),
+        resolution="Remove them: OpenSSL `!eNULL` (nginx `ssl_ciphers`, Apache `SSLCipherSuite`).",
+    ),
+    Entry(
+        id="vuln.anon",
+        topic="Vulnerabilities",
+        severity="high",
+        title="Anonymous suites are accepted",
+        cause=(
+            "Anonymous (DH_anon, ECDH_anon) suites send no certificate, so nothing proves the "
+            "server's identity: any man in the middle can impersonate it (RFC 5246 appendix "
+            "F.1.1.1)."
+        ),
+        resolution="Remove them: OpenSSL `!aNULL` in the cipher string.",
+    ),
+    Entry(
+        id="vuln.poodle",
+        topic="Vulnerabilities",
+        severity="high",
+        title="POODLE (CVE-2014-3566): SSL 3.0 with CBC suites",
+        cause=(
+            "SSL 3.0 does not cover CBC padding with the MAC, so a man in the middle who can make "
+            "a client send chosen requests decrypts a byte per 256 requests (Möller, Duong, "
+            "Kotowicz, 2014). RFC 7568 deprecates SSL 3.0."
+        ),
+        resolution=(
+            "Disable SSL 3.0: nginx `ssl_protocols TLSv1.2 TLSv1.3;`, Apache `SSLProtocol -all "
+            "+TLSv1.2 +TLSv1.3`, Windows SCHANNEL\\Protocols\\SSL 3.0\\Server Enabled=0."
+        ),
+    ),
+    Entry(
+        id="vuln.beast",
+        topic="Vulnerabilities",
+        severity="low",
+        title="BEAST precondition (CVE-2011-3389): CBC suites in TLS 1.0 or SSL 3.0",
+        cause=(
+            "TLS 1.0 and SSL 3.0 use the last ciphertext block as the next IV, which BEAST "
+            "(Duong and Rizzo, 2011) exploits against the client's requests. It is a client-side "
+            "attack: browsers and TLS libraries since 2012 split records (1/n-1) and are not "
+            "exposed. The server only offers the precondition."
+        ),
+        resolution=(
+            "Disable TLS 1.0 and SSL 3.0 on the server (see protocol.deprecated); clients should "
+            "be kept up to date."
+        ),
+    ),
+    Entry(
+        id="vuln.crime",
+        topic="Vulnerabilities",
+        severity="high",
+        title="CRIME (CVE-2012-4929): the server compresses TLS records",
+        cause=(
+            "The server chose DEFLATE compression when the vulnerability check offered it. "
+            "Compressed record sizes leak secrets such as cookies to an attacker who can make the "
+            "client send chosen requests (Rizzo and Duong, 2012)."
+        ),
+        resolution=(
+            "Disable TLS compression: OpenSSL `SSL_OP_NO_COMPRESSION` (the default since 1.1.0), "
+            "Apache `SSLCompression off`; upgrade a TLS library that cannot turn it off."
+        ),
+    ),
+    Entry(
+        id="vuln.lucky13",
+        topic="Vulnerabilities",
+        severity="info",
+        title="LUCKY13 precondition (CVE-2013-0169): CBC suites offered",
+        cause=(
+            "CBC-mode suites are accepted. LUCKY13 (AlFardan and Paterson, 2013) recovers "
+            "plaintext from timing differences in a CBC MAC check; whether this server's stack "
+            "has constant-time checks cannot be seen from outside, so this is a precondition, "
+            "not a verdict (current OpenSSL, GnuTLS, NSS, Schannel are fixed)."
+        ),
+        resolution=(
+            "Prefer AEAD suites (AES-GCM, ChaCha20-Poly1305) and TLS 1.3; keep the TLS library "
+            "up to date. Removing CBC suites is only needed for old clients' sake if at all."
+        ),
+    ),
 )
 
 CATALOGUE: Mapping[str, Entry] = MappingProxyType({e.id: e for e in _ENTRIES})

@@ -219,7 +219,7 @@ _leaf_scenario(
     "tls10-only",
     title="Server speaks TLS 1.0 only; the client speaks TLS 1.1 and 1.2 only",
     reproduces="seed 001 scenario 5: client TLS 1.1/1.2 only, server (IIS 6) TLS 1.0 only",
-    expected=("protocol.no_common_version", "protocol.deprecated"),
+    expected=("protocol.no_common_version", "protocol.deprecated", "vuln.beast"),
     scan_options={"client_versions": (c.TLS11, c.TLS12)},
 )
 async def _tls10_only(ctx: LabContext) -> Started:
@@ -233,7 +233,7 @@ async def _tls10_only(ctx: LabContext) -> Started:
     "ssl3-only",
     title="Server speaks SSL 3.0 only",
     reproduces="seed 001 scenario 5 (registry SCHANNEL\\Protocols): a server left on SSL 3.0",
-    expected=("protocol.no_common_version", "protocol.deprecated"),
+    expected=("protocol.no_common_version", "protocol.deprecated", "vuln.poodle", "vuln.beast"),
 )
 async def _ssl3_only(ctx: LabContext) -> Started:
     leaf = await ctx.issue("ssl3-only")
@@ -470,7 +470,7 @@ async def _sni_required(ctx: LabContext) -> Started:
     "weak-ciphers",
     title="TLS 1.2 server accepting RC4 and 3DES next to AES-GCM",
     reproduces="weak cipher suites still enabled (SSL Cipher Suite Order not cleaned up)",
-    expected=("cipher.weak",),
+    expected=("cipher.weak", "vuln.rc4", "vuln.sweet32"),
 )
 async def _weak_ciphers(ctx: LabContext) -> Started:
     # OpenSSL 3.0 as shipped here has no RC4 or 3DES at all, even at @SECLEVEL=0:
@@ -567,6 +567,60 @@ async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
         **_verify_clients(partner.cert_path),
     )
     return await ctx.start(server, client_certs=(client,))
+
+
+# -- classic vulnerabilities (issue 18) -------------------------------------------------------
+# Patched Debian packages cannot show these: scanner/lab/vulnerable.py plays the vulnerable
+# implementations (a TLS 1.2 RSA-only server, hence tls.no_forward_secrecy too).
+
+
+def _vulnerable_scenario(name: str, *, title: str, reproduces: str, finding: str, **flaws: Any) -> None:
+    async def start(ctx: LabContext) -> Started:
+        from scanner.lab.vulnerable import legacy_rsa_server
+
+        leaf = await ctx.issue(name)
+        return await ctx.start(RawServer(legacy_rsa_server(leaf, **flaws)))
+
+    _scenario(
+        name, title=title, reproduces=reproduces, expected=(finding, "tls.no_forward_secrecy")
+    )(start)
+
+
+_vulnerable_scenario(
+    "heartbleed",
+    title="Heartbleed: heartbeats answered with the length the request declares",
+    reproduces="issue 18: CVE-2014-0160 (OpenSSL 1.0.1 to 1.0.1f)",
+    finding="vuln.heartbleed",
+    heartbleed=True,
+)
+_vulnerable_scenario(
+    "ccs-injection",
+    title="CCS injection: a ChangeCipherSpec before the key exchange is accepted",
+    reproduces="issue 18: CVE-2014-0224 (OpenSSL before 0.9.8za, 1.0.0m, 1.0.1h)",
+    finding="vuln.ccs_injection",
+    early_ccs=True,
+)
+_vulnerable_scenario(
+    "robot-oracle",
+    title="ROBOT: the RSA key exchange answers differently when the padding is wrong",
+    reproduces="issue 18: Bleichenbacher's oracle as the ROBOT paper (USENIX Security 2018) tests it",
+    finding="vuln.robot",
+    robot_oracle="strong",
+)
+
+
+
+@_scenario(
+    "ticketbleed",
+    title="Ticketbleed: a resumed session ID echoed as 32 bytes whatever its length",
+    reproduces="issue 18: CVE-2016-9244 (F5 BIG-IP session tickets)",
+    expected=("vuln.ticketbleed",),
+)
+async def _ticketbleed(ctx: LabContext) -> Started:
+    from scanner.lab.vulnerable import ticket_server
+
+    leaf = await ctx.issue("ticketbleed")
+    return await ctx.start(RawServer(ticket_server(leaf, ticketbleed=True)))
 
 
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())

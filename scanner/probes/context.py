@@ -13,7 +13,7 @@ from scanner.engine import Connector, ProbeOutcome
 from scanner.options import ScanOptions, Target
 from scanner.probes import suites as sp
 from scanner.probes.hello import HelloFactory
-from scanner.results import ClientAuthResult, ClientCertAttempt
+from scanner.results import ClientAuthResult, ClientCertAttempt, VulnCheck
 
 
 @dataclass(slots=True)
@@ -21,7 +21,7 @@ class Found:
     """What the probes of one endpoint gathered; turned into an EndpointResult at the end.
     Keys: versions (scanner.probes.suites), order/ranked (preference), groups/group_order
     (groups), extra (one outcome per named extra probe: certificates, behaviours),
-    client_auth/client_certificates (client_auth)."""
+    client_auth/client_certificates (client_auth), vulns (vulns)."""
 
     versions: dict[int, sp.VersionScan] = field(default_factory=dict)
     order: dict[int, bool | None] = field(default_factory=dict)
@@ -32,6 +32,7 @@ class Found:
     # Set by the client-authentication step (full handshakes) when it ran.
     client_auth: tuple[ClientAuthResult, ...] | None = None
     client_certificates: tuple[ClientCertAttempt, ...] = ()
+    vulns: tuple[VulnCheck, ...] = ()  # set by the vulns family (scanner/probes/vulns.py)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -326,7 +326,10 @@ def test_no_common_version_seed_001_scenario_5() -> None:
                        cipher_suites=(SuiteResult(version=c.TLS10, code=0x002F),))
     options = ScanOptions(now=NOW, client_versions=(c.TLS11, c.TLS12))
     f = finding(r, "protocol.no_common_version", options)
-    assert ids(r, options) == {"protocol.no_common_version", "protocol.deprecated", "tls.no_forward_secrecy"}
+    assert ids(r, options) == {
+        "protocol.no_common_version", "protocol.deprecated", "tls.no_forward_secrecy",
+        "vuln.beast", "vuln.lucky13",  # issue 18: TLS 1.0 with a CBC suite
+    }
     assert "accepts only TLSv1.0" in f.evidence and "offers TLSv1.2, TLSv1.1" in f.evidence
     assert "TLSv1.2: alert protocol_version (70)" in f.evidence
     assert r"HKLM\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols" in f.resolution
@@ -363,7 +366,8 @@ def test_weak_suites_listed_per_version(pki: SimpleNamespace) -> None:
     r = healthy(pki, cipher_suites=(*GOOD_SUITES, SuiteResult(version=c.TLS12, code=0x0005),
                                     SuiteResult(version=c.TLS12, code=0x000A)))
     f = finding(r, "cipher.weak")
-    assert ids(r) == {"cipher.weak"}
+    # issue 18: RC4 and 3DES are named vulnerabilities too (3DES is CBC: LUCKY13's precondition)
+    assert ids(r) == {"cipher.weak", "vuln.rc4", "vuln.sweet32", "vuln.lucky13"}
     assert f.severity == "high"
     assert "TLSv1.2: TLS_RSA_WITH_RC4_128_SHA (0x0005) [rc4]" in f.evidence
     assert "TLS_RSA_WITH_3DES_EDE_CBC_SHA (0x000A) [3des]" in f.evidence

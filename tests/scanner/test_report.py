@@ -703,6 +703,7 @@ SCHEMA_DEFS: dict[type, str] = {
     Finding: "finding",
     ProbeLog: "probe",
     Stats: "stats",
+    results.VulnCheck: "vuln_check",
     results.ChainValidation: "validation",
     results.RevocationResult: "revocation",
 }

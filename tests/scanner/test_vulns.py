@@ -1,0 +1,185 @@
+"""The vulns probe family (issue 18) against the lab's vulnerable servers, and its verdicts.
+
+Positive cases come from scanner/lab/vulnerable.py, which behaves like the vulnerable
+implementations (patched Debian packages cannot): a Heartbleed echo, an early-CCS acceptor,
+ROBOT oracles built on the lab certificate's RSA private key. The same server without its
+flaws is the patched baseline, and the whole family must stay within 15 connections.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trio
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from handshakes import constants as c
+from scanner.api import scan_endpoint
+from scanner.lab.certs import IssuedCert
+from scanner.lab.servers import RawServer
+from scanner.lab.vulnerable import _pkcs1_conforming, legacy_rsa_server, ticket_server
+from scanner.options import Deadlines, ScanOptions, Target
+from scanner.probes import vulns as vp
+from scanner.results import EndpointResult, VulnCheck, endpoint_json
+
+OPTIONS = ScanOptions(
+    probes=frozenset({"protocols", "suites", "vulns"}),
+    use_system_store=False,
+    deadlines=Deadlines(connect=5, read=5, endpoint=60),
+    verbose=True,
+)
+
+
+@pytest.fixture
+def vulnerable(lab_cert: IssuedCert) -> Iterator[Any]:
+    started: list[RawServer] = []
+
+    def start(kind: Any = legacy_rsa_server, **flaws: Any) -> RawServer:
+        server = RawServer(kind(lab_cert, **flaws)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+async def scan(server: RawServer) -> EndpointResult:
+    with trio.fail_after(60):
+        return await scan_endpoint(Target(host="127.0.0.1", port=server.address[1], ip="127.0.0.1"), OPTIONS)
+
+
+def checks(result: EndpointResult) -> dict[str, VulnCheck]:
+    return {v.check: v for v in result.vulns}
+
+
+def vuln_connections(result: EndpointResult) -> int:
+    return sum(1 for p in result.probes if p.name.startswith(
+        ("Heartbleed", "CCS injection", "ROBOT", "client-initiated renegotiation", "Ticketbleed", "TLS 1.3")))
+
+
+async def test_patched_baseline_within_budget(vulnerable: Any) -> None:
+    result = await scan(vulnerable())
+    found = checks(result)
+    assert {k: v.status for k, v in found.items()} == {
+        "heartbleed": "not_vulnerable", "crime": "not_vulnerable",
+        "ccs_injection": "not_vulnerable", "robot": "not_vulnerable",
+        # RSA key exchange only: no ECDHE AES-GCM suite to complete a handshake with.
+        "client_renegotiation": "not_applicable", "ticketbleed": "not_applicable",
+        "zero_rtt": "not_applicable",  # TLS 1.2 only
+    }
+    assert "unexpected_message (10)" in found["ccs_injection"].evidence
+    assert "bad_record_mac (20)" in found["robot"].evidence
+    # 1 Heartbleed (+ CRIME on the same hello) + 1 CCS + 5 ROBOT vectors.
+    assert vuln_connections(result) == sum(v.connections for v in result.vulns) == 7 <= 15
+    assert not [f for f in result.findings if f.id.startswith("vuln.") and f.severity != "info"]
+
+
+async def test_heartbleed_is_found_and_the_leak_is_not_kept(vulnerable: Any) -> None:
+    result = await scan(vulnerable(heartbleed=True))
+    hb = checks(result)["heartbleed"]
+    assert hb.status == "vulnerable" and hb.version == c.TLS12
+    assert "declaring 64 payload bytes" in hb.evidence and "83-byte heartbeat response" in hb.evidence
+    # The lab fills what the request did not carry with 0xA5 where OpenSSL copied memory:
+    # none of it may reach the result.
+    text = json.dumps(endpoint_json(result))
+    assert "a5a5" not in text.lower() and "\\u00a5" not in text.lower()
+    finding = next(f for f in result.findings if f.id == "vuln.heartbleed")
+    assert finding.severity == "critical" and "CVE-2014-0160" in finding.title
+    assert checks(result)["ccs_injection"].status == "not_vulnerable"
+
+
+async def test_early_ccs_acceptor(vulnerable: Any) -> None:
+    result = await scan(vulnerable(early_ccs=True))
+    ccs = checks(result)["ccs_injection"]
+    assert ccs.status == "vulnerable"
+    assert "bad_record_mac (20)" in ccs.evidence
+    assert {f.id for f in result.findings} >= {"vuln.ccs_injection"}
+    assert checks(result)["heartbleed"].status == "not_vulnerable"
+
+
+@pytest.mark.parametrize(("oracle", "strength", "severity"), [("strong", "strong", "high"), ("weak", "weak", "medium")])
+async def test_robot_oracles(vulnerable: Any, oracle: str, strength: str, severity: str) -> None:
+    result = await scan(vulnerable(robot_oracle=oracle))
+    robot = checks(result)["robot"]
+    assert (robot.status, robot.oracle) == ("vulnerable", strength)
+    assert robot.connections == 10  # five vectors, repeated once to rule out noise
+    assert "wrong_first_bytes: alert decrypt_error (51)" in robot.evidence
+    finding = next(f for f in result.findings if f.id == "vuln.robot")
+    assert finding.severity == severity
+
+
+async def test_robot_inconsistent_answers_are_said_as_such(vulnerable: Any) -> None:
+    result = await scan(vulnerable(robot_oracle="flaky"))
+    robot = checks(result)["robot"]
+    assert robot.status == "inconclusive" and robot.oracle is None
+    assert "differ between two runs" in robot.evidence
+    assert "vuln.robot" not in {f.id for f in result.findings}
+    assert "vuln.inconclusive" in {f.id for f in result.findings}
+
+
+@pytest.mark.parametrize("bleeds", [True, False])
+async def test_ticketbleed(vulnerable: Any, bleeds: bool) -> None:
+    result = await scan(vulnerable(ticket_server, ticketbleed=bleeds))
+    found = checks(result)
+    # The lab server completes the handshake, refuses the renegotiation, issues a ticket.
+    assert found["client_renegotiation"].status == "not_vulnerable"
+    tb = found["ticketbleed"]
+    if bleeds:
+        assert tb.status == "vulnerable"
+        assert "32-byte session ID back: the 31 bytes sent and 1 the client did not send" in tb.evidence
+        assert "5c" not in json.dumps(endpoint_json(result)["vulns"])
+        assert "vuln.ticketbleed" in {f.id for f in result.findings}
+    else:
+        assert tb.status == "not_vulnerable" and "echoed exactly" in tb.evidence
+    # Heartbleed, CCS, renegotiation (its handshake brought the ticket), Ticketbleed.
+    assert vuln_connections(result) == sum(v.connections for v in result.vulns) == 4
+
+
+async def test_tls13_only_runs_only_the_0rtt_check(openssl_server: Any) -> None:
+    server = openssl_server(min_version=c.TLS13)
+    result = await scan_endpoint(Target(host="127.0.0.1", port=server.address[1], ip="127.0.0.1"), OPTIONS)
+    found = checks(result)
+    assert found.pop("zero_rtt").status == "not_vulnerable"
+    assert {v.status for v in found.values()} == {"not_applicable"}
+    assert vuln_connections(result) == 1
+
+
+# -- ROBOT's vectors and verdict --------------------------------------------------------
+
+
+def test_robot_vectors_are_what_the_paper_sends(lab_cert: IssuedCert) -> None:
+    key = lab_cert.key
+    assert isinstance(key, rsa.RSAPrivateKey)
+    k = (key.key_size + 7) // 8
+    seed = os.urandom(512)
+    blocks = {v: vp.robot_plaintext(v, k, c.TLS12, seed) for v in vp.ROBOT_VECTORS}
+    assert all(len(b) == k for b in blocks.values())
+    assert _pkcs1_conforming(blocks["correct"]) and blocks["correct"][-48:-46] == b"\x03\x03"
+    assert blocks["wrong_first_bytes"][:2] == b"\x41\x17"
+    assert blocks["zero_wrong_position"].index(0, 2) == k - 2
+    assert 0 not in blocks["no_zero"][2:]
+    assert _pkcs1_conforming(blocks["wrong_version"]) and blocks["wrong_version"][-48:-46] == b"\x02\x02"
+    # The padding and random bytes are shared, so vectors differ only where meant to.
+    assert blocks["correct"][2:-49] == blocks["no_zero"][2:-49]
+    # RSA 4096 and 8192 keys fit the seed the check draws; a toy key is refused, not crashed on.
+    for size in (512, 1024):
+        assert _pkcs1_conforming(vp.robot_plaintext("correct", size, c.TLS12, os.urandom(2048)))
+    with pytest.raises(ValueError):
+        vp.robot_plaintext("correct", 32, c.TLS12, os.urandom(2048))
+
+
+def test_robot_verdicts() -> None:
+    same = ["alert bad_record_mac (20)"] * 5
+    assert vp.robot_verdict(same, None, c.TLS12, 5).status == "not_vulnerable"
+    strong = [same[0], "alert decrypt_error (51)", same[0], same[0], same[0]]
+    v = vp.robot_verdict(strong, strong, c.TLS12, 10)
+    assert (v.status, v.oracle) == ("vulnerable", "strong")
+    weak = [same[0], "closed", "closed", "closed", same[0]]
+    assert vp.robot_verdict(weak, weak, c.TLS12, 10).oracle == "weak"
+    v = vp.robot_verdict(strong, same, c.TLS12, 10)
+    assert v.status == "inconclusive" and v.oracle is None

@@ -1,0 +1,220 @@
+# The capture reader without a capture tool: real OpenSSL handshakes run in memory (stdlib
+# ssl over MemoryBIOs), written as frames by scanner.capture.writer, then cut, reordered,
+# duplicated and truncated at the segment level to exercise TCP reassembly and the
+# per-connection reading. tests/interop/test_capture.py does the same on tcpdump captures.
+from __future__ import annotations
+
+import io
+import random
+import ssl
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handshakes import constants as c
+from scanner.capture.analyze import analyze
+from scanner.capture.keylog import load_keylog, parse_keylog
+from scanner.capture.packets import CaptureError, read_segments
+from scanner.capture.tcp import MAX_PENDING, Reassembler
+from scanner.capture.writer import Conversation, PcapngWriter, ssl_conversation
+from scanner.cli import main
+
+CLIENT, SERVER = ("10.0.0.1", 50000), ("10.0.0.2", 443)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def contexts(ca: trustme.CA, *, version: ssl.TLSVersion, keylog: Path | None = None, ciphers: str | None = None) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("localhost").configure_cert(server)
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ca.configure_trust(client)
+    for ctx in (client, server):
+        ctx.minimum_version = ctx.maximum_version = version
+        if ciphers:
+            ctx.set_ciphers(ciphers)
+    if keylog is not None:
+        client.keylog_filename = str(keylog)
+    return client, server
+
+
+def write(flights: list[tuple[bool, bytes]], *, shuffle: bool = False, duplicate: bool = False, drop_first: int = 0, drop_server_segment: int | None = None, end: str = "close") -> io.BytesIO:
+    buf = io.BytesIO()
+    out = PcapngWriter(buf)
+    conv = Conversation(out, CLIENT, SERVER, mss=300)
+    if not drop_first:
+        conv.open()
+    server_segment = 0
+    for from_client, data in flights:
+        segs = conv.segments(from_client, data)
+        if drop_first:
+            taken = min(drop_first, len(segs))
+            segs, drop_first = segs[taken:], drop_first - taken
+        if not from_client and drop_server_segment is not None:
+            kept = []
+            for seq, frame in segs:
+                if server_segment != drop_server_segment:
+                    kept.append((seq, frame))
+                server_segment += 1
+            segs = kept
+        order = list(segs)
+        if shuffle:
+            random.Random(7).shuffle(order)
+        if duplicate and order:
+            order.insert(len(order) // 2, order[0])
+        for _, frame in order:
+            conv.raw(frame)
+    if end == "close":
+        conv.close(True)
+    elif end == "reset":
+        conv.reset(False)
+    buf.seek(0)
+    return buf
+
+
+def only(stream: io.BytesIO, **kw: Any) -> Any:
+    [r] = list(analyze(stream, **kw))
+    return r
+
+
+# -- TCP reassembly ----------------------------------------------------------------------------
+
+
+def test_reassembler_orders_trims_and_bounds() -> None:
+    r = Reassembler()
+    r.syn(2**32 - 3)  # data starts just before the sequence numbers wrap
+    base = 2**32 - 2
+    assert r.feed((base + 5) % 2**32, b"FGH") == b""  # out of order: waits
+    assert r.feed(base, b"ABC") == b"ABC"
+    assert r.feed(base + 2, b"CDE") == b"DEFGH"  # overlap trimmed, the waiting bytes follow
+    assert r.feed(base, b"ABCDE") == b""  # a retransmission
+    assert r.retransmitted == 1
+    # A hole that never fills: beyond MAX_PENDING bytes waiting, it is skipped and counted.
+    nxt = (base + 8) % 2**32
+    chunk = b"x" * 65536
+    out = b""
+    for i in range(MAX_PENDING // len(chunk) + 1):
+        out += r.feed((nxt + 10 + i * len(chunk)) % 2**32, chunk)
+    assert r.gaps == 1 and r.lost == 10 and len(out) == (MAX_PENDING // len(chunk) + 1) * len(chunk)
+
+
+def test_reassembler_midstream() -> None:
+    r = Reassembler()
+    assert r.feed(12345, b"late") == b"late" and r.midstream
+
+
+# -- whole connections -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+@pytest.mark.parametrize("mangle", [{}, {"shuffle": True, "duplicate": True}], ids=["in-order", "shuffled+retransmitted"])
+def test_memory_handshake_read_the_same_however_segmented(ca: trustme.CA, version: ssl.TLSVersion, mangle: dict[str, bool]) -> None:
+    client, server = contexts(ca, version=version)
+    flights = ssl_conversation(client, server, server_hostname="localhost", request=b"GET / HTTP/1.0\r\n\r\n")
+    r = only(write(flights, **mangle))
+    assert (r.client, r.client_port, r.server, r.server_port) == (*CLIENT, *SERVER)
+    assert r.hello is not None and r.hello.sni == "localhost"
+    assert r.version == (c.TLS12 if version == ssl.TLSVersion.TLSv1_2 else c.TLS13)
+    assert r.stage in ("complete", "application_data") and not r.findings
+    assert r.close == "alert" or r.close == "fin"
+    assert r.hello.ja3_hash and r.hello.ja4.startswith("t1" + ("2" if version == ssl.TLSVersion.TLSv1_2 else "3") + "d")
+    if version == ssl.TLSVersion.TLSv1_2:
+        assert r.server_certificates and "trustme" in r.server_certificates[0].subject
+
+
+def test_capture_starting_mid_connection_and_a_lost_segment(ca: trustme.CA) -> None:
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_2)
+    flights = ssl_conversation(client, server, server_hostname="localhost")
+    r = only(write(flights, drop_first=2))  # no SYN, the ClientHello's first segments lost
+    assert any("starts after the connection" in n for n in r.notes)
+    assert r.client_port == CLIENT[1]  # the ServerHello still says who the server is
+    r = only(write(flights, drop_server_segment=1))
+    assert any("gap" in n or "stop being TLS" in n or "could not be read" in n for n in r.notes)
+
+
+def test_tls12_and_tls10_keylog(ca: trustme.CA, tmp_path: Path) -> None:
+    for version, ciphers in (
+        (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA256"),
+        (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305"),
+        (ssl.TLSVersion.TLSv1, "ECDHE-ECDSA-AES256-SHA:@SECLEVEL=0"),
+    ):
+        keys = tmp_path / f"{version.name}.keys"
+        client, server = contexts(ca, version=version, keylog=keys, ciphers=ciphers)
+        flights = ssl_conversation(client, server, server_hostname="localhost", request=b"hello")
+        r = only(write(flights), keylog=load_keylog(str(keys)))
+        if r.version is None and version == ssl.TLSVersion.TLSv1:
+            continue  # this OpenSSL build refuses TLS 1.0 altogether
+        assert r.version == version.value
+        assert r.keylog == "used", r.notes
+        assert [s.what for s in r.steps if s.what.startswith("Finished")] == ["Finished (decrypted)"] * 2
+        assert ("client", 1, 0) in [(a.sender, a.level, a.description) for a in r.alerts]
+
+
+def test_server_reset_after_client_hello(ca: trustme.CA) -> None:
+    client, _ = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
+    bio_in, bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client.wrap_bio(bio_in, bio_out, server_hostname="localhost")
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    r = only(write([(True, bio_out.read())], end="reset"))
+    assert {f.id for f in r.findings} == {"handshake.aborted"}
+
+
+def test_starttls_smtp(ca: trustme.CA) -> None:
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
+    tls = ssl_conversation(client, server, server_hostname="localhost")
+    plain = [
+        (False, b"220 mail.example ESMTP\r\n"),
+        (True, b"EHLO me\r\n"),
+        (False, b"250-mail.example\r\n250 STARTTLS\r\n"),
+        (True, b"STARTTLS\r\n"),
+        (False, b"220 2.0.0 Ready to start TLS\r\n"),
+    ]
+    r = only(write(plain + tls))
+    assert r.starttls == "smtp" and r.version == c.TLS13 and r.hello.sni == "localhost"
+    assert r.client_port == CLIENT[1]
+
+
+def test_refused_and_unanswered_syn() -> None:
+    buf = io.BytesIO()
+    out = PcapngWriter(buf)
+    conv = Conversation(out, CLIENT, SERVER)
+    conv.raw(conv._segment(True, 0x02))
+    conv.reset(False)
+    other = Conversation(out, ("10.0.0.1", 50001), SERVER)
+    other.raw(other._segment(True, 0x02))
+    buf.seek(0)
+    rs = list(analyze(buf))
+    assert [{f.id for f in r.findings} for r in rs] == [{"port.closed"}, {"port.timeout"}]
+
+
+def test_not_a_capture_and_bad_keylog(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CaptureError):
+        read_segments(io.BytesIO(b"hello world, not a pcap"))
+    bad = tmp_path / "x.pcap"
+    bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\x00" * 3)
+    assert main(["explain", str(bad)]) == 2
+    assert "not a readable pcap" in capsys.readouterr().err
+    keylog = tmp_path / "keys"
+    keylog.write_text("CLIENT_RANDOM zz 00\n")
+    good = tmp_path / "ok.pcapng"
+    good.write_bytes(write([]).getvalue())
+    assert main(["explain", "--keylog", str(keylog), str(good)]) == 2
+    err = capsys.readouterr().err
+    assert "line 1" in err and err.count("\n") == 1
+    with pytest.raises(ValueError, match="line 2"):
+        parse_keylog("# comment\nSERVER_HANDSHAKE_TRAFFIC_SECRET 00 00\n")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.binary(min_size=1, max_size=400)), max_size=8))
+def test_arbitrary_bytes_never_raise(flights: list[tuple[bool, bytes]]) -> None:
+    rs = list(analyze(write(flights), tls_only=False))
+    assert len(rs) <= 1

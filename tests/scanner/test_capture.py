@@ -218,3 +218,23 @@ def test_not_a_capture_and_bad_keylog(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_arbitrary_bytes_never_raise(flights: list[tuple[bool, bytes]]) -> None:
     rs = list(analyze(write(flights), tls_only=False))
     assert len(rs) <= 1
+
+
+def test_explain_hex_frame_peeled_by_dpkt() -> None:
+    """`tlscompat explain HEX` of a whole frame: IPv6 over a VLAN-tagged Ethernet frame and
+    IPv4 in a Linux cooked capture, both holding seed 004's alert record."""
+    import dpkt
+
+    from scanner.explain import explain
+
+    alert = bytes.fromhex("1503010002022a")
+    tcp = dpkt.tcp.TCP(sport=5443, dport=1100, flags=0x18, off=5, data=alert)
+    ip6 = dpkt.ip6.IP6(src=bytes(15) + b"\x01", dst=bytes(15) + b"\x02", nxt=6, hlim=64, data=tcp, plen=len(tcp))
+    vlan = dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, type=0x86DD, vlan_tags=[dpkt.ethernet.VLANtag8021Q(id=5)], data=ip6)
+    text = explain(bytes(vlan).hex())
+    assert "Ethernet (VLAN) + IPv6 + TCP headers (78 bytes) peeled off: ::1 port 5443 -> ::2 port 1100" in text
+    assert "bad_certificate (42)" in text
+    ip4 = dpkt.ip.IP(src=b"\x0a\x00\x00\x01", dst=b"\x0a\x00\x00\x02", p=6, data=tcp)
+    sll = dpkt.sll.SLL(type=0, hrd=1, hlen=6, hdr=b"\x02" * 6 + b"\x00\x00", ethtype=0x0800, data=ip4)
+    text = explain(bytes(sll).hex())
+    assert "Linux cooked capture + IPv4 + TCP headers (56 bytes) peeled off: 10.0.0.1 port 5443" in text

@@ -11,6 +11,7 @@
 # decided in diagnose.py.
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,7 +164,9 @@ class ConnectionReport:
     findings: tuple[Any, ...] = ()  # scanner.results.Finding, set by diagnose.py
 
 
+@functools.lru_cache(maxsize=1024)
 def _cert_seen(der: bytes) -> CertSeen:
+    """Decoded once per distinct certificate: a capture shows the same ones again and again."""
     from scanner.x509 import decode_certificate
 
     try:
@@ -797,12 +800,33 @@ def _starttls_name(text: bytes) -> str:
     return "unknown"
 
 
-def _hello_seen(hello: Any) -> HelloSeen:
+# (JA3, its hash, JA4, profile) by hello shape: everything but the random, session id, key
+# shares and PSK, which one client repeats for every connection. Bounded: cleared when full.
+_NAMES: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+_MAX_NAMES = 4096
+
+
+def _names(hello: Any) -> tuple[str, str, str, str]:
     from scanner.capture.fingerprint import ja3, ja4, name_client
 
+    shape = (
+        hello.legacy_version, hello.cipher_suites,
+        tuple((t, b) for t, b in hello.extensions if t not in (c.EXT_KEY_SHARE, c.EXT_PRE_SHARED_KEY, 21)),
+        tuple(t for t, _ in hello.extensions),
+    )
+    found = _NAMES.get(shape)
+    if found is None:
+        if len(_NAMES) >= _MAX_NAMES:
+            _NAMES.clear()
+        j3, j3h = ja3(hello)
+        found = _NAMES[shape] = (j3, j3h, ja4(hello), name_client(hello))
+    return found
+
+
+def _hello_seen(hello: Any) -> HelloSeen:
     sv = hello.supported_versions()
     versions = hello.versions(None) if sv is not None else (hello.legacy_version,)
-    j3, j3h = ja3(hello)
+    j3, j3h, j4, profile = _names(hello)
     return HelloSeen(
         legacy_version=hello.legacy_version,
         versions=tuple(versions),
@@ -816,6 +840,7 @@ def _hello_seen(hello: Any) -> HelloSeen:
         sslv2=hello.sslv2,
         ja3=j3,
         ja3_hash=j3h,
-        ja4=ja4(hello),
-        profile=name_client(hello),
+        ja4=j4,
+        profile=profile,
     )
+

@@ -238,3 +238,22 @@ def test_explain_hex_frame_peeled_by_dpkt() -> None:
     sll = dpkt.sll.SLL(type=0, hrd=1, hlen=6, hdr=b"\x02" * 6 + b"\x00\x00", ethtype=0x0800, data=ip4)
     text = explain(bytes(sll).hex())
     assert "Linux cooked capture + IPv4 + TCP headers (56 bytes) peeled off: 10.0.0.1 port 5443" in text
+
+
+def test_fast_path_agrees_with_dpkt(ca: trustme.CA) -> None:
+    import dpkt
+
+    from scanner.capture.packets import _fast_ethernet_ipv4_tcp
+
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
+    stream = write(ssl_conversation(client, server, server_hostname="localhost"))
+    frames = [buf for _, buf in dpkt.pcapng.Reader(stream)]
+    frames.append(frames[5][:-3])  # a frame cut short: the fast path declines it
+    for buf in frames:
+        fast = _fast_ethernet_ipv4_tcp(buf)
+        ip = dpkt.ethernet.Ethernet(buf).data
+        tcp = ip.data
+        if fast is None:
+            assert len(buf) < 14 + ip.len or len(buf) < 54
+            continue
+        assert fast == (bytes(ip.src), tcp.sport, bytes(ip.dst), tcp.dport, tcp.seq, tcp.ack, tcp.flags, bytes(tcp.data))

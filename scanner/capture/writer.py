@@ -106,6 +106,12 @@ class Conversation:
         self._seq[not from_client] += 1
         self._emit(self._segment(from_client, _ACK))
 
+    def fin(self, from_client: bool) -> None:
+        """One side's FIN, acknowledged by the other."""
+        self._emit(self._segment(from_client, _FIN | _ACK))
+        self._seq[from_client] += 1
+        self._emit(self._segment(not from_client, _ACK))
+
     def reset(self, from_client: bool) -> None:
         self._emit(self._segment(from_client, _RST | _ACK))
 

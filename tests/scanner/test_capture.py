@@ -257,3 +257,15 @@ def test_fast_path_agrees_with_dpkt(ca: trustme.CA) -> None:
             assert len(buf) < 14 + ip.len or len(buf) < 54
             continue
         assert fast == (bytes(ip.src), tcp.sport, bytes(ip.dst), tcp.dport, tcp.seq, tcp.ack, tcp.flags, bytes(tcp.data))
+
+
+def test_lab_records_seed_004_into_a_pcapng(tmp_path: Path) -> None:
+    """The demo's capture: the lab's relay writes both directions, no capture tool needed."""
+    from scanner.lab.capture_demo import run_capture_demo
+
+    out = io.StringIO()
+    path = tmp_path / "seed-004.pcapng"
+    assert run_capture_demo(out, path), out.getvalue()
+    assert path.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
+    assert "fatal bad_certificate (42)" in out.getvalue()
+    assert main(["explain", "--format", "summary", str(path)]) == 0

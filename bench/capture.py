@@ -7,7 +7,7 @@ TLS 1.2 sessions with a request and a response, a version mismatch, a rejected c
 certificate), then writes them again and again as separate TCP connections (other client
 ports and addresses) into one pcapng with scanner.capture.writer until the file holds the
 connections asked for. Then runs `tlscompat explain FILE --format summary` in a child
-process and reports its wall time and peak memory (ru_maxrss of the child).
+process and reports its wall and CPU time and peak memory (ru_maxrss of the child).
 Budgets: at most 10 s and 150 MB for 100 MB / 20,000 handshakes.
 """
 

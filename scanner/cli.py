@@ -113,8 +113,8 @@ def _capture_source(args: argparse.Namespace) -> BinaryIO | None:
     if args.hex and args.hex != ["-"]:
         return None
     args.source = "-"
-    stdin: Any = sys.stdin.buffer
-    if is_capture(stdin.peek(4)[:4]):
+    stdin: Any = getattr(sys.stdin, "buffer", None)
+    if stdin is not None and hasattr(stdin, "peek") and is_capture(stdin.peek(4)[:4]):
         return cast(BinaryIO, stdin)
     return None
 
@@ -129,13 +129,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
         try:
             return explain_capture(args, capture)
         finally:
-            if capture is not sys.stdin.buffer:
+            if capture is not getattr(sys.stdin, "buffer", None):
                 capture.close()
     if args.keylog:
         raise UsageError("--keylog applies to a capture file (pcap or pcapng), not to hex")
     if args.hex == ["-"]:
         args.hex = []
-    text = " ".join(args.hex) if args.hex else sys.stdin.buffer.read().decode("utf-8", "replace")
+    if args.hex:
+        text = " ".join(args.hex)
+    elif hasattr(sys.stdin, "buffer"):
+        text = sys.stdin.buffer.read().decode("utf-8", "replace")
+    else:
+        text = sys.stdin.read()
     if not text.strip():
         raise UsageError("give the record bytes in hex, e.g. tlscompat explain '15 03 01 00 02 02 2A', or a capture file")
     sys.stdout.write(explain(text).rstrip("\n") + "\n")

@@ -1,7 +1,7 @@
 # The capture reader without a capture tool: real OpenSSL handshakes run in memory (stdlib
 # ssl over MemoryBIOs), written as frames by scanner.capture.writer, then cut, reordered,
 # duplicated and truncated at the segment level to exercise TCP reassembly and the
-# per-connection reading. tests/interop/test_capture.py does the same on tcpdump captures.
+# per-connection reading. tests/interop/test_capture_tcpdump.py does the same on tcpdump captures.
 from __future__ import annotations
 
 import io
@@ -269,3 +269,54 @@ def test_lab_records_seed_004_into_a_pcapng(tmp_path: Path) -> None:
     assert path.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"
     assert "fatal bad_certificate (42)" in out.getvalue()
     assert main(["explain", "--format", "summary", str(path)]) == 0
+
+
+def test_no_common_suite_sni_refused_and_intolerance(ca: trustme.CA) -> None:
+    # No suite in common: the server answers the ClientHello with handshake_failure (40).
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_2)
+    client.set_ciphers("ECDHE-ECDSA-AES128-SHA")
+    server.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384")
+    r = only(write(ssl_conversation(client, server, server_hostname="localhost")))
+    assert r.alerts[0].description == 40 and {f.id for f in r.findings} == {"cipher.no_common_suite"}
+    # A name the server does not serve: unrecognized_name (112).
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
+    server.sni_callback = lambda *_: ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+    r = only(write(ssl_conversation(client, server, server_hostname="localhost")))
+    assert {f.id for f in r.findings} == {"sni.required"}
+    # A TLS 1.3 hello reset by the server, then a TLS 1.2 retry that works: a note on the retry.
+    hello13 = [ssl_conversation(*contexts(ca, version=ssl.TLSVersion.TLSv1_3), server_hostname="localhost")[0]]
+    ok12 = ssl_conversation(*contexts(ca, version=ssl.TLSVersion.TLSv1_2), server_hostname="localhost")
+    buf = io.BytesIO()
+    out = PcapngWriter(buf)
+    for port, flights, end in ((50000, hello13, "reset"), (50001, ok12, "close")):
+        conv = Conversation(out, ("10.0.0.1", port), SERVER)
+        conv.open()
+        for from_client, data in flights:
+            conv.send(from_client, data)
+        conv.reset(False) if end == "reset" else conv.close(True)
+    buf.seek(0)
+    first, second = analyze(buf)
+    assert {f.id for f in first.findings} == {"handshake.aborted"}
+    assert any("intolerance" in n for n in second.notes)
+
+
+def test_cli_json_matches_the_schema_and_hex_still_works(ca: trustme.CA, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import jsonschema
+
+    keys = tmp_path / "keys"
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3, keylog=keys)
+    path = tmp_path / "c.pcapng"
+    path.write_bytes(write(ssl_conversation(client, server, server_hostname="localhost")).getvalue())
+    assert main(["explain", "--format", "json", "--keylog", str(keys), str(path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "capture.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    [conn] = doc["connections"]
+    assert conn["keylog"] == "used" and conn["server_certificates"] and doc["totals"]["connections"] == 1
+    # Hex on stdin (text, no capture magic) is decoded as before.
+    monkeypatch.setattr("sys.stdin", io.StringIO("15 03 01 00 02 02 2A\n"))
+    assert main(["explain"]) == 0
+    assert "bad_certificate (42)" in capsys.readouterr().out
+    assert main(["explain", "--keylog", str(keys), "15030100020228"]) == 2

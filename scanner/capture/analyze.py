@@ -1,7 +1,8 @@
 # A whole capture -> one diagnosed ConnectionReport per TCP connection, streamed: a
 # connection is reported as soon as it closes (FIN both ways, or a RST) and forgotten, so
 # memory follows the connections open at once, not the size of the capture. Connections
-# still open when the capture ends are reported last, in the order they started.
+# still open when the capture ends are reported last, in the order they started; those idle
+# for 5 minutes of capture time are reported on the way.
 #
 # Rules kept: a generator; segments of a connection already reported (the last ACKs) are
 # dropped, a new SYN on the same addresses and ports starts a new connection; bounded
@@ -21,6 +22,8 @@ from scanner.capture.packets import ReadStats, Segment, read_segments
 __all__ = ["analyze", "analyze_segments"]
 
 _MAX_RECENT = 4096
+_SWEEP_EVERY = 8192  # segments between two sweeps for idle connections
+_IDLE = 300.0  # seconds of capture time without a segment: the connection is reported
 _SYN, _ACK = 0x02, 0x10
 
 Key = tuple[bytes, int, bytes, int]
@@ -59,7 +62,20 @@ def analyze_segments(
             return None
         return report
 
+    seen = 0
     for seg in segments:
+        seen += 1
+        if seen % _SWEEP_EVERY == 0:
+            # Connections idle for _IDLE seconds of capture time are reported now, so a
+            # capture full of half-open or abandoned connections keeps memory flat.
+            idle = [k for k, t in open_.items() if seg.ts - t.end > _IDLE]
+            for k in idle:
+                report = finish(open_.pop(k))
+                closed[k] = None
+                if report is not None:
+                    yield report
+            while len(closed) > _MAX_RECENT:
+                closed.popitem(last=False)
         key = _key(seg)
         tracker = open_.get(key)
         if tracker is None:

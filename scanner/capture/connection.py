@@ -37,6 +37,7 @@ _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _CONTENT = frozenset((c.CHANGE_CIPHER_SPEC, c.ALERT, c.HANDSHAKE, c.APPLICATION_DATA, c.HEARTBEAT))
 _MAX_PLAIN = 64 << 10  # plain text kept before TLS starts (STARTTLS dialogues are short)
 _MAX_STEPS = 48
+_MAX_ALERTS = 16
 # A TLS 1.3 protected record holding an alert: 2 bytes, the inner type, a 16-byte tag
 # (RFC 8446 section 5.2); without padding every AEAD suite gives 19.
 _TLS13_ALERT_SIZE = 2 + 1 + 16
@@ -575,7 +576,8 @@ class ConnectionTracker:
             frame=frame, sender=role, level=level, description=desc, encrypted=encrypted,
             decrypted=decrypted, length=length, after=f"the {after_by}'s {after}" if after_by else after,
         )
-        self.st.alerts.append(alert)
+        if len(self.st.alerts) < _MAX_ALERTS:
+            self.st.alerts.append(alert)
         self._step(frame, role, "Alert: " + alert.text())
 
     # -- protected records ------------------------------------------------------------------

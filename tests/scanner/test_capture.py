@@ -320,3 +320,22 @@ def test_cli_json_matches_the_schema_and_hex_still_works(ca: trustme.CA, tmp_pat
     assert main(["explain"]) == 0
     assert "bad_certificate (42)" in capsys.readouterr().out
     assert main(["explain", "--keylog", str(keys), "15030100020228"]) == 2
+
+
+def test_idle_connections_are_reported_on_the_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scanner.capture.analyze as analyze_module
+
+    monkeypatch.setattr(analyze_module, "_SWEEP_EVERY", 1)
+    buf = io.BytesIO()
+    out = PcapngWriter(buf)
+    first = Conversation(out, CLIENT, SERVER, ts=1000.0)
+    first.raw(first._segment(True, 0x02))  # a SYN never answered, at t=1000
+    later = Conversation(out, ("10.0.0.1", 50001), SERVER, ts=2000.0)
+    later.open()  # 1000 s later: the first one is reported before the capture ends
+    buf.seek(0)
+    got = []
+    for report in analyze(buf, tls_only=False):
+        got.append(report.client_port)
+        if len(got) == 1:
+            assert report.client_port == 50000 and {f.id for f in report.findings} == {"port.timeout"}
+    assert got == [50000, 50001]

@@ -339,3 +339,33 @@ def test_idle_connections_are_reported_on_the_way(monkeypatch: pytest.MonkeyPatc
         if len(got) == 1:
             assert report.client_port == 50000 and {f.id for f in report.findings} == {"port.timeout"}
     assert got == [50000, 50001]
+
+
+def test_ja3_and_ja4_match_published_values() -> None:
+    """A Chrome 143 ClientHello as a fingerprinting service reported it (JA3 text and hash,
+    JA4 and its raw form): our functions give the same strings."""
+    from types import SimpleNamespace
+
+    from scanner.capture.fingerprint import ja3, ja4
+
+    suites = (4865, 4866, 4867, 49195, 49199, 49196, 49200, 52393, 52392, 49171, 49172, 156, 157, 47, 53)
+    exts = (45, 51, 16, 65037, 23, 17613, 0, 11, 10, 43, 65281, 35, 18, 5, 13, 27)
+    sigalgs = (0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601)
+    hello = SimpleNamespace(
+        legacy_version=771,
+        cipher_suites=(0x0A0A, *suites),  # GREASE is left out of both
+        extensions=tuple((t, b"") for t in (0x1A1A, *exts)),
+        groups=lambda: (0x2A2A, 4588, 29, 23, 24),
+        ec_point_formats=lambda: (0,),
+        supported_versions=lambda: (0x3A3A, 0x0304, 0x0303),
+        extension=lambda t: b"x" if t in exts else None,
+        alpn=lambda: ("h2", "http/1.1"),
+        signature_algorithms=lambda: sigalgs,
+    )
+    text, digest = ja3(hello)
+    assert text == (
+        "771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,"
+        "45-51-16-65037-23-17613-0-11-10-43-65281-35-18-5-13-27,4588-29-23-24,0"
+    )
+    assert digest == "98487aa16281980e7d1120d399efb6a4"
+    assert ja4(hello) == "t13d1516h2_8daaf6152771_d8a2da3f94cd"

@@ -71,6 +71,7 @@ class CertSeen:
     issuer: str
     not_before: str
     not_after: str
+    names: tuple[str, ...] = ()  # the SANs (DNS and IP), or the CNs when there is no SAN
     decoded: bool = True
 
 
@@ -148,6 +149,7 @@ class ConnectionReport:
     group: int | None
     alpn: str | None
     server_certificates: tuple[CertSeen, ...]
+    leaf_matches_sni: bool | None  # None: no SNI, or no server certificate seen
     certificate_request: bool
     acceptable_cas: tuple[str, ...]
     client_certificates: tuple[CertSeen, ...] | None  # None: no Certificate message seen
@@ -166,22 +168,30 @@ class ConnectionReport:
 
 
 @functools.lru_cache(maxsize=1024)
-def _cert_seen(der: bytes) -> CertSeen:
-    """Decoded once per distinct certificate: a capture shows the same ones again and again."""
+def _decode(der: bytes) -> Any:
+    """scanner.x509's CertificateInfo, once per distinct certificate (a capture shows the same
+    ones again and again), or None when it does not decode."""
     from scanner.x509 import decode_certificate
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            info = decode_certificate(der)
-        return CertSeen(
-            subject=info.subject or "(empty subject)",
-            issuer=info.issuer or "(empty issuer)",
-            not_before=info.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            not_after=info.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
+            return decode_certificate(der)
     except Exception:  # noqa: BLE001 - a broken certificate is data
+        return None
+
+
+def _cert_seen(der: bytes) -> CertSeen:
+    info = _decode(der)
+    if info is None:
         return CertSeen(subject="(undecodable)", issuer="", not_before="", not_after="", decoded=False)
+    return CertSeen(
+        subject=info.subject or "(empty subject)",
+        issuer=info.issuer or "(empty issuer)",
+        not_before=info.not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        not_after=info.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        names=(*info.san_dns, *info.san_ip) or info.common_names,
+    )
 
 
 def _dn(der: bytes) -> str:
@@ -250,6 +260,7 @@ class _State:
     not_tls: str | None = None
     keylog: str = "none"
     hidden_client_flight: bool = False
+    server_leaf: bytes = b""
 
 
 class ConnectionTracker:
@@ -524,6 +535,7 @@ class ConnectionTracker:
             seen = tuple(_cert_seen(d) for d in cert.chain)
             if role == "server":
                 self.st.server_certs = seen
+                self.st.server_leaf = cert.chain[0] if cert.chain else b""
                 self._step(frame, role, f"Certificate{lock}: {len(seen)} certificate(s)" + (f", {seen[0].subject!r}" if seen else ""))
             else:
                 self.st.client_certs = seen
@@ -768,6 +780,7 @@ class ConnectionTracker:
             group=sh.selected_group if sh is not None else None,
             alpn=sh.alpn if sh is not None else None,
             server_certificates=st.server_certs,
+            leaf_matches_sni=self._leaf_matches(hello),
             certificate_request=st.cert_request,
             acceptable_cas=st.cas,
             client_certificates=st.client_certs,
@@ -783,6 +796,19 @@ class ConnectionTracker:
             steps=tuple(steps),
             notes=tuple(dict.fromkeys(st.notes)),
         )
+
+
+    def _leaf_matches(self, hello: HelloSeen | None) -> bool | None:
+        """Does the server's certificate name the SNI the client sent (RFC 6125 section 6.4,
+        scanner.x509.match_hostname, as a scan checks it)?"""
+        if hello is None or not hello.sni or not self.st.server_leaf:
+            return None
+        info = _decode(self.st.server_leaf)
+        if info is None:
+            return None
+        from scanner.x509 import match_hostname
+
+        return match_hostname(info, hello.sni)[0]
 
 
 def _starttls_name(text: bytes) -> str:

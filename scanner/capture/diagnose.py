@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from handshakes import registry as reg
 from scanner.capture.connection import STAGES, AlertSeen, ConnectionReport
@@ -183,7 +184,65 @@ def client_cert_rejected(r: ConnectionReport) -> Finding | None:
     )
 
 
+def _when(iso: str) -> datetime | None:
+    try:
+        return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def hostname_mismatch(r: ConnectionReport) -> Finding | None:
+    """The server's certificate does not name the SNI the client asked for."""
+    if r.leaf_matches_sni is not False or r.hello is None:
+        return None
+    leaf = r.server_certificates[0]
+    return make(
+        "cert.hostname_mismatch",
+        f"{_where(r)}: the client asked for {r.hello.sni!r} (SNI); the server sent {leaf.subject!r}, "
+        f"valid for {', '.join(leaf.names) or 'no name'}",
+    )
+
+
+def expired(r: ConnectionReport) -> Finding | None:
+    """The server's certificate had expired when the connection was captured."""
+    if not r.server_certificates:
+        return None
+    leaf = r.server_certificates[0]
+    until = _when(leaf.not_after)
+    at = datetime.fromtimestamp(r.start, UTC)
+    if until is None or until >= at:
+        return None
+    return make("cert.expired", f"{_where(r)}: the server sent {leaf.subject!r}, valid until {leaf.not_after}; the connection was captured at {at:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def not_yet_valid(r: ConnectionReport) -> Finding | None:
+    """The server's certificate was not valid yet when the connection was captured."""
+    if not r.server_certificates:
+        return None
+    leaf = r.server_certificates[0]
+    since = _when(leaf.not_before)
+    at = datetime.fromtimestamp(r.start, UTC)
+    if since is None or since <= at:
+        return None
+    return make("cert.not_yet_valid", f"{_where(r)}: the server sent {leaf.subject!r}, valid from {leaf.not_before}; the connection was captured at {at:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def untrusted_by_client(r: ConnectionReport) -> Finding | None:
+    """The client answered the server's certificate with unknown_ca (48): it does not trust
+    the root the chain leads to."""
+    a = _first_fatal(r, "client")
+    if a is None or a.description != _UNKNOWN_CA or _stage(r) < STAGES.index("server_hello"):
+        return None
+    leaf = r.server_certificates[0] if r.server_certificates else None
+    sent = f"the server sent {leaf.subject!r} issued by {leaf.issuer!r}; " if leaf else ""
+    return make("cert.untrusted_root", f"{_where(r)}: {sent}the client refused it with {alert_text(a.description)} in frame {a.frame}")
+
+
 RULES: dict[str, Callable[[ConnectionReport], Finding | None]] = {
+    "cert.hostname_mismatch": hostname_mismatch,
+    "cert.expired": expired,
+    "cert.not_yet_valid": not_yet_valid,
+    "cert.untrusted_root": untrusted_by_client,
     "port.closed": refused,
     "port.timeout": timeout,
     "port.not_tls": not_tls,

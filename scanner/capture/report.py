@@ -128,7 +128,7 @@ def connection_summary(r: ConnectionReport) -> str:
 
 
 def _cert_json(c: CertSeen) -> dict[str, Any]:
-    return {"subject": c.subject, "issuer": c.issuer, "not_before": c.not_before, "not_after": c.not_after}
+    return {"subject": c.subject, "issuer": c.issuer, "not_before": c.not_before, "not_after": c.not_after, "names": list(c.names)}
 
 
 def connection_json(r: ConnectionReport) -> dict[str, Any]:
@@ -170,6 +170,7 @@ def connection_json(r: ConnectionReport) -> dict[str, Any]:
             "alpn": r.alpn,
         },
         "server_certificates": [_cert_json(c) for c in r.server_certificates],
+        "leaf_matches_sni": r.leaf_matches_sni,
         "certificate_request": r.certificate_request,
         "acceptable_cas": list(r.acceptable_cas),
         "client_certificates": None if r.client_certificates is None else [_cert_json(c) for c in r.client_certificates],

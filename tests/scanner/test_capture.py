@@ -45,10 +45,10 @@ def contexts(ca: trustme.CA, *, version: ssl.TLSVersion, keylog: Path | None = N
     return client, server
 
 
-def write(flights: list[tuple[bool, bytes]], *, shuffle: bool = False, duplicate: bool = False, drop_first: int = 0, drop_server_segment: int | None = None, end: str = "close") -> io.BytesIO:
+def write(flights: list[tuple[bool, bytes]], *, shuffle: bool = False, duplicate: bool = False, drop_first: int = 0, drop_server_segment: int | None = None, end: str = "close", ts: float = 1_700_000_000.0) -> io.BytesIO:
     buf = io.BytesIO()
     out = PcapngWriter(buf)
-    conv = Conversation(out, CLIENT, SERVER, mss=300)
+    conv = Conversation(out, CLIENT, SERVER, mss=300, ts=ts)
     if not drop_first:
         conv.open()
     server_segment = 0
@@ -139,6 +139,7 @@ def test_capture_starting_mid_connection_and_a_lost_segment(ca: trustme.CA) -> N
     assert any("gap" in n or "stop being TLS" in n or "could not be read" in n for n in r.notes)
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1 is deprecated:DeprecationWarning")
 def test_tls12_and_tls10_keylog(ca: trustme.CA, tmp_path: Path) -> None:
     for version, ciphers in (
         (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-AES128-SHA256"),
@@ -369,3 +370,23 @@ def test_ja3_and_ja4_match_published_values() -> None:
     )
     assert digest == "98487aa16281980e7d1120d399efb6a4"
     assert ja4(hello) == "t13d1516h2_8daaf6152771_d8a2da3f94cd"
+
+
+def test_server_certificate_findings(ca: trustme.CA) -> None:
+    # The client asks for a name the certificate does not hold (and does not check it).
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_2)
+    client.check_hostname = False
+    flights = ssl_conversation(client, server, server_hostname="other.example")
+    r = only(write(flights))
+    assert r.leaf_matches_sni is False and {f.id for f in r.findings} == {"cert.hostname_mismatch"}
+    assert "localhost" in r.findings[0].evidence
+    # trustme certificates are valid from 2000 to 3000: captured in 3003, then in 1999.
+    assert {f.id for f in only(write(flights, ts=32_600_000_000.0)).findings} >= {"cert.expired"}
+    assert {f.id for f in only(write(flights, ts=900_000_000.0)).findings} >= {"cert.not_yet_valid"}
+    # A client that does not trust the server's CA refuses it with unknown_ca (48).
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_2)
+    other = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    trustme.CA().configure_trust(other)
+    r = only(write(ssl_conversation(other, server, server_hostname="localhost")))
+    assert r.alerts[0].sender == "client" and r.alerts[0].description == 48
+    assert {f.id for f in r.findings} == {"cert.untrusted_root"}

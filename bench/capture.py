@@ -1,6 +1,6 @@
 """Capture benchmark (issue 15): explain a 100 MB pcapng of 20,000+ TLS connections.
 
-    .venv/bin/python bench/capture.py [--connections 25000] [--keep FILE]
+    .venv/bin/python bench/capture.py [--connections 20000] [--keep FILE]
 
 Records real handshakes first (stdlib ssl, that is OpenSSL, over memory BIOs: TLS 1.3 and
 TLS 1.2 sessions with a request and a response, a version mismatch, a rejected client
@@ -22,52 +22,54 @@ import tempfile
 import time
 from pathlib import Path
 
-import trustme
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scanner.capture.writer import Conversation, PcapngWriter, ssl_conversation  # noqa: E402
+from scanner.lab.certs import IssuedCert, Pki  # noqa: E402
 
 
-def _contexts(ca: trustme.CA, version: ssl.TLSVersion, *, client_cert: bool = False) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+def _contexts(pki: Pki, leaf: IssuedCert, version: ssl.TLSVersion) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ca.issue_cert("localhost").configure_cert(server)
+    server.load_cert_chain(leaf.fullchain_path, leaf.key_path)
     client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ca.configure_trust(client)
+    client.load_verify_locations(pki.ca_path)
     client.maximum_version = version
-    if client_cert:
-        server.verify_mode = ssl.CERT_REQUIRED
-        trustme.CA().configure_trust(server)  # the client's CA is not this one: rejected
-        ca.issue_cert("client@example").configure_cert(client)
     return client, server
 
 
 def recordings() -> list[list[tuple[bool, bytes]]]:
     """Real conversations: [(from_client, bytes), ...] each."""
-    ca = trustme.CA()
-    out = []
-    # The server's answer: a 2.4 kB page in one application-data record (its bytes do not
-    # matter to the reader, only the record framing).
-    body = 2400 + 22
-    page = bytes((23, 3, 3)) + body.to_bytes(2, "big") + bytes(body)
-    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
-        client, server = _contexts(ca, version)
-        flights = ssl_conversation(client, server, server_hostname="localhost", request=b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", close=False)
-        # The server's answer, as it would send it (encrypted bytes of the same size).
-        out.append([*flights, (False, page)])
-    client, server = _contexts(ca, ssl.TLSVersion.TLSv1_2)
-    server.minimum_version = ssl.TLSVersion.TLSv1_3
-    out.append(ssl_conversation(client, server, server_hostname="localhost"))  # protocol_version
-    client, server = _contexts(ca, ssl.TLSVersion.TLSv1_2, client_cert=True)
-    out.append(ssl_conversation(client, server, server_hostname="localhost"))  # unknown_ca
-    return out
+    with tempfile.TemporaryDirectory() as tmp:
+        pki = Pki(Path(tmp))
+        leaf = pki.issue("bench-server")
+        out = []
+        # The server's answer: a 2.4 kB page in one application-data record (its bytes do
+        # not matter to the reader, only the record framing).
+        body = 2400 + 22
+        page = bytes((23, 3, 3)) + body.to_bytes(2, "big") + bytes(body)
+        request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+            client, server = _contexts(pki, leaf, version)
+            flights = ssl_conversation(client, server, server_hostname="localhost", request=request, close=False)
+            out.append([*flights, (False, page)])
+        client, server = _contexts(pki, leaf, ssl.TLSVersion.TLSv1_2)
+        server.minimum_version = ssl.TLSVersion.TLSv1_3
+        out.append(ssl_conversation(client, server, server_hostname="localhost"))  # protocol_version
+        # A client certificate from a root the server does not trust: refused (unknown_ca).
+        client, server = _contexts(pki, leaf, ssl.TLSVersion.TLSv1_2)
+        rogue = pki.issue_client("bench-rogue", issuer="untrusted", password=None)
+        server.verify_mode = ssl.CERT_REQUIRED
+        server.load_verify_locations(pki.ca_path)
+        client.load_cert_chain(rogue.cert_path, rogue.key_path)
+        out.append(ssl_conversation(client, server, server_hostname="localhost"))
+        return out
 
 
 def write_capture(path: Path, connections: int) -> int:
     convs = recordings()
     with path.open("wb") as f:
         out = PcapngWriter(f)
-        ts = 1_700_000_000.0
+        ts = time.time()  # the lab certificates are valid now
         for i in range(connections):
             client = (f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255 or 1}", 1024 + i % 60000)
             conv = Conversation(out, client, ("192.0.2.10", 443), ts=ts, step=0.00001)
@@ -81,7 +83,7 @@ def write_capture(path: Path, connections: int) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--connections", type=int, default=25000)
+    p.add_argument("--connections", type=int, default=20000)
     p.add_argument("--keep", help="write the capture here and keep it")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -378,9 +378,14 @@ class ConnectionTracker:
                 if self.client is None and buf[i + 5] == c.CLIENT_HELLO:
                     self.client = key
                 text = bytes(buf[:i])
-                proto = identify_protocol(text) if text else "unknown"
-                if proto == "unknown":
-                    proto = _starttls_name(text)
+                other = bytes(self.sides[self._other(key)].plain[:256])
+                # The server's greeting names most protocols; the commands name the rest.
+                proto = "unknown"
+                for said in (other, text):
+                    if proto == "unknown" and said:
+                        proto = identify_protocol(said)
+                if proto in ("unknown", "smtp_or_ftp"):
+                    proto = _starttls_name(other + b"\n" + text)
                 if self.st.starttls is None:
                     self.st.starttls = proto
                     self._step(frame, self._role(key), f"STARTTLS ({proto}): {len(text)} bytes of plain text before TLS")
@@ -813,7 +818,7 @@ class ConnectionTracker:
 
 def _starttls_name(text: bytes) -> str:
     upper = text.upper()
-    if b"STARTTLS" in upper and b"EHLO" in upper:
+    if b"STARTTLS" in upper and (b"EHLO" in upper or b"HELO" in upper):
         return "smtp"
     if b"STARTTLS" in upper:
         return "imap" if b"* OK" in upper or b"CAPABILITY" in upper else "starttls"

@@ -168,19 +168,24 @@ def test_server_reset_after_client_hello(ca: trustme.CA) -> None:
     assert {f.id for f in r.findings} == {"handshake.aborted"}
 
 
-def test_starttls_smtp(ca: trustme.CA) -> None:
+LDAP_STARTTLS = bytes.fromhex("301d02010177188016") + b"1.3.6.1.4.1.1466.20037"
+LDAP_SUCCESS = bytes.fromhex("300c02010178070a010004000400")
+
+
+@pytest.mark.parametrize(
+    ("name", "plain"),
+    [
+        ("smtp", [(False, b"220 mail.example ESMTP\r\n"), (True, b"EHLO me\r\n"), (False, b"250-mail.example\r\n250 STARTTLS\r\n"), (True, b"STARTTLS\r\n"), (False, b"220 2.0.0 Ready to start TLS\r\n")]),
+        ("imap", [(False, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n"), (True, b"a1 STARTTLS\r\n"), (False, b"a1 OK Begin TLS negotiation now\r\n")]),
+        ("ldap", [(True, LDAP_STARTTLS), (False, LDAP_SUCCESS)]),
+    ],
+)
+def test_starttls(ca: trustme.CA, name: str, plain: list[tuple[bool, bytes]]) -> None:
     client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
     tls = ssl_conversation(client, server, server_hostname="localhost")
-    plain = [
-        (False, b"220 mail.example ESMTP\r\n"),
-        (True, b"EHLO me\r\n"),
-        (False, b"250-mail.example\r\n250 STARTTLS\r\n"),
-        (True, b"STARTTLS\r\n"),
-        (False, b"220 2.0.0 Ready to start TLS\r\n"),
-    ]
     r = only(write(plain + tls))
-    assert r.starttls == "smtp" and r.version == c.TLS13 and r.hello.sni == "localhost"
-    assert r.client_port == CLIENT[1]
+    assert r.starttls == name and r.version == c.TLS13 and r.hello.sni == "localhost"
+    assert r.client_port == CLIENT[1] and r.stage in ("complete", "application_data")
 
 
 def test_refused_and_unanswered_syn() -> None:

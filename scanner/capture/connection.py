@@ -468,8 +468,10 @@ class ConnectionTracker:
         ctype = header[0]
         tls13 = self._version() == c.TLS13
         if ctype == c.CHANGE_CIPHER_SPEC:
-            if tls13:
-                return  # RFC 8446 appendix D.4: a compatibility record with no meaning
+            if tls13 or self.st.retry or self.st.server_hello is None:
+                # RFC 8446 appendix D.4: a compatibility record with no meaning (after a
+                # HelloRetryRequest it comes before any ServerHello; in TLS 1.2 it never does).
+                return
             side.encrypted = True
             self._step(frame, role, "ChangeCipherSpec")
             self._keys12(side, role)
@@ -568,10 +570,11 @@ class ConnectionTracker:
                 self._advance("client_flight")
                 if version == c.TLS13 and side.protect_next is not None:
                     side.protect, side.protect_next = side.protect_next, None
-            if role == "server" and version != c.TLS13 and self.sides[self._other(key)].finished:
+            # TLS 1.2: both Finished, in either order (an abbreviated handshake has the
+            # server's first, RFC 5246 section 7.3). TLS 1.3 is complete once the server
+            # goes on after the client's Finished without an alert (_inner, _opaque13).
+            if version != c.TLS13 and self.sides[self._other(key)].finished:
                 self._advance("complete")
-            if role == "client" and version == c.TLS13:
-                pass  # complete once the server answers without an alert (see _protected)
             return
         if t in (c.CLIENT_KEY_EXCHANGE, 15):  # 15: CertificateVerify
             if role == "client":
@@ -666,7 +669,7 @@ class ConnectionTracker:
             side.finished = True
             if role == "client":
                 self._advance("client_flight")
-            elif self.sides[self._other(key)].finished:
+            if self.sides[self._other(key)].finished:
                 self._advance("complete")
         elif ctype == c.APPLICATION_DATA:
             self._advance("application_data")

@@ -279,3 +279,16 @@ def test_cli_json_summary_and_stdin(tmp_path: Path, openssl_server: Any, capsys:
     assert main(["explain", "--format", "jsonl", "-"]) == 0
     writer.join()
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_hello_retry_request_then_keylog(tmp_path: Path, openssl_server: Any) -> None:
+    """s_client's first key share is x25519; a server limited to P-384 asks again (HRR)."""
+    server = openssl_server(min_version=c.TLS13, max_version=c.TLS13, groups="P-384")
+    keys = tmp_path / "keys.log"
+    with recording(tmp_path / "hrr.pcap", server.port) as cap:
+        out = s_client(server.port, keylog=keys)
+    assert "Server Temp Key: ECDH, secp384r1" in out or "P-384" in out
+    [r] = reports(cap, keys)
+    assert r.retry_request and r.hello_count == 2
+    assert r.group == 0x0018 and r.keylog == "used"
+    assert r.server_certificates and r.stage in ("complete", "application_data") and not r.findings

@@ -344,6 +344,21 @@ class ConnectionTracker:
     def _data(self, key: tuple[bytes, int], side: _Side, data: bytes, frame: int) -> None:
         if side.mode in ("lost", "other"):
             return
+        if side.mode == "start" and side.reasm.midstream:
+            # The capture starts inside this direction's bytes: skip to the first whole
+            # record followed by another record header (or by the end of what is here).
+            side.plain += data
+            at = _resync(bytes(side.plain))
+            if at is None:
+                if len(side.plain) > _MAX_PLAIN:
+                    side.mode = "lost"
+                    self.st.notes.append(f"the {self._role(key)}'s first bytes never reach a TLS record boundary")
+                return  # wait for more: the record may end in a later segment
+            if at:
+                self.st.notes.append(f"frame {frame}: {at} bytes of the {self._role(key)}'s first bytes skipped to the first whole TLS record")
+            data = bytes(side.plain[at:])
+            side.plain = bytearray()
+            side.mode = "tls"
         if side.mode == "start":
             probe = bytes(data[:6])
             if probe and probe[0] in _CONTENT and (len(probe) < 2 or probe[1] == 3):
@@ -468,7 +483,7 @@ class ConnectionTracker:
         ctype = header[0]
         tls13 = self._version() == c.TLS13
         if ctype == c.CHANGE_CIPHER_SPEC:
-            if tls13 or self.st.retry or self.st.server_hello is None:
+            if tls13 or self.st.retry or (self.st.server_hello is None and self.st.hello is not None):
                 # RFC 8446 appendix D.4: a compatibility record with no meaning (after a
                 # HelloRetryRequest it comes before any ServerHello; in TLS 1.2 it never does).
                 return
@@ -765,7 +780,7 @@ class ConnectionTracker:
             st.notes.append("the capture starts after the connection did (no SYN): earlier bytes are missing")
         hello = _hello_seen(st.hello) if st.hello is not None else None
         sh = st.server_hello
-        tls = hello is not None or sh is not None or cside.mode == "tls" or sside.mode == "tls"
+        tls = hello is not None or sh is not None or cside.mode == "tls" or sside.mode == "tls" or bool(cside.records or sside.records)
         steps = sorted(st.steps, key=lambda s: s.frame)
         return ConnectionReport(
             number=self.number,
@@ -817,6 +832,18 @@ class ConnectionTracker:
         from scanner.x509 import match_hostname
 
         return match_hostname(info, hello.sni)[0]
+
+
+def _resync(data: bytes) -> int | None:
+    """The first offset in ``data`` where a plausible TLS record header starts whose record
+    ends exactly at another plausible header or at the end of ``data``; None if none does."""
+    for i in range(min(len(data), c.MAX_RECORD_PAYLOAD + 5)):
+        if i + 5 > len(data) or data[i] not in _CONTENT or data[i + 1] != 3 or data[i + 2] > 4:
+            continue
+        end = i + 5 + ((data[i + 3] << 8) | data[i + 4])
+        if end == len(data) or (end + 3 <= len(data) and data[end] in _CONTENT and data[end + 1] == 3 and data[end + 2] <= 4):
+            return i
+    return None
 
 
 def _starttls_name(text: bytes) -> str:

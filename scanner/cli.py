@@ -109,6 +109,21 @@ def _capture_source(args: argparse.Namespace) -> BinaryIO | None:
             f = open(args.hex[0], "rb")  # noqa: SIM115 - closed by cmd_explain
         except OSError as exc:
             raise UsageError(f"{args.hex[0]}: {exc.strerror or exc}") from None
+        head = f.peek(4)[:4]
+        if head and not is_capture(head):
+            # Not a capture: a file of hex text (a saved hex dump) is explained as hex.
+            from scanner.explain import parse_hex
+
+            with f:
+                text = f.read(1 << 20).decode("utf-8", "replace")
+            try:
+                parse_hex(text)
+            except ValueError:
+                raise UsageError(
+                    f"{args.hex[0]}: neither a pcap/pcapng capture nor hex text (it starts with {head.hex(' ')})"
+                ) from None
+            args.hex = [text]
+            return None
         return f
     if args.hex and args.hex != ["-"]:
         return None

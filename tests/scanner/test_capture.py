@@ -399,3 +399,15 @@ def test_server_certificate_findings(ca: trustme.CA) -> None:
     r = only(write(ssl_conversation(other, server, server_hostname="localhost")))
     assert r.alerts[0].sender == "client" and r.alerts[0].description == 48
     assert {f.id for f in r.findings} == {"cert.untrusted_root"}
+
+
+def test_explain_a_file_of_hex_or_of_neither(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hexfile = tmp_path / "frame.txt"
+    hexfile.write_text("15 03 01 00 02 02 2A\n")
+    assert main(["explain", str(hexfile)]) == 0
+    assert "bad_certificate (42)" in capsys.readouterr().out
+    other = tmp_path / "notes.txt"
+    other.write_text("hello, this is no capture\n")
+    assert main(["explain", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "neither a pcap/pcapng capture nor hex text" in err and err.count("\n") == 1

@@ -292,3 +292,20 @@ def test_hello_retry_request_then_keylog(tmp_path: Path, openssl_server: Any) ->
     assert r.retry_request and r.hello_count == 2
     assert r.group == 0x0018 and r.keylog == "used"
     assert r.server_certificates and r.stage in ("complete", "application_data") and not r.findings
+
+
+def test_missing_client_certificate_tls13_with_keylog(tmp_path: Path, openssl_server: Any, lab_pki: Any) -> None:
+    server = openssl_server(
+        min_version=c.TLS13, max_version=c.TLS13, require_client_cert=True, verify_depth=2,
+        ca_file=lab_pki.ca_path, verify_return_error=True,
+    )
+    keys = tmp_path / "keys.log"
+    with recording(tmp_path / "m13.pcap", server.port) as cap:
+        s_client(server.port, keylog=keys)
+    [r] = reports(cap)
+    assert not r.findings and r.client_certificate_hidden  # nothing readable without keys
+    [r] = reports(cap, keys)
+    assert r.client_certificates == () and r.certificate_request
+    alert = r.alerts[0]
+    assert (alert.sender, alert.level, alert.description, alert.decrypted) == ("server", 2, 116, True)
+    assert {f.id for f in r.findings} == {"client_auth.required"}

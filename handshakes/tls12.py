@@ -47,6 +47,8 @@ def params_for(suite: int) -> Tls12Params:
     info = reg.cipher_suite(suite)
     if info is None:
         raise LocalProtocolError(f"unknown cipher suite {reg.hex_code(suite)}")
+    if info.versions and min(info.versions) >= c.TLS13:
+        raise LocalProtocolError(f"{info.iana} is a TLS 1.3 suite (handshakes.tls13 protects its records)")
     enc = info.enc.upper().replace("-", "").replace("_", "")
     prf_hash = "sha384" if info.iana.endswith("SHA384") else "sha256"
     if "GCM" in enc and "AES" in enc:

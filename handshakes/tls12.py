@@ -1,58 +1,209 @@
-# A TLS 1.2 handshake completed just far enough to ask one question inside it: whether
-# the server accepts a renegotiation the client starts (RFC 5746 section 3.5). On the way
-# it keeps the session ticket the server may issue (RFC 5077), for the Ticketbleed check.
+# TLS 1.0-1.2 record decryption from a master secret, enough to read what a capture hides:
+# the encrypted Finished messages and encrypted alerts of a TLS 1.2 handshake whose master
+# secret a key log (SSLKEYLOGFILE, "CLIENT_RANDOM" lines) gives. The PRF (RFC 5246 section
+# 5; RFC 2246 section 5 for TLS 1.0/1.1), the key block (RFC 5246 section 6.3) and the
+# AES-GCM (RFC 5288), ChaCha20-Poly1305 (RFC 7905) and AES-CBC (RFC 5246 section 6.2.3.2,
+# RFC 7366 encrypt-then-MAC) record formats.
 #
-# RenegotiationProbe reads the server flight as HandshakeProbe does, then completes the
-# handshake for the ECDHE + AES-GCM suites only (RFC 5289): ClientKeyExchange with a
-# fresh key share, ChangeCipherSpec, Finished (RFC 5246 sections 7.4.7, 7.4.9), the keys
-# from the RFC 5246 section 5 PRF (with the extended master secret of RFC 7627 when the
-# server agreed to it), records protected as RFC 5288 section 3 says. Once the server's
-# Finished decrypts, it sends one encrypted ClientHello carrying renegotiation_info with
-# the client's verify_data, and reports what the server answers (decrypted alerts, the
-# type of any handshake message) as events.
-#
-# Rules kept: sans-IO; no certificate is checked (nothing secret is sent: this is a probe);
-# the key share is generated for this one connection, never taken from a shared pool;
-# everything read is bounded like the flight.
+# Rules kept: sans-IO (bytes in, bytes out); primitives come from `cryptography`; suites stay
+# ints and one not covered here is refused with LocalProtocolError (never guessed); a
+# record that does not authenticate raises RemoteProtocolError (bad_record_mac) and leaves
+# the sequence number where it was. RecordCipher protects and opens AES-GCM records of one
+# direction for the probes that complete a TLS 1.2 handshake (handshakes/renegotiation.py).
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
-import os
 import struct
+from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from handshakes import constants as c
-from handshakes import events as ev
-from handshakes.client_hello import ClientHelloSpec, encode_client_hello
+from handshakes import registry as reg
 from handshakes.errors import LocalProtocolError, RemoteProtocolError
-from handshakes.followup import MAX_REACTION_BYTES, record
-from handshakes.keyshare import generate_key_share
-from handshakes.records import HandshakeBuffer, HandshakeMsg
-from handshakes.server_flight import HandshakeProbe, ProbeState
+from handshakes.followup import record
 
-NEW_SESSION_TICKET = 4  # RFC 5077 section 3.3 (TLS 1.2)
-
-# The suites this module can complete: (key length, PRF hash).
-GCM_SUITES: dict[int, tuple[int, str]] = {
-    0xC02B: (16, "sha256"),  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-    0xC02F: (16, "sha256"),  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-    0xC02C: (32, "sha384"),  # TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
-    0xC030: (32, "sha384"),  # TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
-}
+__all__ = ["SUPPORTED", "Tls12Params", "Tls12RecordDecryptor", "key_block", "params_for", "prf"]
 
 
-def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, size: int) -> bytes:
-    """RFC 5246 section 5: PRF(secret, label, seed) = P_<hash>(secret, label + seed)."""
-    seed = label + seed
-    out = b""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tls12Params:
+    """How one suite protects records: ``kind`` "gcm", "chacha" or "cbc"; lengths in bytes;
+    ``mac`` the HMAC hash of CBC suites; ``prf_hash`` the TLS 1.2 PRF hash."""
+
+    suite: int
+    kind: str
+    key_len: int
+    fixed_iv_len: int
+    mac: str
+    mac_len: int
+    prf_hash: str
+
+
+def params_for(suite: int) -> Tls12Params:
+    """The record protection of a TLS 1.0-1.2 suite. Raises LocalProtocolError for a suite
+    this module cannot decrypt (not AES-GCM, ChaCha20-Poly1305 or AES-CBC)."""
+    info = reg.cipher_suite(suite)
+    if info is None:
+        raise LocalProtocolError(f"unknown cipher suite {reg.hex_code(suite)}")
+    if info.versions and min(info.versions) >= c.TLS13:
+        raise LocalProtocolError(f"{info.iana} is a TLS 1.3 suite (handshakes.tls13 protects its records)")
+    enc = info.enc.upper().replace("-", "").replace("_", "")
+    prf_hash = "sha384" if info.iana.endswith("SHA384") else "sha256"
+    if "GCM" in enc and "AES" in enc:
+        return Tls12Params(suite=suite, kind="gcm", key_len=info.bits // 8, fixed_iv_len=4, mac="", mac_len=0, prf_hash=prf_hash)
+    if "CHACHA20" in enc:
+        return Tls12Params(suite=suite, kind="chacha", key_len=32, fixed_iv_len=12, mac="", mac_len=0, prf_hash=prf_hash)
+    if enc.startswith("AES") and "CCM" not in enc and "GCM" not in enc:
+        mac = info.mac.upper().replace("-", "")
+        name = {"SHA1": "sha1", "SHA": "sha1", "SHA256": "sha256", "SHA384": "sha384"}.get(mac)
+        if name is None:
+            raise LocalProtocolError(f"{info.iana}: MAC {info.mac} not supported")
+        return Tls12Params(
+            suite=suite, kind="cbc", key_len=info.bits // 8, fixed_iv_len=16, mac=name,
+            mac_len=hashlib.new(name).digest_size, prf_hash=prf_hash,
+        )
+    raise LocalProtocolError(f"{info.iana}: only AES-GCM, ChaCha20-Poly1305 and AES-CBC suites are decrypted")
+
+
+def SUPPORTED(suite: int) -> bool:  # noqa: N802 - reads as a constant predicate
+    """Can records of this suite be decrypted here?"""
+    try:
+        params_for(suite)
+    except LocalProtocolError:
+        return False
+    return True
+
+
+def _p_hash(name: str, secret: bytes, seed: bytes, length: int) -> bytes:
+    # RFC 5246 section 5: A(0) = seed, A(i) = HMAC(secret, A(i-1)); output HMAC(A(i) + seed).
+    out = bytearray()
     a = seed
-    while len(out) < size:
-        a = hmac.new(secret, a, hash_name).digest()
-        out += hmac.new(secret, a + seed, hash_name).digest()
-    return out[:size]
+    while len(out) < length:
+        a = hmac.digest(secret, a, name)
+        out += hmac.digest(secret, a + seed, name)
+    return bytes(out[:length])
+
+
+def prf(version: int, hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
+    """The TLS PRF: P_<hash> for TLS 1.2 (RFC 5246 section 5), P_MD5 XOR P_SHA1 over the two
+    halves of the secret for TLS 1.0/1.1 (RFC 2246 section 5)."""
+    if version >= c.TLS12:
+        return _p_hash(hash_name, secret, label + seed, length)
+    half = (len(secret) + 1) // 2
+    md5 = _p_hash("md5", secret[:half], label + seed, length)
+    sha1 = _p_hash("sha1", secret[-half:], label + seed, length)
+    return bytes(x ^ y for x, y in zip(md5, sha1, strict=True))
+
+
+def key_block(
+    version: int, params: Tls12Params, master_secret: bytes, client_random: bytes, server_random: bytes
+) -> tuple[tuple[bytes, bytes, bytes], tuple[bytes, bytes, bytes]]:
+    """((client MAC key, key, IV), (server MAC key, key, IV)) per RFC 5246 section 6.3."""
+    # CBC IVs come from the key block in TLS 1.0 only (RFC 4346 section 6.3 made them explicit).
+    iv_len = params.fixed_iv_len if params.kind != "cbc" or version <= c.TLS10 else 0
+    sizes = (params.mac_len, params.mac_len, params.key_len, params.key_len, iv_len, iv_len)
+    block = prf(version, params.prf_hash, master_secret, b"key expansion", server_random + client_random, sum(sizes))
+    parts = []
+    i = 0
+    for n in sizes:
+        parts.append(block[i : i + n])
+        i += n
+    return (parts[0], parts[2], parts[4]), (parts[1], parts[3], parts[5])
+
+
+class Tls12RecordDecryptor:
+    """Opens one direction's protected records after its ChangeCipherSpec. The sequence
+    number starts at 0 and counts every record (RFC 5246 section 6.1)."""
+
+    __slots__ = ("_params", "_mac_key", "_key", "_iv", "_seq", "_version", "_etm", "_aead")
+
+    def __init__(
+        self, *, version: int, suite: int, master_secret: bytes, client_random: bytes,
+        server_random: bytes, client_side: bool, encrypt_then_mac: bool = False,
+    ) -> None:
+        self._params = params_for(suite)
+        self._version = version
+        client, server = key_block(version, self._params, master_secret, client_random, server_random)
+        self._mac_key, self._key, self._iv = client if client_side else server
+        self._seq = 0
+        self._etm = encrypt_then_mac and self._params.kind == "cbc"
+        self._aead: AESGCM | ChaCha20Poly1305 | None = None
+        if self._params.kind == "gcm":
+            self._aead = AESGCM(self._key)
+        elif self._params.kind == "chacha":
+            self._aead = ChaCha20Poly1305(self._key)
+
+    def _bad(self, header: bytes) -> RemoteProtocolError:
+        # RFC 5246 section 7.2.2: a record that does not authenticate is bad_record_mac.
+        return RemoteProtocolError("record failed authentication", alert=c.ALERT_BAD_RECORD_MAC, data=header)
+
+    def decrypt(self, header: bytes, body: bytes) -> bytes:
+        """The plaintext of one record (``header`` its 5 bytes, ``body`` what it announces).
+        Raises RemoteProtocolError when the record does not authenticate."""
+        ctype, version = header[0], (header[1] << 8) | header[2]
+        seq = struct.pack("!Q", self._seq)
+        if self._aead is not None:
+            if self._params.kind == "gcm":
+                # RFC 5288 section 3: nonce = 4-byte salt from the key block + 8 explicit bytes.
+                if len(body) < 8 + 16:
+                    raise self._bad(header)
+                nonce, ciphertext = self._iv + body[:8], body[8:]
+            else:
+                # RFC 7905 section 2: nonce = IV XOR the sequence number, left-padded.
+                if len(body) < 16:
+                    raise self._bad(header)
+                nonce = bytes(a ^ b for a, b in zip(self._iv, bytes(4) + seq, strict=True))
+                ciphertext = body
+            aad = seq + struct.pack("!BHH", ctype, version, len(ciphertext) - 16)
+            try:
+                plain = self._aead.decrypt(nonce, ciphertext, aad)
+            except InvalidTag:
+                raise self._bad(header) from None
+        else:
+            plain = self._cbc(header, body, seq, ctype, version)
+        self._seq += 1
+        return plain
+
+    def _cbc(self, header: bytes, body: bytes, seq: bytes, ctype: int, version: int) -> bytes:
+        mac_len = self._params.mac_len
+        if self._etm:
+            # RFC 7366 section 3: the MAC covers the IV and ciphertext, and follows them.
+            if len(body) < mac_len + 16:
+                raise self._bad(header)
+            enc, tag = body[:-mac_len], body[-mac_len:]
+            want = hmac.digest(self._mac_key, seq + struct.pack("!BHH", ctype, version, len(enc)) + enc, self._params.mac)
+            if not hmac.compare_digest(want, tag):
+                raise self._bad(header)
+        else:
+            enc = body
+        explicit = self._version >= c.TLS11
+        if explicit:
+            iv, enc = enc[:16], enc[16:]
+        else:
+            iv = self._iv
+        if not enc or len(enc) % 16:
+            raise self._bad(header)
+        decryptor = Cipher(algorithms.AES(self._key), modes.CBC(iv)).decryptor()
+        padded = decryptor.update(enc) + decryptor.finalize()
+        if not explicit:
+            self._iv = enc[-16:]  # TLS 1.0 chains the IV (RFC 2246 section 6.2.3.2)
+        pad = padded[-1] + 1
+        if pad > len(padded):
+            raise self._bad(header)
+        inner = padded[:-pad]
+        if self._etm:
+            return inner
+        if len(inner) < mac_len:
+            raise self._bad(header)
+        plain, tag = inner[: len(inner) - mac_len], inner[len(inner) - mac_len :]
+        want = hmac.digest(self._mac_key, seq + struct.pack("!BHH", ctype, version, len(plain)) + plain, self._params.mac)
+        if not hmac.compare_digest(want, tag):
+            raise self._bad(header)
+        return plain
 
 
 class RecordCipher:
@@ -81,210 +232,3 @@ class RecordCipher:
             return self._aead.decrypt(self._salt + explicit, body, aad)
         except Exception as exc:  # cryptography's InvalidTag
             raise RemoteProtocolError("record does not decrypt", alert=c.ALERT_BAD_RECORD_MAC) from exc
-
-
-def _ecdhe_public(ske: ev.ServerKeyExchange) -> tuple[int, bytes] | None:
-    """(named curve, point) of an ECDHE ServerKeyExchange (RFC 8422 section 5.4)."""
-    body = ske.raw
-    if ske.kind != "ecdhe" or len(body) < 4 or body[0] != 3:
-        return None
-    group = (body[1] << 8) | body[2]
-    n = body[3]
-    point = body[4 : 4 + n]
-    return (group, point) if len(point) == n else None
-
-
-class _Phase:
-    FLIGHT = "flight"  # reading the server flight (HandshakeProbe)
-    FINISH = "finish"  # our Finished sent, waiting for the server's CCS and Finished
-    RENEGOTIATE = "renegotiate"  # our second ClientHello sent, reading the answer
-    DONE = "done"
-
-
-class RenegotiationProbe(HandshakeProbe):
-    """Complete a TLS 1.2 ECDHE AES-GCM handshake, then start a renegotiation.
-
-    Events after the flight: ``ev.ChangeCipherSpec`` and ``ev.Finished`` (the server's,
-    decrypted: the handshake completed), then what answers the renegotiation ClientHello:
-    ``ev.Alert(encrypted=True)`` or ``ev.HandshakeMessage(encrypted=True)`` (a ServerHello,
-    msg_type 2, means the server renegotiates), or ``ev.ConnectionClosed``. When the
-    server chose a suite or group this module cannot complete, the probe ends after the
-    flight (``completed`` stays False). Raises RemoteProtocolError for records that do not
-    decrypt or parse.
-    """
-
-    def __init__(self, spec: ClientHelloSpec) -> None:
-        if spec.legacy_version != c.TLS12:
-            raise LocalProtocolError("RenegotiationProbe speaks TLS 1.2 only")
-        super().__init__(spec, read_flight=True, answer_hrr=False)
-        self._phase = _Phase.FLIGHT
-        self._hs_raw: list[bytes] = []
-        self._ems = False
-        self._hash = "sha256"
-        self._client: RecordCipher | None = None
-        self._server: RecordCipher | None = None
-        self._server_ccs = False
-        self._enc_hs = HandshakeBuffer()
-        self._reaction_bytes = 0
-        self.completed = False  # the server's Finished decrypted
-        self.client_verify_data = b""
-        self.ticket: bytes | None = None  # a NewSessionTicket's ticket (RFC 5077 section 3.3)
-
-    @property
-    def terminal(self) -> bool:
-        if self._phase == _Phase.FLIGHT:
-            return self.state.terminal
-        return self._phase == _Phase.DONE
-
-    def _on_handshake(self, msg: HandshakeMsg, out: list[ev.Event], *, encrypted: bool) -> None:
-        self._hs_raw.append(msg.raw)
-        super()._on_handshake(msg, out, encrypted=encrypted)
-
-    def receive_data(self, data: bytes) -> list[ev.Event]:
-        if self._phase == _Phase.FLIGHT:
-            events = super().receive_data(data)
-            if self.state is ProbeState.COMPLETE and any(isinstance(e, ev.ServerHelloDone) for e in events):
-                self._finish_handshake(events)
-            return events
-        if self._phase == _Phase.DONE:
-            return []
-        if not data:
-            self._phase = _Phase.DONE
-            return [ev.ConnectionClosed()]
-        self._reaction_bytes += len(data)
-        if self._reaction_bytes > MAX_REACTION_BYTES:
-            self._phase = _Phase.DONE
-            return []
-        out: list[ev.Event] = []
-        try:
-            for rec in self._records.feed(data):
-                self._on_reaction(rec.content_type, rec.payload, out)
-                if self._phase == _Phase.DONE:
-                    break
-        except RemoteProtocolError:
-            self._phase = _Phase.DONE
-            raise
-        return out
-
-    # -- completing the handshake ----------------------------------------------------------
-
-    def _finish_handshake(self, flight: list[ev.Event]) -> None:
-        sh = self.server_hello
-        ske = next((e for e in flight if isinstance(e, ev.ServerKeyExchange)), None)
-        if sh is None or sh.version != c.TLS12 or sh.cipher_suite not in GCM_SUITES or ske is None:
-            return
-        params = _ecdhe_public(ske)
-        if params is None:
-            return
-        group, point = params
-        try:
-            share = generate_key_share(group)
-            premaster = share.exchange(point)
-        except (LocalProtocolError, ValueError):
-            return
-        key_len, self._hash = GCM_SUITES[sh.cipher_suite]
-        client_hello = self._transcript[0]
-        out = b""
-        if any(isinstance(e, ev.CertificateRequest) for e in flight):
-            # RFC 5246 section 7.4.6: no suitable certificate, send an empty list.
-            empty = bytes((c.CERTIFICATE,)) + b"\x00\x00\x03\x00\x00\x00"
-            self._hs_raw.append(empty)
-            out += record(c.HANDSHAKE, c.TLS12, empty)
-        cke = bytes((c.CLIENT_KEY_EXCHANGE,)) + (len(share.public) + 1).to_bytes(3, "big") + bytes(
-            (len(share.public),)
-        ) + share.public
-        self._hs_raw.append(cke)
-        out += record(c.HANDSHAKE, c.TLS12, cke)
-        randoms = self._client_random() + sh.random
-        if sh.extended_master_secret:
-            # RFC 7627 section 4: the session hash covers ClientHello .. ClientKeyExchange.
-            session_hash = self._digest(client_hello, *self._hs_raw)
-            master = prf(self._hash, premaster, b"extended master secret", session_hash, 48)
-        else:
-            master = prf(self._hash, premaster, b"master secret", randoms, 48)
-        # RFC 5246 section 6.3: key_block = PRF(master, "key expansion", server + client random).
-        block = prf(self._hash, master, b"key expansion", sh.random + self._client_random(), 2 * key_len + 8)
-        ck, sk = block[:key_len], block[key_len : 2 * key_len]
-        civ, siv = block[2 * key_len : 2 * key_len + 4], block[2 * key_len + 4 :]
-        self._client = RecordCipher(ck, civ)
-        self._server = RecordCipher(sk, siv)
-        # RFC 5246 section 7.4.9: verify_data = PRF(master, "client finished", Hash(messages))[0..11]
-        self.client_verify_data = prf(
-            self._hash, master, b"client finished", self._digest(client_hello, *self._hs_raw), 12
-        )
-        finished = bytes((c.FINISHED,)) + b"\x00\x00\x0c" + self.client_verify_data
-        out += record(c.CHANGE_CIPHER_SPEC, c.TLS12, b"\x01") + self._client.seal(c.HANDSHAKE, finished)
-        self._outgoing += out
-        self._phase = _Phase.FINISH
-
-    def _client_random(self) -> bytes:
-        random = self.spec.random
-        assert random is not None
-        return random
-
-    def _digest(self, *parts: bytes) -> bytes:
-        h = hashlib.new(self._hash)
-        for p in parts:
-            h.update(p)
-        return h.digest()
-
-    def _on_reaction(self, content_type: int, payload: bytes, out: list[ev.Event]) -> None:
-        if content_type == c.CHANGE_CIPHER_SPEC and not self._server_ccs:
-            self._server_ccs = True
-            out.append(ev.ChangeCipherSpec())
-            return
-        if not self._server_ccs:
-            if content_type == c.ALERT and len(payload) == 2:
-                out.append(ev.Alert(level=payload[0], description=payload[1]))
-                self._phase = _Phase.DONE
-            elif content_type == c.HANDSHAKE:
-                for msg in HandshakeBuffer().feed(payload):
-                    out.append(ev.HandshakeMessage(msg_type=msg.msg_type, body=b""))
-                    if msg.msg_type == NEW_SESSION_TICKET and len(msg.body) >= 6:
-                        # RFC 5077 section 3.3: ticket_lifetime_hint (4 bytes), ticket<0..2^16-1>
-                        ticket = msg.body[6 : 6 + int.from_bytes(msg.body[4:6], "big")]
-                        self.ticket = ticket or None
-            else:
-                out.append(ev.OpaqueRecord(content_type=content_type, length=len(payload)))
-            return
-        assert self._server is not None
-        plaintext = self._server.open(content_type, payload)
-        if content_type == c.ALERT:
-            if len(plaintext) != 2:
-                raise RemoteProtocolError("malformed encrypted alert", alert=c.ALERT_DECODE_ERROR)
-            out.append(ev.Alert(level=plaintext[0], description=plaintext[1], encrypted=True))
-            # A warning (no_renegotiation, 100) is the answer; a fatal alert ends it too.
-            self._phase = _Phase.DONE
-            return
-        if content_type != c.HANDSHAKE:
-            out.append(ev.OpaqueRecord(content_type=content_type, length=len(plaintext)))
-            return
-        for msg in self._enc_hs.feed(plaintext):
-            if self._phase == _Phase.FINISH:
-                if msg.msg_type != c.FINISHED:
-                    raise RemoteProtocolError(
-                        f"expected the server's Finished, got handshake type {msg.msg_type}",
-                        alert=c.ALERT_UNEXPECTED_MESSAGE,
-                    )
-                out.append(ev.Finished(verify_data=msg.body))
-                self.completed = True
-                self._renegotiate()
-            else:
-                out.append(ev.HandshakeMessage(msg_type=msg.msg_type, body=b"", encrypted=True))
-                if msg.msg_type in (c.SERVER_HELLO, c.HELLO_REQUEST):
-                    self._phase = _Phase.DONE
-                    return
-
-    def _renegotiate(self) -> None:
-        """RFC 5746 section 3.5: the renegotiating ClientHello carries renegotiation_info
-        with client_verify_data (and no SCSV)."""
-        assert self._client is not None
-        spec = dataclasses.replace(
-            self.spec, random=os.urandom(32), renegotiation_info=self.client_verify_data,
-            cipher_suites=tuple(s for s in self.spec.cipher_suites if s != c.TLS_EMPTY_RENEGOTIATION_INFO_SCSV),
-            session_id=b"",
-        )
-        self._outgoing += self._client.seal(c.HANDSHAKE, encode_client_hello(spec))
-        self._phase = _Phase.RENEGOTIATE
-
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any, BinaryIO, cast
 
 from handshakes import registry as reg
 from scanner.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
@@ -95,12 +96,68 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return run_scan(args)
 
 
+def _capture_source(args: argparse.Namespace) -> BinaryIO | None:
+    """The capture to read, when the input is one: a single existing file argument, or
+    stdin ("-" or no argument) starting with a pcap/pcapng magic number. None: hex text."""
+    import os
+
+    from scanner.capture.packets import is_capture
+
+    if len(args.hex) == 1 and args.hex[0] != "-" and os.path.isfile(args.hex[0]):
+        args.source = args.hex[0]
+        try:
+            f = open(args.hex[0], "rb")  # noqa: SIM115 - closed by cmd_explain
+        except OSError as exc:
+            raise UsageError(f"{args.hex[0]}: {exc.strerror or exc}") from None
+        head = f.peek(4)[:4]
+        if head and not is_capture(head):
+            # Not a capture: a file of hex text (a saved hex dump) is explained as hex.
+            from scanner.explain import parse_hex
+
+            with f:
+                text = f.read(1 << 20).decode("utf-8", "replace")
+            try:
+                parse_hex(text)
+            except ValueError:
+                raise UsageError(
+                    f"{args.hex[0]}: neither a pcap/pcapng capture nor hex text (it starts with {head.hex(' ')})"
+                ) from None
+            args.hex = [text]
+            return None
+        return f
+    if args.hex and args.hex != ["-"]:
+        return None
+    args.source = "-"
+    stdin: Any = getattr(sys.stdin, "buffer", None)
+    if stdin is not None and hasattr(stdin, "peek") and is_capture(stdin.peek(4)[:4]):
+        return cast(BinaryIO, stdin)
+    return None
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from scanner.explain import explain
 
-    text = " ".join(args.hex) if args.hex else sys.stdin.read()
+    capture = _capture_source(args)
+    if capture is not None:
+        from scanner.capture.cli import explain_capture
+
+        try:
+            return explain_capture(args, capture)
+        finally:
+            if capture is not getattr(sys.stdin, "buffer", None):
+                capture.close()
+    if args.keylog:
+        raise UsageError("--keylog applies to a capture file (pcap or pcapng), not to hex")
+    if args.hex == ["-"]:
+        args.hex = []
+    if args.hex:
+        text = " ".join(args.hex)
+    elif hasattr(sys.stdin, "buffer"):
+        text = sys.stdin.buffer.read().decode("utf-8", "replace")
+    else:
+        text = sys.stdin.read()
     if not text.strip():
-        raise UsageError("give the record bytes in hex, e.g. tlscompat explain '15 03 01 00 02 02 2A'")
+        raise UsageError("give the record bytes in hex, e.g. tlscompat explain '15 03 01 00 02 02 2A', or a capture file")
     sys.stdout.write(explain(text).rstrip("\n") + "\n")
     return EXIT_OK
 
@@ -126,8 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="scan endpoints: versions, suites, groups, certificates, findings")
     add_scan_arguments(p)
     p.set_defaults(func=cmd_scan)
-    p = sub.add_parser("explain", help="decode raw TLS record bytes (hex), e.g. an alert from a capture")
-    p.add_argument("hex", nargs="*", help="hex bytes; read from stdin when omitted")
+    p = sub.add_parser(
+        "explain",
+        help="explain a capture (pcap/pcapng: every TLS connection diagnosed) or raw TLS bytes in hex",
+    )
+    p.add_argument("hex", nargs="*", help="a pcap/pcapng file, or hex bytes; stdin when omitted or '-'")
+    p.add_argument("--keylog", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt the capture's handshakes")
+    p.add_argument(
+        "--format", choices=("table", "summary", "json", "jsonl"), default="table",
+        help="capture output: a block per connection, one line per connection, JSON, JSON lines",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="capture: the timeline of each connection and each finding's fix")
+    p.add_argument("--all-connections", action="store_true", help="capture: list TCP connections without TLS too")
+    p.add_argument("--fail-on", choices=SEVERITIES, default=None, help="capture: exit 1 when a finding of this severity or worse is found")
     p.set_defaults(func=cmd_explain)
     p = sub.add_parser("lab", help="start the local lab servers that reproduce each failure case")
     p.add_argument("--only", help="comma-separated scenario names")

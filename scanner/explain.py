@@ -8,12 +8,13 @@
 #   RemoteProtocolError becomes a sentence.
 # - Names come from handshakes.registry; the numbers are always shown next to them.
 # - A whole captured frame is accepted: Ethernet (+VLAN) / Linux cooked + IPv4/IPv6 + TCP
-#   headers are peeled off; failing that, the first offset where well-formed records start
+#   headers are peeled off (dpkt decodes them, as for capture files: scanner/capture/); failing that, the first offset where well-formed records start
 #   is used, and the bytes skipped are reported.
 from __future__ import annotations
 
-import ipaddress
+import contextlib
 import re
+import struct
 import warnings
 from dataclasses import dataclass, replace
 
@@ -208,59 +209,56 @@ class _Located:
     how: str
 
 
-def _ipv4(data: bytes, ip: int) -> tuple[int, int, str] | None:
-    if ip + 20 > len(data) or data[ip] >> 4 != 4:
-        return None
-    ihl = (data[ip] & 0x0F) * 4
-    if ihl < 20 or data[ip + 9] != 6:
-        return None
-    total = (data[ip + 2] << 8) | data[ip + 3]
-    end = min(ip + total, len(data)) if total >= ihl else len(data)
-    src = str(ipaddress.IPv4Address(data[ip + 12 : ip + 16]))
-    dst = str(ipaddress.IPv4Address(data[ip + 16 : ip + 20]))
-    return ip + ihl, end, f"IPv4 {src} -> {dst}"
-
-
-def _ipv6(data: bytes, ip: int) -> tuple[int, int, str] | None:
-    if ip + 40 > len(data) or data[ip] >> 4 != 6 or data[ip + 6] != 6:
-        return None
-    plen = (data[ip + 4] << 8) | data[ip + 5]
-    end = min(ip + 40 + plen, len(data)) if plen else len(data)
-    src = str(ipaddress.IPv6Address(data[ip + 8 : ip + 24]))
-    dst = str(ipaddress.IPv6Address(data[ip + 24 : ip + 40]))
-    return ip + 40, end, f"IPv6 {src} -> {dst}"
-
-
 def _tcp_payload(data: bytes) -> _Located | None:
-    """Peel link, IP and TCP headers off a captured frame, if it is one."""
-    candidates: list[tuple[int, str]] = []
-    if len(data) >= 14:
-        ethertype = (data[12] << 8) | data[13]
-        if ethertype == 0x8100 and len(data) >= 18:
-            candidates.append((18, "Ethernet (VLAN)"))
-        elif ethertype in (0x0800, 0x86DD):
-            candidates.append((14, "Ethernet"))
-    if len(data) >= 16 and ((data[14] << 8) | data[15]) in (0x0800, 0x86DD):
-        candidates.append((16, "Linux cooked capture"))
-    candidates.append((0, ""))
-    for ip, link in candidates:
-        found = _ipv4(data, ip) or _ipv6(data, ip)
-        if found is None:
+    """Peel link, IP and TCP headers off a captured frame, if it is one (dpkt decodes them:
+    Ethernet with or without VLAN tags, Linux cooked capture, or a bare IP packet)."""
+    import dpkt
+
+    from scanner.capture.packets import address_text
+
+    candidates: list[tuple[str, object]] = []
+    with contextlib.suppress(dpkt.UnpackError, dpkt.NeedData, ValueError, IndexError, struct.error):
+        eth = dpkt.ethernet.Ethernet(data)
+        vlan = " (VLAN)" if getattr(eth, "vlan_tags", None) else ""
+        candidates.append((f"Ethernet{vlan}", eth.data))
+    if len(data) >= 16 and data[14:16] in (b"\x08\x00", b"\x86\xdd"):
+        with contextlib.suppress(dpkt.UnpackError, dpkt.NeedData, ValueError, IndexError, struct.error):
+            candidates.append(("Linux cooked capture", dpkt.sll.SLL(data).data))
+    if data and data[0] >> 4 in (4, 6):
+        with contextlib.suppress(dpkt.UnpackError, dpkt.NeedData, ValueError, IndexError, struct.error):
+            candidates.append(("", dpkt.ip6.IP6(data) if data[0] >> 4 == 6 else dpkt.ip.IP(data)))
+    for link, ip in candidates:
+        tcp = getattr(ip, "data", None)
+        if not isinstance(ip, dpkt.ip.IP | dpkt.ip6.IP6) or not isinstance(tcp, dpkt.tcp.TCP):
             continue
-        tcp, end, addresses = found
-        if tcp + 20 > end:
+        family = "IPv6" if isinstance(ip, dpkt.ip6.IP6) else "IPv4"
+        payload = bytes(tcp.data)
+        ip_start = _ip_offset(data, ip)
+        if ip_start is None:
             continue
-        offset = (data[tcp + 12] >> 4) * 4
-        if offset < 20 or tcp + offset > end:
-            continue
-        sport = (data[tcp] << 8) | data[tcp + 1]
-        dport = (data[tcp + 2] << 8) | data[tcp + 3]
-        start = tcp + offset
-        layers = " + ".join(x for x in (link, addresses.split()[0], "TCP") if x)
+        header = (data[ip_start] & 0x0F) * 4 if family == "IPv4" else 40
+        start = ip_start + header + tcp.off * 4
+        end = start + len(payload)
+        layers = " + ".join(x for x in (link, family, "TCP") if x)
         how = (
-            f"{layers} headers ({start} bytes) peeled off: {addresses.split(' ', 1)[1].replace(' -> ', f' port {sport} -> ')} port {dport}"
+            f"{layers} headers ({start} bytes) peeled off: {address_text(bytes(ip.src))} port "
+            f"{tcp.sport} -> {address_text(bytes(ip.dst))} port {tcp.dport}"
         )
         return _Located(start, end, how)
+    return None
+
+
+def _ip_offset(data: bytes, ip: object) -> int | None:
+    """Where the IP header dpkt decoded starts in the frame: after Ethernet (14), a VLAN tag
+    or two (18, 22), Linux cooked capture (16), or at 0 for a bare packet."""
+    src = bytes(getattr(ip, "src", b""))
+    for at in (14, 18, 22, 16, 0):
+        if at + 40 > len(data) + 20 or at >= len(data):
+            continue
+        version = data[at] >> 4
+        where = data[at + 12 : at + 16] if version == 4 else data[at + 8 : at + 24]
+        if version in (4, 6) and where == src:
+            return at
     return None
 
 

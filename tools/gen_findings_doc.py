@@ -348,6 +348,9 @@ def render() -> str:
         "is missing when the capture is cut short. It never fails on what you paste: bytes that are not TLS are "
         "reported as such, with the reason.",
         "",
+        "Or give `explain` the capture file itself (`tlscompat explain capture.pcapng`): it lists every TLS "
+        "connection in it with the findings of this page; see [capture.md](capture.md).",
+        "",
         "From Python:",
         "",
         "```console",

@@ -429,10 +429,20 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         print(_render(v.result, verbose), file=stream)
     print("\n" + demo_summary(verdicts), file=stream)
     bad = [v for v in verdicts if not v.ok]
+    # --- issue 15: seed 004 as a capture (the lab records it, `explain` reads it) ---------
+    capture_ok = True
+    if "client-cert-rejected" in {s.name for s in select(only)}:
+        import tempfile
+        from pathlib import Path
+
+        from scanner.lab.capture_demo import run_capture_demo
+
+        capture_ok = run_capture_demo(stream, Path(tempfile.gettempdir()) / "tlscompat-demo-seed-004.pcapng")
+    # --- end issue 15 ------------------------------------------------------------------------
     print(
         f"\n{len(verdicts) - len(bad)} of {len(verdicts)} scenarios matched; lab started in "
         f"{t_started:.1f} s, {total:.1f} s in all.",
         file=stream,
     )
-    return 0 if not bad else 1
+    return 0 if not bad and capture_ok else 1
 

@@ -254,6 +254,7 @@ def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False) -> Behaviour:
     section 3.4) or, with ``ticketbleed``, the ID padded to 32 bytes with a fixed filler
     where F5's stack sent its memory (CVE-2016-9244). A renegotiation request is refused
     with no_renegotiation (100); an early ChangeCipherSpec with unexpected_message (10)."""
+    from handshakes import constants as tls
     from handshakes.tls12 import RecordCipher, prf
 
     if not isinstance(cert.key, rsa.RSAPrivateKey):
@@ -331,8 +332,8 @@ def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False) -> Behaviour:
             return
         transcript.append(payload)
         shared = private.exchange(x25519.X25519PublicKey.from_public_bytes(payload[5 : 5 + payload[4]]))
-        master = prf("sha256", shared, b"master secret", client_random + server_random, 48)
-        block = prf("sha256", master, b"key expansion", server_random + client_random, 40)
+        master = prf(tls.TLS12, "sha256", shared, b"master secret", client_random + server_random, 48)
+        block = prf(tls.TLS12, "sha256", master, b"key expansion", server_random + client_random, 40)
         from_client, to_client = RecordCipher(block[:16], block[32:36]), RecordCipher(block[16:32], block[36:40])
         if records.next()[0] != _CCS:
             conn.send(_alert(10))
@@ -348,7 +349,7 @@ def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False) -> Behaviour:
         transcript.append(finished)
         issued = _handshake(4, struct.pack(">I", 300) + _vec(_TICKET_PREFIX + os.urandom(16), 2))
         transcript.append(issued)
-        verify = prf("sha256", master, b"server finished", _sha256(*transcript), 12)
+        verify = prf(tls.TLS12, "sha256", master, b"server finished", _sha256(*transcript), 12)
         conn.send(
             _record(_HANDSHAKE, issued) + _record(_CCS, b"\x01")
             + to_client.seal(_HANDSHAKE, _handshake(20, verify))

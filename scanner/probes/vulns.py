@@ -27,8 +27,8 @@ from handshakes import followup as fu
 from handshakes import registry as reg
 from handshakes.client_hello import ClientHelloSpec
 from handshakes.keyshare import generate_key_share
+from handshakes.renegotiation import GCM_SUITES, RenegotiationProbe
 from handshakes.server_flight import HandshakeProbe
-from handshakes.tls12 import GCM_SUITES, RenegotiationProbe
 from handshakes.tls13_resume import Ticket, TicketProbe, early_data_accepted, resumption_hello
 from scanner.engine import Connector, ProbeOutcome
 from scanner.options import TIMEOUT

@@ -247,6 +247,9 @@ async def run_probe(
                 try:
                     events.extend(probe.receive_data(data))
                 except RemoteProtocolError as exc:
+                    # What was parsed before the fault, in this read too, is kept: the
+                    # verdict must not depend on how TCP cut the bytes.
+                    events.extend(e for e in exc.events if isinstance(e, ev.Event))
                     if any(isinstance(e, ev.ServerHello) for e in events):
                         # A reply we could not fully read after a ServerHello: keep the
                         # acceptance and say what broke.

@@ -2,7 +2,8 @@
 # with as few connections as the protocol allows.
 #
 # Order of work: one first contact (the TLS 1.2 elimination's first hello) tells a dead or
-# non-TLS port apart in one connection; then every version is enumerated concurrently
+# non-TLS port apart in one connection; once it is answered, every other version is
+# enumerated concurrently with the rest of the first one
 # (bounded by the per-endpoint limiter), then preference, groups, certificates and
 # behaviours, again concurrently. Results are return values gathered by this module.
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import trio
@@ -109,13 +111,12 @@ async def gather(
         await _run(conn, hello, target, options, found)
         if "client_auth" in options.probes:
             await _assess_client_auth(target, options, found, conn)
-    result = _assemble(target, options, found, conn, started, time.perf_counter() - t0)
-    if scope.cancelled_caught:
-        result = replace(
-            result,
-            detail=(result.detail + "; " if result.detail else "")
-            + f"endpoint deadline of {options.deadlines.endpoint:g}s reached, results are partial",
-        )
+    # issue-12: the accumulator keeps every finished probe's facts; a deadline makes the
+    # result partial (outcome ok when TLS was spoken), not a timeout.
+    deadline = (
+        f"endpoint deadline of {options.deadlines.endpoint:g}s reached" if scope.cancelled_caught else None
+    )
+    result = _assemble(target, options, found, conn, started, time.perf_counter() - t0, deadline=deadline)
     if result.certificates:
         result = replace(result, certificates=await _examine_chains(result, options))
     return result
@@ -127,17 +128,26 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
     versions = [v for v in options.versions]
     # First contact, alone: a refused, silent or non-TLS port is settled in one connection.
     first_version = c.TLS12 if c.TLS12 in versions else versions[0]
-    first = await sp.scan_version(conn, hello, first_version, enumerate_suites=enumerate_suites)
-    found.versions[first_version] = first
-    if first.first is not None and first.first.outcome in sp.ENDS_VERSION:
-        # Nothing listens, another protocol answers, or nothing answers at all: asking
-        # again with other versions would only wait out more deadlines.
-        return
+    # issue-12: each VersionScan is registered before it starts and filled in as it goes;
+    # the other versions start as soon as the first answer is in (not after the first
+    # version's whole enumeration), so a deadline does not leave them unasked.
+    first = found.versions[first_version] = sp.VersionScan(version=first_version)
+    answered = trio.Event()
 
     async def one(version: int) -> None:
-        found.versions[version] = await sp.scan_version(conn, hello, version, enumerate_suites=enumerate_suites)
+        scan = found.versions[version] = sp.VersionScan(version=version)
+        await sp.scan_version(conn, hello, version, enumerate_suites=enumerate_suites, into=scan)
 
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(
+            partial(sp.scan_version, conn, hello, first_version, enumerate_suites=enumerate_suites,
+                    into=first, on_first=answered.set)
+        )
+        await answered.wait()
+        if first.first is not None and first.first.outcome in sp.ENDS_VERSION:
+            # Nothing listens, another protocol answers, or nothing answers at all: asking
+            # again with other versions would only wait out more deadlines.
+            return
         for v in versions:
             if v != first_version:
                 nursery.start_soon(one, v)
@@ -277,10 +287,13 @@ async def _behaviours(conn: Connector, hello: HelloFactory, found: _Found, suppo
 # -- assembling the result -----------------------------------------------------------------
 
 
-def _protocol_result(scan: sp.VersionScan) -> ProtocolResult:
+def _protocol_result(scan: sp.VersionScan, deadline: str | None) -> ProtocolResult:
+    incomplete = None if scan.complete else f"enumeration incomplete: {deadline or 'interrupted'}"
     out = scan.first
     if out is None:
-        return ProtocolResult(version=scan.version, supported=False, outcome="not_probed")
+        return ProtocolResult(
+            version=scan.version, supported=False, outcome="not_probed", incomplete=incomplete
+        )
     alert = out.alert
     detail = out.describe()
     if scan.negotiated is not None and scan.negotiated != scan.version:
@@ -294,6 +307,7 @@ def _protocol_result(scan: sp.VersionScan) -> ProtocolResult:
         alert=alert.description if alert is not None and out.outcome == ALERT else None,
         detail=detail,
         negotiated=scan.negotiated,
+        incomplete=incomplete,
     )
 
 
@@ -515,7 +529,13 @@ def _behaviours_result(found: _Found, target: Target) -> Behaviours:
     return Behaviours(**kw)
 
 
-def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connector, started: datetime, duration: float) -> EndpointResult:
+def _assemble(
+    target: Target, options: ScanOptions, found: _Found, conn: Connector, started: datetime,
+    duration: float, *, deadline: str | None = None,
+) -> EndpointResult:
+    """The EndpointResult of what ``found`` holds. ``deadline``: the endpoint deadline
+    ended the probes (its description); the result is then partial, every fact a
+    finished probe established kept, and a timeout only when no probe got an answer."""
     log = conn.log
     stats = Stats(
         connections=sum(o.connections for _, _, o in log),
@@ -539,11 +559,21 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
         host=target.host, port=target.port, ip=target.ip, sni=target.server_name, tags=target.tags,
         stats=stats, probes=probes, started=started.isoformat(timespec="seconds"),
     )
-    protocols = tuple(_protocol_result(found.versions[v]) for v in sorted(found.versions, reverse=True))
+    if deadline and any(s.first is not None and s.first.outcome not in sp.ENDS_VERSION for s in found.versions.values()):
+        # The server answers, but the deadline came before every version was asked: the
+        # versions never asked are listed as not probed, with the reason.
+        for v in options.versions:
+            found.versions.setdefault(v, sp.VersionScan(version=v))
+    protocols = tuple(_protocol_result(found.versions[v], deadline) for v in sorted(found.versions, reverse=True))
+    partial_detail = f"{deadline}, results are partial" if deadline else ""
     if not any(p.supported for p in protocols):
         outcome, detail = _endpoint_failure(found)
         if outcome != "ok":
-            return EndpointResult(outcome=outcome, detail=detail, protocols=protocols, **base)  # type: ignore[arg-type]
+            if deadline:
+                detail = f"{detail}; {partial_detail}" if detail else partial_detail
+            return EndpointResult(
+                outcome=outcome, detail=detail, protocols=protocols, partial=bool(deadline), **base  # type: ignore[arg-type]
+            )
     suites: list[SuiteResult] = []
     dh_bits: set[int] = set()
     for v in sorted(found.versions, reverse=True):
@@ -573,6 +603,8 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
             groups.append(GroupResult(version=v, code=g, preference=i + 1 if ordered else None))
     return EndpointResult(
         outcome="ok",
+        detail=partial_detail,
+        partial=bool(deadline),
         protocols=protocols,
         cipher_suites=tuple(suites),
         groups=tuple(groups),

@@ -107,7 +107,9 @@ async def gather(
     )
     hello = HelloFactory(server_name=target.server_name)
     found = _Found()
-    with trio.move_on_after(options.deadlines.endpoint) as scope:
+    # issue-12: one deadline for everything done for this endpoint, revocation included.
+    deadline_at = trio.current_time() + options.deadlines.endpoint
+    with trio.CancelScope(deadline=deadline_at) as scope:
         await _run(conn, hello, target, options, found)
         if "client_auth" in options.probes:
             await _assess_client_auth(target, options, found, conn)
@@ -118,7 +120,7 @@ async def gather(
     )
     result = _assemble(target, options, found, conn, started, time.perf_counter() - t0, deadline=deadline)
     if result.certificates:
-        result = replace(result, certificates=await _examine_chains(result, options))
+        result = replace(result, certificates=await _examine_chains(result, options, deadline_at))
     return result
 
 
@@ -329,8 +331,13 @@ def _pair(suite: int) -> tuple[str, str]:
     return (info.kx, info.auth) if info else ("?", hex(suite))
 
 
-def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
-    """Distinct chains seen, with the versions and SNI they were seen with."""
+# The most distinct certificate chains kept for one endpoint (docs/design.md, "Guarantees").
+MAX_CHAINS = 8
+
+
+def _chains(found: _Found, target: Target) -> tuple[tuple[ChainResult, ...], int]:
+    """Distinct chains seen, with the versions and SNI they were seen with (at most
+    MAX_CHAINS), and how many more distinct chains were seen and not kept."""
     seen: dict[tuple[tuple[bytes, ...], str | None], tuple[set[int], bytes | None]] = {}
 
     def add(out: ProbeOutcome | None, version: int, sni: str | None) -> None:
@@ -383,7 +390,9 @@ def _chains(found: _Found, target: Target) -> tuple[ChainResult, ...]:
             )
         )
     chains.sort(key=lambda ch: (ch.sni is None, -max(ch.versions or (0,)), ch.key_type))
-    return tuple(chains)
+    # issue-12: identical chains are one entry (the key above); distinct ones are capped, so
+    # a server sending a new certificate per connection costs bounded memory and output.
+    return tuple(chains[:MAX_CHAINS]), max(len(chains) - MAX_CHAINS, 0)
 
 
 def _tls13_staple(exts: ev.Extensions) -> bytes | None:
@@ -601,15 +610,17 @@ def _assemble(
         ordered = bool(found.group_order.get(v))
         for i, g in enumerate(codes):
             groups.append(GroupResult(version=v, code=g, preference=i + 1 if ordered else None))
+    certificates, omitted = _chains(found, target)
     return EndpointResult(
         outcome="ok",
         detail=partial_detail,
+        certificates_omitted=omitted,
         partial=bool(deadline),
         protocols=protocols,
         cipher_suites=tuple(suites),
         groups=tuple(groups),
         dh_bits=tuple(sorted(dh_bits)),
-        certificates=_chains(found, target),
+        certificates=certificates,
         behaviours=_behaviours_result(found, target),
         anomalies=tuple(
             f"{reg.version_name(v)}: {text}"
@@ -650,7 +661,12 @@ def _endpoint_failure(found: _Found) -> tuple[str, str]:
     return "error", "no outcome"
 
 
-async def _examine_chains(result: EndpointResult, options: ScanOptions) -> tuple[ChainResult, ...]:
+async def _examine_chains(result: EndpointResult, options: ScanOptions, deadline_at: float) -> tuple[ChainResult, ...]:
+    """Decode and validate every chain kept (local work, bounded by the chain cap), and
+    check revocation within the endpoint deadline (``deadline_at``, trio time): identical
+    leaves are checked once, the lookups go through the run's cache and the endpoint's
+    lookup budget, concurrently."""
+    from scanner.revocation import LookupBudget, RevocationResult
     from scanner.x509 import CertificateDecodeError, decode_certificate, validate_chain
 
     out = []
@@ -666,14 +682,35 @@ async def _examine_chains(result: EndpointResult, options: ScanOptions) -> tuple
             chain.der, hostname=hostname, now=options.now, ca_file=options.ca_file,
             use_system_store=options.use_system_store,
         )
-        revocation = None
-        if "revocation" in options.probes and chain.sni == result.sni:
-            revocation = await _revocation(chain, options)
-        out.append(replace(chain, certificates=tuple(infos), validation=validation, revocation=revocation))
-    return tuple(out)
+        out.append(replace(chain, certificates=tuple(infos), validation=validation))
+    if "revocation" not in options.probes:
+        return tuple(out)
+    # issue-12: one check per distinct (leaf, issuer), all inside the endpoint deadline.
+    wanted = {
+        (ch.der[0], ch.der[1] if len(ch.der) > 1 else None): ch for ch in out if ch.sni == result.sni
+    }
+    verdicts: dict[tuple[bytes, bytes | None], Any] = {}
+    budget = LookupBudget()
+
+    async def one(key: tuple[bytes, bytes | None], chain: ChainResult) -> None:
+        verdicts[key] = await _revocation(chain, options, budget)
+
+    with trio.CancelScope(deadline=deadline_at):
+        async with trio.open_nursery() as nursery:
+            for key, chain in wanted.items():
+                nursery.start_soon(one, key, chain)
+    late = RevocationResult(
+        status="not_checked", method="none",
+        detail=f"endpoint deadline of {options.deadlines.endpoint:g}s reached before the revocation check finished",
+    )
+    return tuple(
+        replace(ch, revocation=verdicts.get((ch.der[0], ch.der[1] if len(ch.der) > 1 else None), late))
+        if ch.sni == result.sni else ch
+        for ch in out
+    )
 
 
-async def _revocation(chain: ChainResult, options: ScanOptions) -> Any:
+async def _revocation(chain: ChainResult, options: ScanOptions, budget: Any) -> Any:
     from scanner.revocation import check_revocation, check_stapled
 
     issuer = chain.der[1] if len(chain.der) > 1 else None
@@ -682,9 +719,7 @@ async def _revocation(chain: ChainResult, options: ScanOptions) -> Any:
         if stapled.status in ("good", "revoked"):
             return stapled
     with trio.move_on_after(min(options.deadlines.read * 2, 10)):
-        return await check_revocation(chain.der[0], issuer)
+        return await check_revocation(chain.der[0], issuer, budget=budget)
     from scanner.revocation import RevocationResult
 
     return RevocationResult(status="unreachable", method="none", detail="revocation check deadline reached")
-
-

@@ -159,6 +159,8 @@ class EndpointResult:
     groups: tuple[GroupResult, ...] = ()
     dh_bits: tuple[int, ...] = ()
     certificates: tuple[ChainResult, ...] = ()
+    # Distinct chains seen beyond the ones kept in ``certificates`` (facts.MAX_CHAINS).
+    certificates_omitted: int = 0
     behaviours: Behaviours = dataclasses.field(default_factory=Behaviours)
     client_auth: tuple[ClientAuthResult, ...] = ()
     client_certificates: tuple[ClientCertAttempt, ...] = ()

@@ -374,3 +374,83 @@ def half_close() -> Handler:
         await conn.stream.aclose()
 
     return handle
+
+
+# -- HTTP servers for revocation URLs (threads on 127.0.0.1: httpx needs real sockets) -------
+
+
+class HttpServer:
+    """A tiny HTTP/1.0 server in a thread. ``mode``: "endless" streams zeros without a
+    Content-Length until the client goes (at most ``cap`` bytes); "huge" announces
+    ``cap`` bytes in Content-Length and sends 64 KB of them; "blackhole" listens and never
+    accepts (the kernel backlog holds the connection, nothing ever answers).
+    ``requests`` counts the requests read."""
+
+    def __init__(self, mode: str, *, cap: int = 2 * 2**30) -> None:
+        import socket
+        import threading
+
+        self.mode = mode
+        self.cap = cap
+        self.requests = 0
+        self.sent = 0
+        self._stop = threading.Event()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/crl.der"
+        self._thread: threading.Thread | None = None
+        if mode != "blackhole":
+            self._thread = threading.Thread(target=self._serve, daemon=True)
+            self._thread.start()
+
+    def _serve(self) -> None:
+        import socket
+        import threading
+
+        self._sock.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+        del socket
+
+    def _one(self, conn: object) -> None:
+        import socket
+
+        assert isinstance(conn, socket.socket)
+        with conn:
+            conn.settimeout(5)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data and len(data) < 65536:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                self.requests += 1
+                if self.mode == "huge":
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % self.cap + bytes(65536))
+                    return
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/pkix-crl\r\n\r\n")
+                block = bytes(65536)
+                while not self._stop.is_set() and self.sent < self.cap:
+                    conn.sendall(block)
+                    self.sent += len(block)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def __enter__(self) -> HttpServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

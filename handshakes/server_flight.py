@@ -440,6 +440,7 @@ class HandshakeProbe:
         self._decided = False
         self._received = 0
         self._messages = 0
+        self._warnings = 0
         self._hrr: ev.HelloRetryRequest | None = None
         self._protect: RecordProtection | None = None
         self._offered_shares: dict[int, KeyShare] = {}
@@ -604,6 +605,14 @@ class HandshakeProbe:
             raise RemoteProtocolError("malformed alert record", alert=c.ALERT_DECODE_ERROR, data=payload)
         for i in range(0, len(payload), 2):
             alert = ev.Alert(level=payload[i], description=payload[i + 1], encrypted=encrypted)
+            if alert.level == c.WARNING and alert.description != c.ALERT_CLOSE_NOTIFY:
+                self._warnings += 1
+                if self._warnings > c.MAX_WARNING_ALERTS:
+                    raise RemoteProtocolError(
+                        f"more than {c.MAX_WARNING_ALERTS} warning alerts",
+                        alert=c.ALERT_UNEXPECTED_MESSAGE,
+                        data=payload[i : i + 2],
+                    )
             out.append(alert)
             if alert.level != c.WARNING or alert.description == c.ALERT_CLOSE_NOTIFY:
                 self.state = ProbeState.FAILED

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import trio
-from hostile_kit import CertFactory, Conn, Endpoint, HttpServer, tls12_server
 
 from scanner.api import scan_endpoint
 from scanner.facts import MAX_CHAINS
+from scanner.lab.hostile import CertFactory, Conn, Endpoint, HttpServer, tls12_server
 from scanner.options import Deadlines, ScanOptions, Target
 from scanner.report.jsonout import jsonl_line
 

@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 import trio
-from hostile_kit import TLS12_SUITES, Endpoint, tls12_server
 
 from handshakes import constants as c
 from scanner.api import scan_endpoint
+from scanner.lab.hostile import TLS12_SUITES, Endpoint, tls12_server
 from scanner.options import Deadlines, ScanOptions, Target
 
 TARGET = Target(host="hostile.test", ip="127.0.0.1", port=443)

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import trio
-from hostile_kit import CertFactory, HttpServer
 
+from scanner.lab.hostile import CertFactory, HttpServer
 from scanner.revocation import (
     FETCH_TIMEOUT,
     MAX_CRL_BODY,

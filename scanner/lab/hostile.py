@@ -1,6 +1,6 @@
-# The hostile-server kit: in-process trio "servers" that a scan reaches through the
-# engine's connection factory (OpenStream), so that a test runs under trio's autojump_clock
-# and asserts deadlines exactly on virtual time. Each connection gets a fresh in-memory
+# The hostile-server kit (tests/hostile/, bench/hostile.py): in-process trio "servers" that
+# a scan reaches through the engine's connection factory (OpenStream), so that a test runs
+# under trio's autojump_clock and asserts deadlines exactly on virtual time. Each connection gets a fresh in-memory
 # stream pair; the server side runs one `Handler` in the test's nursery.
 #
 # The handlers speak just enough TLS to be believed (a ServerHello, a Certificate, a
@@ -222,7 +222,10 @@ class Endpoint:
 
     async def __call__(self, ip: str, port: int) -> trio.abc.Stream:
         await trio.lowlevel.checkpoint()
-        client, server = trio.testing.memory_stream_pair()
+        # Lockstep: a send waits until the other side has read it, so a server that
+        # streams without end is held back by the client's reads (as TCP's window would),
+        # not buffered in memory.
+        client, server = trio.testing.lockstep_stream_pair()
         self.connections += 1
         conn = Conn(stream=server, number=self.connections)
         self.nursery.start_soon(self._run, conn)
@@ -239,8 +242,8 @@ class Endpoint:
             pass
         finally:
             self.open_now -= 1
-            if not conn.was_reset:
-                await conn.stream.aclose()
+            # After a reset the client's next read sees the close and reports a reset.
+            await conn.stream.aclose()
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -325,16 +328,19 @@ def lying_length() -> Handler:
     return handle
 
 
-def endless(chunk: int = 2**14) -> Handler:
-    """Valid-looking handshake records, forever (a message that never ends)."""
+def endless(records_per_burst: int = 512) -> Handler:
+    """A ServerHello, then warning alerts (RFC 5246 section 7.2: a warning does not end the
+    handshake) in valid records, without end: only the client's byte limit stops it."""
 
     async def handle(conn: Conn) -> None:
-        await conn.read_hello()
-        if not await conn.send(record(c.HANDSHAKE, server_hello(0xC02F) + b"\x0b\xff\xff\xff")):
+        hello = await conn.read_hello()
+        if hello is None:
             return
-        body = record(c.HANDSHAKE, b"\x00" * chunk)
+        if not await conn.send(record(c.HANDSHAKE, server_hello(hello.cipher_suites[0]))):
+            return
+        burst = record(c.ALERT, b"\x01\x70") * records_per_burst
         for _ in range(100_000):
-            if not await conn.send(body):
+            if not await conn.send(burst):
                 return
             await trio.sleep(0)
 
@@ -406,7 +412,6 @@ class HttpServer:
             self._thread.start()
 
     def _serve(self) -> None:
-        import socket
         import threading
 
         self._sock.settimeout(0.1)
@@ -416,7 +421,6 @@ class HttpServer:
             except (TimeoutError, OSError):
                 continue
             threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-        del socket
 
     def _one(self, conn: object) -> None:
         import socket

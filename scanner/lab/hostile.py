@@ -110,7 +110,10 @@ class CertFactory:
             builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
         if padding:
             oid = x509.ObjectIdentifier("1.3.6.1.4.1.55555.1")
-            builder = builder.add_extension(x509.UnrecognizedExtension(oid, b"\x04\x82" + padding.to_bytes(2, "big") + b"\x00" * padding), critical=False)
+            size = padding.to_bytes((padding.bit_length() + 7) // 8 or 1, "big")
+            # An OCTET STRING of `padding` zero bytes (X.690 section 8.1.3: long-form length).
+            value = b"\x04" + (bytes((0x80 | len(size),)) + size if padding > 127 else bytes((padding,)))
+            builder = builder.add_extension(x509.UnrecognizedExtension(oid, value + bytes(padding)), critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
         return cert.public_bytes(serialization.Encoding.DER)
 

@@ -76,6 +76,9 @@ class FetchCache:
     def cached(self, url: str, request: bytes | None) -> _Fetched | None:
         return self._done.get((url, request))
 
+    def in_flight(self, url: str, request: bytes | None) -> bool:
+        return (url, request) in self._pending
+
     async def fetch(self, client: httpx.AsyncClient, url: str, request: bytes | None, limit: int) -> _Fetched:
         key = (url, request)
         while key in self._pending:
@@ -219,9 +222,11 @@ class _Fetcher:
         hit = self.cache.cached(url, request)
         if hit is not None:
             return hit
-        if self.budget.left <= 0:
-            return _Fetched(None, f"not fetched: the limit of {MAX_LOOKUPS_PER_ENDPOINT} lookups per endpoint was reached")
-        self.budget.left -= 1
+        if not self.cache.in_flight(url, request):
+            # Waiting for a fetch another chain (or endpoint) started costs no budget.
+            if self.budget.left <= 0:
+                return _Fetched(None, f"not fetched: the limit of {MAX_LOOKUPS_PER_ENDPOINT} lookups per endpoint was reached")
+            self.budget.left -= 1
         client = self.client
         if client is None:
             if self.own is None:

@@ -72,3 +72,33 @@ async def test_deadline_before_any_answer_is_a_timeout(nursery, autojump_clock) 
     assert trio.current_time() - t0 == 3
     assert result.outcome == "timeout" and result.partial
     assert "port.timeout" in {f.id for f in result.findings}
+
+
+def test_partial_result_claims_no_absence() -> None:
+    """Findings that conclude from what a server does NOT accept hold back when the
+    deadline left the question unasked."""
+    from scanner.diagnose import diagnose
+    from scanner.results import EndpointResult, ProtocolResult, SuiteResult
+
+    why = "enumeration incomplete: endpoint deadline of 8s reached"
+    partial = EndpointResult(
+        host="h.test", port=443, ip="127.0.0.1", sni="h.test", outcome="ok", partial=True,
+        detail="endpoint deadline of 8s reached, results are partial",
+        protocols=(
+            ProtocolResult(version=c.TLS13, supported=False, outcome="not_probed", incomplete=why),
+            ProtocolResult(version=c.TLS12, supported=True, outcome="accepted", incomplete=why),
+        ),
+        cipher_suites=(SuiteResult(version=c.TLS12, code=0x002F),),
+    )
+    ids = {f.id for f in diagnose(partial)}
+    assert "scan.partial" in ids and "tls.no_forward_secrecy" not in ids
+    complete = EndpointResult(
+        host="h.test", port=443, ip="127.0.0.1", sni="h.test", outcome="ok",
+        protocols=(
+            ProtocolResult(version=c.TLS13, supported=False, outcome="alert"),
+            ProtocolResult(version=c.TLS12, supported=True, outcome="accepted"),
+        ),
+        cipher_suites=(SuiteResult(version=c.TLS12, code=0x002F),),
+    )
+    ids = {f.id for f in diagnose(complete)}
+    assert "tls.no_forward_secrecy" in ids and "scan.partial" not in ids

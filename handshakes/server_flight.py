@@ -475,6 +475,19 @@ class HandshakeProbe:
         self.state = ProbeState.FAILED
         return [not_tls]
 
+    def release(self) -> None:
+        """Drop the buffers, transcript and keys once the probe is over (the IO glue calls
+        it): a probe kept for its spec must not keep up to MAX_FLIGHT_BYTES of a server's
+        unfinished bytes with it. The state and ``server_hello`` stay."""
+        self._records = RecordReader()
+        self._hs = HandshakeBuffer()
+        self._hs13 = HandshakeBuffer()
+        self._head = b""
+        self._transcript = []
+        self._protect = None
+        self._offered_shares = {}
+        self._outgoing.clear()
+
     def data_to_send(self) -> bytes:
         out = bytes(self._outgoing)
         self._outgoing.clear()

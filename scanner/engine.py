@@ -280,6 +280,7 @@ async def run_probe(
             return done(found, found_detail, phase)
         return done(outcome, detail, phase)
     finally:
+        probe.release()  # the outcome holds the events; the probe's buffers can go
         if stream is not None:
             # Streams with a synchronous close (ours, the fleet's gated ones, trio's
             # memory streams) close without a scheduler round trip.

@@ -350,6 +350,24 @@ def endless(records_per_burst: int = 512) -> Handler:
     return handle
 
 
+def stalled_certificate(size: int = 120_000) -> Handler:
+    """A ServerHello, then a Certificate message announced at ``size`` bytes of which all
+    but one arrive; then nothing (the probe waits out its read deadline holding them)."""
+
+    async def handle(conn: Conn) -> None:
+        hello = await conn.read_hello()
+        if hello is None:
+            return
+        if max_version(hello) != c.TLS12:
+            await conn.send(alert(c.ALERT_PROTOCOL_VERSION))
+            return
+        message = hs(c.CERTIFICATE, bytes(size))[:-1]
+        await conn.send(record(c.HANDSHAKE, server_hello(hello.cipher_suites[0])) + record(c.HANDSHAKE, message))
+        await conn.hold()
+
+    return handle
+
+
 def bad_hrr() -> Handler:
     """A HelloRetryRequest asking for a group nobody offered, twice (RFC 8446 4.1.4)."""
     hrr_random = c.HRR_RANDOM

@@ -27,6 +27,7 @@ CASES = {
     "reset": (hk.reset_after_hello, "reset", 20),
     "half_close": (hk.half_close, "closed", 20),
     "silent": (hk.silent, "timeout", 20),
+    "stalled_certificate": (hk.stalled_certificate, "ok", 6),
     "garbage_after_server_hello": (
         lambda: hk.tls12_server(suites=hk.TLS12_SUITES[:3], after=b"\x41" * 64), "ok", 30,
     ),
@@ -35,10 +36,11 @@ CASES = {
 # Virtual seconds each scan takes, from the deadlines: a server that never completes an
 # answer costs the first contact's read deadline twice (one retry, RESET and TIMEOUT are
 # transient) plus the 0.25 s backoff, and ends the scan; a reset costs three rounds of
-# backoff (the first contact, the other versions, the next batch). Every other case is
-# settled without waiting.
+# backoff (the first contact, the other versions, the next batch); a stalled certificate
+# costs a read deadline for every flight read, more than the endpoint deadline allows.
+# Every other case is settled without waiting.
 READ = 5.0
-ELAPSED = {"drip": 2 * READ + 0.25, "silent": 2 * READ + 0.25, "reset": 3 * 0.25}
+ELAPSED = {"drip": 2 * READ + 0.25, "silent": 2 * READ + 0.25, "reset": 3 * 0.25, "stalled_certificate": DEADLINE}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -102,3 +104,13 @@ async def test_verdict_does_not_depend_on_segmentation(nursery, autojump_clock) 
         )
     assert results[0] == results[1]
     assert results[0][0] == "ok" and results[0][2] == sorted(hk.TLS12_SUITES[:4])
+
+
+async def test_unfinished_flights_are_not_kept(nursery, autojump_clock, memory_bound) -> None:
+    """A server that leaves 120 KB of a Certificate unfinished on every flight: the scan
+    keeps the outcome of each probe, not the bytes it was still waiting on (10 MB for 338
+    connections when each finished probe kept its buffers)."""
+    endpoint = hk.Endpoint(nursery, hk.stalled_certificate())
+    with memory_bound(6):
+        result = await scan_endpoint(TARGET, ScanOptions(), open_stream=endpoint)
+    assert result.outcome == "ok" and endpoint.connections > 100

@@ -43,6 +43,7 @@ def cases() -> dict[str, tuple[Callable[[], hk.Handler], float]]:
         "bad HelloRetryRequest": (hk.bad_hrr, 120),
         "reset": (hk.reset_after_hello, 120),
         "half-close": (hk.half_close, 120),
+        "120 KB Certificate left unfinished on every flight": (hk.stalled_certificate, 120),
         "100 KB certificate on every connection": (
             lambda: hk.tls12_server(chain=lambda conn: (big,)), 120),
         "new 100 KB certificate per connection": (

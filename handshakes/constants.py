@@ -88,3 +88,7 @@ MAX_RECORD_PAYLOAD = 2**14 + 2048
 MAX_HANDSHAKE_MESSAGE = 2**17
 MAX_FLIGHT_BYTES = 2**19
 MAX_MESSAGES = 64
+# Warning alerts accepted in one flight: RFC 5246 section 7.2 lets a warning not end the
+# connection, so without a cap a server could stream them forever (one event each);
+# OpenSSL stops at 5 in a row (SSL_R_TOO_MANY_WARN_ALERTS).
+MAX_WARNING_ALERTS = 5

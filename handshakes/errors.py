@@ -19,9 +19,13 @@ class RemoteProtocolError(HandshakeError):
     (RFC 8446 section 6.2: decode_error 50 for bad lengths, unexpected_message 10 for
     out-of-order messages, illegal_parameter 47 for values that break a rule, ...).
     ``data`` holds the offending bytes (bounded) so that a report can show them in hex.
+    ``events`` holds what was parsed before the fault in the same call (set by
+    HandshakeProbe.receive_data): what was read before an error is kept with the error.
     """
 
     def __init__(self, message: str, *, alert: int = 50, data: bytes = b"") -> None:
         super().__init__(message)
         self.alert = alert
         self.data = bytes(data[:64])
+        self.events: tuple[object, ...] = ()
+

@@ -5,7 +5,10 @@
 # message MAY be fragmented across several records").
 #
 # Rules kept: bounded buffers (a length that lies is an error, never an allocation);
-# bytes may arrive in any chunking and give the same result.
+# bytes may arrive in any chunking and give the same result: a fault is judged on the same
+# bytes however they were cut (a record header only once its 5 bytes are there), and the
+# whole records (messages) before a fault are handed out first, the fault being raised on
+# the next call (``pending_error`` lets the caller raise it at once when it still reads).
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,17 +51,33 @@ class RecordReader:
     2-byte header (SSLv2 draft section 1.2); anything else must be a TLS record header.
     """
 
-    __slots__ = ("_buf", "_max", "_sslv2", "_first")
+    __slots__ = ("_buf", "_max", "_sslv2", "_first", "pending_error")
 
     def __init__(self, *, max_payload: int = c.MAX_RECORD_PAYLOAD) -> None:
         self._buf = bytearray()
         self._max = max_payload
         self._sslv2 = False
         self._first = True
+        # A fault found after whole records in the same feed(): raised by the next feed().
+        self.pending_error: RemoteProtocolError | None = None
 
     def feed(self, data: bytes) -> list[Record]:
+        """The whole records completed by ``data``. Raises RemoteProtocolError for a bad
+        header: at once when no record came before it in this call, else on the next call
+        (the records before the fault are returned first)."""
+        if self.pending_error is not None:
+            raise self.pending_error
         self._buf += data
         out: list[Record] = []
+        try:
+            self._parse(out)
+        except RemoteProtocolError as exc:
+            if not out:
+                raise
+            self.pending_error = exc
+        return out
+
+    def _parse(self, out: list[Record]) -> None:
         buf = self._buf
         while True:
             if self._first:
@@ -80,10 +99,8 @@ class RecordReader:
                 self._first = False
                 continue
             if len(buf) < 5:
-                if buf and (buf[0] not in _TLS_CONTENT_TYPES or (len(buf) > 1 and buf[1] != 3)):
-                    raise RemoteProtocolError(
-                        "not a TLS record header", alert=c.ALERT_UNEXPECTED_MESSAGE, data=bytes(buf)
-                    )
+                # A header is judged whole, so the verdict and its evidence do not depend
+                # on where TCP cut the bytes.
                 break
             ctype = buf[0]
             version = (buf[1] << 8) | buf[2]
@@ -92,7 +109,7 @@ class RecordReader:
                 raise RemoteProtocolError(
                     f"not a TLS record header: {bytes(buf[:5]).hex(' ')}",
                     alert=c.ALERT_UNEXPECTED_MESSAGE,
-                    data=bytes(buf[:16]),
+                    data=bytes(buf[:5]),
                 )
             if length > self._max:
                 raise RemoteProtocolError(
@@ -107,7 +124,6 @@ class RecordReader:
             del buf[: 5 + length]
             out.append(Record(content_type=ctype, version=version, payload=payload, header=header))
             self._first = False
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,20 +138,34 @@ class HandshakeMsg:
 class HandshakeBuffer:
     """Reassembles handshake messages from record payloads (RFC 8446 section 5.1)."""
 
-    __slots__ = ("_buf", "_max")
+    __slots__ = ("_buf", "_max", "pending_error")
 
     def __init__(self, *, max_message: int = c.MAX_HANDSHAKE_MESSAGE) -> None:
         self._buf = bytearray()
         self._max = max_message
+        self.pending_error: RemoteProtocolError | None = None
 
     @property
     def empty(self) -> bool:
         return not self._buf
 
     def feed(self, payload: bytes) -> list[HandshakeMsg]:
+        """The whole messages completed by ``payload``; a length over the limit raises
+        RemoteProtocolError, after the messages before it (as RecordReader.feed)."""
+        if self.pending_error is not None:
+            raise self.pending_error
         self._buf += payload
-        buf = self._buf
         out: list[HandshakeMsg] = []
+        try:
+            self._parse(out)
+        except RemoteProtocolError as exc:
+            if not out:
+                raise
+            self.pending_error = exc
+        return out
+
+    def _parse(self, out: list[HandshakeMsg]) -> None:
+        buf = self._buf
         while len(buf) >= 4:
             length = (buf[1] << 16) | (buf[2] << 8) | buf[3]
             if length > self._max:
@@ -149,4 +179,3 @@ class HandshakeBuffer:
             raw = bytes(buf[: 4 + length])
             del buf[: 4 + length]
             out.append(HandshakeMsg(raw[0], raw[4:], raw))
-        return out

@@ -390,6 +390,16 @@ def identify_protocol(data: bytes) -> str:
     return "unknown"
 
 
+def _banner_end(head: bytes) -> int | None:
+    """Where the evidence of a non-TLS reply ends: after its first line end (looked for
+    from the 6th byte on, as a MySQL greeting holds 0x0A at offset 4), or at 64 bytes;
+    None while neither has arrived."""
+    nl = head.find(b"\n", 5)
+    if 0 <= nl < 64:
+        return nl + 1
+    return 64 if len(head) >= 64 else None
+
+
 KeyShareSource = Callable[[int], "KeyShare"]
 
 
@@ -436,6 +446,7 @@ class HandshakeProbe:
         self._decided = False
         self._received = 0
         self._messages = 0
+        self._warnings = 0
         self._hrr: ev.HelloRetryRequest | None = None
         self._protect: RecordProtection | None = None
         self._offered_shares: dict[int, KeyShare] = {}
@@ -470,24 +481,43 @@ class HandshakeProbe:
         self.state = ProbeState.FAILED
         return [not_tls]
 
+    def release(self) -> None:
+        """Drop the buffers, transcript and keys once the probe is over (the IO glue calls
+        it): a probe kept for its spec must not keep up to MAX_FLIGHT_BYTES of a server's
+        unfinished bytes with it. The state and ``server_hello`` stay."""
+        self._records = RecordReader()
+        self._hs = HandshakeBuffer()
+        self._hs13 = HandshakeBuffer()
+        self._head = b""
+        self._transcript = []
+        self._protect = None
+        self._offered_shares = {}
+        self._outgoing.clear()
+
     def data_to_send(self) -> bytes:
         out = bytes(self._outgoing)
         self._outgoing.clear()
         return out
 
     def receive_data(self, data: bytes) -> list[ev.Event]:
+        """The events ``data`` completes (b"" means the peer closed). The events and the
+        final state are the same however the server's bytes are cut into calls. Raises
+        RemoteProtocolError for bytes that cannot be parsed; the events parsed before the
+        fault in this call travel with it (``exc.events``) and the probe is FAILED."""
         if self.state.terminal:
             return []
+        out: list[ev.Event] = []
         try:
-            return self._receive(data)
-        except RemoteProtocolError:
+            self._receive(data, out)
+        except RemoteProtocolError as exc:
             self.state = ProbeState.FAILED
+            exc.events = tuple(out)
             raise
+        return out
 
     # -- internals ---------------------------------------------------------------------
 
-    def _receive(self, data: bytes) -> list[ev.Event]:
-        out: list[ev.Event] = []
+    def _receive(self, data: bytes, out: list[ev.Event]) -> None:
         if not data:
             if not self._decided:
                 not_tls = self._not_tls_or_none()
@@ -495,40 +525,50 @@ class HandshakeProbe:
                     out.append(not_tls)
             out.append(ev.ConnectionClosed())
             self.state = ProbeState.CLOSED
-            return out
+            return
+        # Only the first MAX_FLIGHT_BYTES are ever parsed, however they were cut; a flight
+        # not finished within them is an error.
+        room = max(c.MAX_FLIGHT_BYTES - self._received, 0)
         self._received += len(data)
-        if self._received > c.MAX_FLIGHT_BYTES:
-            raise RemoteProtocolError(
-                f"server sent more than {c.MAX_FLIGHT_BYTES} bytes without finishing its flight",
-                alert=c.ALERT_UNEXPECTED_MESSAGE,
-                data=data[:32],
-            )
+        over = len(data) > room
+        data = data[:room]
         if not self._decided:
             self._head += data
             if looks_like_tls(self._head[:3]):
                 if len(self._head) < 3:
-                    return out  # too few bytes to tell yet
+                    return  # too few bytes to tell yet
                 self._decided = True
                 data, self._head = self._head, b""
             else:
                 # Not TLS. Wait for a whole first line or 64 bytes (a reply may arrive as
                 # "HTT" + "P/1.1 400 ..."): enough to name the protocol and to show the
                 # banner as evidence; a close or the read deadline ends the wait too.
-                if len(self._head) < 64 and b"\n" not in self._head:
-                    return out
+                if _banner_end(self._head) is None:
+                    return
                 not_tls = self._not_tls_or_none()
                 self.state = ProbeState.FAILED
-                return [not_tls] if not_tls is not None else []
+                if not_tls is not None:
+                    out.append(not_tls)
+                return
         for record in self._records.feed(data):
             self._on_record(record, out)
             if self.state.terminal:
-                break
-        return out
+                return
+        if self._records.pending_error is not None:
+            raise self._records.pending_error
+        if over:
+            raise RemoteProtocolError(
+                f"server sent more than {c.MAX_FLIGHT_BYTES} bytes without finishing its flight",
+                alert=c.ALERT_UNEXPECTED_MESSAGE,
+            )
 
     def _not_tls_or_none(self) -> ev.NotTLS | None:
         if looks_like_tls(self._head):
             return None
-        return ev.NotTLS(protocol=identify_protocol(self._head), first_bytes=self._head[:64])
+        # The banner up to its first line end (or 64 bytes): the same evidence however the
+        # bytes were cut.
+        head = self._head[: _banner_end(self._head) or 64]
+        return ev.NotTLS(protocol=identify_protocol(head), first_bytes=head)
 
     def _on_record(self, record: Record, out: list[ev.Event]) -> None:
         if record.sslv2:
@@ -550,6 +590,8 @@ class HandshakeProbe:
                 self._on_handshake(msg, out, encrypted=False)
                 if self.state.terminal:
                     return
+            if self._hs.pending_error is not None:
+                raise self._hs.pending_error
         elif ctype == c.CHANGE_CIPHER_SPEC:
             # RFC 8446 section 5 / D.4: a middlebox-compatibility CCS is dropped.
             return
@@ -560,6 +602,8 @@ class HandshakeProbe:
                     self._on_handshake(msg, out, encrypted=True)
                     if self.state.terminal:
                         return
+                if self._hs13.pending_error is not None:
+                    raise self._hs13.pending_error
             elif inner_type == c.ALERT:
                 self._on_alert(plaintext, out, encrypted=True)
             else:
@@ -580,6 +624,14 @@ class HandshakeProbe:
             raise RemoteProtocolError("malformed alert record", alert=c.ALERT_DECODE_ERROR, data=payload)
         for i in range(0, len(payload), 2):
             alert = ev.Alert(level=payload[i], description=payload[i + 1], encrypted=encrypted)
+            if alert.level == c.WARNING and alert.description != c.ALERT_CLOSE_NOTIFY:
+                self._warnings += 1
+                if self._warnings > c.MAX_WARNING_ALERTS:
+                    raise RemoteProtocolError(
+                        f"more than {c.MAX_WARNING_ALERTS} warning alerts",
+                        alert=c.ALERT_UNEXPECTED_MESSAGE,
+                        data=payload[i : i + 2],
+                    )
             out.append(alert)
             if alert.level != c.WARNING or alert.description == c.ALERT_CLOSE_NOTIFY:
                 self.state = ProbeState.FAILED

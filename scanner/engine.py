@@ -255,6 +255,9 @@ async def run_probe(
                 try:
                     events.extend(probe.receive_data(data))
                 except RemoteProtocolError as exc:
+                    # What was parsed before the fault, in this read too, is kept: the
+                    # verdict must not depend on how TCP cut the bytes.
+                    events.extend(e for e in exc.events if isinstance(e, ev.Event))
                     if any(isinstance(e, ev.ServerHello) for e in events):
                         # A reply we could not fully read after a ServerHello: keep the
                         # acceptance and say what broke.
@@ -285,6 +288,7 @@ async def run_probe(
             return done(found, found_detail, phase, ended=outcome)
         return done(outcome, detail, phase)
     finally:
+        probe.release()  # the outcome holds the events; the probe's buffers can go
         if stream is not None:
             await close_stream(stream)
     outcome, detail = classify(events)

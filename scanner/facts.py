@@ -45,6 +45,7 @@ from scanner.probes import (
 )
 from scanner.probes.context import Found, ProbeContext
 from scanner.probes.hello import HelloFactory, describe_offer
+from scanner.probes.suites import ENDS_VERSION, VersionScan
 from scanner.results import ChainResult, EndpointResult, ProbeLog, Stats
 
 # The probes that run once the versions are known, concurrently: (name in --probes, entry
@@ -87,17 +88,18 @@ async def gather(
         conn=conn, hello=HelloFactory(server_name=target.server_name), target=target,
         options=options, found=Found(),
     )
-    with trio.move_on_after(options.deadlines.endpoint) as scope:
+    # One deadline for everything done for this endpoint, revocation lookups included.
+    deadline_at = trio.current_time() + options.deadlines.endpoint
+    with trio.CancelScope(deadline=deadline_at) as scope:
         await _run(ctx)
-    result = _assemble(ctx, started, time.perf_counter() - t0)
-    if scope.cancelled_caught:
-        result = replace(
-            result,
-            detail=(result.detail + "; " if result.detail else "")
-            + f"endpoint deadline of {options.deadlines.endpoint:g}s reached, results are partial",
-        )
+    # The accumulator keeps every finished probe's facts; a deadline makes the result
+    # partial (outcome ok when TLS was spoken), not a timeout.
+    deadline = (
+        f"endpoint deadline of {options.deadlines.endpoint:g}s reached" if scope.cancelled_caught else None
+    )
+    result = _assemble(ctx, started, time.perf_counter() - t0, deadline=deadline)
     if result.certificates:
-        result = replace(result, certificates=await _examine_chains(result, options))
+        result = replace(result, certificates=await _examine_chains(result, options, deadline_at))
     return result
 
 
@@ -117,7 +119,10 @@ async def _run(ctx: ProbeContext) -> None:
 # -- assembling the result -----------------------------------------------------------------
 
 
-def _assemble(ctx: ProbeContext, started: datetime, duration: float) -> EndpointResult:
+def _assemble(ctx: ProbeContext, started: datetime, duration: float, *, deadline: str | None = None) -> EndpointResult:
+    """The EndpointResult of what ``ctx.found`` holds. ``deadline``: the endpoint deadline
+    ended the probes (its description); the result is then partial, every fact a finished
+    probe established kept, and a timeout only when no probe got an answer."""
     target, options, found, log = ctx.target, ctx.options, ctx.found, ctx.conn.log
     stats = Stats(
         connections=sum(o.connections for _, _, o in log),
@@ -141,19 +146,33 @@ def _assemble(ctx: ProbeContext, started: datetime, duration: float) -> Endpoint
         host=target.host, port=target.port, ip=target.ip, sni=target.server_name, tags=target.tags,
         stats=stats, probes=probes, started=started.isoformat(timespec="seconds"),
     )
-    protocols = tuple(versions.protocol_result(found.versions[v]) for v in sorted(found.versions, reverse=True))
+    if deadline and any(s.first is not None and s.first.outcome not in ENDS_VERSION for s in found.versions.values()):
+        # The server answers, but the deadline came before every version was asked: the
+        # versions never asked are listed as not probed, with the reason.
+        for v in options.versions:
+            found.versions.setdefault(v, VersionScan(version=v))
+    protocols = tuple(versions.protocol_result(found.versions[v], deadline) for v in sorted(found.versions, reverse=True))
+    partial_detail = f"{deadline}, results are partial" if deadline else ""
     if not any(p.supported for p in protocols):
         outcome, detail = _endpoint_failure(found)
         if outcome != "ok":
-            return EndpointResult(outcome=outcome, detail=detail, protocols=protocols, **base)  # type: ignore[arg-type]
+            if deadline:
+                detail = f"{detail}; {partial_detail}" if detail else partial_detail
+            return EndpointResult(
+                outcome=outcome, detail=detail, protocols=protocols, partial=bool(deadline), **base  # type: ignore[arg-type]
+            )
     suites, dh_bits = versions.suite_results(found)
+    chains, omitted = certificates.chains(found, target)
     return EndpointResult(
         outcome="ok",
+        detail=partial_detail,
+        partial=bool(deadline),
+        certificates_omitted=omitted,
         protocols=protocols,
         cipher_suites=suites,
         groups=groups.group_results(found),
         dh_bits=dh_bits,
-        certificates=certificates.chains(found, target),
+        certificates=chains,
         behaviours=behaviours.behaviours(found, target),
         anomalies=tuple(
             f"{reg.version_name(v)}: {text}"
@@ -195,7 +214,12 @@ def _endpoint_failure(found: Found) -> tuple[str, str]:
     return "error", "no outcome"
 
 
-async def _examine_chains(result: EndpointResult, options: ScanOptions) -> tuple[ChainResult, ...]:
+async def _examine_chains(result: EndpointResult, options: ScanOptions, deadline_at: float) -> tuple[ChainResult, ...]:
+    """Decode and validate every chain kept (local work, bounded by the chain cap), and
+    check revocation within the endpoint deadline (``deadline_at``, trio time): identical
+    leaves are checked once, the lookups go through the run's cache and the endpoint's
+    lookup budget, concurrently."""
+    from scanner.revocation import LookupBudget, RevocationResult
     from scanner.x509 import CertificateDecodeError, decode_certificate, validate_chain
 
     out = []
@@ -211,14 +235,35 @@ async def _examine_chains(result: EndpointResult, options: ScanOptions) -> tuple
             chain.der, hostname=hostname, now=options.now, ca_file=options.ca_file,
             use_system_store=options.use_system_store,
         )
-        revocation = None
-        if "revocation" in options.probes and chain.sni == result.sni:
-            revocation = await _revocation(chain, options)
-        out.append(replace(chain, certificates=tuple(infos), validation=validation, revocation=revocation))
-    return tuple(out)
+        out.append(replace(chain, certificates=tuple(infos), validation=validation))
+    if "revocation" not in options.probes:
+        return tuple(out)
+    # One check per distinct (leaf, issuer), all inside the endpoint deadline.
+    wanted = {
+        (ch.der[0], ch.der[1] if len(ch.der) > 1 else None): ch for ch in out if ch.sni == result.sni
+    }
+    verdicts: dict[tuple[bytes, bytes | None], Any] = {}
+    budget = LookupBudget()
+
+    async def one(key: tuple[bytes, bytes | None], chain: ChainResult) -> None:
+        verdicts[key] = await _revocation(chain, options, budget)
+
+    with trio.CancelScope(deadline=deadline_at):
+        async with trio.open_nursery() as nursery:
+            for key, chain in wanted.items():
+                nursery.start_soon(one, key, chain)
+    late = RevocationResult(
+        status="not_checked", method="none",
+        detail=f"endpoint deadline of {options.deadlines.endpoint:g}s reached before the revocation check finished",
+    )
+    return tuple(
+        replace(ch, revocation=verdicts.get((ch.der[0], ch.der[1] if len(ch.der) > 1 else None), late))
+        if ch.sni == result.sni else ch
+        for ch in out
+    )
 
 
-async def _revocation(chain: ChainResult, options: ScanOptions) -> Any:
+async def _revocation(chain: ChainResult, options: ScanOptions, budget: Any) -> Any:
     from scanner.revocation import check_revocation, check_stapled
 
     issuer = chain.der[1] if len(chain.der) > 1 else None
@@ -227,9 +272,7 @@ async def _revocation(chain: ChainResult, options: ScanOptions) -> Any:
         if stapled.status in ("good", "revoked"):
             return stapled
     with trio.move_on_after(min(options.deadlines.read * 2, 10)):
-        return await check_revocation(chain.der[0], issuer)
+        return await check_revocation(chain.der[0], issuer, budget=budget)
     from scanner.revocation import RevocationResult
 
     return RevocationResult(status="unreachable", method="none", detail="revocation check deadline reached")
-
-

@@ -30,6 +30,9 @@ class ProtocolResult:
     alert: int | None = None
     detail: str = ""
     negotiated: int | None = None  # the version the server answered with, when it answered
+    # Why the cipher suite enumeration of this version did not finish (the endpoint
+    # deadline); None when it did. Suites found before it are kept.
+    incomplete: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,11 +169,16 @@ class EndpointResult:
     sni: str | None
     outcome: str  # ok (TLS spoken), or why not: dns_error, refused, timeout, not_tls, ...
     detail: str = ""
+    # True when the endpoint deadline ended the scan before every probe finished: the
+    # facts below are what the finished probes established; ``detail`` names the deadline.
+    partial: bool = False
     protocols: tuple[ProtocolResult, ...] = ()
     cipher_suites: tuple[SuiteResult, ...] = ()
     groups: tuple[GroupResult, ...] = ()
     dh_bits: tuple[int, ...] = ()
     certificates: tuple[ChainResult, ...] = ()
+    # Distinct chains seen beyond the ones kept in ``certificates`` (facts.MAX_CHAINS).
+    certificates_omitted: int = 0
     behaviours: Behaviours = dataclasses.field(default_factory=Behaviours)
     client_auth: tuple[ClientAuthResult, ...] = ()
     client_certificates: tuple[ClientCertAttempt, ...] = ()

@@ -5,7 +5,12 @@
 #   garbage are recorded in `detail`, and the result is "unreachable" only when no URL
 #   answered at all (what Windows reports as CRYPT_E_REVOCATION_OFFLINE, 0x80092013).
 # - Deadlines belong to the caller: wrap `check_revocation` in `trio.move_on_after(...)`.
-#   The httpx client made here has a generous timeout only as a safety net.
+#   One fetch is also bounded by FETCH_TIMEOUT, so that a URL that never answers is
+#   recorded (and cached) as such instead of only being cancelled.
+# - Bounded work: a body is read streamed and at most MAX_OCSP_BODY / MAX_CRL_BODY bytes
+#   of it are kept (beyond: the verdict "too large", with the size seen); every fetch of
+#   one trio run goes through one FetchCache (same URL and request: fetched once, even
+#   when asked concurrently); a LookupBudget bounds the fetches of one endpoint.
 # - An answer counts only if it is about this certificate and, when the issuer is known,
 #   signed by the issuer or by a responder the issuer delegated to (RFC 6960 §4.2.2.2).
 #   Without the issuer, OCSP cannot be asked (the request names the issuer's hashes,
@@ -18,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import httpx
+import trio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
@@ -26,12 +32,93 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from scanner.x509 import CertificateDecodeError, decode_certificate
 
-__all__ = ["RevocationResult", "check_revocation", "check_stapled"]
+__all__ = [
+    "MAX_CRL_BODY", "MAX_LOOKUPS_PER_ENDPOINT", "MAX_OCSP_BODY", "FetchCache", "LookupBudget",
+    "RevocationResult", "check_revocation", "check_stapled", "run_cache",
+]
 
 # How far a responder's clock may run ahead of ours before its answer is refused.
 _CLOCK_SKEW = datetime.timedelta(minutes=5)
 # Safety net only: the caller's deadline (trio.move_on_after) is the real limit.
 _SAFETY_TIMEOUT = httpx.Timeout(60.0)
+# The most one fetch may take; a URL that has not answered by then is "timeout".
+FETCH_TIMEOUT = 10.0
+# Body caps (docs/design.md, "Guarantees"). An OCSP response is a few KB (RFC 6960
+# section 4.2.1); the largest public CRLs are a few MB.
+MAX_OCSP_BODY = 2**20
+MAX_CRL_BODY = 8 * 2**20
+# Fetches (cache hits excluded) for the chains of one endpoint.
+MAX_LOOKUPS_PER_ENDPOINT = 8
+# Bodies kept in a run's cache at most (failures are always kept: they are small).
+_CACHE_BODY_BYTES = 32 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """One fetch: the body, or why there is none. ``answered``: the server did answer
+    (a body too large is an answer, just not one we read)."""
+
+    body: bytes | None
+    failure: str = ""
+    answered: bool = False
+
+
+class FetchCache:
+    """The fetches of one trio run, by (URL, request body): a CRL or an OCSP answer is
+    fetched once however many endpoints or chains name it, and a URL that does not answer
+    costs its timeout once. Concurrent askers of the same key wait for the first."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple[str, bytes | None], _Fetched] = {}
+        self._pending: dict[tuple[str, bytes | None], trio.Event] = {}
+        self._body_bytes = 0
+
+    def cached(self, url: str, request: bytes | None) -> _Fetched | None:
+        return self._done.get((url, request))
+
+    def in_flight(self, url: str, request: bytes | None) -> bool:
+        return (url, request) in self._pending
+
+    async def fetch(self, client: httpx.AsyncClient, url: str, request: bytes | None, limit: int) -> _Fetched:
+        key = (url, request)
+        while key in self._pending:
+            await self._pending[key].wait()
+        if key in self._done:
+            return self._done[key]
+        event = self._pending[key] = trio.Event()
+        try:
+            with trio.move_on_after(FETCH_TIMEOUT):
+                result = await _fetch(client, url, request, limit)
+                if result.body is None or self._body_bytes + len(result.body) <= _CACHE_BODY_BYTES:
+                    self._done[key] = result
+                    self._body_bytes += len(result.body or b"")
+                return result
+            result = _Fetched(None, f"timeout (no answer within {FETCH_TIMEOUT:g}s)")
+            self._done[key] = result
+            return result
+        finally:
+            del self._pending[key]
+            event.set()
+
+
+_RUN_CACHE: trio.lowlevel.RunVar[FetchCache] = trio.lowlevel.RunVar("tlscompat_revocation_cache")
+
+
+def run_cache() -> FetchCache:
+    """The FetchCache of the current trio run (one scan, one fleet run)."""
+    try:
+        return _RUN_CACHE.get()
+    except LookupError:
+        cache = FetchCache()
+        _RUN_CACHE.set(cache)
+        return cache
+
+
+@dataclass(slots=True)
+class LookupBudget:
+    """How many more fetches the chains of one endpoint may cause."""
+
+    left: int = MAX_LOOKUPS_PER_ENDPOINT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,10 +174,17 @@ def check_stapled(ocsp_der: bytes, leaf_der: bytes, issuer_der: bytes | None) ->
 
 
 async def check_revocation(
-    leaf_der: bytes, issuer_der: bytes | None, *, client: httpx.AsyncClient | None = None
+    leaf_der: bytes,
+    issuer_der: bytes | None,
+    *,
+    client: httpx.AsyncClient | None = None,
+    cache: FetchCache | None = None,
+    budget: LookupBudget | None = None,
 ) -> RevocationResult:
     """Ask the leaf's OCSP responders, then its CRL distribution points, until one gives a
-    usable answer. Never raises for network or garbage problems."""
+    usable answer. Never raises for network or garbage problems. ``cache``: the run's
+    FetchCache (default: run_cache()); ``budget``: the endpoint's fetches left (default:
+    unbounded); a URL not fetched for want of budget is named in the detail."""
     try:
         leaf = _load(leaf_der)
         info = decode_certificate(leaf_der)
@@ -105,10 +199,40 @@ async def check_revocation(
             detail = "no HTTP revocation URL (not fetched: " + ", ".join(skipped) + ")"
         return RevocationResult(status="not_checked", method="none", detail=detail)
     issuer, issuer_note = _load_issuer(issuer_der)
-    if client is None:
-        async with httpx.AsyncClient(timeout=_SAFETY_TIMEOUT, follow_redirects=True) as own:
-            return await _check(leaf, issuer, issuer_note, ocsp_urls, crl_urls, skipped, own)
-    return await _check(leaf, issuer, issuer_note, ocsp_urls, crl_urls, skipped, client)
+    fetcher = _Fetcher(client=client, cache=cache or run_cache(), budget=budget or LookupBudget(left=10**9))
+    try:
+        return await _check(leaf, issuer, issuer_note, ocsp_urls, crl_urls, skipped, fetcher)
+    finally:
+        if fetcher.own is not None:
+            with trio.CancelScope(shield=True):
+                await fetcher.own.aclose()
+
+
+@dataclass(slots=True)
+class _Fetcher:
+    """Fetches through the run's cache, within the endpoint's budget; makes its own httpx
+    client only when a fetch is really needed."""
+
+    client: httpx.AsyncClient | None
+    cache: FetchCache
+    budget: LookupBudget
+    own: httpx.AsyncClient | None = None
+
+    async def __call__(self, url: str, request: bytes | None, limit: int) -> _Fetched:
+        hit = self.cache.cached(url, request)
+        if hit is not None:
+            return hit
+        if not self.cache.in_flight(url, request):
+            # Waiting for a fetch another chain (or endpoint) started costs no budget.
+            if self.budget.left <= 0:
+                return _Fetched(None, f"not fetched: the limit of {MAX_LOOKUPS_PER_ENDPOINT} lookups per endpoint was reached")
+            self.budget.left -= 1
+        client = self.client
+        if client is None:
+            if self.own is None:
+                self.own = httpx.AsyncClient(timeout=_SAFETY_TIMEOUT, follow_redirects=True)
+            client = self.own
+        return await self.cache.fetch(client, url, request, limit)
 
 
 async def _check(
@@ -118,7 +242,7 @@ async def _check(
     ocsp_urls: tuple[str, ...],
     crl_urls: tuple[str, ...],
     skipped: list[str],
-    client: httpx.AsyncClient,
+    fetch: _Fetcher,
 ) -> RevocationResult:
     notes: list[str] = []
     tried: list[str] = []
@@ -143,13 +267,19 @@ async def _check(
 
     for method, urls, request_body, judge in asks:
         label = method.upper()
+        limit = MAX_OCSP_BODY if method == "ocsp" else MAX_CRL_BODY
         for url in urls:
             tried.append(url)
-            body, failure = await _fetch(client, url, request_body)
-            if body is None:
-                notes.append(f"{label} {url} {failure}")
+            got = await fetch(url, request_body, limit)
+            if got.body is None:
+                if got.answered:
+                    # Too large to read: an answer we cannot use (status unknown).
+                    notes.append(f"{label} too large: {url} {got.failure}")
+                    answered_by.append(method)
+                else:
+                    notes.append(f"{label} {url} {got.failure}")
                 continue
-            verdict = judge(body, leaf, issuer, _now())
+            verdict = judge(got.body, leaf, issuer, _now())
             notes.append(f"{label} {url} {verdict.detail}")
             if not verdict.answered:
                 continue
@@ -186,30 +316,51 @@ def _decided(
 
 
 async def _fetch(
-    client: httpx.AsyncClient, url: str, ocsp_request: bytes | None
-) -> tuple[bytes | None, str]:
-    """(body, "") or (None, what went wrong). POST for OCSP (RFC 6960 Appendix A.1)."""
+    client: httpx.AsyncClient, url: str, ocsp_request: bytes | None, limit: int
+) -> _Fetched:
+    """The body, or why there is none. POST for OCSP (RFC 6960 Appendix A.1). The body is
+    read streamed, at most ``limit`` bytes of it (after content decoding, so a compressed
+    bomb is bounded too); a longer one is an answer "too large" with the size seen."""
+    if ocsp_request is not None:
+        request = client.build_request(
+            "POST",
+            url,
+            content=ocsp_request,
+            headers={"Content-Type": "application/ocsp-request", "Accept": "application/ocsp-response"},
+        )
+    else:
+        request = client.build_request("GET", url)
     try:
-        if ocsp_request is not None:
-            response = await client.post(
-                url,
-                content=ocsp_request,
-                headers={
-                    "Content-Type": "application/ocsp-request",
-                    "Accept": "application/ocsp-response",
-                },
-            )
-        else:
-            response = await client.get(url)
+        response = await client.send(request, stream=True)
     except httpx.TimeoutException:
-        return None, "timeout"
+        return _Fetched(None, "timeout")
     except Exception as exc:  # connection refused, reset, DNS, bad URL...: an outcome
-        return None, _describe_failure(exc)
-    if response.status_code != 200:
-        return None, f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
-    if not response.content:
-        return None, "empty response"
-    return response.content, ""
+        return _Fetched(None, _describe_failure(exc))
+    try:
+        if response.status_code != 200:
+            return _Fetched(None, f"HTTP {response.status_code} {response.reason_phrase}".rstrip())
+        announced = response.headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > limit:
+            return _Fetched(None, _too_large(limit, f"Content-Length {int(announced)} bytes"), answered=True)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > limit:
+                return _Fetched(None, _too_large(limit, f"more than {limit} bytes sent"), answered=True)
+    except httpx.TimeoutException:
+        return _Fetched(None, "timeout")
+    except Exception as exc:  # reset mid-body, bad encoding...
+        return _Fetched(None, _describe_failure(exc))
+    finally:
+        with trio.CancelScope(shield=True):
+            await response.aclose()
+    if not body:
+        return _Fetched(None, "empty response")
+    return _Fetched(bytes(body), answered=True)
+
+
+def _too_large(limit: int, seen: str) -> str:
+    return f"({seen}; bodies over {limit // 2**20} MiB are not read)"
 
 
 def _describe_failure(exc: BaseException) -> str:

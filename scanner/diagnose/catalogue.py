@@ -107,6 +107,25 @@ _ENTRIES = (
         ),
     ),
     Entry(
+        id="scan.partial",
+        topic="Connectivity",
+        severity="info",
+        title="The scan did not finish before the endpoint deadline",
+        cause=(
+            "The server answers, but slowly or with many connections to go (a server that "
+            "picks suites it was not offered is asked one suite per connection), so the "
+            "endpoint deadline (`--endpoint-timeout`, 120 s by default) ended the scan. Every "
+            "fact a finished probe established is in the result; what is missing is named "
+            "per version (\"enumeration incomplete\")."
+        ),
+        resolution=(
+            "Scan again with a longer `--endpoint-timeout` (and a higher `--per-endpoint` if "
+            "the server allows more connections at once). On the server, find why each answer "
+            "takes long: an overloaded or rate-limited service, a slow key exchange, a "
+            "TLS-inspecting device in the path."
+        ),
+    ),
+    Entry(
         id="port.not_tls",
         topic="Connectivity",
         severity="critical",

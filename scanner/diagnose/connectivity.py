@@ -210,6 +210,18 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
         return None
     return make("sni.required", lines(evidence))
 
+def scan_partial(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """The result is partial (the endpoint deadline ended it) and TLS was spoken: the
+    versions whose enumeration did not finish, and the deadline."""
+    if not result.partial or result.outcome != "ok":
+        return None
+    from handshakes.registry import version_name
+
+    unfinished = [version_name(p.version) for p in result.protocols if p.incomplete]
+    text = f"{_where(result)}: {result.detail or 'endpoint deadline reached'}"
+    if unfinished:
+        text += "; enumeration incomplete for " + ", ".join(unfinished)
+    return make("scan.partial", text)
 
 
 # finding id -> the one function that decides it.
@@ -218,6 +230,7 @@ RULES: dict[str, Rule] = {
     "port.closed": port_closed,
     "port.unreachable": port_unreachable,
     "port.timeout": port_timeout,
+    "scan.partial": scan_partial,
     "port.not_tls": port_not_tls,
     "handshake.aborted": handshake_aborted,
     "handshake.rejected": handshake_rejected,

@@ -40,6 +40,12 @@ def _highest_legacy(result: EndpointResult) -> int | None:
     return max(legacy) if legacy else None
 
 
+def _unknown(result: EndpointResult, versions: set[int]) -> bool:
+    """A partial result (endpoint deadline) left one of these versions unanswered."""
+    answered = {p.version for p in result.protocols if p.outcome != "not_probed"}
+    return result.partial and bool(versions - answered)
+
+
 def no_common_version(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """The server accepts at least one version, none of which is in
     options.client_versions. Quotes both lists and how the server answered each of the
@@ -48,6 +54,8 @@ def no_common_version(result: EndpointResult, options: ScanOptions) -> Finding |
     client = set(options.client_versions)
     if not supported or supported & client:
         return None
+    if _unknown(result, client):
+        return None  # a client version the deadline left unasked may be accepted
     answers = [outcome_text(p) for p in result.protocols if p.version in client]
     text = (
         f"the server accepts only {versions(supported)}; the client offers "
@@ -84,7 +92,8 @@ def no_common_suite(result: EndpointResult, options: ScanOptions) -> Finding | N
     client = set(options.client_suites)
     shared = sorted(set(result.supported_versions()) & set(options.client_versions), reverse=True)
     by_version = _by_version(result.cipher_suites)
-    judged = [v for v in shared if by_version.get(v)]
+    incomplete = {p.version for p in result.protocols if p.incomplete}
+    judged = [v for v in shared if by_version.get(v) and v not in incomplete]
     if not judged:
         return None
     if any(s.code in client for v in judged for s in by_version[v]):
@@ -140,6 +149,8 @@ def no_forward_secrecy(result: EndpointResult, options: ScanOptions) -> Finding 
     supported = result.supported_versions()
     if not supported or c.TLS13 in supported or not result.cipher_suites:
         return None
+    if any(p.incomplete for p in result.protocols) or _unknown(result, {c.TLS13}):
+        return None  # the deadline left suites or TLS 1.3 unasked: absence is not proven
     kx: dict[str, set[int]] = defaultdict(set)
     for s in result.cipher_suites:
         info = reg.cipher_suite(s.code)

@@ -264,6 +264,14 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
         if store is not None:
             store.finish(status)
             store.close()
+            if store.unwritten:
+                # Told once, at the end: the output is complete, only the history lacks them.
+                print(
+                    f"tlscompat: the history database {db_path} was not written for "
+                    f"{store.unwritten} endpoint{'s' if store.unwritten != 1 else ''} "
+                    f"({store.error or 'unavailable'}); the output has every endpoint",
+                    file=sys.stderr,
+                )
     if progress is not None and (args.format != "table" or args.output):
         sys.stderr.write(summary.render(color=sys.stderr.isatty()))
     if interrupted:

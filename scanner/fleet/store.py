@@ -8,12 +8,19 @@
 # written); a resumed scan is a new run in the same scan (`scan_id`), and endpoints the
 # output file holds but the database lacks (killed between the two writes) are copied in.
 # The schema is documented in docs/fleet.md; `PRAGMA user_version` is its version.
+# Contention (another process holding the write lock): every statement waits up to
+# BUSY_TIMEOUT_S (SQLite's busy handler); an endpoint that still cannot be written is kept
+# in memory (at most MAX_PENDING) and retried at the next write once RETRY_AFTER_S have
+# passed, and once more at the end with FINAL_WAIT_S; what still fails is counted in
+# `unwritten`, the scan goes on, and the CLI tells the user once. The output file never
+# depends on the database.
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -81,50 +88,108 @@ def _highest(data: dict[str, Any]) -> str | None:
     return min(codes, key=lambda cn: version_order(cn[0]))[1] if codes else None
 
 
-class Store:
-    """One run's writer into the history database."""
+# Seconds SQLite's busy handler waits for a lock per statement, during the scan (the event
+# loop waits with it, so it is short) and at the end (nothing else to do then).
+BUSY_TIMEOUT_S = 1.0
+FINAL_WAIT_S = 15.0
+# Seconds between retries while the database is unavailable.
+RETRY_AFTER_S = 5.0
+# Endpoints kept in memory for a later retry; beyond, the oldest is given up (counted).
+MAX_PENDING = 10_000
 
-    def __init__(self, path: str | Path) -> None:
+
+class Store:
+    """One run's writer into the history database.
+
+    Opening raises sqlite3.DatabaseError for a file that is not a usable database (the
+    CLI turns it into a usage error before any packet). Once open, nothing raises for
+    contention: see the module comment; ``unwritten`` counts the endpoints the database
+    did not get, ``error`` says why."""
+
+    def __init__(self, path: str | Path, *, clock: Any = None) -> None:
+        import time
+
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"{self.path}: schema version {version} is newer than this tlscompat ({SCHEMA_VERSION})")
-        self.db.executescript(SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._clock = clock or time.monotonic
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=FINAL_WAIT_S)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(f"{self.path}: schema version {version} is newer than this tlscompat ({SCHEMA_VERSION})")
+            if version != SCHEMA_VERSION:
+                self.db.executescript(SCHEMA)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.OperationalError as exc:
+            if not _contention(exc):
+                self.db.close()
+                raise
+            # Locked for longer than FINAL_WAIT_S: the scan goes on without history; the
+            # writes are retried (the schema, if missing, with them).
+            self.error: str | None = str(exc)
+            self._failed_at: float | None = self._clock()
+        else:
+            self.error = None
+            self._failed_at = None
+        self.db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         self.run_id: int | None = None
         self.scan_id: int | None = None
         self.count = 0
+        self.unwritten = 0
+        self._run_args: tuple[str, str | None, int, bool] | None = None
+        self._pending: list[tuple[dict[str, Any], str]] = []
 
-    def start_run(self, *, command: str, output: str | None, targets: int, resume: bool) -> int:
-        """A new run. With ``resume``, it continues the last run written to ``output``."""
+    # -- the run ---------------------------------------------------------------------------
+
+    def start_run(self, *, command: str, output: str | None, targets: int, resume: bool) -> int | None:
+        """A new run (its id; None while the database is unavailable: it is created at the
+        first write that succeeds). With ``resume``, it continues the last run written to
+        ``output``."""
+        self._run_args = (command, output, targets, resume)
+        self._try(self._ensure_run)
+        return self.run_id
+
+    def _ensure_run(self) -> None:
+        if self.run_id is not None:
+            return
+        assert self._run_args is not None
+        command, output, targets, resume = self._run_args
+        self.db.executescript(SCHEMA)
         scan_id = None
         if resume and output is not None:
             row = self.db.execute(
                 "SELECT scan_id FROM runs WHERE output = ? ORDER BY id DESC LIMIT 1", (output,)
             ).fetchone()
             scan_id = row[0] if row else None
-        cur = self.db.execute(
-            "INSERT INTO runs (scan_id, started, status, command, output, targets) VALUES (0, ?, 'running', ?, ?, ?)",
-            (_now(), command, output, targets),
-        )
-        run_id = cur.lastrowid
-        assert run_id is not None
-        self.run_id = run_id
-        self.scan_id = scan_id if scan_id is not None else run_id
-        self.db.execute("UPDATE runs SET scan_id = ? WHERE id = ?", (self.scan_id, run_id))
-        return run_id
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            cur = self.db.execute(
+                "INSERT INTO runs (scan_id, started, status, command, output, targets) VALUES (0, ?, 'running', ?, ?, ?)",
+                (_now(), command, output, targets),
+            )
+            run_id = cur.lastrowid
+            assert run_id is not None
+            final_scan = scan_id if scan_id is not None else run_id
+            self.db.execute("UPDATE runs SET scan_id = ? WHERE id = ?", (final_scan, run_id))
+        self.run_id, self.scan_id = run_id, final_scan
 
     def has(self, data: dict[str, Any]) -> bool:
-        """Whether this scan (any of its runs) already holds this endpoint."""
-        row = self.db.execute(
-            "SELECT 1 FROM endpoints e JOIN runs r ON e.run_id = r.id WHERE r.scan_id = ? "
-            "AND e.host = ? AND e.port = ? AND e.ip IS ? AND e.sni IS ? LIMIT 1",
-            (self.scan_id, data.get("host"), data.get("port"), data.get("ip"), data.get("sni")),
-        ).fetchone()
+        """Whether this scan (any of its runs) already holds this endpoint (False while the
+        database is unavailable: the endpoint is then queued, and checked again when written)."""
+        if self.scan_id is None:
+            return False
+        try:
+            row = self.db.execute(
+                "SELECT 1 FROM endpoints e JOIN runs r ON e.run_id = r.id WHERE r.scan_id = ? "
+                "AND e.host = ? AND e.port = ? AND e.ip IS ? AND e.sni IS ? LIMIT 1",
+                (self.scan_id, data.get("host"), data.get("port"), data.get("ip"), data.get("sni")),
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if not _contention(exc):
+                raise
+            return False
         return row is not None
 
     def import_missing(self, lines: Iterable[dict[str, Any]]) -> int:
@@ -136,12 +201,34 @@ class Store:
                 n += 1
         return n
 
+    # -- writing ---------------------------------------------------------------------------
+
     def add(self, data: dict[str, Any], text: str) -> None:
-        """One endpoint (its JSON and the same JSON as text), committed at once."""
+        """One endpoint (its JSON and the same JSON as text), committed at once, or queued
+        for a retry when the database is locked. Never raises for contention."""
+        self._pending.append((data, text))
+        if len(self._pending) > MAX_PENDING:
+            del self._pending[0]
+            self.unwritten += 1
+        if self._failed_at is not None and self._clock() - self._failed_at < RETRY_AFTER_S:
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        if not self._try(self._ensure_run):
+            return
+        while self._pending:
+            data, text = self._pending[0]
+            if not self._try(partial(self._insert, data, text)):
+                return
+            del self._pending[0]
+            self.count += 1
+
+    def _insert(self, data: dict[str, Any], text: str) -> None:
         assert self.run_id is not None
         stats = data.get("stats") or {}
         with self.db:
-            self.db.execute("BEGIN")
+            self.db.execute("BEGIN IMMEDIATE")
             cur = self.db.execute(
                 "INSERT INTO endpoints (run_id, host, port, ip, sni, outcome, highest_protocol, started,"
                 " duration_s, connections, tags, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -159,13 +246,43 @@ class Store:
                 ],
             )
             self.db.execute("UPDATE runs SET endpoints = endpoints + 1 WHERE id = ?", (self.run_id,))
-        self.count += 1
+
+    def _try(self, step: Any) -> bool:
+        """Run one write step; False (and the time noted) when the database is locked."""
+        try:
+            step()
+        except sqlite3.OperationalError as exc:
+            if not _contention(exc):
+                raise
+            self.error = str(exc)
+            self._failed_at = self._clock()
+            return False
+        self._failed_at = None
+        return True
 
     def finish(self, status: str) -> None:
+        """Write what is pending (waiting up to FINAL_WAIT_S per statement) and the run's
+        status; what still cannot be written is counted in ``unwritten``."""
+        self.db.execute(f"PRAGMA busy_timeout={int(FINAL_WAIT_S * 1000)}")
+        self._failed_at = None
+        self._flush()
+        self.unwritten += len(self._pending)
+        self._pending.clear()
         if self.run_id is not None:
-            with self.db:
-                self.db.execute("BEGIN")
-                self.db.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?", (status, _now(), self.run_id))
+
+            def mark() -> None:
+                with self.db:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    self.db.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?", (status, _now(), self.run_id))
+
+            self._try(mark)
 
     def close(self) -> None:
         self.db.close()
+
+
+def _contention(exc: sqlite3.OperationalError) -> bool:
+    """A lock held by another connection (SQLITE_BUSY / SQLITE_LOCKED), or an I/O error
+    that may pass: the scan goes on without history rather than failing."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text or "disk i/o" in text

@@ -53,8 +53,13 @@ async def run(ctx: ProbeContext, supported: list[int]) -> None:
                 nursery.start_soon(by_type)
 
 
-def chains(found: Found, target: Target) -> tuple[ChainResult, ...]:
-    """Distinct chains seen, with the versions and SNI they were seen with."""
+# The most distinct certificate chains kept for one endpoint (docs/design.md, "Guarantees").
+MAX_CHAINS = 8
+
+
+def chains(found: Found, target: Target) -> tuple[tuple[ChainResult, ...], int]:
+    """Distinct chains seen, with the versions and SNI they were seen with (at most
+    MAX_CHAINS), and how many more distinct chains were seen and not kept."""
     seen: dict[tuple[tuple[bytes, ...], str | None], tuple[set[int], bytes | None]] = {}
 
     def add(out: ProbeOutcome | None, version: int, sni: str | None) -> None:
@@ -93,11 +98,11 @@ def chains(found: Found, target: Target) -> tuple[ChainResult, ...]:
     # A chain seen without SNI that the server also sends for the name adds nothing: list
     # it once (Behaviours.sni_detail says it is the same); a different one is evidence.
     with_name = {der for (der, sent_name) in seen if sent_name is not None}
-    chains = []
+    kept = []
     for (der, sent_name), (versions, staple) in seen.items():
         if sent_name is None and sni is not None and der in with_name:
             continue
-        chains.append(
+        kept.append(
             ChainResult(
                 versions=tuple(sorted(versions, reverse=True)),
                 sni=sent_name,
@@ -106,8 +111,10 @@ def chains(found: Found, target: Target) -> tuple[ChainResult, ...]:
                 stapled_ocsp=staple,
             )
         )
-    chains.sort(key=lambda ch: (ch.sni is None, -max(ch.versions or (0,)), ch.key_type))
-    return tuple(chains)
+    kept.sort(key=lambda ch: (ch.sni is None, -max(ch.versions or (0,)), ch.key_type))
+    # Identical chains are one entry (the key above); distinct ones are capped, so a
+    # server sending a new certificate per connection costs bounded memory and output.
+    return tuple(kept[:MAX_CHAINS]), max(len(kept) - MAX_CHAINS, 0)
 
 
 def tls13_staple(exts: ev.Extensions) -> bytes | None:

@@ -9,6 +9,7 @@
 # is recorded and the version is re-enumerated one suite per connection.
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -35,6 +36,10 @@ class Accepted:
 
 @dataclass(slots=True)
 class VersionScan:
+    """What is known of one version, filled in as each probe finishes: the endpoint
+    deadline may end the enumeration half-way, and what was found must survive it.
+    ``complete`` is set only when the enumeration ran to its end."""
+
     version: int
     supported: bool = False
     first: ProbeOutcome | None = None  # the outcome that proves (un)support
@@ -42,6 +47,7 @@ class VersionScan:
     accepted: list[Accepted] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     one_by_one: bool = False
+    complete: bool = False
 
     @property
     def suites(self) -> list[int]:
@@ -76,11 +82,38 @@ def _answered_version(out: ProbeOutcome) -> int | None:
     return None
 
 
-async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, enumerate_suites: bool = True) -> VersionScan:
-    result = VersionScan(version=version)
+async def scan_version(
+    conn: Connector,
+    hello: HelloFactory,
+    version: int,
+    *,
+    enumerate_suites: bool = True,
+    into: VersionScan | None = None,
+    on_first: Callable[[], None] | None = None,
+) -> VersionScan:
+    """Enumerate one version. ``into``: the VersionScan to fill in place as each probe
+    finishes (the caller keeps it, so a deadline that cancels this keeps what was found);
+    its ``complete`` is set at the end. ``on_first`` is called once the first answer is
+    in ``first`` (or the scan ended without one)."""
+    result = into if into is not None else VersionScan(version=version)
+    try:
+        await _scan_version(conn, hello, result, enumerate_suites=enumerate_suites, on_first=on_first)
+        result.complete = True
+    finally:
+        if on_first is not None and result.first is None:
+            on_first()
+    return result
+
+
+async def _scan_version(
+    conn: Connector, hello: HelloFactory, result: VersionScan, *, enumerate_suites: bool,
+    on_first: Callable[[], None] | None,
+) -> None:
+    version = result.version
     remaining = list(candidate_suites(version))
     if version == c.SSL2:
-        return await _scan_sslv2(conn, hello, result, remaining)
+        await _scan_sslv2(conn, hello, result, remaining)
+        return
     name = reg.version_name(version)
     seen_kx: set[tuple[str, str]] = set()
 
@@ -110,6 +143,8 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
         )
         if result.first is None:
             result.first = out
+            if on_first is not None:
+                on_first()
         if out.outcome in ENDS_VERSION:
             break
         if out.outcome != ACCEPTED:
@@ -132,29 +167,32 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
         if violation:
             result.violations.append(violation)
             result.supported = True
-            return await _one_by_one(conn, hello, result)
+            await _one_by_one(conn, hello, result)
+            return
         assert suite is not None
         result.supported = True
         result.accepted.append(Accepted(suite=suite, outcome=out, offered=offered))
         remaining.remove(suite)
         if not enumerate_suites:
             break
-    return result
 
 
-async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan) -> VersionScan:
-    """Fallback for servers that choose suites they were not offered: one suite per hello."""
+async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan) -> None:
+    """Fallback for servers that choose suites they were not offered: one suite per hello.
+    The suites already accepted from an offer that held them stay (each was chosen from
+    what we offered, so it is proven); only the others are asked one by one."""
     result.one_by_one = True
-    result.accepted.clear()
+    proven = {a.suite for a in result.accepted}
     name = reg.version_name(result.version)
     for suite in candidate_suites(result.version):
+        if suite in proven:
+            continue
         spec = hello.spec(result.version, (suite,))
         out = await conn.probe(f"{name} suite {reg.hex_code(suite)}", partial(hello.probe, spec))
         if out.outcome == ACCEPTED and _answered_version(out) == result.version:
             chosen, _ = _check(out, result.version, (suite,))
             if chosen == suite:
                 result.accepted.append(Accepted(suite=suite, outcome=out))
-    return result
 
 
 async def _scan_sslv2(conn: Connector, hello: HelloFactory, result: VersionScan, kinds: list[int]) -> VersionScan:

@@ -3,6 +3,8 @@
 # every other version concurrently, by elimination (scanner/probes/suites.py).
 from __future__ import annotations
 
+from functools import partial
+
 import trio
 
 from handshakes import constants as c
@@ -16,33 +18,47 @@ from scanner.results import ProtocolResult, SuiteResult
 
 
 async def run(ctx: ProbeContext) -> bool:
-    """Sets ``found.versions[v]`` for every version of ``options.versions``. Returns False
-    when the first contact settled the endpoint (nothing listens, another protocol
-    answers, or nothing answers): asking again with other versions would only wait out
-    more deadlines."""
+    """Sets ``found.versions[v]`` for every version of ``options.versions``. Each VersionScan
+    is registered before it starts and filled in as it goes, so the endpoint deadline
+    keeps what was found. The other versions start as soon as the first contact is
+    answered (not after the first version's whole enumeration), so a deadline does not
+    leave them unasked. Returns False when the first contact settled the endpoint
+    (nothing listens, another protocol answers, or nothing answers): asking again with
+    other versions would only wait out more deadlines."""
     conn, hello, found = ctx.conn, ctx.hello, ctx.found
     enumerate_suites = "suites" in ctx.options.probes
     versions = list(ctx.options.versions)
     first_version = c.TLS12 if c.TLS12 in versions else versions[0]
-    first = await sp.scan_version(conn, hello, first_version, enumerate_suites=enumerate_suites)
-    found.versions[first_version] = first
-    if first.first is not None and first.first.outcome in sp.ENDS_VERSION:
-        return False
+    first = found.versions[first_version] = sp.VersionScan(version=first_version)
+    answered = trio.Event()
 
     async def one(version: int) -> None:
-        found.versions[version] = await sp.scan_version(conn, hello, version, enumerate_suites=enumerate_suites)
+        scan = found.versions[version] = sp.VersionScan(version=version)
+        await sp.scan_version(conn, hello, version, enumerate_suites=enumerate_suites, into=scan)
 
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(partial(
+            sp.scan_version, conn, hello, first_version, enumerate_suites=enumerate_suites,
+            into=first, on_first=answered.set,
+        ))
+        await answered.wait()
+        if first.first is not None and first.first.outcome in sp.ENDS_VERSION:
+            return False
         for v in versions:
             if v != first_version:
                 nursery.start_soon(one, v)
     return True
 
 
-def protocol_result(scan: sp.VersionScan) -> ProtocolResult:
+def protocol_result(scan: sp.VersionScan, deadline: str | None = None) -> ProtocolResult:
+    """One version's row: supported or not, with the outcome that proves it. ``deadline``:
+    why an incomplete enumeration stopped (the endpoint deadline's description)."""
+    incomplete = None if scan.complete else f"enumeration incomplete: {deadline or 'interrupted'}"
     out = scan.first
     if out is None:
-        return ProtocolResult(version=scan.version, supported=False, outcome="not_probed")
+        return ProtocolResult(
+            version=scan.version, supported=False, outcome="not_probed", incomplete=incomplete
+        )
     alert = out.alert
     detail = out.describe()
     if scan.negotiated is not None and scan.negotiated != scan.version:
@@ -56,6 +72,7 @@ def protocol_result(scan: sp.VersionScan) -> ProtocolResult:
         alert=alert.description if alert is not None and out.outcome == ALERT else None,
         detail=detail,
         negotiated=scan.negotiated,
+        incomplete=incomplete,
     )
 
 

@@ -204,7 +204,8 @@ def _protocol_evidence(p: ProtocolResult) -> str:
     else:
         text = p.outcome
     # Probes often repeat the alert in the detail: show it once.
-    return f"{text}: {p.detail}" if p.detail and p.detail not in text else text
+    text = f"{text}: {p.detail}" if p.detail and p.detail not in text else text
+    return f"{text} ({p.incomplete})" if p.incomplete else text
 
 
 def _protocols(protocols: Sequence[ProtocolResult]) -> str:

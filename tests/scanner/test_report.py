@@ -642,6 +642,7 @@ def test_write_json_is_the_document(
         "alert": "0x9F",
         "detail": "",
         "negotiated": None,
+        "incomplete": None,
     }
 
 

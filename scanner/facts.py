@@ -28,6 +28,7 @@ from scanner.options import (
     PROTOCOL_ERROR,
     REFUSED,
     RESET,
+    STARTTLS_OUTCOMES,
     TIMEOUT,
     UNREACHABLE,
     ScanOptions,
@@ -103,6 +104,14 @@ async def gather(
         open_stream=open_stream,
         rate=rate,
     )
+    # -- issue 13: the pre-TLS dialogue (scanner/starttls.py) wraps the connection factory.
+    from scanner.starttls import opener_for, per_endpoint
+
+    opener = opener_for(target, options, open_stream)
+    if opener is not None:
+        conn.open_stream = opener
+        conn.endpoint_limiter = trio.CapacityLimiter(per_endpoint(opener.protocol, options))
+    # -- end issue 13
     hello = HelloFactory(server_name=target.server_name)
     found = _Found()
     with trio.move_on_after(options.deadlines.endpoint) as scope:
@@ -110,6 +119,8 @@ async def gather(
         if "client_auth" in options.probes:
             await _assess_client_auth(target, options, found, conn)
     result = _assemble(target, options, found, conn, started, time.perf_counter() - t0)
+    if opener is not None:  # issue 13
+        result = replace(result, starttls=opener.result(conn.throttled))
     if scope.cancelled_caught:
         result = replace(
             result,
@@ -601,7 +612,7 @@ def _endpoint_failure(found: _Found) -> tuple[str, str]:
     kinds = {o.outcome for o in outcomes}
     if kinds & {ALERT, ACCEPTED}:
         return "ok", ""
-    for kind in (NOT_TLS, REFUSED, UNREACHABLE, DNS_ERROR):
+    for kind in (NOT_TLS, *STARTTLS_OUTCOMES, REFUSED, UNREACHABLE, DNS_ERROR):  # issue 13
         for o in outcomes:
             if o.outcome == kind:
                 return kind, o.describe()

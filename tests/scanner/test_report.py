@@ -705,6 +705,7 @@ SCHEMA_DEFS: dict[type, str] = {
     Stats: "stats",
     results.ChainValidation: "validation",
     results.RevocationResult: "revocation",
+    results.StartTLSResult: "starttls",
 }
 
 OPTIONAL_FIELDS: set[tuple[type, str]] = set()

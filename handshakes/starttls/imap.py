@@ -52,7 +52,7 @@ class IMAP(Dialogue):
         self.facts["capabilities"] = tuple(caps)
         upper = [c.upper() for c in caps]
         if "LOGINDISABLED" not in upper:
-            self.facts["plaintext_auth"] = ("LOGIN", *(c[5:] for c in caps if c.upper().startswith("AUTH=")))
+            self.facts["plaintext_auth"] = tuple(dict.fromkeys(("LOGIN", *(c[5:] for c in caps if c.upper().startswith("AUTH=")))))
         if "STARTTLS" not in upper:
             raise Stop(NOT_OFFERED, f"STARTTLS not offered (CAPABILITY lists: {' '.join(caps) or 'nothing'})", raw)
         self.waiting_for = "the answer to STARTTLS"

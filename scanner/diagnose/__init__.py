@@ -3,14 +3,14 @@
 #
 # Rules kept (docs/design: evidence and interpretation are separate): the probes record
 # what the server sent; each finding id has ONE documented function (connectivity.py,
-# protocols.py, certificates.py, client_auth.py) that decides whether it applies and quotes
+# protocols.py, certificates.py, client_auth.py, starttls.py) that decides whether it applies and quotes
 # the evidence from the result; the fixed words (title, cause, resolution, Windows error)
 # live in catalogue.py. No rule does IO or reads the clock except through options.now.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scanner.diagnose import certificates, client_auth, connectivity, protocols
+from scanner.diagnose import certificates, client_auth, connectivity, protocols, starttls
 from scanner.diagnose.catalogue import CATALOGUE, Entry
 from scanner.diagnose.common import Rule
 from scanner.results import SEVERITIES, EndpointResult, Finding
@@ -26,6 +26,7 @@ RULES: dict[str, Rule] = {
     **protocols.RULES,
     **certificates.RULES,
     **client_auth.RULES,
+    **starttls.RULES,
 }
 assert set(RULES) == set(CATALOGUE), "every catalogued finding needs exactly one rule"
 

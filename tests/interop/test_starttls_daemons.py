@@ -1,0 +1,176 @@
+# STARTTLS against real daemons (issue 13): each daemon is started once per module, and
+# every test compares what tlscompat finds behind the dialogue with what `openssl s_client
+# -starttls PROTO` establishes against the same daemon in the same test, and with the
+# certificate the daemon was configured with.
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from handshakes import constants as c
+from handshakes import registry as reg
+from scanner.api import scan
+from scanner.lab.certs import IssuedCert, Pki
+from scanner.options import ScanOptions, Target
+from scanner.results import EndpointResult
+from tests.interop import daemons as dm
+
+# The point is the dialogue: versions, suites and the certificate are enough.
+PROBES = frozenset({"protocols", "suites", "certificates"})
+
+
+@pytest.fixture(scope="module")
+def cert(lab_pki: Pki) -> IssuedCert:
+    return lab_pki.issue("starttls-daemons")
+
+
+@pytest.fixture(scope="module")
+def postfix(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_postfix(cert)) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def dovecot(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_dovecot(cert)) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def slapd(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_slapd(cert)) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def postgres(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_postgres(cert)) as d:
+        yield d
+
+
+def _scan(port: int, proto: str | None, lab_pki: Pki, **kw: object) -> EndpointResult:
+    options = ScanOptions(probes=PROBES, ca_file=str(lab_pki.ca_path), use_system_store=False, **kw)  # type: ignore[arg-type]
+    target = Target(host="localhost", ip="127.0.0.1", port=port, starttls=proto)
+    [result] = scan(target, options)
+    return result
+
+
+def _names(code: int) -> set[str]:
+    info = reg.cipher_suite(code)
+    return {reg.cipher_suite_name(code), *((info.openssl,) if info and info.openssl else ())}
+
+
+def _assert_matches_openssl(result: EndpointResult, proto: str, port: int, cert: IssuedCert) -> None:
+    """What openssl s_client establishes is what the scan found, for the best version and
+    for TLS 1.2 (where the suite choice is the server's among many)."""
+    assert result.outcome == "ok", result.detail
+    assert result.starttls is not None and result.starttls.outcome == "ok"
+    version, cipher, pem = dm.s_client(proto, port)
+    assert version, "openssl s_client established nothing"
+    assert max(result.supported_versions()) == reg.version_from_name(version)
+    top = reg.version_from_name(version)
+    assert cipher in {n for s in result.cipher_suites if s.version == top for n in _names(s.code)}
+    # TLS 1.2: the suite OpenSSL gets is one the scan lists for TLS 1.2.
+    v12, cipher12, _ = dm.s_client(proto, port, "-tls1_2")
+    assert (v12 == "TLSv1.2") == (c.TLS12 in result.supported_versions())
+    if v12 == "TLSv1.2":
+        assert cipher12 in {n for s in result.cipher_suites if s.version == c.TLS12 for n in _names(s.code)}
+    # The certificate configured, seen by both.
+    leaf = result.certificates[0].der[0]
+    assert leaf == cert.cert.public_bytes(Encoding.DER)
+    assert x509.load_pem_x509_certificate(pem).public_bytes(Encoding.DER) == leaf
+
+
+def test_postfix_smtp(postfix: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = postfix.ports["smtp"]
+    result = _scan(port, "smtp", lab_pki)
+    _assert_matches_openssl(result, "smtp", port, cert)
+    assert result.starttls is not None
+    assert result.starttls.banner.startswith("220 mx.test.invalid")
+    assert "STARTTLS" in result.starttls.capabilities
+    assert result.starttls.throttled == 0
+
+
+def test_postfix_starttls_not_offered(postfix: dm.Daemon, lab_pki: Pki) -> None:
+    """smtpd_tls_security_level=none: EHLO lists no STARTTLS (and openssl agrees)."""
+    port = postfix.ports["plain"]
+    version, _, _ = dm.s_client("smtp", port)
+    assert version == ""
+    result = _scan(port, "smtp", lab_pki)
+    assert result.outcome == "starttls_not_offered"
+    assert result.starttls is not None and result.starttls.outcome == "starttls_not_offered"
+    assert "STARTTLS not offered (EHLO lists: PIPELINING" in result.detail
+    assert result.stats.connections == 1
+    assert "starttls.not_offered" in {f.id for f in result.findings}
+
+
+def test_postfix_submission_asks_for_a_client_certificate(postfix: dm.Daemon, lab_pki: Pki) -> None:
+    options = ScanOptions(
+        probes=frozenset({"protocols", "client_auth"}), ca_file=str(lab_pki.ca_path), use_system_store=False
+    )
+    [result] = scan(Target(host="localhost", ip="127.0.0.1", port=postfix.ports["submission"], starttls="smtp"), options)
+    assert result.outcome == "ok"
+    assert any(a.mode in ("requested", "optional", "required") for a in result.client_auth), result.client_auth
+
+
+def test_postfix_implicit_tls_has_the_same_connection_count(postfix: dm.Daemon, lab_pki: Pki) -> None:
+    """Issue 13: a STARTTLS scan opens as many connections as the same server on
+    implicit TLS (the dialogue adds none)."""
+    starttls = _scan(postfix.ports["smtp"], "smtp", lab_pki)
+    implicit = _scan(postfix.ports["smtps"], "none", lab_pki)
+    assert implicit.starttls is None
+    assert implicit.supported_versions() == starttls.supported_versions()
+    assert implicit.stats.connections == starttls.stats.connections
+
+
+@pytest.mark.parametrize("proto", ["imap", "pop3", "sieve", "lmtp"])
+def test_dovecot(proto: str, dovecot: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = dovecot.ports[proto]
+    result = _scan(port, proto, lab_pki)
+    _assert_matches_openssl(result, proto, port, cert)
+    assert result.starttls is not None
+    assert "Dovecot" in result.starttls.banner
+    if proto in ("imap", "pop3", "sieve"):
+        # disable_plaintext_auth = no: authentication offered before TLS.
+        assert result.starttls.plaintext_auth
+        assert "starttls.plaintext_auth" in {f.id for f in result.findings}
+
+
+def test_dovecot_by_port_scheme(dovecot: dm.Daemon, lab_pki: Pki) -> None:
+    """The URL scheme chooses the dialogue."""
+    options = ScanOptions(probes=frozenset({"protocols"}), ca_file=str(lab_pki.ca_path), use_system_store=False)
+    [result] = scan(f"imap://127.0.0.1:{dovecot.ports['imap']}", options)
+    assert result.starttls is not None and result.starttls.protocol == "imap"
+    assert result.outcome == "ok"
+
+
+def test_slapd_ldap(slapd: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = slapd.ports["ldap"]
+    result = _scan(port, "ldap", lab_pki)
+    _assert_matches_openssl(result, "ldap", port, cert)
+
+
+def test_slapd_without_tls_answers_protocol_error(cert: IssuedCert, lab_pki: Pki) -> None:
+    with dm.running(dm.start_slapd(cert, tls=False)) as d:
+        result = _scan(d.ports["ldap"], "ldap", lab_pki)
+    assert result.outcome == "starttls_not_offered"
+    assert result.starttls is not None
+    assert "resultCode 2 protocolError" in result.starttls.detail
+    assert result.starttls.reply  # the server's exact words
+
+
+def test_postgres(postgres: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = postgres.ports["postgres"]
+    result = _scan(port, "postgres", lab_pki)
+    _assert_matches_openssl(result, "postgres", port, cert)
+
+
+def test_postgres_without_ssl_answers_n(cert: IssuedCert, lab_pki: Pki) -> None:
+    with dm.running(dm.start_postgres(cert, ssl=False)) as d:
+        result = _scan(d.ports["postgres"], "postgres", lab_pki)
+    assert result.outcome == "starttls_not_offered"
+    assert result.starttls is not None and result.starttls.reply == "N"
+    assert "starttls.plaintext_auth" in {f.id for f in result.findings}

@@ -50,7 +50,8 @@ class XMPP(Dialogue):
         if m is None:
             return None
         kind = THROTTLED if m.group(1) in _LOAD_ERRORS else REFUSED
-        return Stop(kind, f"stream error <{text(m.group(1))}/>: {printable(data[m.start():])}", data)
+        hint = f" (the stream was opened to {self.domain!r}; give the XMPP domain with --xmpp-domain)" if m.group(1) == b"host-unknown" else ""
+        return Stop(kind, f"stream error <{text(m.group(1))}/>{hint}: {printable(data[m.start():])}", data)
 
     def script(self) -> Script:
         header = (

@@ -345,6 +345,113 @@ def start_postgres(cert: IssuedCert, *, ssl: bool = True) -> Daemon:
     return daemon
 
 
+# -- mariadb ---------------------------------------------------------------------------------
+
+
+def start_mariadb(cert: IssuedCert, *, max_connections: int = 100) -> Daemon:
+    """MariaDB with its own data directory (mariadb-install-db), TLS configured."""
+    need("mariadbd", "mariadb-install-db")
+    d = instance_dir("mariadb", "mysql")
+    crt, key = copy_cert(cert, d, "mysql")
+    r = subprocess.run(
+        ["mariadb-install-db", "--no-defaults", f"--datadir={d}/data", "--user=mysql",
+         "--auth-root-authentication-method=normal", "--skip-test-db"],
+        capture_output=True, timeout=120, check=False,
+    )
+    if r.returncode:
+        shutil.rmtree(d, ignore_errors=True)
+        raise RuntimeError(f"mariadb-install-db failed: {r.stdout.decode(errors='replace')[-1000:]}")
+    port = free_port()
+    proc = _popen(
+        ["mariadbd", "--no-defaults", f"--datadir={d}/data", f"--socket={d}/sock", f"--port={port}",
+         "--bind-address=127.0.0.1", "--user=mysql", f"--ssl-cert={crt}", f"--ssl-key={key}",
+         f"--pid-file={d}/mariadb.pid", f"--log-error={d}/error.log", f"--max-connections={max_connections}"],
+        d / "stdout.log",
+    )
+    daemon = Daemon(name="mariadb", directory=d, ports={"mysql": port}, proc=proc)
+    try:
+        wait_port(port, seconds=60, log=d / "error.log")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
+# -- prosody ---------------------------------------------------------------------------------
+
+
+def start_prosody(cert: IssuedCert) -> Daemon:
+    """prosody serving the domain "localhost", client and server-to-server with STARTTLS."""
+    need("prosody")
+    d = instance_dir("prosody", "prosody")
+    crt, key = copy_cert(cert, d, "prosody")
+    ports = {"xmpp": free_port(), "xmpp-server": free_port()}
+    conf = d / "prosody.cfg.lua"
+    conf.write_text(
+        f"""pidfile = "{d}/prosody.pid"
+data_path = "{d}"
+log = {{ info = "{d}/prosody.log" }}
+interfaces = {{ "127.0.0.1" }}
+c2s_ports = {{ {ports['xmpp']} }}
+s2s_ports = {{ {ports['xmpp-server']} }}
+c2s_direct_tls_ports = {{}}
+s2s_direct_tls_ports = {{}}
+modules_enabled = {{ "tls", "saslauth", "disco", "dialback" }}
+c2s_require_encryption = false
+s2s_require_encryption = false
+daemonize = false
+ssl = {{ certificate = "{crt}", key = "{key}" }}
+VirtualHost "localhost"
+"""
+    )
+    chown(conf, "prosody")
+    proc = _popen(["prosody", "--config", str(conf), "-F"], d / "stdout.log")
+    daemon = Daemon(name="prosody", directory=d, ports=ports, proc=proc)
+    try:
+        for p in ports.values():
+            wait_port(p, log=d / "prosody.log")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
+# -- vsftpd ----------------------------------------------------------------------------------
+
+
+def start_vsftpd(cert: IssuedCert) -> Daemon:
+    """vsftpd with AUTH TLS (ssl_enable=YES), no anonymous access."""
+    need("vsftpd")
+    d = instance_dir("vsftpd")
+    crt, key = copy_cert(cert, d)
+    (d / "empty").mkdir()
+    port = free_port()
+    (d / "vsftpd.conf").write_text(
+        f"""listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port={port}
+background=NO
+anonymous_enable=NO
+local_enable=YES
+ssl_enable=YES
+rsa_cert_file={crt}
+rsa_private_key_file={key}
+secure_chroot_dir={d}/empty
+vsftpd_log_file={d}/vsftpd.log
+seccomp_sandbox=NO
+"""
+    )
+    proc = _popen(["vsftpd", str(d / "vsftpd.conf")], d / "stdout.log")
+    daemon = Daemon(name="vsftpd", directory=d, ports={"ftp": port}, proc=proc)
+    try:
+        wait_port(port, log=d / "stdout.log")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
 @contextlib.contextmanager
 def running(daemon: Daemon) -> Iterator[Daemon]:
     try:
@@ -360,6 +467,8 @@ def s_client(proto: str, port: int, *extra: str) -> tuple[str, str, bytes]:
         "openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-starttls", proto,
         "-servername", "localhost", *extra,
     ]
+    if proto.startswith("xmpp"):
+        cmd += ["-xmpphost", "localhost"]
     r = subprocess.run(cmd, input=b"", capture_output=True, timeout=30, check=False)
     out = r.stdout.decode(errors="replace")
     version = cipher = ""

@@ -51,6 +51,24 @@ def postgres(cert: IssuedCert) -> Iterator[dm.Daemon]:
         yield d
 
 
+@pytest.fixture(scope="module")
+def mariadb(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_mariadb(cert)) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def prosody(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_prosody(cert)) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def vsftpd(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_vsftpd(cert)) as d:
+        yield d
+
+
 def _scan(port: int, proto: str | None, lab_pki: Pki, **kw: object) -> EndpointResult:
     options = ScanOptions(probes=PROBES, ca_file=str(lab_pki.ca_path), use_system_store=False, **kw)  # type: ignore[arg-type]
     target = Target(host="localhost", ip="127.0.0.1", port=port, starttls=proto)
@@ -174,3 +192,32 @@ def test_postgres_without_ssl_answers_n(cert: IssuedCert, lab_pki: Pki) -> None:
     assert result.outcome == "starttls_not_offered"
     assert result.starttls is not None and result.starttls.reply == "N"
     assert "starttls.plaintext_auth" in {f.id for f in result.findings}
+
+
+def test_mariadb(mariadb: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = mariadb.ports["mysql"]
+    result = _scan(port, "mysql", lab_pki)
+    _assert_matches_openssl(result, "mysql", port, cert)
+    assert result.starttls is not None and "MariaDB" in result.starttls.server_version
+
+
+@pytest.mark.parametrize("proto", ["xmpp", "xmpp-server"])
+def test_prosody(proto: str, prosody: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = prosody.ports[proto]
+    result = _scan(port, proto, lab_pki)  # the domain: the target's name, "localhost"
+    _assert_matches_openssl(result, proto, port, cert)
+    assert result.starttls is not None and result.starttls.server_version == "1.0"
+
+
+def test_prosody_unknown_domain_is_refused_with_its_words(prosody: dm.Daemon, lab_pki: Pki) -> None:
+    result = _scan(prosody.ports["xmpp"], "xmpp", lab_pki, xmpp_domain="other.example")
+    assert result.outcome == "starttls_refused"
+    assert result.starttls is not None and "host-unknown" in result.starttls.detail
+    assert "starttls.refused" in {f.id for f in result.findings}
+
+
+def test_vsftpd(vsftpd: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = vsftpd.ports["ftp"]
+    result = _scan(port, "ftp", lab_pki)
+    _assert_matches_openssl(result, "ftp", port, cert)
+    assert result.starttls is not None and "vsFTPd" in result.starttls.banner

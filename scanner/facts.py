@@ -116,11 +116,17 @@ async def gather(
     found = _Found()
     with trio.move_on_after(options.deadlines.endpoint) as scope:
         await _run(conn, hello, target, options, found)
+        if opener is not None and "behaviours" in options.probes:  # issue 13
+            await _injection(opener, target, options, found, conn)
         if "client_auth" in options.probes:
             await _assess_client_auth(target, options, found, conn)
     result = _assemble(target, options, found, conn, started, time.perf_counter() - t0)
     if opener is not None:  # issue 13
-        result = replace(result, starttls=opener.result(conn.throttled))
+        extra = 1 if opener.injection else 0  # the injection check's connection
+        result = replace(
+            result, starttls=opener.result(conn.throttled),
+            stats=replace(result.stats, connections=result.stats.connections + extra),
+        )
     if scope.cancelled_caught:
         result = replace(
             result,
@@ -165,6 +171,21 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
             nursery.start_soon(_extra_certificates, conn, hello, target, found, supported)
         if "behaviours" in probes:
             nursery.start_soon(_behaviours, conn, hello, found, supported)
+
+
+async def _injection(opener: Any, target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:
+    """Issue 13: the STARTTLS command injection check (scanner/probes/injection.py), once
+    TLS is known to work behind the dialogue."""
+    from handshakes.starttls import injectable
+    from scanner.probes.injection import check_injection
+
+    if not injectable(opener.protocol) or not any(s.supported for s in found.versions.values()):
+        return
+    assert target.ip
+    async with conn.endpoint_limiter:
+        opener.injection, opener.injection_detail = await check_injection(
+            opener, target.ip, target.port, server_name=target.server_name, deadline=options.deadlines.read
+        )
 
 
 async def _assess_client_auth(target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:

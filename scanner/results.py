@@ -156,6 +156,11 @@ class StartTLSResult:
     server_version: str = ""
     plaintext_auth: tuple[str, ...] = ()  # authentication offered before TLS
     throttled: int = 0  # connections turned away for load, retried after a pause
+    # STARTTLS command injection (CVE-2011-0411 class): "yes" (a command pipelined after
+    # STARTTLS was answered inside TLS), "no", "untested" (the check could not finish),
+    # "not_run" (not asked for, or not a text protocol).
+    injection: str = "not_run"
+    injection_detail: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -83,6 +83,10 @@ class StartTLSOpener:
     facts: Facts | None = None
     failure: Failed | None = None
     dialogues: int = 0
+    ready: int = 0  # dialogues that reached TLS
+    # The command injection check's verdict: "" (not run), "no", "yes" or "untested".
+    injection: str = ""
+    injection_detail: str = ""
     extra_time: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
@@ -90,12 +94,18 @@ class StartTLSOpener:
         make_dialogue(self.protocol)  # KeyError now, not on the first connection
 
     async def __call__(self, ip: str, port: int) -> trio.abc.Stream:
+        return await self.open(ip, port)
+
+    async def open(self, ip: str, port: int, *, inject: bool = False) -> trio.abc.Stream:
+        """As a call, with ``inject``: the dialogue pipelines a harmless command after
+        its request to start TLS (the command injection check, scanner/probes/injection.py).
+        Bytes the server sent after its go-ahead are returned first by the stream."""
         with trio.move_on_after(self.connect) as cs:
             stream = await self.inner(ip, port)
         if cs.cancelled_caught:
             raise OSError(errno.ETIMEDOUT, f"no TCP answer within {self.connect:g}s")
         try:
-            return await self._talk(stream)
+            return await self._talk(stream, inject)
         except BaseException:
             close = getattr(stream, "close", None)
             if callable(close):
@@ -105,8 +115,8 @@ class StartTLSOpener:
                     await stream.aclose()
             raise
 
-    async def _talk(self, stream: trio.abc.Stream) -> trio.abc.Stream:
-        dialogue = make_dialogue(self.protocol, domain=self.domain)
+    async def _talk(self, stream: trio.abc.Stream, inject: bool) -> trio.abc.Stream:
+        dialogue = make_dialogue(self.protocol, domain=self.domain, inject=inject)
         self.dialogues += 1
         events: list[Ready | Failed] = []
         with trio.move_on_after(self.deadline) as scope:
@@ -134,6 +144,7 @@ class StartTLSOpener:
                 self._remember(event.facts, event)
                 raise PreTLSFailure(event.kind, event.detail, event.words)
             self._remember(event.facts, None)
+            self.ready += 1
         return _Prefixed(stream, dialogue.leftover) if dialogue.leftover else stream
 
     def _remember(self, facts: Facts, failure: Failed | None) -> None:
@@ -149,7 +160,9 @@ class StartTLSOpener:
         fail = self.failure
         return StartTLSResult(
             protocol=self.protocol,
-            outcome=fail.kind if fail is not None else ("ok" if self.facts is not None else "not_reached"),
+            # "ok" once any dialogue reached TLS (a throttled connection retried later
+            # does not make the dialogue fail); else how the first one failed.
+            outcome="ok" if self.ready else fail.kind if fail is not None else "not_reached",
             detail=fail.detail if fail is not None else "",
             reply=fail.words.decode("utf-8", errors="backslashreplace") if fail is not None else "",
             banner=f.banner,
@@ -157,6 +170,8 @@ class StartTLSOpener:
             server_version=f.server_version,
             plaintext_auth=f.plaintext_auth,
             throttled=throttled,
+            injection=self.injection or "not_run",
+            injection_detail=self.injection_detail,
         )
 
 

@@ -168,6 +168,9 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
                                      reply="454 4.7.0 TLS not available due to local problem\r\n")), o),
         "starttls.plaintext_auth": (_ok(port=143, starttls=StartTLSResult(
             protocol="imap", outcome="ok", plaintext_auth=("LOGIN", "PLAIN"))), o),
+        "starttls.injection": (_ok(port=25, starttls=StartTLSResult(
+            protocol="smtp", outcome="ok", injection="yes",
+            injection_detail="the command pipelined after SMTP's request to start TLS was answered inside TLS: 250 2.0.0 Ok")), o),
         "starttls.throttled": (_ok(port=25, starttls=StartTLSResult(protocol="smtp", outcome="ok", throttled=3)), o),
         "handshake.aborted": (_ok(protocols=aborted, cipher_suites=(), certificates=(), behaviours=Behaviours()), o),
         "handshake.rejected": (_ok(protocols=tuple(_proto(v, False, "alert", 40) for v in (c.TLS13, c.TLS12, c.TLS11, c.TLS10)),

@@ -32,7 +32,7 @@ from handshakes.starttls.xmpp import XMPP, XMPPServer
 
 __all__ = [
     "DIALOGUES", "NOT_OFFERED", "REFUSED", "THROTTLED", "Dialogue", "Event", "Facts", "Failed",
-    "Ready", "State", "make_dialogue", "printable",
+    "Ready", "State", "injectable", "make_dialogue", "printable",
 ]
 
 # The name a user gives (--starttls, `starttls:`) -> the dialogue class.
@@ -43,13 +43,20 @@ DIALOGUES: dict[str, type[Dialogue]] = {
 }
 
 
-def make_dialogue(name: str, *, domain: str = "") -> Dialogue:
-    """A fresh dialogue for one connection. ``domain``: the XMPP service domain. Raises
-    KeyError for an unknown name."""
+def make_dialogue(name: str, *, domain: str = "", inject: bool = False) -> Dialogue:
+    """A fresh dialogue for one connection. ``domain``: the XMPP service domain;
+    ``inject``: pipeline the dialogue's INJECT command after the request to start TLS.
+    Raises KeyError for an unknown name."""
     cls = DIALOGUES[name]
     if issubclass(cls, XMPP):
-        return cls(domain=domain)
-    return cls()
+        return cls(domain=domain, inject=inject)
+    return cls(inject=inject)
+
+
+def injectable(name: str) -> bool:
+    """Whether the command injection check applies to this dialogue (a text protocol
+    with a command to pipeline)."""
+    return bool(DIALOGUES[name].INJECT)
 
 
 Factory = Callable[[], Dialogue]

@@ -128,6 +128,9 @@ class Dialogue:
 
     PROTOCOL: ClassVar[str] = ""
     RFC: ClassVar[str] = ""
+    # A harmless command pipelined after the request to start TLS when ``inject`` is set:
+    # the STARTTLS command injection check (CVE-2011-0411). Empty: not checkable.
+    INJECT: ClassVar[bytes] = b""
 
     state: State = State.TALKING
     leftover: bytes = b""
@@ -138,6 +141,7 @@ class Dialogue:
     _need: Step | None = None
     _closed: bool = False
     waiting_for: str = "the server's greeting"
+    inject: bool = False
 
     def script(self) -> Script:  # pragma: no cover - every protocol overrides it
         raise NotImplementedError
@@ -166,6 +170,11 @@ class Dialogue:
         else:
             self._buf += data
         return self._pump()
+
+    def command(self, line: bytes) -> bytes:
+        """``line`` (the request to start TLS), with INJECT pipelined after it when
+        ``inject`` is set."""
+        return line + (self.INJECT if self.inject else b"")
 
     def current_facts(self) -> Facts:
         return Facts(protocol=self.PROTOCOL, **self.facts)

@@ -28,6 +28,7 @@ from handshakes.starttls._base import (
 class FTP(Dialogue):
     PROTOCOL: ClassVar[str] = "ftp"
     RFC: ClassVar[str] = "RFC 4217"
+    INJECT: ClassVar[bytes] = b"NOOP\r\n"
 
     def script(self) -> Script:
         code, _, raw = yield from numeric_reply()
@@ -36,7 +37,7 @@ class FTP(Dialogue):
             kind = THROTTLED if code == 421 or throttle_words(raw) else REFUSED
             raise Stop(kind, f"greeting: {printable(raw)}", raw)
         self.waiting_for = "the answer to AUTH TLS"
-        yield Send(b"AUTH TLS\r\n")
+        yield Send(self.command(b"AUTH TLS\r\n"))
         code, _, raw = yield from numeric_reply()
         if code == 234:
             return

@@ -28,6 +28,7 @@ from handshakes.starttls._base import (
 class IMAP(Dialogue):
     PROTOCOL: ClassVar[str] = "imap"
     RFC: ClassVar[str] = "RFC 3501"
+    INJECT: ClassVar[bytes] = b"A3 NOOP\r\n"
 
     def script(self) -> Script:
         greeting = yield ReadLine()
@@ -56,7 +57,7 @@ class IMAP(Dialogue):
         if "STARTTLS" not in upper:
             raise Stop(NOT_OFFERED, f"STARTTLS not offered (CAPABILITY lists: {' '.join(caps) or 'nothing'})", raw)
         self.waiting_for = "the answer to STARTTLS"
-        yield Send(b"A2 STARTTLS\r\n")
+        yield Send(self.command(b"A2 STARTTLS\r\n"))
         for _ in range(100):
             line = yield ReadLine()
             if line.startswith(b"A2 "):

@@ -29,6 +29,7 @@ from handshakes.starttls._base import (
 class NNTP(Dialogue):
     PROTOCOL: ClassVar[str] = "nntp"
     RFC: ClassVar[str] = "RFC 4642"
+    INJECT: ClassVar[bytes] = b"DATE\r\n"
 
     def script(self) -> Script:
         code, _, raw = yield from numeric_reply()
@@ -53,7 +54,7 @@ class NNTP(Dialogue):
             if not any(c.upper().split(" ")[0] == "STARTTLS" for c in caps):
                 raise Stop(NOT_OFFERED, f"STARTTLS not offered (CAPABILITIES lists: {', '.join(caps) or 'nothing'})", raw)
         self.waiting_for = "the answer to STARTTLS"
-        yield Send(b"STARTTLS\r\n")
+        yield Send(self.command(b"STARTTLS\r\n"))
         code, _, line = yield from numeric_reply()
         if code == 382:
             return

@@ -28,6 +28,7 @@ from handshakes.starttls._base import (
 class POP3(Dialogue):
     PROTOCOL: ClassVar[str] = "pop3"
     RFC: ClassVar[str] = "RFC 2595"
+    INJECT: ClassVar[bytes] = b"NOOP\r\n"
 
     def script(self) -> Script:
         greeting = yield ReadLine()
@@ -55,7 +56,7 @@ class POP3(Dialogue):
             if "STLS" not in upper:
                 raise Stop(NOT_OFFERED, f"STLS not offered (CAPA lists: {', '.join(caps) or 'nothing'})", raw)
         self.waiting_for = "the answer to STLS"
-        yield Send(b"STLS\r\n")
+        yield Send(self.command(b"STLS\r\n"))
         line = yield ReadLine()
         if line.startswith(b"+OK"):
             return

@@ -31,6 +31,7 @@ def _ends(line: bytes) -> bool:
 class Sieve(Dialogue):
     PROTOCOL: ClassVar[str] = "sieve"
     RFC: ClassVar[str] = "RFC 5804"
+    INJECT: ClassVar[bytes] = b"NOOP\r\n"
 
     def script(self) -> Script:
         caps: list[str] = []
@@ -60,7 +61,7 @@ class Sieve(Dialogue):
         if not any(c.upper() == '"STARTTLS"' for c in caps):
             raise Stop(NOT_OFFERED, f"STARTTLS not offered (capabilities: {', '.join(caps) or 'none'})", raw)
         self.waiting_for = "the answer to STARTTLS"
-        yield Send(b"STARTTLS\r\n")
+        yield Send(self.command(b"STARTTLS\r\n"))
         line = yield ReadLine()
         if line[:2].upper() == b"OK":
             return

@@ -38,6 +38,7 @@ def _fail_greeting(code: int, raw: bytes, what: str) -> Stop:
 class SMTP(Dialogue):
     PROTOCOL: ClassVar[str] = "smtp"
     RFC: ClassVar[str] = "RFC 3207"
+    INJECT: ClassVar[bytes] = b"NOOP\r\n"
     HELLO: ClassVar[bytes] = b"EHLO"
     client_name: str = CLIENT_NAME
 
@@ -61,7 +62,7 @@ class SMTP(Dialogue):
             listed = ", ".join(c.split(" ")[0] for c in caps) or "nothing"
             raise Stop(NOT_OFFERED, f"STARTTLS not offered ({self.HELLO.decode()} lists: {listed})", raw)
         self.waiting_for = "the answer to STARTTLS"
-        yield Send(b"STARTTLS\r\n")
+        yield Send(self.command(b"STARTTLS\r\n"))
         code, _, raw = yield from numeric_reply()
         if code == 220:
             return

@@ -833,6 +833,25 @@ _ENTRIES = (
             "`mail_max_userip_connections`, MariaDB `max_connections`, fail2ban's ignoreip)."
         ),
     ),
+    Entry(
+        id="starttls.injection",
+        topic="STARTTLS",
+        severity="high",
+        title="Commands sent before STARTTLS are executed inside TLS",
+        cause=(
+            "The server keeps plaintext it received before TLS started and processes it as if "
+            "it had arrived inside the encrypted session (CVE-2011-0411 and its relatives in "
+            "Postfix, Exim, Dovecot, Courier, Pure-FTPd and others, 2011 and again 2021). An "
+            "attacker on the path can append commands to the client's STARTTLS and have them "
+            "run in the client's protected, later authenticated, session."
+        ),
+        resolution=(
+            "Update the server: every maintained mail and FTP server discards its input buffer "
+            "when TLS starts (postfix 2.8.4 / 2.7.5 and later; Exim, Dovecot, Courier fixes "
+            "referenced by CVE-2011-0411 and CVE-2021-33515, CVE-2021-38371). If you cannot "
+            "update, put a TLS-terminating proxy in front that speaks implicit TLS."
+        ),
+    ),
 )
 
 CATALOGUE: Mapping[str, Entry] = MappingProxyType({e.id: e for e in _ENTRIES})

@@ -74,9 +74,20 @@ def throttled(result: EndpointResult, options: ScanOptions) -> Finding | None:
     )
 
 
+def injection(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """starttls.injection is "yes": a harmless command (NOOP, DATE) pipelined right after
+    the request to start TLS was answered inside the TLS session, before the client sent
+    anything there (the check of scanner/probes/injection.py). Quotes the answer."""
+    st = result.starttls
+    if st is None or st.injection != "yes":
+        return None
+    return make("starttls.injection", f"{_where(result)}: {st.injection_detail}")
+
+
 RULES: dict[str, Rule] = {
     "starttls.not_offered": not_offered,
     "starttls.refused": refused,
     "starttls.plaintext_auth": plaintext_auth,
     "starttls.throttled": throttled,
+    "starttls.injection": injection,
 }

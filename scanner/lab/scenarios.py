@@ -569,6 +569,64 @@ async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
     return await ctx.start(server, client_certs=(client,))
 
 
+# -- STARTTLS (issue 13) --------------------------------------------------------------------
+
+
+async def _smtp(ctx: LabContext, name: str, mode: str) -> Started:
+    from scanner.lab.mail import FakeSMTPServer
+
+    leaf = await ctx.issue(name)
+    ca = str(ctx.pki.ca_path) if mode == "client-cert" else None
+    return await ctx.start(FakeSMTPServer(cert=leaf, mode=mode, ca_file=ca))
+
+
+@_scenario(
+    "smtp-no-starttls",
+    title="Mail server that does not offer STARTTLS, but offers AUTH in plaintext",
+    reproduces="issue 13: STARTTLS not offered (EHLO lists no STARTTLS), AUTH PLAIN before TLS",
+    expected=("starttls.not_offered", "starttls.plaintext_auth"),
+    scan_options={"starttls": "smtp"},
+)
+async def _smtp_no_starttls(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "smtp-no-starttls", "no-starttls")
+
+
+@_scenario(
+    "smtp-throttling",
+    title="Mail server that answers 421 too many connections to two connections of the scan",
+    reproduces="issue 13: throttling met during a scan: back off with jitter, resume, record it",
+    expected_info=("starttls.throttled",),
+    scan_options={"starttls": "smtp"},
+)
+async def _smtp_throttling(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "smtp-throttling", "throttle")
+
+
+@_scenario(
+    "smtp-injection",
+    title="Mail server that runs commands pipelined after STARTTLS inside TLS",
+    reproduces="issue 13: STARTTLS command injection, CVE-2011-0411 class",
+    expected=("starttls.injection",),
+    scan_options={"starttls": "smtp"},
+)
+async def _smtp_injection(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "smtp-injection", "injectable")
+
+
+@_scenario(
+    "submission-client-cert",
+    title="Submission server whose TLS (after STARTTLS) requires a client certificate",
+    reproduces="issue 13 / seeds: enterprise client-certificate authentication on SMTP submission",
+    # client_auth.required once the client-authentication full handshakes go through the
+    # connection factory (and so through the dialogue); until then they cannot tell.
+    expected_info=("client_auth.requested",),
+    scan_options={"starttls": "smtp"},
+)
+async def _submission_client_cert(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "submission-client-cert", "client-cert")
+
+
+
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())
 
 

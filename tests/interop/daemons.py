@@ -400,6 +400,7 @@ modules_enabled = {{ "tls", "saslauth", "disco", "dialback" }}
 c2s_require_encryption = false
 s2s_require_encryption = false
 daemonize = false
+run_as_root = true
 ssl = {{ certificate = "{crt}", key = "{key}" }}
 VirtualHost "localhost"
 """

@@ -18,7 +18,7 @@ from scanner.engine import PreTLSFailure
 from scanner.starttls import StartTLSOpener, _Prefixed
 
 # How long to wait inside TLS for an answer we did not ask for.
-LISTEN_S = 2.0
+LISTEN_S = 1.0
 
 
 def _context() -> ssl.SSLContext:

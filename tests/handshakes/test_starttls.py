@@ -201,3 +201,18 @@ def test_arbitrary_bytes_only_raise_remote_protocol_error(name: str, data: list[
     except RemoteProtocolError:
         return
     assert d.state is not State.TALKING or not data
+
+
+@pytest.mark.parametrize("name", ["smtp", "imap", "pop3", "ftp"])
+def test_inject_pipelines_a_harmless_command_after_the_request(name: str) -> None:
+    from handshakes.starttls import injectable
+
+    assert injectable(name)
+    case = {"smtp": "smtp", "imap": "imap", "pop3": "pop3", "ftp": "ftp"}[name]
+    d = make_dialogue(name, inject=True)
+    sent = [d.initiate()]
+    for reply in CASES[case][1][:-1]:
+        d.receive_data(reply)
+        sent.append(d.data_to_send())
+    assert sent[-1].endswith(d.INJECT) and len(sent[-1]) > len(d.INJECT)
+    assert not injectable("ldap") and not injectable("postgres")

@@ -271,14 +271,16 @@ service lmtp {{
 
 
 def start_slapd(cert: IssuedCert, *, tls: bool = True) -> Daemon:
-    """OpenLDAP's slapd (built with GnuTLS on Debian) with StartTLS; ``tls=False``: no
-    certificate configured, so StartTLS is answered protocolError."""
+    """OpenLDAP's slapd (built with GnuTLS on Debian) with StartTLS ("ldap") and implicit
+    TLS ("ldaps"); ``tls=False``: no certificate configured, so StartTLS is answered
+    protocolError (and no "ldaps")."""
     need("slapd")
     d = instance_dir("slapd", "openldap")
     (d / "db").mkdir()
     chown(d / "db", "openldap")
     crt, key = copy_cert(cert, d, "openldap")
     port = free_port()
+    ldaps = free_port() if tls else None
     tls_lines = f"TLSCertificateFile {crt}\nTLSCertificateKeyFile {key}\n" if tls else ""
     (d / "slapd.conf").write_text(
         f"""include /etc/ldap/schema/core.schema
@@ -293,12 +295,15 @@ directory {d}/db
 """
     )
     proc = _popen(
-        ["slapd", "-h", f"ldap://127.0.0.1:{port}/", "-f", str(d / "slapd.conf"), "-u", "openldap", "-d", "0"],
+        ["slapd", "-h", f"ldap://127.0.0.1:{port}/" + (f" ldaps://127.0.0.1:{ldaps}/" if ldaps else ""),
+         "-f", str(d / "slapd.conf"), "-u", "openldap", "-d", "0"],
         d / "slapd.log",
     )
-    daemon = Daemon(name="slapd", directory=d, ports={"ldap": port}, proc=proc)
+    ports = {"ldap": port, **({"ldaps": ldaps} if ldaps else {})}
+    daemon = Daemon(name="slapd", directory=d, ports=ports, proc=proc)
     try:
-        wait_port(port, log=d / "slapd.log")
+        for p in ports.values():
+            wait_port(p, log=d / "slapd.log")
     except BaseException:
         daemon.stop()
         raise

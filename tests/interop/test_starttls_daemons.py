@@ -231,3 +231,30 @@ def test_postfix_is_not_open_to_command_injection(postfix: dm.Daemon, lab_pki: P
     assert result.starttls is not None
     assert result.starttls.injection == "no", result.starttls.injection_detail
     assert "starttls.injection" not in {f.id for f in result.findings}
+
+
+def test_postfix_scanned_as_plain_tls_names_the_starttls_command(postfix: dm.Daemon, lab_pki: Pki) -> None:
+    """`--starttls none` on an SMTP port: port.not_tls, with the command that scans it."""
+    port = postfix.ports["smtp"]
+    result = _scan(port, "none", lab_pki)
+    assert result.outcome == "not_tls"
+    [finding] = [f for f in result.findings if f.id == "port.not_tls"]
+    assert f"tlscompat scan --starttls smtp localhost:{port}" in finding.evidence
+
+
+def test_cli_scan_through_the_dialogue(postfix: dm.Daemon, lab_pki: Pki, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from scanner.cli import main
+
+    port = postfix.ports["smtp"]
+    rc = main([
+        "scan", "--starttls", "smtp", "--probes", "protocols", "--no-db", "--format", "json",
+        "--ca-file", str(lab_pki.ca_path), "--no-system-store", "--sni", "localhost", f"127.0.0.1:{port}",
+    ])
+    out = capsys.readouterr().out
+    assert rc in (0, 1)
+    doc = json.loads(out)
+    [endpoint] = doc["endpoints"]
+    assert endpoint["starttls"]["protocol"] == "smtp" and endpoint["starttls"]["outcome"] == "ok"
+    assert endpoint["outcome"] == "ok"

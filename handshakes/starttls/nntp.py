@@ -46,11 +46,21 @@ class NNTP(Dialogue):
             raw += block
             caps = [text(x) for x in lines]
             self.facts["capabilities"] = tuple(caps)
+            plain: list[str] = []
             for c in caps:
-                if c.upper().startswith("VERSION "):
-                    self.facts["server_version"] = c[8:]
-                if c.upper().startswith(("AUTHINFO", "SASL")):
-                    self.facts["plaintext_auth"] = (*self.facts.get("plaintext_auth", ()), *(c.split()[1:] or [c]))
+                if not c.split():
+                    continue
+                if c.upper().startswith("IMPLEMENTATION "):  # RFC 3977 section 5.2.2
+                    self.facts["server_version"] = c[15:]
+                # RFC 4643 section 2.1: "AUTHINFO USER" (a password in plaintext), "AUTHINFO
+                # SASL" with the mechanisms on the SASL line.
+                words = c.split()
+                if words[0].upper() == "AUTHINFO":
+                    plain += [w for w in words[1:] if w.upper() != "SASL"] or ([] if len(words) > 1 else ["AUTHINFO"])
+                elif words[0].upper() == "SASL":
+                    plain += words[1:]
+            if plain:
+                self.facts["plaintext_auth"] = tuple(plain)
             if not any(c.upper().split(" ")[0] == "STARTTLS" for c in caps):
                 raise Stop(NOT_OFFERED, f"STARTTLS not offered (CAPABILITIES lists: {', '.join(caps) or 'nothing'})", raw)
         self.waiting_for = "the answer to STARTTLS"

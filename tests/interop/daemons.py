@@ -458,6 +458,105 @@ seccomp_sandbox=NO
     return daemon
 
 
+# -- inn2 (nnrpd) ----------------------------------------------------------------------------
+
+
+def start_nnrpd(cert: IssuedCert) -> Daemon:
+    """INN's reader daemon nnrpd, standalone (-D), with its own inn.conf (INNCONF), one
+    empty group and its overview, TLS configured (STARTTLS, RFC 4642)."""
+    need("/usr/lib/news/bin/nnrpd", "/usr/lib/news/bin/tdx-util")
+    if not Path("/etc/news/inn.conf").exists():
+        pytest.skip("inn2 is not configured (.ci/run)")
+    d = instance_dir("inn", "news")
+    crt, key = copy_cert(cert, d, "news")
+    for sub in ("run", "db", "log", "etc", "spool/overview", "spool/articles", "spool/tmp"):
+        (d / sub).mkdir(parents=True)
+    for f in Path("/etc/news").iterdir():
+        if f.is_file():
+            shutil.copyfile(f, d / "etc" / f.name)
+    paths = {
+        "pathrun": d / "run", "pathlog": d / "log", "pathetc": d / "etc", "pathdb": d / "db",
+        "pathspool": d / "spool", "pathoverview": d / "spool/overview",
+        "patharticles": d / "spool/articles", "pathtmp": d / "spool/tmp",
+    }
+    lines = []
+    for line in Path("/etc/news/inn.conf").read_text().splitlines():
+        key_name = line.split(":", 1)[0].strip().lstrip("#")
+        if key_name in paths or key_name in ("tlscertfile", "tlskeyfile", "domain"):
+            continue
+        lines.append(line)
+    lines += [f"{k}: {v}" for k, v in paths.items()]
+    lines += [f"tlscertfile: {crt}", f"tlskeyfile: {key}", "domain: test.invalid"]
+    conf = d / "etc" / "inn.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    (d / "etc" / "readers.conf").write_text(
+        'auth "all" {\n    hosts: "*"\n    default: "<all>"\n}\n'
+        'access "all" {\n    users: "*"\n    newsgroups: "*"\n}\n'
+    )
+    (d / "db" / "active").write_text("local.test 0000000000 0000000001 y\n")
+    (d / "db" / "newsgroups").write_text("local.test\tlocal test group\n")
+    (d / "db" / "history").write_text("")
+    (d / "spool" / "tradspool.map").write_text("")
+    subprocess.run(["chown", "-R", "news:news", str(d)], check=True, timeout=30)
+    env = {**os.environ, "INNCONF": str(conf)}
+    subprocess.run(
+        ["su", "news", "-s", "/bin/sh", "-c", f"INNCONF={conf} /usr/lib/news/bin/tdx-util -A"],
+        capture_output=True, timeout=60, check=False, env=env,
+    )
+    port = free_port()
+    out = open(d / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        proc = subprocess.Popen(
+            ["/usr/lib/news/bin/nnrpd", "-D", "-f", "-b", "127.0.0.1", "-p", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )
+    finally:
+        out.close()
+    daemon = Daemon(name="nnrpd", directory=d, ports={"nntp": port}, proc=proc)
+    try:
+        wait_port(port, log=d / "stdout.log")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
+# -- xrdp ------------------------------------------------------------------------------------
+
+
+def start_xrdp(cert: IssuedCert) -> Daemon:
+    """xrdp with Debian's xrdp.ini, on its own port, security_layer=tls, ssl_protocols
+    TLSv1.2 and TLSv1.3 (what the test compares with: openssl s_client has no RDP)."""
+    need("xrdp")
+    d = instance_dir("xrdp")
+    crt, key = copy_cert(cert, d)
+    port = free_port()
+    out = []
+    for line in Path("/etc/xrdp/xrdp.ini").read_text().splitlines():
+        if line.startswith("port=3389"):
+            line = f"port=tcp://127.0.0.1:{port}"
+        elif line.startswith("security_layer="):
+            line = "security_layer=tls"
+        elif line.startswith("certificate="):
+            line = f"certificate={crt}"
+        elif line.startswith("key_file="):
+            line = f"key_file={key}"
+        elif line.startswith("ssl_protocols="):
+            line = "ssl_protocols=TLSv1.2, TLSv1.3"
+        elif line.startswith("LogFile="):
+            line = f"LogFile={d}/xrdp.log"
+        out.append(line)
+    (d / "xrdp.ini").write_text("\n".join(out) + "\n")
+    proc = _popen(["xrdp", "--nodaemon", "--config", str(d / "xrdp.ini")], d / "stdout.log")
+    daemon = Daemon(name="xrdp", directory=d, ports={"rdp": port}, proc=proc)
+    try:
+        wait_port(port, log=d / "xrdp.log")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
 @contextlib.contextmanager
 def running(daemon: Daemon) -> Iterator[Daemon]:
     try:

@@ -69,6 +69,18 @@ def vsftpd(cert: IssuedCert) -> Iterator[dm.Daemon]:
         yield d
 
 
+@pytest.fixture(scope="module")
+def nnrpd(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_nnrpd(cert)) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def xrdp(cert: IssuedCert) -> Iterator[dm.Daemon]:
+    with dm.running(dm.start_xrdp(cert)) as d:
+        yield d
+
+
 def _scan(port: int, proto: str | None, lab_pki: Pki, **kw: object) -> EndpointResult:
     kw.setdefault("probes", PROBES)
     options = ScanOptions(ca_file=str(lab_pki.ca_path), use_system_store=False, **kw)  # type: ignore[arg-type]
@@ -258,3 +270,20 @@ def test_cli_scan_through_the_dialogue(postfix: dm.Daemon, lab_pki: Pki, capsys:
     [endpoint] = doc["endpoints"]
     assert endpoint["starttls"]["protocol"] == "smtp" and endpoint["starttls"]["outcome"] == "ok"
     assert endpoint["outcome"] == "ok"
+
+
+def test_inn_nnrpd(nnrpd: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    port = nnrpd.ports["nntp"]
+    result = _scan(port, "nntp", lab_pki)
+    _assert_matches_openssl(result, "nntp", port, cert)
+    assert result.starttls is not None and result.starttls.server_version.startswith("INN ")
+
+
+def test_xrdp(xrdp: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
+    """openssl s_client speaks no RDP: the truth is xrdp's configuration (ssl_protocols
+    TLSv1.2, TLSv1.3 and the certificate given)."""
+    result = _scan(xrdp.ports["rdp"], "rdp", lab_pki)
+    assert result.outcome == "ok", result.detail
+    assert result.starttls is not None and result.starttls.server_version == "TLS"
+    assert set(result.supported_versions()) == {c.TLS12, c.TLS13}
+    assert result.certificates[0].der[0] == cert.cert.public_bytes(Encoding.DER)

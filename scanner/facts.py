@@ -122,7 +122,7 @@ async def gather(
             await _assess_client_auth(target, options, found, conn)
     result = _assemble(target, options, found, conn, started, time.perf_counter() - t0)
     if opener is not None:  # issue 13
-        extra = 1 if opener.injection else 0  # the injection check's connection
+        extra = (1 if opener.injection else 0) + (1 if opener.simple_bind_detail else 0)  # their connections
         result = replace(
             result, starttls=opener.result(conn.throttled),
             stats=replace(result.stats, connections=result.stats.connections + extra),
@@ -175,13 +175,20 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
 
 async def _injection(opener: Any, target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:
     """Issue 13: the STARTTLS command injection check (scanner/probes/injection.py), once
-    TLS is known to work behind the dialogue."""
+    TLS is known to work behind the dialogue; for LDAP, whether a simple bind is evaluated
+    without TLS (scanner/probes/ldap_bind.py)."""
     from handshakes.starttls import injectable
     from scanner.probes.injection import check_injection
+    from scanner.probes.ldap_bind import check_simple_bind
 
+    assert target.ip
+    if opener.protocol == "ldap" and opener.ready:
+        async with conn.endpoint_limiter:
+            opener.simple_bind, opener.simple_bind_detail = await check_simple_bind(
+                opener, target.ip, target.port, deadline=options.deadlines.read
+            )
     if not injectable(opener.protocol) or not any(s.supported for s in found.versions.values()):
         return
-    assert target.ip
     async with conn.endpoint_limiter:
         opener.injection, opener.injection_detail = await check_injection(
             opener, target.ip, target.port, server_name=target.server_name, deadline=options.deadlines.read

@@ -155,6 +155,7 @@ class StartTLSResult:
     capabilities: tuple[str, ...] = ()
     server_version: str = ""
     plaintext_auth: tuple[str, ...] = ()  # authentication offered before TLS
+    plaintext_detail: str = ""  # how that was found when it took a check (LDAP simple bind)
     throttled: int = 0  # connections turned away for load, retried after a pause
     # STARTTLS command injection (CVE-2011-0411 class): "yes" (a command pipelined after
     # STARTTLS was answered inside TLS), "no", "untested" (the check could not finish),

@@ -87,6 +87,9 @@ class StartTLSOpener:
     # The command injection check's verdict: "" (not run), "no", "yes" or "untested".
     injection: str = ""
     injection_detail: str = ""
+    # LDAP: is a simple bind evaluated without TLS (scanner/probes/ldap_bind.py)?
+    simple_bind: bool | None = None
+    simple_bind_detail: str = ""
     extra_time: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
@@ -168,7 +171,8 @@ class StartTLSOpener:
             banner=f.banner,
             capabilities=f.capabilities,
             server_version=f.server_version,
-            plaintext_auth=f.plaintext_auth,
+            plaintext_auth=(*f.plaintext_auth, *(("simple bind",) if self.simple_bind else ())),
+            plaintext_detail=self.simple_bind_detail,
             throttled=throttled,
             injection=self.injection or "not_run",
             injection_detail=self.injection_detail,

@@ -32,8 +32,9 @@ STARTTLS_OID = b"1.3.6.1.4.1.1466.20037"
 RESULT_NAMES = {
     0: "success", 1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
     7: "authMethodNotSupported", 8: "strongerAuthRequired", 12: "unavailableCriticalExtension",
-    13: "confidentialityRequired", 51: "busy", 52: "unavailable", 53: "unwillingToPerform",
-    80: "other",
+    13: "confidentialityRequired", 32: "noSuchObject", 34: "invalidDNSyntax",
+    48: "inappropriateAuthentication", 49: "invalidCredentials", 50: "insufficientAccessRights",
+    51: "busy", 52: "unavailable", 53: "unwillingToPerform", 80: "other",
 }
 MAX_MESSAGE = 65536
 
@@ -111,3 +112,78 @@ class LDAP(Dialogue):
             # OpenLDAP and others answer protocolError when no TLS is configured.
             raise Stop(NOT_OFFERED, f"StartTLS not offered: {words}", message)
         raise Stop(REFUSED, f"StartTLS answered {words}", message)
+
+
+def simple_bind_request(name: bytes, password: bytes, message_id: int = 1) -> bytes:
+    """A BindRequest (RFC 4511 section 4.2) with simple authentication: version 3,
+    ``name`` (a DN), ``password`` ([0] simple). Short-form lengths only (under 128 bytes)."""
+    bind = _tlv(0x02, b"\x03") + _tlv(0x04, name) + _tlv(0x80, password)
+    return _tlv(0x30, _tlv(0x02, bytes((message_id,))) + _tlv(0x60, bind))  # [APPLICATION 0]
+
+
+def message_length(head: bytes) -> int | None:
+    """The total length of the LDAPMessage starting with ``head`` (at least 2 bytes), or
+    None when more bytes are needed to know. Raises RemoteProtocolError for a message that
+    is not a SEQUENCE or is longer than MAX_MESSAGE."""
+    if len(head) < 2:
+        return None
+    if head[0] != 0x30:
+        raise RemoteProtocolError("LDAP: not an LDAPMessage", data=head)
+    if head[1] < 0x80:
+        return 2 + head[1]
+    n = head[1] & 0x7F
+    if n == 0 or n > 4:
+        raise RemoteProtocolError("LDAP: bad message length", data=head)
+    if len(head) < 2 + n:
+        return None
+    length = int.from_bytes(head[2 : 2 + n], "big")
+    if length > MAX_MESSAGE:
+        raise RemoteProtocolError(f"LDAP: a message of {length} bytes", data=head)
+    return 2 + n + length
+
+
+def result_of(message: bytes) -> tuple[int, int, bytes]:
+    """(protocolOp tag, resultCode, diagnosticMessage) of a response LDAPMessage
+    (RFC 4511 section 4.1.9). Raises RemoteProtocolError."""
+    _, body, _ = _read_tlv(message, 0)
+    _, _msgid, at = _read_tlv(body, 0)
+    op_tag, op, _ = _read_tlv(body, at)
+    _, code_bytes, at = _read_tlv(op, 0)
+    _, _matched, at = _read_tlv(op, at)
+    _, diagnostic, _ = _read_tlv(op, at)
+    return op_tag, int.from_bytes(code_bytes, "big") if code_bytes else -1, diagnostic
+
+
+def root_dse_request(message_id: int = 1) -> bytes:
+    """A SearchRequest (RFC 4511 section 4.5.1) of the root DSE (base "", scope
+    baseObject, filter (objectClass=*)) for its namingContexts (RFC 4512 section 5.1)."""
+    body = (
+        _tlv(0x04, b"") + _tlv(0x0A, b"\x00") + _tlv(0x0A, b"\x00") + _tlv(0x02, b"\x00")
+        + _tlv(0x02, b"\x00") + _tlv(0x01, b"\x00") + _tlv(0x87, b"objectClass")
+        + _tlv(0x30, _tlv(0x04, b"namingContexts"))
+    )
+    return _tlv(0x30, _tlv(0x02, bytes((message_id,))) + _tlv(0x63, body))
+
+
+def entry_values(message: bytes, attribute: bytes) -> list[bytes] | None:
+    """The values of ``attribute`` in a SearchResultEntry message ([APPLICATION 4]); None
+    when the message is another operation. Raises RemoteProtocolError."""
+    _, body, _ = _read_tlv(message, 0)
+    _, _msgid, at = _read_tlv(body, 0)
+    op_tag, op, _ = _read_tlv(body, at)
+    if op_tag != 0x64:
+        return None
+    _, _name, at = _read_tlv(op, 0)
+    _, attrs, _ = _read_tlv(op, at)
+    out: list[bytes] = []
+    at = 0
+    while at < len(attrs):
+        _, pa, at = _read_tlv(attrs, at)
+        _, kind, inner = _read_tlv(pa, 0)
+        _, vals, _ = _read_tlv(pa, inner)
+        if kind.lower() == attribute.lower():
+            v_at = 0
+            while v_at < len(vals):
+                _, value, v_at = _read_tlv(vals, v_at)
+                out.append(value)
+    return out

@@ -42,15 +42,17 @@ def refused(result: EndpointResult, options: ScanOptions) -> Finding | None:
 def plaintext_auth(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """starttls.plaintext_auth is not empty: before TLS the server advertised
     authentication (SMTP AUTH, IMAP without LOGINDISABLED, POP3 USER/SASL, ManageSieve
-    SASL, XMPP SASL mechanisms) or offered a plaintext session (PostgreSQL `N`, MySQL
-    without CLIENT_SSL). Lists what it offered."""
+    SASL, XMPP SASL mechanisms, NNTP AUTHINFO), offered a plaintext session (PostgreSQL
+    `N`, MySQL without CLIENT_SSL), or (LDAP, with the behaviours probe) answered a simple
+    bind with a made-up name and password sent without TLS by anything but
+    confidentialityRequired / strongerAuthRequired. Lists what it offered."""
     st = result.starttls
     if st is None or not st.plaintext_auth:
         return None
-    return make(
-        "starttls.plaintext_auth",
-        f"{_where(result)} offers before TLS: {', '.join(st.plaintext_auth)}",
-    )
+    evidence = f"{_where(result)} offers before TLS: {', '.join(st.plaintext_auth)}"
+    if st.plaintext_detail:
+        evidence += f" ({st.plaintext_detail})"
+    return make("starttls.plaintext_auth", evidence)
 
 
 def throttled(result: EndpointResult, options: ScanOptions) -> Finding | None:

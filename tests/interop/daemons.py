@@ -270,10 +270,11 @@ service lmtp {{
 # -- slapd -----------------------------------------------------------------------------------
 
 
-def start_slapd(cert: IssuedCert, *, tls: bool = True) -> Daemon:
+def start_slapd(cert: IssuedCert, *, tls: bool = True, extra: str = "") -> Daemon:
     """OpenLDAP's slapd (built with GnuTLS on Debian) with StartTLS ("ldap") and implicit
     TLS ("ldaps"); ``tls=False``: no certificate configured, so StartTLS is answered
-    protocolError (and no "ldaps")."""
+    protocolError (and no "ldaps"). ``extra``: global slapd.conf lines (e.g. `security
+    simple_bind=1`)."""
     need("slapd")
     d = instance_dir("slapd", "openldap")
     (d / "db").mkdir()
@@ -288,7 +289,8 @@ pidfile {d}/slapd.pid
 argsfile {d}/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
-{tls_lines}database mdb
+{tls_lines}{extra}
+database mdb
 suffix "dc=test,dc=invalid"
 rootdn "cn=admin,dc=test,dc=invalid"
 directory {d}/db

@@ -287,3 +287,23 @@ def test_xrdp(xrdp: dm.Daemon, cert: IssuedCert, lab_pki: Pki) -> None:
     assert result.starttls is not None and result.starttls.server_version == "TLS"
     assert set(result.supported_versions()) == {c.TLS12, c.TLS13}
     assert result.certificates[0].der[0] == cert.cert.public_bytes(Encoding.DER)
+
+
+def test_slapd_evaluates_simple_binds_without_tls(slapd: dm.Daemon, lab_pki: Pki) -> None:
+    """Debian's slapd answers a simple bind sent in plaintext (invalidCredentials for a
+    made-up name): passwords are accepted before TLS."""
+    result = _scan(slapd.ports["ldap"], "ldap", lab_pki, probes=frozenset({"protocols", "behaviours"}))
+    assert result.starttls is not None
+    assert result.starttls.plaintext_auth == ("simple bind",)
+    assert "resultCode 49 invalidCredentials" in result.starttls.plaintext_detail
+    assert "starttls.plaintext_auth" in {f.id for f in result.findings}
+
+
+def test_slapd_requiring_tls_for_simple_binds(cert: IssuedCert, lab_pki: Pki) -> None:
+    """`security simple_bind=1`: slapd answers confidentialityRequired (13) in plaintext."""
+    with dm.running(dm.start_slapd(cert, extra="security simple_bind=1")) as d:
+        result = _scan(d.ports["ldap"], "ldap", lab_pki, probes=frozenset({"protocols", "behaviours"}))
+    assert result.outcome == "ok"
+    assert result.starttls is not None and result.starttls.plaintext_auth == ()
+    assert "resultCode 13 confidentialityRequired" in result.starttls.plaintext_detail
+    assert "starttls.plaintext_auth" not in {f.id for f in result.findings}

@@ -219,7 +219,13 @@ def test_inject_pipelines_a_harmless_command_after_the_request(name: str) -> Non
 
 
 def test_ldap_root_dse_and_bind_encodings() -> None:
-    from handshakes.starttls.ldap import entry_values, message_length, result_of, root_dse_request, simple_bind_request
+    from handshakes.starttls.ldap import (
+        entry_values,
+        message_length,
+        result_of,
+        root_dse_request,
+        simple_bind_request,
+    )
 
     req = root_dse_request()
     assert message_length(req) == len(req)
@@ -229,9 +235,9 @@ def test_ldap_root_dse_and_bind_encodings() -> None:
     assert bind == bytes.fromhex("301d020102601802010304") + bytes((15,)) + b"cn=x,dc=example" + b"\x80\x02pw"
     # A SearchResultEntry with namingContexts, then a BindResponse invalidCredentials (49).
     vals = b"\x04\x0fdc=example,dc=o"
-    attr = b"\x30" + bytes((2 + 14 + 2 + len(vals))) + b"\x04\x0enamingContexts" + b"\x31" + bytes((len(vals),)) + vals
-    entry = b"\x64" + bytes((2 + 2 + len(attr))) + b"\x04\x00" + b"\x30" + bytes((len(attr),)) + attr
-    msg = b"\x30" + bytes((3 + len(entry))) + b"\x02\x01\x01" + entry
+    attr = b"\x30" + bytes([2 + 14 + 2 + len(vals)]) + b"\x04\x0enamingContexts" + b"\x31" + bytes((len(vals),)) + vals
+    entry = b"\x64" + bytes([2 + 2 + len(attr)]) + b"\x04\x00" + b"\x30" + bytes((len(attr),)) + attr
+    msg = b"\x30" + bytes([3 + len(entry)]) + b"\x02\x01\x01" + entry
     assert entry_values(msg, b"namingcontexts") == [b"dc=example,dc=o"]
     resp = bytes.fromhex("300c02010261070a013104000400")
     assert entry_values(resp, b"namingContexts") is None

@@ -307,3 +307,17 @@ def test_slapd_requiring_tls_for_simple_binds(cert: IssuedCert, lab_pki: Pki) ->
     assert result.starttls is not None and result.starttls.plaintext_auth == ()
     assert "resultCode 13 confidentialityRequired" in result.starttls.plaintext_detail
     assert "starttls.plaintext_auth" not in {f.id for f in result.findings}
+
+
+def test_simulate_through_the_dialogue(postfix: dm.Daemon, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tlscompat simulate smtp://...`: each simulated client speaks SMTP first."""
+    import json
+
+    from scanner.cli import main
+
+    assert main(["simulate", "--format", "json", f"smtp://127.0.0.1:{postfix.ports['smtp']}"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    text = json.dumps(doc)
+    assert '"ok": true' in text
+    assert main(["simulate", "--format", "json", f"smtp://127.0.0.1:{postfix.ports['plain']}"]) == 0
+    assert "STARTTLS not offered" in capsys.readouterr().out

@@ -105,14 +105,17 @@ async def gather(
         rate=rate,
     )
     # -- issue 13: the pre-TLS dialogue (scanner/starttls.py) wraps the connection factory.
-    from scanner.starttls import opener_for, per_endpoint
+    from scanner.starttls import alpn_for, opener_for, per_endpoint
 
     opener = opener_for(target, options, open_stream)
     if opener is not None:
         conn.open_stream = opener
         conn.endpoint_limiter = trio.CapacityLimiter(per_endpoint(opener.protocol, options))
-    # -- end issue 13
     hello = HelloFactory(server_name=target.server_name)
+    alpn = alpn_for(target, options)
+    if alpn is not ...:
+        hello.alpn = alpn
+    # -- end issue 13
     found = _Found()
     with trio.move_on_after(options.deadlines.endpoint) as scope:
         await _run(conn, hello, target, options, found)

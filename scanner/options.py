@@ -37,8 +37,13 @@ STARTTLS_OUTCOMES = (STARTTLS_NOT_OFFERED, STARTTLS_REFUSED, THROTTLED)
 # (465, 993, 995, 636, 990, 5223) are not here: they speak TLS from the first byte.
 STARTTLS_PROTOCOLS = (
     "smtp", "lmtp", "imap", "pop3", "sieve", "nntp", "ftp", "ldap", "xmpp", "xmpp-server",
-    "postgres", "mysql", "rdp",
+    "postgres", "mysql", "rdp", "postgres-direct",
 )
+# PostgreSQL 17's direct TLS: no dialogue, a ClientHello with ALPN "postgresql" at once.
+NO_DIALOGUE = ("postgres-direct",)
+# The ALPN a dialogue's probes offer (RFC 7301; PostgreSQL 17 refuses any other with
+# no_application_protocol); the other dialogues offer none, as their clients do.
+STARTTLS_ALPN = {"postgres": ("postgresql",), "postgres-direct": ("postgresql",)}
 STARTTLS_PORTS = {
     25: "smtp", 587: "smtp", 24: "lmtp", 143: "imap", 110: "pop3", 4190: "sieve", 119: "nntp",
     21: "ftp", 389: "ldap", 5222: "xmpp", 5269: "xmpp-server", 5432: "postgres", 3306: "mysql",

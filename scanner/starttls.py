@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass, field
+from types import EllipsisType
 
 import trio
 
@@ -20,7 +21,9 @@ from handshakes.starttls import Failed, Ready, State, make_dialogue, printable
 from handshakes.starttls._base import Facts
 from scanner.engine import OpenStream, PreTLSFailure
 from scanner.options import (
+    NO_DIALOGUE,
     PROTOCOL_ERROR,
+    STARTTLS_ALPN,
     STARTTLS_PER_ENDPOINT,
     TIMEOUT,
     ScanOptions,
@@ -182,13 +185,22 @@ class StartTLSOpener:
 def opener_for(target: Target, options: ScanOptions, inner: OpenStream) -> StartTLSOpener | None:
     """The dialogue's factory wrapping ``inner`` for this target, or None (plain TLS)."""
     name = dialogue_for(target, options)
-    if name is None:
+    if name is None or name in NO_DIALOGUE:
         return None
     domain = options.xmpp_domain or target.server_name or target.host
     return StartTLSOpener(
         protocol=name, inner=inner, connect=options.deadlines.connect,
         deadline=options.deadlines.starttls, domain=domain,
     )
+
+
+def alpn_for(target: Target, options: ScanOptions) -> tuple[str, ...] | None | EllipsisType:
+    """The ALPN the probes of this target offer: ``...`` (the default, HTTP's) for plain
+    TLS, the dialogue's own (STARTTLS_ALPN) or None behind a dialogue."""
+    name = dialogue_for(target, options)
+    if name is None:
+        return ...
+    return STARTTLS_ALPN.get(name)
 
 
 def per_endpoint(name: str, options: ScanOptions) -> int:
@@ -198,4 +210,4 @@ def per_endpoint(name: str, options: ScanOptions) -> int:
     return min(options.per_endpoint, STARTTLS_PER_ENDPOINT.get(name, options.per_endpoint))
 
 
-__all__ = ["StartTLSOpener", "opener_for", "per_endpoint", "printable"]
+__all__ = ["StartTLSOpener", "alpn_for", "opener_for", "per_endpoint", "printable"]

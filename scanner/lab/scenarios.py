@@ -627,6 +627,19 @@ async def _submission_client_cert(ctx: LabContext) -> Started:
 
 
 
+
+@_scenario(
+    "postgres17-direct-tls",
+    title="PostgreSQL 17 direct TLS: TLS at once, ALPN \"postgresql\" required",
+    reproduces="issue 13: PostgreSQL 17's sslnegotiation=direct (not packaged here); any other ALPN gets no_application_protocol",
+    scan_options={"starttls": "postgres-direct"},
+)
+async def _postgres17_direct_tls(ctx: LabContext) -> Started:
+    # s_server -alpn postgresql answers a ClientHello offering other protocols with
+    # no_application_protocol (120), as PostgreSQL 17 does.
+    return await _openssl_leaf(ctx, "postgres17-direct-tls", server={"alpn": ("postgresql",)})
+
+
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())
 
 

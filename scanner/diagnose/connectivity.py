@@ -98,7 +98,10 @@ _NOT_TLS = re.compile(r"not_tls \((?P<proto>[^:()]+): (?P<first>.*)\)\s*$")
 
 # The protocols the codec recognises in a reply (handshakes.server_flight.identify_protocol)
 # that have a dialogue to TLS (scanner/starttls.py).
-_DIALOGUE_OF = {"smtp": "smtp", "smtp_or_ftp": "smtp", "ftp": "ftp", "pop3": "pop3", "imap": "imap", "mysql": "mysql"}
+_DIALOGUE_OF = {
+    "smtp": "smtp", "smtp_or_ftp": "smtp", "ftp": "ftp", "pop3": "pop3", "imap": "imap",
+    "mysql": "mysql", "xmpp": "xmpp",
+}
 
 
 def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None:

@@ -242,3 +242,10 @@ def test_ldap_root_dse_and_bind_encodings() -> None:
     resp = bytes.fromhex("300c02010261070a013104000400")
     assert entry_values(resp, b"namingContexts") is None
     assert result_of(resp) == (0x61, 49, b"")
+
+
+def test_an_xmpp_stream_header_is_recognised_as_xmpp() -> None:
+    from handshakes.server_flight import identify_protocol
+
+    assert identify_protocol(b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams'") == "xmpp"
+    assert identify_protocol(b"<?xml version='1.0'?><html>") == "html"

@@ -321,3 +321,13 @@ def test_simulate_through_the_dialogue(postfix: dm.Daemon, capsys: pytest.Captur
     assert '"ok": true' in text
     assert main(["simulate", "--format", "json", f"smtp://127.0.0.1:{postfix.ports['plain']}"]) == 0
     assert "STARTTLS not offered" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("fixture", "key"), [("mariadb", "mysql"), ("prosody", "xmpp")])
+def test_scanned_as_plain_tls_the_banner_names_the_dialogue(fixture: str, key: str, request: pytest.FixtureRequest, lab_pki: Pki) -> None:
+    daemon: dm.Daemon = request.getfixturevalue(fixture)
+    port = daemon.ports[key]
+    result = _scan(port, "none", lab_pki, probes=frozenset({"protocols"}))
+    assert result.outcome == "not_tls"
+    [finding] = [f for f in result.findings if f.id == "port.not_tls"]
+    assert f"tlscompat scan --starttls {key} localhost:{port}" in finding.evidence

@@ -105,7 +105,8 @@ async def gather(
         rate=rate,
     )
     # -- issue 13: the pre-TLS dialogue (scanner/starttls.py) wraps the connection factory.
-    from scanner.starttls import alpn_for, opener_for, per_endpoint
+    from scanner.probes.starttls_checks import starttls_checks
+    from scanner.starttls import alpn_for, opener_for, per_endpoint, with_starttls
 
     opener = opener_for(target, options, open_stream)
     if opener is not None:
@@ -120,16 +121,12 @@ async def gather(
     with trio.move_on_after(options.deadlines.endpoint) as scope:
         await _run(conn, hello, target, options, found)
         if opener is not None and "behaviours" in options.probes:  # issue 13
-            await _injection(opener, target, options, found, conn)
+            await starttls_checks(opener, target, options, any(s.supported for s in found.versions.values()), conn.endpoint_limiter)
         if "client_auth" in options.probes:
             await _assess_client_auth(target, options, found, conn)
     result = _assemble(target, options, found, conn, started, time.perf_counter() - t0)
     if opener is not None:  # issue 13
-        extra = (1 if opener.injection else 0) + (1 if opener.simple_bind_detail else 0)  # their connections
-        result = replace(
-            result, starttls=opener.result(conn.throttled),
-            stats=replace(result.stats, connections=result.stats.connections + extra),
-        )
+        result = with_starttls(result, opener, conn.throttled)
     if scope.cancelled_caught:
         result = replace(
             result,
@@ -174,28 +171,6 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
             nursery.start_soon(_extra_certificates, conn, hello, target, found, supported)
         if "behaviours" in probes:
             nursery.start_soon(_behaviours, conn, hello, found, supported)
-
-
-async def _injection(opener: Any, target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:
-    """Issue 13: the STARTTLS command injection check (scanner/probes/injection.py), once
-    TLS is known to work behind the dialogue; for LDAP, whether a simple bind is evaluated
-    without TLS (scanner/probes/ldap_bind.py)."""
-    from handshakes.starttls import injectable
-    from scanner.probes.injection import check_injection
-    from scanner.probes.ldap_bind import check_simple_bind
-
-    assert target.ip
-    if opener.protocol == "ldap" and opener.ready:
-        async with conn.endpoint_limiter:
-            opener.simple_bind, opener.simple_bind_detail = await check_simple_bind(
-                opener, target.ip, target.port, deadline=options.deadlines.read
-            )
-    if not injectable(opener.protocol) or not any(s.supported for s in found.versions.values()):
-        return
-    async with conn.endpoint_limiter:
-        opener.injection, opener.injection_detail = await check_injection(
-            opener, target.ip, target.port, server_name=target.server_name, deadline=options.deadlines.read
-        )
 
 
 async def _assess_client_auth(target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import EllipsisType
 
 import trio
@@ -30,7 +30,7 @@ from scanner.options import (
     Target,
     dialogue_for,
 )
-from scanner.results import StartTLSResult
+from scanner.results import EndpointResult, StartTLSResult
 
 
 class _Prefixed(trio.abc.Stream):
@@ -182,6 +182,16 @@ class StartTLSOpener:
         )
 
 
+def with_starttls(result: EndpointResult, opener: StartTLSOpener, throttled: int) -> EndpointResult:
+    """``result`` with its ``starttls`` facts, and the connections of the extra checks
+    (scanner/probes/starttls_checks.py) counted in its stats."""
+    extra = (1 if opener.injection else 0) + (1 if opener.simple_bind_detail else 0)
+    return replace(
+        result, starttls=opener.result(throttled),
+        stats=replace(result.stats, connections=result.stats.connections + extra),
+    )
+
+
 def opener_for(target: Target, options: ScanOptions, inner: OpenStream) -> StartTLSOpener | None:
     """The dialogue's factory wrapping ``inner`` for this target, or None (plain TLS)."""
     name = dialogue_for(target, options)
@@ -210,4 +220,4 @@ def per_endpoint(name: str, options: ScanOptions) -> int:
     return min(options.per_endpoint, STARTTLS_PER_ENDPOINT.get(name, options.per_endpoint))
 
 
-__all__ = ["StartTLSOpener", "alpn_for", "opener_for", "per_endpoint", "printable"]
+__all__ = ["StartTLSOpener", "alpn_for", "opener_for", "per_endpoint", "printable", "with_starttls"]

@@ -226,3 +226,23 @@ def test_cli_rejects_an_unknown_dialogue(capsys: pytest.CaptureFixture[str]) -> 
     assert "--starttls" in capsys.readouterr().err
     assert main(["scan", "--starttls", "smtp", "--starttls-timeout", "0", "mx.example.com"]) == 2
     assert "--starttls-timeout must be positive" in capsys.readouterr().err
+
+
+def test_reports_show_the_dialogue() -> None:
+    from scanner.report.diff import endpoint_facts
+    from scanner.report.table import render_endpoint
+    from scanner.results import EndpointResult, StartTLSResult, endpoint_json
+
+    result = EndpointResult(
+        host="mx.example.test", port=25, ip="192.0.2.1", sni="mx.example.test", outcome="starttls_refused",
+        detail="STARTTLS answered 454 4.7.0 TLS not available",
+        starttls=StartTLSResult(
+            protocol="smtp", outcome="starttls_refused", detail="STARTTLS answered 454 4.7.0 TLS not available",
+            reply="454 4.7.0 TLS not available\r\n", banner="220 mx ESMTP\x1b[2J",
+        ),
+    )
+    rows = dict(endpoint_facts(endpoint_json(result)))
+    assert rows["Before TLS"] == "smtp: starttls_refused"
+    table = render_endpoint(result)
+    assert "Before TLS" in table and "220 mx ESMTP\\x1b[2J" in table and "\x1b" not in table
+    assert endpoint_json(result)["starttls"]["reply"] == "454 4.7.0 TLS not available\r\n"  # exact in JSON

@@ -365,6 +365,8 @@ def identify_protocol(data: bytes) -> str:
     upper = head.upper()
     if upper.startswith(b"HTTP/"):
         return "http"
+    if b"<STREAM:STREAM" in upper or b"<STREAM:ERROR" in upper:
+        return "xmpp"  # RFC 6120 section 4: a stream header (issue 13)
     if upper.startswith((b"<!DOCTYPE", b"<HTML", b"<?XML")):
         return "html"
     if head.startswith(b"SSH-"):

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, cast
 
 from handshakes import registry as reg
 from scanner.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
-from scanner.options import ALL_PROBES
+from scanner.options import ALL_PROBES, STARTTLS_PROTOCOLS
 from scanner.results import SEVERITIES
 
 
@@ -68,6 +68,15 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         help="exit 1 when a finding of this severity or worse is found",
     )
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    # Issue 13: the pre-TLS dialogues (scanner/starttls.py, docs/starttls.md).
+    p.add_argument(
+        "--starttls", choices=(*STARTTLS_PROTOCOLS, "none"), default=None, metavar="PROTO",
+        help="speak PROTO before TLS (" + ", ".join(STARTTLS_PROTOCOLS) + "); "
+        "'none': plain TLS even on a well-known STARTTLS port (default: by URL scheme or port)",
+    )
+    p.add_argument("--starttls-timeout", type=float, default=None, metavar="S", help="deadline of the dialogue before TLS, per connection (default 15)")
+    p.add_argument("--starttls-per-endpoint", type=int, default=None, metavar="N", help="connections at once per STARTTLS endpoint (default 2 for SMTP/LMTP, else --per-endpoint)")
+    p.add_argument("--xmpp-domain", default=None, metavar="NAME", help="the XMPP domain to open the stream to (default: the SNI / host name)")
     from scanner.clientauth.cli import add_arguments as add_client_cert_arguments
     from scanner.fleet.cli import add_fleet_arguments
 

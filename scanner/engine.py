@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from scanner.options import (
     PROTOCOL_ERROR,
     REFUSED,
     RESET,
+    THROTTLED,
     TIMEOUT,
     TRANSIENT,
     UNREACHABLE,
@@ -34,6 +36,19 @@ from scanner.options import (
 )
 
 OpenStream = Callable[[str, int], Awaitable[trio.abc.Stream]]
+
+
+class PreTLSFailure(Exception):
+    """Raised by an OpenStream that runs a dialogue before TLS (scanner/starttls.py) when
+    the dialogue does not reach TLS: run_probe records ``outcome`` (an outcome name of
+    scanner.options), ``detail`` (one printable line) and ``words`` (the server's reply,
+    exact) instead of sending a ClientHello."""
+
+    def __init__(self, outcome: str, detail: str, words: bytes = b"") -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+        self.words = words
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,14 +250,19 @@ async def run_probe(
     stream: trio.abc.Stream | None = None
     phase = "connect"
     # One cancel scope for the whole probe: its deadline is the connect deadline, then the
-    # read deadline once connected (each scope costs scheduler work on every probe).
+    # read deadline once connected (each scope costs scheduler work on every probe). A
+    # factory that runs a dialogue before TLS keeps its own deadline inside (its
+    # ``extra_time``), so the connect deadline does not cut a slow greeting short.
+    extra = float(getattr(open_stream, "extra_time", 0.0))
     try:
-        with trio.CancelScope(deadline=trio.current_time() + deadlines.connect) as scope:
+        with trio.CancelScope(deadline=trio.current_time() + deadlines.connect + extra) as scope:
             try:
                 stream = await open_stream(ip, port)
             except OSError as exc:
                 outcome, detail = oserror_outcome(exc)
                 return done(outcome, detail, "connect")
+            except PreTLSFailure as exc:
+                return done(exc.outcome, exc.detail, "starttls", exc.words)
             scope.deadline = trio.current_time() + deadlines.read
             phase = "send"
             first = probe.initiate()
@@ -334,6 +354,15 @@ class Connector:
     open_stream: OpenStream = open_tcp
     rate: Callable[[], Awaitable[None]] | None = None
     log: list[tuple[str, HandshakeProbe | None, ProbeOutcome]] = field(default_factory=list)
+    # A server that turns a connection away for load (outcome THROTTLED: SMTP 421, "too
+    # many connections", a close during the dialogue) is left alone for throttle_backoff
+    # seconds (doubling, with +-50% jitter so parallel probes do not return together),
+    # at most throttle_retries times per probe. ``throttled`` counts those connections.
+    throttle_retries: int = 3
+    throttle_backoff: float = 2.0
+    jitter: random.Random = field(default_factory=random.Random)
+    throttled: int = 0
+
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -358,6 +387,7 @@ class Connector:
 
     async def probe(self, name: str, make: Callable[[], HandshakeProbe]) -> ProbeOutcome:
         attempt = 0
+        pauses = 0
         total_sent = total_received = total_conns = 0
         while True:
             probe = make()
@@ -369,10 +399,18 @@ class Connector:
             total_sent += result.bytes_sent
             total_received += result.bytes_received
             total_conns += result.connections
-            if result.outcome not in TRANSIENT or attempt >= self.retries:
+            if result.outcome == THROTTLED:
+                self.throttled += 1
+                if pauses >= self.throttle_retries:
+                    break
+                pauses += 1
+                attempt += 1
+                await trio.sleep(self.throttle_backoff * 2 ** (pauses - 1) * self.jitter.uniform(0.5, 1.5))
+                continue
+            if result.outcome not in TRANSIENT or attempt - pauses >= self.retries:
                 break
             attempt += 1
-            await trio.sleep(self.backoff * (2 ** (attempt - 1)))
+            await trio.sleep(self.backoff * (2 ** (attempt - pauses - 1)))
         if attempt:
             result = _with_totals(result, total_sent, total_received, total_conns)
         self.log.append((name, probe, result))

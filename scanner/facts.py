@@ -29,6 +29,7 @@ from scanner.options import (
     PROTOCOL_ERROR,
     REFUSED,
     RESET,
+    STARTTLS_OUTCOMES,
     TIMEOUT,
     UNREACHABLE,
     ScanOptions,
@@ -40,6 +41,7 @@ from scanner.probes import (
     client_auth,
     groups,
     preference,
+    starttls_checks,
     versions,
     vulns,
 )
@@ -47,6 +49,7 @@ from scanner.probes.context import Found, ProbeContext
 from scanner.probes.hello import HelloFactory, describe_offer
 from scanner.probes.suites import ENDS_VERSION, VersionScan
 from scanner.results import ChainResult, EndpointResult, ProbeLog, Stats
+from scanner.starttls import alpn_for, opener_for, per_endpoint, with_starttls
 
 # The probes that run once the versions are known, concurrently: (name in --probes, entry
 # point). Each entry point is ``async def run(ctx, supported) -> None``.
@@ -56,6 +59,7 @@ AFTER_VERSIONS: tuple[tuple[str, Callable[[ProbeContext, list[int]], Awaitable[N
     ("certificates", certificates.run),
     ("behaviours", behaviours.run),
     ("vulns", vulns.run),
+    ("behaviours", starttls_checks.run),
 )
 
 
@@ -84,10 +88,17 @@ async def gather(
         open_stream=open_stream,
         rate=rate,
     )
-    ctx = ProbeContext(
-        conn=conn, hello=HelloFactory(server_name=target.server_name), target=target,
-        options=options, found=Found(),
-    )
+    # A pre-TLS dialogue (STARTTLS, scanner/starttls.py) wraps the connection factory, so
+    # every connection of the scan speaks it first.
+    opener = opener_for(target, options, open_stream)
+    if opener is not None:
+        conn.open_stream = opener
+        conn.endpoint_limiter = trio.CapacityLimiter(per_endpoint(opener.protocol, options))
+    hello = HelloFactory(server_name=target.server_name)
+    alpn = alpn_for(target, options)
+    if alpn is not ...:
+        hello.alpn = alpn
+    ctx = ProbeContext(conn=conn, hello=hello, target=target, options=options, found=Found())
     # One deadline for everything done for this endpoint, revocation lookups included.
     deadline_at = trio.current_time() + options.deadlines.endpoint
     with trio.CancelScope(deadline=deadline_at) as scope:
@@ -98,6 +109,8 @@ async def gather(
         f"endpoint deadline of {options.deadlines.endpoint:g}s reached" if scope.cancelled_caught else None
     )
     result = _assemble(ctx, started, time.perf_counter() - t0, deadline=deadline)
+    if opener is not None:
+        result = with_starttls(result, opener, conn.throttled)
     if result.certificates:
         result = replace(result, certificates=await _examine_chains(result, options, deadline_at))
     return result
@@ -197,7 +210,7 @@ def _endpoint_failure(found: Found) -> tuple[str, str]:
     kinds = {o.outcome for o in outcomes}
     if kinds & {ALERT, ACCEPTED}:
         return "ok", ""
-    for kind in (NOT_TLS, REFUSED, UNREACHABLE, DNS_ERROR):
+    for kind in (NOT_TLS, *STARTTLS_OUTCOMES, REFUSED, UNREACHABLE, DNS_ERROR):
         for o in outcomes:
             if o.outcome == kind:
                 return kind, o.describe()

@@ -26,6 +26,32 @@ DNS_ERROR = "dns_error"
 NOT_TLS = "not_tls"
 PROTOCOL_ERROR = "protocol_error"
 TRANSIENT = (RESET, TIMEOUT)
+# The pre-TLS dialogue (STARTTLS and its cousins, issue 13) did not reach TLS.
+STARTTLS_NOT_OFFERED = "starttls_not_offered"
+STARTTLS_REFUSED = "starttls_refused"
+THROTTLED = "throttled"
+STARTTLS_OUTCOMES = (STARTTLS_NOT_OFFERED, STARTTLS_REFUSED, THROTTLED)
+
+# The dialogues a user can choose (--starttls, `starttls:`, a URL scheme), and the ports
+# that choose one by themselves (`--starttls none` turns that off). Implicit-TLS ports
+# (465, 993, 995, 636, 990, 5223) are not here: they speak TLS from the first byte.
+STARTTLS_PROTOCOLS = (
+    "smtp", "lmtp", "imap", "pop3", "sieve", "nntp", "ftp", "ldap", "xmpp", "xmpp-server",
+    "postgres", "mysql", "rdp", "postgres-direct",
+)
+# PostgreSQL 17's direct TLS: no dialogue, a ClientHello with ALPN "postgresql" at once.
+NO_DIALOGUE = ("postgres-direct",)
+# The ALPN a dialogue's probes offer (RFC 7301; PostgreSQL 17 refuses any other with
+# no_application_protocol); the other dialogues offer none, as their clients do.
+STARTTLS_ALPN = {"postgres": ("postgresql",), "postgres-direct": ("postgresql",)}
+STARTTLS_PORTS = {
+    25: "smtp", 587: "smtp", 24: "lmtp", 143: "imap", 110: "pop3", 4190: "sieve", 119: "nntp",
+    21: "ftp", 389: "ldap", 5222: "xmpp", 5269: "xmpp-server", 5432: "postgres", 3306: "mysql",
+    3389: "rdp",
+}
+# Connections at once per endpoint for the dialogues of servers that throttle scanners
+# (mail servers count connections per client address); the others use per_endpoint.
+STARTTLS_PER_ENDPOINT = {"smtp": 2, "lmtp": 2}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +62,9 @@ class Deadlines:
     connect: float = 5.0
     read: float = 5.0
     endpoint: float = 120.0
+    # The whole pre-TLS dialogue of one connection (greeting to go-ahead): some mail
+    # servers wait 6 s or more before their greeting on purpose.
+    starttls: float = 15.0
 
 
 ALL_PROBES = (
@@ -55,6 +84,9 @@ class Target:
     ip: str | None = None
     sni: str | None = None
     tags: tuple[str, ...] = ()
+    # The pre-TLS dialogue: a name of STARTTLS_PROTOCOLS, "none" for plain TLS, None to
+    # leave it to the options and the port (see dialogue_for).
+    starttls: str | None = None
 
     @property
     def server_name(self) -> str | None:
@@ -91,5 +123,17 @@ class ScanOptions:
     client_certs: tuple[Any, ...] = ()
     now: datetime | None = None
     verbose: bool = False
+    starttls: str | None = None  # default dialogue for targets that name none ("none": off)
+    xmpp_domain: str | None = None  # the XMPP stream's 'to' (default: the SNI / host name)
+    starttls_per_endpoint: int | None = None  # None: STARTTLS_PER_ENDPOINT, else per_endpoint
+
+
+def dialogue_for(target: Target, options: ScanOptions) -> str | None:
+    """The pre-TLS dialogue of a target: its own (URL scheme, targets file), else the
+    options' (--starttls), else its port's; None for plain TLS."""
+    name = target.starttls or options.starttls
+    if name == "none":
+        return None
+    return name or STARTTLS_PORTS.get(target.port)
 
 

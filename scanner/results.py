@@ -162,6 +162,30 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StartTLSResult:
+    """The pre-TLS dialogue of an endpoint (STARTTLS and its cousins): what the server
+    announced before TLS and how the dialogue ended. ``outcome``: "ok" (the server
+    agreed), starttls_not_offered, starttls_refused, throttled, timeout, protocol_error;
+    ``reply``: the server's words when it did not agree, exact."""
+
+    protocol: str  # smtp, imap, pop3, ftp, ldap, xmpp, postgres, mysql, ...
+    outcome: str
+    detail: str = ""
+    reply: str = ""
+    banner: str = ""
+    capabilities: tuple[str, ...] = ()
+    server_version: str = ""
+    plaintext_auth: tuple[str, ...] = ()  # authentication offered before TLS
+    plaintext_detail: str = ""  # how that was found when it took a check (LDAP simple bind)
+    throttled: int = 0  # connections turned away for load, retried after a pause
+    # STARTTLS command injection (CVE-2011-0411 class): "yes" (a command pipelined after
+    # STARTTLS was answered inside TLS), "no", "untested" (the check could not finish),
+    # "not_run" (not asked for, or not a text protocol).
+    injection: str = "not_run"
+    injection_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EndpointResult:
     host: str
     port: int
@@ -189,6 +213,7 @@ class EndpointResult:
     tags: tuple[str, ...] = ()
     stats: Stats = dataclasses.field(default_factory=Stats)
     started: str = ""  # ISO 8601 UTC
+    starttls: StartTLSResult | None = None  # None: plain TLS from the first byte
 
     def supported_versions(self) -> tuple[int, ...]:
         return tuple(p.version for p in self.protocols if p.supported)

@@ -4,11 +4,21 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from urllib.parse import urlsplit
 
-from scanner.options import Target
+from scanner.options import STARTTLS_PORTS, Target
 
 DEFAULT_PORTS = {"https": 443, "smtps": 465, "imaps": 993, "pop3s": 995, "ldaps": 636, "ftps": 990}
+# Schemes of the pre-TLS dialogues: (default port, dialogue). The implicit-TLS schemes
+# above speak TLS from the first byte whatever the port ("none").
+STARTTLS_SCHEMES = {
+    "smtp": (25, "smtp"), "submission": (587, "smtp"), "lmtp": (24, "lmtp"),
+    "imap": (143, "imap"), "pop3": (110, "pop3"), "sieve": (4190, "sieve"), "nntp": (119, "nntp"),
+    "ftp": (21, "ftp"), "ldap": (389, "ldap"), "xmpp": (5222, "xmpp"),
+    "xmpp-server": (5269, "xmpp-server"), "postgres": (5432, "postgres"),
+    "postgresql": (5432, "postgres"), "mysql": (3306, "mysql"), "rdp": (3389, "rdp"),
+}
 
 
 class TargetError(ValueError):
@@ -28,8 +38,14 @@ def parse_target(text: str, *, default_port: int = 443) -> Target:
             url_port = parts.port
         except ValueError as exc:
             raise TargetError(f"{text!r}: bad port ({exc})") from None
-        port = url_port or DEFAULT_PORTS.get(parts.scheme.lower(), default_port)
-        return _target(parts.hostname, port, text)
+        scheme = parts.scheme.lower()
+        if scheme in STARTTLS_SCHEMES:
+            scheme_port, dialogue = STARTTLS_SCHEMES[scheme]
+            return replace(_target(parts.hostname, url_port or scheme_port, text), starttls=dialogue)
+        port = url_port or DEFAULT_PORTS.get(scheme, default_port)
+        target = _target(parts.hostname, port, text)
+        # An implicit-TLS scheme on a port that would choose a dialogue: the scheme wins.
+        return replace(target, starttls="none") if port in STARTTLS_PORTS else target
     if raw.startswith("["):
         end = raw.find("]")
         if end < 0:

@@ -34,6 +34,7 @@ from scanner.results import (  # noqa: E402
     EndpointResult,
     Finding,
     ProtocolResult,
+    StartTLSResult,
     SuiteResult,
     VulnCheck,
 )
@@ -202,7 +203,21 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
         "port.closed": (_failed("refused", "connection refused"), o),
         "port.unreachable": (_failed("unreachable", "No route to host"), o),
         "port.timeout": (_failed("timeout", "TCP connects, but no TLS answer (no complete answer within 5s)"), o),
-        "port.not_tls": (_failed("not_tls", "not_tls (http: b'HTTP/1.1 400 Bad')"), o),
+        "port.not_tls": (_failed("not_tls", "not_tls (smtp: b'220 mx.example.test ESMTP')", port=25), o),
+        "starttls.not_offered": (_failed("starttls_not_offered", "STARTTLS not offered (EHLO lists: PIPELINING, SIZE, 8BITMIME)",
+                                         port=25, starttls=StartTLSResult(protocol="smtp", outcome="starttls_not_offered",
+                                         detail="STARTTLS not offered (EHLO lists: PIPELINING, SIZE, 8BITMIME)",
+                                         reply="250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE\r\n250 8BITMIME\r\n")), o),
+        "starttls.refused": (_failed("starttls_refused", "STARTTLS answered 454 4.7.0 TLS not available due to local problem",
+                                     port=25, starttls=StartTLSResult(protocol="smtp", outcome="starttls_refused",
+                                     detail="STARTTLS answered 454 4.7.0 TLS not available due to local problem",
+                                     reply="454 4.7.0 TLS not available due to local problem\r\n")), o),
+        "starttls.plaintext_auth": (_ok(port=143, starttls=StartTLSResult(
+            protocol="imap", outcome="ok", plaintext_auth=("LOGIN", "PLAIN"))), o),
+        "starttls.injection": (_ok(port=25, starttls=StartTLSResult(
+            protocol="smtp", outcome="ok", injection="yes",
+            injection_detail="the command pipelined after SMTP's request to start TLS was answered inside TLS: 250 2.0.0 Ok")), o),
+        "starttls.throttled": (_ok(port=25, starttls=StartTLSResult(protocol="smtp", outcome="ok", throttled=3)), o),
         "scan.partial": (
             _ok(
                 partial=True,

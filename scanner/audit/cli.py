@@ -32,6 +32,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--list-profiles", action="store_true", help="list the built-in profiles and exit")
     p.add_argument("--ip", help="connect to this address instead of resolving HOST")
     p.add_argument("--sni", help="server_name to send (default: HOST when it is a name); '' for none")
+    # Issue 13: the dialogue before TLS (docs/starttls.md).
+    from scanner.options import STARTTLS_PROTOCOLS
+
+    p.add_argument(
+        "--starttls", choices=(*STARTTLS_PROTOCOLS, "none"), default=None, metavar="PROTO",
+        help="speak PROTO before each ClientHello (default: by URL scheme or well-known port)",
+    )
+    p.add_argument("--xmpp-domain", default=None, metavar="NAME", help="the XMPP domain to open the stream to")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S")
@@ -186,9 +194,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             target, ip=args.ip or target.ip, sni=args.sni if args.sni is not None else target.sni
         )
     deadlines = Deadlines(connect=args.connect_timeout, read=args.read_timeout)
+    # Issue 13: every simulated client speaks the dialogue first when there is one.
+    from scanner.engine import OpenStream, open_tcp
+    from scanner.options import ScanOptions
+    from scanner.starttls import opener_for
+
+    opener = opener_for(
+        target, ScanOptions(deadlines=deadlines, starttls=args.starttls, xmpp_domain=args.xmpp_domain), open_tcp
+    )
+    open_stream: OpenStream = opener or open_tcp
 
     async def main() -> Any:
-        return await simulate_live_many(target, profiles, deadlines=deadlines, concurrency=args.concurrency)
+        return await simulate_live_many(
+            target, profiles, deadlines=deadlines, concurrency=args.concurrency, open_stream=open_stream
+        )
 
     results = trio.run(main)
     if args.format == "json":

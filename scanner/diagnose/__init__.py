@@ -3,12 +3,12 @@
 #
 # Rules kept (docs/design: evidence and interpretation are separate): the probes record
 # what the server sent; each finding id has ONE documented function (connectivity.py,
-# protocols.py, certificates.py, client_auth.py, client_certs.py) that decides whether it applies and quotes
+# protocols.py, certificates.py, client_auth.py, client_certs.py, starttls.py, vulns.py) that decides whether it applies and quotes
 # the evidence from the result; the fixed words (title, cause, resolution, Windows error)
 # live in catalogue.py. No rule does IO or reads the clock except through options.now.
 from __future__ import annotations
 
-from scanner.diagnose import certificates, client_auth, connectivity, protocols, vulns
+from scanner.diagnose import certificates, client_auth, connectivity, protocols, starttls, vulns
 from scanner.diagnose.catalogue import CATALOGUE, Entry
 from scanner.diagnose.client_certs import client_cert_findings
 from scanner.diagnose.common import Rule
@@ -24,6 +24,7 @@ RULES: dict[str, Rule] = {
     **certificates.RULES,
     **client_auth.RULES,
     **vulns.RULES,
+    **starttls.RULES,
 }
 assert set(RULES) == set(CATALOGUE), "every catalogued finding needs exactly one rule"
 

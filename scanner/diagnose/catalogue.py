@@ -1033,6 +1033,104 @@ _ENTRIES = (
             "up to date. Removing CBC suites is only needed for old clients' sake if at all."
         ),
     ),
+    Entry(
+        id="starttls.not_offered",
+        topic="STARTTLS",
+        severity="high",
+        title="The server does not offer TLS in its protocol",
+        cause=(
+            "The server speaks its protocol (SMTP, IMAP, POP3, FTP, LDAP, XMPP, PostgreSQL, "
+            "MySQL, RDP...) but does not offer to switch to TLS: its capability list has no "
+            "STARTTLS, it answers StartTLS with an error, or it declines TLS outright "
+            "(PostgreSQL `N`, a MySQL greeting without CLIENT_SSL). Clients either give up or "
+            "carry on in plaintext, passwords and data included."
+        ),
+        resolution=(
+            "Configure a certificate and enable TLS for the protocol: postfix "
+            "`smtpd_tls_security_level = may` with `smtpd_tls_chain_files`; dovecot `ssl = yes` "
+            "with `ssl_cert`/`ssl_key`; OpenLDAP `olcTLSCertificateFile` and "
+            "`olcTLSCertificateKeyFile`; PostgreSQL `ssl = on`; MariaDB/MySQL `ssl_cert`, "
+            "`ssl_key`; prosody `ssl = { certificate, key }`; vsftpd `ssl_enable=YES`; Exchange "
+            "`Enable-ExchangeCertificate -Services SMTP`. Then rescan with `tlscompat scan "
+            "--starttls PROTO HOST:PORT`."
+        ),
+    ),
+    Entry(
+        id="starttls.refused",
+        topic="STARTTLS",
+        severity="high",
+        title="The server refuses to start TLS",
+        cause=(
+            "The server advertises TLS (or the protocol requires the request) but answered the "
+            "request to start it with an error, e.g. SMTP `454 TLS not available due to "
+            "temporary reason` (the certificate or key cannot be read, the TLS library failed "
+            "to initialise) or an LDAP resultCode other than success."
+        ),
+        resolution=(
+            "Read the server's own log at the time of the scan: the cause is nearly always "
+            "there (postfix: `warning: cannot get RSA certificate from file`; dovecot: "
+            "`ssl_cert: Can't open file`). Check that the certificate and key files exist, "
+            "match each other and are readable by the daemon's user after it drops privileges."
+        ),
+    ),
+    Entry(
+        id="starttls.plaintext_auth",
+        topic="STARTTLS",
+        severity="medium",
+        title="Authentication is offered before TLS",
+        cause=(
+            "Before TLS was started the server already offered to authenticate (SMTP AUTH, "
+            "IMAP LOGIN without LOGINDISABLED, POP3 USER, SASL PLAIN) or to continue the "
+            "session in plaintext (PostgreSQL answering `N`, MySQL without CLIENT_SSL). A "
+            "client that does not insist on STARTTLS sends its password in the clear, and an "
+            "attacker on the path can strip the STARTTLS offer to make it do so."
+        ),
+        resolution=(
+            "Offer authentication only inside TLS: postfix `smtpd_tls_auth_only = yes`; dovecot "
+            "`disable_plaintext_auth = yes` (2.4: `auth_allow_cleartext = no`); Exchange "
+            "receive connectors `RequireTLS`; PostgreSQL `hostssl` lines instead of `host` in "
+            "pg_hba.conf; MariaDB/MySQL `require_secure_transport = ON`. On clients, require "
+            "TLS (e.g. `sslmode=verify-full`, `smtp_tls_security_level = encrypt`)."
+        ),
+    ),
+    Entry(
+        id="starttls.throttled",
+        topic="STARTTLS",
+        severity="info",
+        title="The server throttled the scan",
+        cause=(
+            "The server turned connections away for load during the scan (SMTP `421`, "
+            "\"too many connections\", MySQL error 1040, a close before the dialogue ended). Mail "
+            "and directory servers count connections per client address; tlscompat paused "
+            "with a growing, jittered delay and retried. Medium when it still could not get "
+            "through: the results are then partial."
+        ),
+        resolution=(
+            "Scan more gently: `--starttls-per-endpoint 1`, a `--rate`, or a longer "
+            "`--starttls-timeout`; or allow the scanner's address on the server (postfix "
+            "`smtpd_client_connection_count_limit` and `anvil_rate_time_unit`, dovecot "
+            "`mail_max_userip_connections`, MariaDB `max_connections`, fail2ban's ignoreip)."
+        ),
+    ),
+    Entry(
+        id="starttls.injection",
+        topic="STARTTLS",
+        severity="high",
+        title="Commands sent before STARTTLS are executed inside TLS",
+        cause=(
+            "The server keeps plaintext it received before TLS started and processes it as if "
+            "it had arrived inside the encrypted session (CVE-2011-0411 and its relatives in "
+            "Postfix, Exim, Dovecot, Courier, Pure-FTPd and others, 2011 and again 2021). An "
+            "attacker on the path can append commands to the client's STARTTLS and have them "
+            "run in the client's protected, later authenticated, session."
+        ),
+        resolution=(
+            "Update the server: every maintained mail and FTP server discards its input buffer "
+            "when TLS starts (postfix 2.8.4 / 2.7.5 and later; Exim, Dovecot, Courier fixes "
+            "referenced by CVE-2011-0411 and CVE-2021-33515, CVE-2021-38371). If you cannot "
+            "update, put a TLS-terminating proxy in front that speaks implicit TLS."
+        ),
+    ),
 )
 
 CATALOGUE: Mapping[str, Entry] = MappingProxyType({e.id: e for e in _ENTRIES})

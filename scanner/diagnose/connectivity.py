@@ -93,9 +93,18 @@ def port_timeout(result: EndpointResult, options: ScanOptions) -> Finding | None
 _NOT_TLS = re.compile(r"not_tls \((?P<proto>[^:()]+): (?P<first>.*)\)\s*$")
 
 
+# The protocols the codec recognises in a reply (handshakes.server_flight.identify_protocol)
+# that have a dialogue to TLS (scanner/starttls.py).
+_DIALOGUE_OF = {
+    "smtp": "smtp", "smtp_or_ftp": "smtp", "ftp": "ftp", "pop3": "pop3", "imap": "imap",
+    "mysql": "mysql", "xmpp": "xmpp",
+}
+
+
 def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """The scan's outcome is not_tls: the first reply was recognisably another protocol
-    (or no TLS record). Quotes the protocol the codec recognised and the first bytes."""
+    (or no TLS record). Quotes the protocol the codec recognised and the first bytes, and
+    for a protocol with a dialogue to TLS the command that scans it with STARTTLS."""
     if result.outcome != "not_tls":
         return None
     texts = [result.detail, *(p.detail for p in result.protocols if p.outcome == "not_tls")]
@@ -104,11 +113,16 @@ def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None
         if m:
             proto = m.group("proto")
             named = "an unrecognised protocol" if proto == "unknown" else proto.upper()
-            return make(
-                "port.not_tls",
+            evidence = (
                 f"{_where(result)} answered the ClientHello with {named}, not TLS; "
-                f"first bytes received: {m.group('first')}",
+                f"first bytes received: {m.group('first')}"
             )
+            # Issue 13: a protocol with a dialogue before TLS: say how to scan it.
+            dialogue = _DIALOGUE_OF.get(proto)
+            if dialogue and result.starttls is None:
+                host = f"[{result.host}]" if ":" in result.host else result.host
+                evidence += f"; to scan it with STARTTLS: tlscompat scan --starttls {dialogue} {host}:{result.port}"
+            return make("port.not_tls", evidence)
     return make("port.not_tls", f"{_where(result)} answered, but not with TLS: {result.detail}")
 
 

@@ -104,6 +104,21 @@ def layer_from_args(args: argparse.Namespace) -> Layer:
         kw["client_versions"] = args.client_versions
     if getattr(args, "client_suites", None):
         kw["client_suites"] = args.client_suites
+    # Issue 13: the pre-TLS dialogue.
+    if getattr(args, "starttls", None):
+        kw["starttls"] = args.starttls
+    if getattr(args, "starttls_timeout", None) is not None:
+        if args.starttls_timeout <= 0:
+            raise UsageError("--starttls-timeout must be positive")
+        kw["starttls_timeout"] = args.starttls_timeout
+    if getattr(args, "starttls_per_endpoint", None) is not None:
+        if args.starttls_per_endpoint < 1:
+            raise UsageError("--starttls-per-endpoint must be at least 1")
+        kw["starttls_per_endpoint"] = args.starttls_per_endpoint
+    if getattr(args, "xmpp_domain", None):
+        if any(ch.isspace() or ch in "'\"<>&" for ch in args.xmpp_domain):
+            raise UsageError(f"--xmpp-domain: {args.xmpp_domain!r} is not a domain name")
+        kw["xmpp_domain"] = args.xmpp_domain
     certs = getattr(args, "client_certs_loaded", None)
     if certs:
         kw["client_certs"] = tuple(certs)

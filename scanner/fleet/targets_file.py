@@ -26,7 +26,14 @@ from typing import IO, Any
 import yaml
 
 from handshakes import registry as reg
-from scanner.options import ALL_PROBES, QUICK_PROBES, Deadlines, ScanOptions, Target
+from scanner.options import (
+    ALL_PROBES,
+    QUICK_PROBES,
+    STARTTLS_PROTOCOLS,
+    Deadlines,
+    ScanOptions,
+    Target,
+)
 from scanner.targets import TargetError, parse_target
 
 DEFAULT_CIDR_CAP = 65536
@@ -76,6 +83,10 @@ class Layer:
     client_suites: tuple[int, ...] | None = None
     client_certs: tuple[Any, ...] | None = None
     tags: tuple[str, ...] = ()
+    starttls: str | None = None  # a dialogue name, or "none"
+    starttls_timeout: float | None = None
+    starttls_per_endpoint: int | None = None
+    xmpp_domain: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,7 +116,10 @@ def apply_layers(base: ScanOptions, layers: Sequence[Layer]) -> ScanOptions:
     """ScanOptions with each layer applied in turn. The probe set is the last depth given
     (or the base's), then every probe switch in layer order."""
     kw: dict[str, Any] = {}
-    deadlines = {"connect": base.deadlines.connect, "read": base.deadlines.read, "endpoint": base.deadlines.endpoint}
+    deadlines = {
+        "connect": base.deadlines.connect, "read": base.deadlines.read,
+        "endpoint": base.deadlines.endpoint, "starttls": base.deadlines.starttls,
+    }
     probes = set(base.probes)
     for layer in layers:
         if layer.depth is not None:
@@ -117,9 +131,12 @@ def apply_layers(base: ScanOptions, layers: Sequence[Layer]) -> ScanOptions:
             value = getattr(layer, name)
             if value is not None:
                 deadlines[name] = value
+        if layer.starttls_timeout is not None:
+            deadlines["starttls"] = layer.starttls_timeout
         for name in (
             "per_endpoint", "retries", "all_addresses", "ca_file", "use_system_store",
-            "client_versions", "client_suites", "client_certs",
+            "client_versions", "client_suites", "client_certs", "starttls", "xmpp_domain",
+            "starttls_per_endpoint",
         ):
             value = getattr(layer, name)
             if value is not None:
@@ -436,6 +453,7 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 _OPTION_KEYS = {
     "port", "scan", "probes", "timeouts", "per_endpoint", "retries", "all_addresses",
     "ca_file", "system_store", "client_versions", "client_suites", "client_certificates", "tags",
+    "starttls", "xmpp_domain", "starttls_per_endpoint",
 }
 _TOP_KEYS = {"defaults", "targets", "include"}
 _DEFAULT_KEYS = _OPTION_KEYS | {"concurrency"}
@@ -614,11 +632,22 @@ def _layer(ctx: _Ctx, m: Mapping[Any, Any]) -> Layer:
         elif key == "timeouts":
             if not isinstance(value, _Map):
                 raise ctx.fail(line, "'timeouts' must be a mapping: connect, read, endpoint (seconds)")
-            _check_keys(ctx, value, {"connect", "read", "endpoint"}, "in 'timeouts'")
+            _check_keys(ctx, value, {"connect", "read", "endpoint", "starttls"}, "in 'timeouts'")
             for name, seconds in value.items():
-                kw[name] = float(_positive(ctx, seconds, value.key_lines[name], name, number=True))
-        elif key == "per_endpoint":
+                key_name = "starttls_timeout" if name == "starttls" else name
+                kw[key_name] = float(_positive(ctx, seconds, value.key_lines[name], name, number=True))
+        elif key in ("per_endpoint", "starttls_per_endpoint"):
             kw[key] = _positive(ctx, value, line, key)
+        elif key == "starttls":
+            if value is False or value is None:
+                value = "none"
+            if value not in (*STARTTLS_PROTOCOLS, "none"):
+                raise ctx.fail(line, f"'starttls' must be one of {', '.join(STARTTLS_PROTOCOLS)} or none, not {value!r}")
+            kw[key] = value
+        elif key == "xmpp_domain":
+            if not isinstance(value, str) or not value or any(ch.isspace() or ch in "'\"<>&" for ch in value):
+                raise ctx.fail(line, f"'xmpp_domain' must be a domain name, not {value!r}")
+            kw[key] = value
         elif key == "retries":
             kw[key] = _positive(ctx, value, line, key, zero=True)
         elif key == "all_addresses":

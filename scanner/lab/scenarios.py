@@ -569,6 +569,76 @@ async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
     return await ctx.start(server, client_certs=(client,))
 
 
+# -- STARTTLS (issue 13) --------------------------------------------------------------------
+
+
+async def _smtp(ctx: LabContext, name: str, mode: str) -> Started:
+    from scanner.lab.mail import FakeSMTPServer
+
+    leaf = await ctx.issue(name)
+    ca = str(ctx.pki.ca_path) if mode == "client-cert" else None
+    return await ctx.start(FakeSMTPServer(cert=leaf, mode=mode, ca_file=ca))
+
+
+@_scenario(
+    "smtp-no-starttls",
+    title="Mail server that does not offer STARTTLS, but offers AUTH in plaintext",
+    reproduces="issue 13: STARTTLS not offered (EHLO lists no STARTTLS), AUTH PLAIN before TLS",
+    expected=("starttls.not_offered", "starttls.plaintext_auth"),
+    scan_options={"starttls": "smtp"},
+)
+async def _smtp_no_starttls(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "smtp-no-starttls", "no-starttls")
+
+
+@_scenario(
+    "smtp-throttling",
+    title="Mail server that answers 421 too many connections to two connections of the scan",
+    reproduces="issue 13: throttling met during a scan: back off with jitter, resume, record it",
+    expected_info=("starttls.throttled",),
+    scan_options={"starttls": "smtp"},
+)
+async def _smtp_throttling(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "smtp-throttling", "throttle")
+
+
+@_scenario(
+    "smtp-injection",
+    title="Mail server that runs commands pipelined after STARTTLS inside TLS",
+    reproduces="issue 13: STARTTLS command injection, CVE-2011-0411 class",
+    expected=("starttls.injection",),
+    scan_options={"starttls": "smtp"},
+)
+async def _smtp_injection(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "smtp-injection", "injectable")
+
+
+@_scenario(
+    "submission-client-cert",
+    title="Submission server whose TLS (after STARTTLS) requires a client certificate",
+    reproduces="issue 13 / seeds: enterprise client-certificate authentication on SMTP submission",
+    # The client-authentication full handshakes go through the scan's connection factory,
+    # so through the dialogue too: they see the server abort without a certificate.
+    expected=("client_auth.required",),
+    scan_options={"starttls": "smtp"},
+)
+async def _submission_client_cert(ctx: LabContext) -> Started:
+    return await _smtp(ctx, "submission-client-cert", "client-cert")
+
+
+@_scenario(
+    "postgres17-direct-tls",
+    title="PostgreSQL 17 direct TLS: TLS at once, ALPN \"postgresql\" required",
+    reproduces="issue 13: PostgreSQL 17's sslnegotiation=direct (not packaged here); any other ALPN gets no_application_protocol",
+    scan_options={"starttls": "postgres-direct"},
+)
+async def _postgres17_direct_tls(ctx: LabContext) -> Started:
+    # s_server -alpn postgresql answers a ClientHello offering other protocols with
+    # no_application_protocol (120), as PostgreSQL 17 does.
+    return await _openssl_leaf(ctx, "postgres17-direct-tls", server={"alpn": ("postgresql",)})
+
+
+
 # -- classic vulnerabilities (issue 18) -------------------------------------------------------
 # Patched Debian packages cannot show these: scanner/lab/vulnerable.py plays the vulnerable
 # implementations (a TLS 1.2 RSA-only server, hence tls.no_forward_secrecy too).

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from types import EllipsisType
 
 from handshakes import constants as c
 from handshakes import registry as reg
@@ -80,6 +81,9 @@ class HelloFactory:
 
     server_name: str | None
     pool: KeySharePool = dataclasses.field(default_factory=KeySharePool)
+    # The ALPN list every probe offers unless it asks for another (None: no ALPN). Behind
+    # a dialogue before TLS, the protocol's own id or none (scanner/starttls.py alpn_for).
+    alpn: tuple[str, ...] | None = ("h2", "http/1.1")
 
     def spec(
         self,
@@ -89,11 +93,13 @@ class HelloFactory:
         groups: tuple[int, ...] | None = None,
         sigalgs: tuple[int, ...] = SIGALGS_ALL,
         shares: tuple[int, ...] | None = None,
-        alpn: tuple[str, ...] | None = ("h2", "http/1.1"),
+        alpn: tuple[str, ...] | None | EllipsisType = ...,
         sni: bool = True,
         compression: bool = False,
     ) -> ClientHelloSpec:
         suites = tuple(suites)
+        if isinstance(alpn, EllipsisType):
+            alpn = self.alpn
         name = self.server_name if sni else None
         if version == c.SSL2:
             return ClientHelloSpec(legacy_version=c.SSL2, cipher_suites=suites, sslv2=True)

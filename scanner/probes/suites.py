@@ -17,12 +17,20 @@ from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
 from scanner.engine import Connector, ProbeOutcome
-from scanner.options import ACCEPTED, DNS_ERROR, NOT_TLS, REFUSED, TIMEOUT, UNREACHABLE
+from scanner.options import (
+    ACCEPTED,
+    DNS_ERROR,
+    NOT_TLS,
+    REFUSED,
+    STARTTLS_OUTCOMES,
+    TIMEOUT,
+    UNREACHABLE,
+)
 from scanner.probes.hello import HelloFactory, batch_size, candidate_suites
 
 # Outcomes after which offering another batch to the same version is pointless: nothing
 # listens, another protocol answers, or nothing answers within the deadline.
-ENDS_VERSION = (REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, TIMEOUT)
+ENDS_VERSION = (REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, TIMEOUT, *STARTTLS_OUTCOMES)
 
 
 @dataclass(slots=True)

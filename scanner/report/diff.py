@@ -374,6 +374,10 @@ def endpoint_facts(endpoint: Mapping[str, Any]) -> list[tuple[str, str | list[st
     ]
     if endpoint.get("detail"):
         rows.append(("Detail", str(endpoint["detail"])))
+    starttls = endpoint.get("starttls")
+    if isinstance(starttls, Mapping):  # issue 13: the dialogue before TLS
+        ended = "agreed to start TLS" if starttls.get("outcome") == "ok" else str(starttls.get("outcome", ""))
+        rows.append(("Before TLS", f"{starttls.get('protocol', '')}: {ended}"))
     for version, names in suites_by_version(endpoint):
         rows.append((f"Suites {version}", names))
     facts = certificate_facts(endpoint)

@@ -25,6 +25,7 @@ from scanner.results import (
     Finding,
     ProbeLog,
     ProtocolResult,
+    StartTLSResult,
     SuiteResult,
 )
 
@@ -153,6 +154,8 @@ def render_endpoint(
     """The whole report for one endpoint. `now` fixes the clock for "days left"."""
     moment = _now(now)
     parts = [_header(result)]
+    if result.starttls is not None:
+        parts.append(_section("Before TLS", _starttls(result.starttls)))
     if result.protocols:
         parts.append(_section("Protocols", _protocols(result.protocols)))
     if result.cipher_suites:
@@ -495,6 +498,29 @@ def _behaviours(b: Behaviours) -> str:
         ("TLS 1.3 downgrade sentinel", _yes_no(b.downgrade_sentinel)),
     ]
     return _fields(rows)
+
+
+def _starttls(st: StartTLSResult) -> str:
+    """The pre-TLS dialogue (issue 13): what the server announced, how it ended. The
+    server's words are shown printable (escaped), never raw."""
+    ended = "the server agreed to start TLS" if st.outcome == "ok" else f"{st.outcome}: {st.detail}"
+    rows = [
+        ("Dialogue", st.protocol),
+        ("Result", _printable(ended)),
+        ("Banner", _printable(st.banner) or "-"),
+        ("Capabilities", _printable(", ".join(st.capabilities)) or "-"),
+    ]
+    if st.server_version:
+        rows.append(("Server version", _printable(st.server_version)))
+    rows.append(("Authentication before TLS", _printable(", ".join(st.plaintext_auth)) or "none offered"))
+    if st.throttled:
+        rows.append(("Throttled", f"{st.throttled} connection(s) turned away, retried after a pause"))
+    return _fields(rows)
+
+
+def _printable(text: str, limit: int = 300) -> str:
+    out = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text.replace("\r\n", " / ").strip())
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def _findings(findings: Sequence[Finding], verbose: bool, color: bool) -> str:

@@ -707,6 +707,7 @@ SCHEMA_DEFS: dict[type, str] = {
     results.VulnCheck: "vuln_check",
     results.ChainValidation: "validation",
     results.RevocationResult: "revocation",
+    results.StartTLSResult: "starttls",
 }
 
 OPTIONAL_FIELDS: set[tuple[type, str]] = set()

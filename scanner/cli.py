@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 
 from handshakes import registry as reg
-from scanner.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from scanner import cli_common as cc
+from scanner.exits import EXIT_OK, UsageError
 from scanner.options import ALL_PROBES
 from scanner.results import SEVERITIES
 
@@ -38,8 +39,8 @@ def _suites(text: str) -> tuple[int, ...]:
 
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("targets", nargs="*", help="HOST[:PORT], [IPv6]:PORT, https://HOST:PORT/ or a CIDR range")
-    p.add_argument("--ip", help="connect to this address instead of resolving HOST (one target)")
-    p.add_argument("--sni", help="server_name to send (default: HOST when it is a name); '' for none")
+    p.add_argument("--ip", type=cc.ip_address, help="connect to this address instead of resolving HOST (one target)")
+    p.add_argument("--sni", type=cc.server_name, help="server_name to send (default: HOST when it is a name); '' for none")
     p.add_argument("--all-addresses", action="store_true", help="scan every address HOST resolves to")
     p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
     p.add_argument("-o", "--output", help="write the report to this file instead of stdout")
@@ -50,11 +51,11 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated probes to run (default all: {','.join(ALL_PROBES)})",
     )
     # Defaults of None: an option given here beats a targets file's defaults (docs/fleet.md).
-    p.add_argument("--connect-timeout", type=float, default=None, metavar="S", help="default 5")
-    p.add_argument("--read-timeout", type=float, default=None, metavar="S", help="default 5")
-    p.add_argument("--endpoint-timeout", type=float, default=None, metavar="S", help="default 120")
-    p.add_argument("--per-endpoint", type=int, default=None, metavar="N", help="connections at once per endpoint (default 4)")
-    p.add_argument("--retries", type=int, default=None, help="retries of a reset or timed-out probe (default 1)")
+    p.add_argument("--connect-timeout", type=cc.seconds, default=None, metavar="S", help="default 5")
+    p.add_argument("--read-timeout", type=cc.seconds, default=None, metavar="S", help="default 5")
+    p.add_argument("--endpoint-timeout", type=cc.seconds, default=None, metavar="S", help="default 120")
+    p.add_argument("--per-endpoint", type=cc.count(1), default=None, metavar="N", help="connections at once per endpoint (default 4)")
+    p.add_argument("--retries", type=cc.count(0), default=None, metavar="N", help="retries of a reset or timed-out probe (default 1)")
     p.add_argument("--ca-file", help="PEM bundle of extra trusted roots")
     p.add_argument("--no-system-store", action="store_true", help="trust only --ca-file")
     p.add_argument(
@@ -96,11 +97,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from scanner.explain import explain
+    from scanner.explain import explain, parse_hex
 
     text = " ".join(args.hex) if args.hex else sys.stdin.read()
     if not text.strip():
         raise UsageError("give the record bytes in hex, e.g. tlscompat explain '15 03 01 00 02 02 2A'")
+    try:
+        parse_hex(text)
+    except ValueError as exc:
+        raise UsageError(f"the input is not hex: {exc}") from None
     sys.stdout.write(explain(text).rstrip("\n") + "\n")
     return EXIT_OK
 
@@ -118,7 +123,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cc.Parser(
         prog="tlscompat",
         description="Active TLS compatibility scanner: which handshakes work, which fail, and why.",
     )
@@ -146,18 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+    """The entry point: every command ends through one handler (cli_common.run_command),
+    so the exit codes and the one-line errors are the same everywhere."""
+
+    def run() -> int:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         return int(args.func(args))
-    except UsageError as exc:
-        print(f"tlscompat: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("tlscompat: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK
+
+    return cc.run_command(run)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,19 @@ class Deadlines:
     connect: float = 5.0
     read: float = 5.0
     endpoint: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "endpoint"):
+            check_seconds(name, getattr(self, name))
+
+
+def check_seconds(name: str, value: object) -> None:
+    """Raise ValueError unless ``value`` is a finite number of seconds above 0 (nan and
+    inf would pass a ``> 0`` test and then break every deadline computed from them)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, not {value!r}")
 
 
 ALL_PROBES = (
@@ -91,5 +105,19 @@ class ScanOptions:
     client_certs: tuple[Any, ...] = ()
     now: datetime | None = None
     verbose: bool = False
+
+    def __post_init__(self) -> None:
+        # The Python API gets the same checks as the command line, before any packet.
+        if isinstance(self.per_endpoint, bool) or not isinstance(self.per_endpoint, int) or self.per_endpoint < 1:
+            raise ValueError(f"per_endpoint must be an integer of at least 1, not {self.per_endpoint!r}")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be an integer of at least 0, not {self.retries!r}")
+        unknown = set(self.probes) - set(ALL_PROBES)
+        if unknown:
+            raise ValueError(f"unknown probe(s): {', '.join(sorted(map(str, unknown)))}")
+        for name in ("versions", "client_versions"):
+            bad = [v for v in getattr(self, name) if v not in SCAN_VERSIONS]
+            if bad or not getattr(self, name):
+                raise ValueError(f"{name}: unknown or empty version list {getattr(self, name)!r}")
 
 

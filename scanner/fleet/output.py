@@ -24,6 +24,7 @@ from handshakes import registry as reg
 from scanner.options import Target
 from scanner.report.table import severity_rank, version_order
 from scanner.results import SCHEMA_VERSION, SEVERITIES, EndpointResult
+from scanner.schema import endpoint_problem, loads
 
 
 def json_line(data: dict[str, Any]) -> str:
@@ -73,14 +74,17 @@ def load_resume(path: str, on_line: Callable[[dict[str, Any]], None]) -> tuple[s
             data: Any = None
             if raw.endswith(b"\n"):
                 try:
-                    data = json.loads(raw)
-                except ValueError:
+                    data = loads(raw)
+                except ValueError:  # JSONDecodeError, SchemaError (nested too deeply)
                     data = None
             if not isinstance(data, dict) or "host" not in data:
                 rest = fp.read()
                 if rest.strip():
                     raise ResumeError(f"{path}:{number}: not an endpoint line; cannot resume this file")
                 break
+            problem = endpoint_problem(data)  # types checked against docs/schema.json
+            if problem:
+                raise ResumeError(f"{path}:{number}: {problem}; cannot resume this file")
             good_end += len(raw)
             count += 1
             done.update(line_keys(data))

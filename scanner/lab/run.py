@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 import trio
 
+from scanner.exits import UsageError
 from scanner.lab.certs import IssuedCert, Pki
 from scanner.lab.scenarios import LAB_HOST, LabContext, Scenario, by_name, select
 from scanner.options import Deadlines, ScanOptions, Target
@@ -320,8 +321,7 @@ def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     try:
         select(_selection(args))
     except KeyError as exc:
-        print(f"tlscompat lab: {exc.args[0]}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--only: {exc.args[0]}") from None
 
     async def main() -> None:
         async with open_lab(_selection(args)) as lab:
@@ -337,10 +337,9 @@ def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             )
             await trio.sleep_forever()
 
-    try:
-        trio.run(main)
-    except KeyboardInterrupt:
-        print("\nlab stopped", file=stream)
+    # Ctrl-C stops the lab: the servers are closed on the way out of open_lab, and the
+    # top-level handler reports it as every command does ("interrupted", exit 130).
+    trio.run(main)
     return 0
 
 
@@ -409,8 +408,7 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     try:
         select(only)
     except KeyError as exc:
-        print(f"tlscompat demo: {exc.args[0]}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--only: {exc.args[0]}") from None
     verbose = bool(getattr(args, "verbose", False))
 
     async def main() -> tuple[list[Verdict], float, float]:

@@ -211,6 +211,10 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
             ("extra_certs",), ("extra_certs: certificate #2 ('CN=Example Issuing CA') is sent twice",), trusted=True)),)), o),
         "cert.invalid": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, validation=_validation(
             (), (), trusted=False, error="leaf certificate undecodable: error parsing asn1 value")),)), o),
+        "cert.webpki_deviation": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, validation=_validation(
+            (), (), trusted=True, profile="rfc5280", webpki_deviations=("policy",),
+            webpki_rules=("the leaf (CN=www.example.test) has no AuthorityKeyIdentifier (RFC 5280 4.2.1.1, CA/Browser Forum BR 7.1.2)",))),)),
+            ScanOptions(now=NOW, ca_file="private-root.pem")),
         "cert.revoked": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, revocation=revoked),)), o),
         "cert.revocation_unreachable": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, revocation=revocation_offline),)), o),
         "client_auth.required": (_ok(client_auth=(ClientAuthResult(version=c.TLS12, mode="required", certificate_authorities=(client_ca,),

@@ -361,8 +361,14 @@ def _validation(validation: Any) -> list[tuple[str, str]]:
     hostname_ok = _attr(validation, "hostname_ok")
     hostname = _attr(validation, "hostname")
     matches = _yes_no(hostname_ok, unknown="not checked")
+    verdict = _yes_no(trusted, unknown="unknown")
+    profile = _attr(validation, "profile")
+    if trusted and profile == "rfc5280":
+        verdict += " (RFC 5280 path validation; root from --ca-file)"
+    elif trusted and profile == "webpki":
+        verdict += " (WebPKI profile; root from the system store)"
     rows = [
-        ("Trusted", _yes_no(trusted, unknown="unknown")),
+        ("Trusted", verdict),
         ("Hostname matches", f"{matches} ({hostname})" if hostname else matches),
     ]
     problems = _attr(validation, "problems", ()) or ()
@@ -374,6 +380,9 @@ def _validation(validation: Any) -> list[tuple[str, str]]:
     error = _attr(validation, "error")
     if error:
         rows.append(("Error", str(error)))
+    rules = _attr(validation, "webpki_rules", ()) or ()
+    if rules:
+        rows.append(("WebPKI", "strict WebPKI verifiers refuse it: " + "; ".join(str(r) for r in rules)))
     missing = _attr(validation, "missing_issuer")
     if missing:
         url = _attr(validation, "missing_issuer_url")

@@ -156,7 +156,7 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
         "port.closed": (_failed("refused", "connection refused"), o),
         "port.unreachable": (_failed("unreachable", "No route to host"), o),
         "port.timeout": (_failed("timeout", "TCP connects, but no TLS answer (no complete answer within 5s)"), o),
-        "port.not_tls": (_failed("not_tls", "not_tls (http: b'HTTP/1.1 400 Bad')"), o),
+        "port.not_tls": (_failed("not_tls", 'not_tls (http: "HTTP/1.1 400 Bad")'), o),
         "handshake.aborted": (_ok(protocols=aborted, cipher_suites=(), certificates=(), behaviours=Behaviours()), o),
         "handshake.rejected": (_ok(protocols=tuple(_proto(v, False, "alert", 40) for v in (c.TLS13, c.TLS12, c.TLS11, c.TLS10)),
                                    cipher_suites=(), certificates=(), behaviours=Behaviours()), o),

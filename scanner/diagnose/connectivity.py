@@ -18,6 +18,7 @@ from scanner.diagnose.common import (
     outcome_text,
     probed,
 )
+from scanner.outcome_text import clean_detail
 from scanner.results import EndpointResult, Finding, ProtocolResult
 
 if TYPE_CHECKING:
@@ -79,8 +80,7 @@ def port_timeout(result: EndpointResult, options: ScanOptions) -> Finding | None
     kind = timeout_kind(result)
     # The engine's detail may already say which; keep only what it adds.
     detail = re.sub(r"^(no TCP answer|TCP connects, but no TLS answer)\s*", "", result.detail or "")
-    detail = detail[1:-1] if detail.startswith("(") and detail.endswith(")") else detail
-    detail = detail or "no answer"
+    detail = clean_detail("timeout", detail) or "no answer"
     if kind == "tcp":
         text = f"no TCP answer from {_where(result)}: the connection attempt was never answered ({detail})"
     elif kind == "tls":
@@ -110,9 +110,12 @@ def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None
             return make(
                 "port.not_tls",
                 f"{_where(result)} answered the ClientHello with {named}, not TLS; "
-                f"first bytes received: {m.group('first')}",
+                f"first bytes received: {clean_detail('', m.group('first'))}",
             )
-    return make("port.not_tls", f"{_where(result)} answered, but not with TLS: {result.detail}")
+    return make(
+        "port.not_tls",
+        f"{_where(result)} answered, but not with TLS: {clean_detail('not_tls', result.detail) or 'no TLS record'}",
+    )
 
 
 def _aborted(p: ProtocolResult) -> bool:

@@ -345,10 +345,12 @@ def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
 def findings_listing(result: EndpointResult) -> str:
     """The findings of one scan, worst first, each with its evidence, cause and fix."""
+    from scanner.outcome_text import render_outcome
+    from scanner.report.printable import printable, printable_text
     from scanner.results import SEVERITIES
 
-    head = f"{result.host}:{result.port} ({result.ip}): outcome {result.outcome}"
-    lines = [head + (f" ({result.detail})" if result.detail else "")]
+    head = f"{result.host}:{result.port} ({result.ip}): outcome "
+    lines = [head + printable(render_outcome(result.outcome, result.detail))]
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     ordered = sorted(result.findings, key=lambda f: (rank.get(f.severity, len(rank)), f.id))
     for f in ordered:
@@ -363,7 +365,7 @@ def findings_listing(result: EndpointResult) -> str:
                 lines.append(f"      {label + ':':<9} {text}")
     if not result.findings:
         lines.append("  no findings")
-    return "\n".join(lines)
+    return printable_text("\n".join(lines))
 
 
 def _render(result: EndpointResult, verbose: bool) -> str:

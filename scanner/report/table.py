@@ -15,6 +15,8 @@ from typing import Any
 from tabulate import tabulate
 
 from handshakes import registry as reg
+from scanner.outcome_text import clean_detail
+from scanner.report.printable import printable, printable_text
 from scanner.results import (
     SEVERITIES,
     Behaviours,
@@ -93,13 +95,19 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
+def _cells(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    # Every cell through the one sanitizer (scanner.report.printable): a server string
+    # cannot clear the screen or set the title from inside a table.
+    return [[printable_text(c) if isinstance(c, str) else c for c in row] for row in rows]
+
+
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    return tabulate(rows, headers=list(headers), tablefmt=_TABLE_FORMAT, disable_numparse=True)
+    return tabulate(_cells(rows), headers=list(headers), tablefmt=_TABLE_FORMAT, disable_numparse=True)
 
 
 def _fields(rows: Sequence[tuple[str, str]]) -> str:
     """A two-column "name  value" block without headers."""
-    return tabulate(rows, tablefmt="plain", disable_numparse=True)
+    return tabulate(_cells(rows), tablefmt="plain", disable_numparse=True)
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
@@ -132,8 +140,14 @@ def _join(items: Iterable[str], sep: str = ", ", empty: str = "-") -> str:
 
 def _attr(obj: Any, name: str, default: Any = None) -> Any:
     """Fields of values typed Any in results.py (decoded certificates, validation and
-    revocation verdicts): read with getattr so that a missing field shows as absent."""
-    return getattr(obj, name, default) if obj is not None else default
+    revocation verdicts): read with getattr so that a missing field shows as absent.
+    Text is made printable here: these fields hold what the server sent (names, errors)."""
+    value = getattr(obj, name, default) if obj is not None else default
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return tuple(printable(v) for v in value)
+    return value
 
 
 def _count(n: int, noun: str) -> str:
@@ -184,7 +198,7 @@ def _header(result: EndpointResult) -> str:
     line += f"  ip {result.ip or '-'}  sni {result.sni or '-'}  outcome {result.outcome}"
     lines = [line]
     if result.detail:
-        lines.append(f"detail: {result.detail}")
+        lines.append(f"detail: {printable(clean_detail(result.outcome, result.detail))}")
     lines.append(
         f"{stats.connections} connections, {stats.bytes_sent} bytes sent, "
         f"{stats.bytes_received} bytes received, {stats.duration_s:.2f} s"
@@ -203,8 +217,9 @@ def _protocol_evidence(p: ProtocolResult) -> str:
         text = f"alert {_alert(p.alert)}"
     else:
         text = p.outcome
-    # Probes often repeat the alert in the detail: show it once.
-    return f"{text}: {p.detail}" if p.detail and p.detail not in text else text
+    # Probes often repeat the outcome or the alert in the detail: show it once.
+    detail = clean_detail(p.outcome, p.detail)
+    return f"{text}: {detail}" if detail and detail not in text else text
 
 
 def _protocols(protocols: Sequence[ProtocolResult]) -> str:
@@ -438,8 +453,8 @@ def _client_auth(entries: Sequence[ClientAuthResult]) -> str:
         (
             reg.version_name(c.version),
             c.mode,
-            _join(sorted(c.certificate_authorities), sep="\n"),
-            c.detail,
+            _join(sorted(printable(n) for n in c.certificate_authorities), sep="\n"),
+            printable(c.detail),
         )
         for c in sorted(entries, key=lambda c: version_order(c.version))
     ]
@@ -455,11 +470,11 @@ def _client_certs(attempts: Sequence[ClientCertAttempt]) -> str:
         (
             a.label,
             reg.version_name(a.version) if a.version is not None else "-",
-            a.subject,
+            printable(a.subject),
             a.verdict,
             _alert(a.alert),
             a.stage,
-            a.detail,
+            printable(a.detail),
         )
         for a in ordered
     ]
@@ -535,7 +550,7 @@ def _probes(probes: Sequence[ProbeLog]) -> str:
             p.name,
             p.offered,
             p.outcome,
-            p.detail,
+            printable(clean_detail(p.outcome, p.detail)),
             str(p.bytes_sent),
             str(p.bytes_received),
             f"{p.duration_s * 1000:.0f}",
@@ -584,7 +599,7 @@ def render_summary(results: Sequence[EndpointResult], *, color: bool = False) ->
             "Slowest endpoints", _table(rows, ("Endpoint", "Outcome", "Seconds", "Connections"))
         )
     )
-    return "\n\n".join(parts) + "\n"
+    return printable_text("\n\n".join(parts) + "\n")
 
 
 def _address(result: EndpointResult) -> str:

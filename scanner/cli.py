@@ -10,14 +10,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from handshakes import registry as reg
 from scanner import cli_common as cc
 from scanner.exits import EXIT_OK, UsageError
 from scanner.options import ALL_PROBES
-from scanner.results import SEVERITIES
 
 
 def _versions(text: str) -> tuple[int, ...]:
+    from handshakes import registry as reg
+
     try:
         return tuple(reg.version_from_name(v) for v in text.replace(",", " ").split())
     except ValueError as exc:
@@ -25,6 +25,8 @@ def _versions(text: str) -> tuple[int, ...]:
 
 
 def _suites(text: str) -> tuple[int, ...]:
+    from handshakes import registry as reg
+
     out = []
     for item in text.replace(",", " ").replace(":", " ").split():
         if item.lower().startswith("0x"):
@@ -42,7 +44,11 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ip", type=cc.ip_address, help="connect to this address instead of resolving HOST (one target)")
     p.add_argument("--sni", type=cc.server_name, help="server_name to send (default: HOST when it is a name); '' for none")
     p.add_argument("--all-addresses", action="store_true", help="scan every address HOST resolves to")
-    p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+    p.add_argument(
+        "--format", choices=("table", "json", "jsonl", "csv"), default="table",
+        help="table for people (default); json (one document), jsonl (a line per endpoint, "
+        "written as each finishes), csv (a row per endpoint) for machines",
+    )
     p.add_argument("-o", "--output", help="write the report to this file instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show every probe: offered and answered")
     p.add_argument("--quick", action="store_true", help="versions, certificate and findings only")
@@ -63,11 +69,16 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         help="the versions your clients speak, e.g. 'TLSv1.1,TLSv1.2' (default TLSv1.2,TLSv1.3)",
     )
     p.add_argument("--client-suites", type=_suites, default=None, help="the suites your clients offer")
+    from scanner.results import SEVERITIES
+
     p.add_argument(
         "--fail-on", choices=SEVERITIES, default=None,
         help="exit 1 when a finding of this severity or worse is found",
     )
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the tables: auto (on a terminal, unless NO_COLOR is set), always, never",
+    )
     from scanner.clientauth.cli import add_arguments as add_client_cert_arguments
     from scanner.fleet.cli import add_fleet_arguments
 
@@ -77,6 +88,9 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
 
 def _load_client_certs(args: argparse.Namespace) -> None:
     """Read the client certificates before any packet is sent (args.client_certs_loaded)."""
+    names = ("client_cert", "client_key", "pkcs12", "key_password_env", "key_password_prompt")
+    if not any(getattr(args, n, None) for n in names):
+        return  # nothing to load: the credentials code is not even imported
     from scanner.clientauth.cli import load_from_args
     from scanner.clientauth.credentials import CredentialError
 
@@ -122,32 +136,131 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(args))
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Every subcommand, with its one-line help and two examples for the end of its --help.
+COMMANDS: dict[str, tuple[str, tuple[str, str]]] = {
+    "scan": (
+        "scan endpoints: versions, suites, groups, certificates, findings",
+        ("tlscompat scan example.com:443 --fail-on high",
+         "tlscompat scan -f targets.yaml --format jsonl -o scan.jsonl"),
+    ),
+    "explain": (
+        "decode raw TLS record bytes (hex), e.g. an alert from a capture",
+        ("tlscompat explain '15 03 01 00 02 02 2A'", "pbpaste | tlscompat explain"),
+    ),
+    "lab": (
+        "start the local lab servers that reproduce each failure case",
+        ("tlscompat lab", "tlscompat lab --only expired,self-signed"),
+    ),
+    "demo": (
+        "start the lab, scan every endpoint, print the findings, stop",
+        ("tlscompat demo", "tlscompat demo --only expired -v"),
+    ),
+    "simulate": (
+        "send real clients' ClientHellos to a server: what each negotiates, or why it fails",
+        ("tlscompat simulate example.com:443", "tlscompat simulate example.com --profile current --format json"),
+    ),
+    "audit": (
+        "what-if: which clients a server policy loses, compliance, client policies (offline)",
+        ("tlscompat audit --from scan.json --policy mozilla-intermediate",
+         "tlscompat audit --from scan.jsonl --policy policy.yaml --client-policy clients.yaml -v"),
+    ),
+    "diff": (
+        "what changed between two scans: protocols, suites, certificate, findings, clients",
+        ("tlscompat diff monday.jsonl tuesday.jsonl", "tlscompat diff --db scan.sqlite --format markdown -o changes.md"),
+    ),
+    "report": (
+        "a Markdown or self-contained HTML report of a scan, with a client compatibility matrix",
+        ("tlscompat report scan.jsonl -o report.md", "tlscompat report --db scan.sqlite --format html -o report.html"),
+    ),
+}
+# Commands registered together by another package: (names, "module").
+_GROUPS = ((("simulate", "audit"), "scanner.audit.cli"), (("diff", "report"), "scanner.report.cli"))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tlscompat")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """--version, with the package metadata read only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kw: object) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kw: object) -> None:
+        sys.stdout.write(f"tlscompat {_version()}\n")
+        parser.exit(0)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser. Only ``command``'s own arguments are built (None: all of them; "": none),
+    so that `tlscompat --help` imports no subcommand's code (docs/performance.md)."""
     parser = cc.Parser(
         prog="tlscompat",
         description="Active TLS compatibility scanner: which handshakes work, which fail, and why.",
+        epilog="Exit codes: 0 done, 1 a finding at --fail-on (or a client lost), 2 usage or input error, "
+        "130 interrupted. Documentation: docs/cli.md.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("scan", help="scan endpoints: versions, suites, groups, certificates, findings")
-    add_scan_arguments(p)
-    p.set_defaults(func=cmd_scan)
-    p = sub.add_parser("explain", help="decode raw TLS record bytes (hex), e.g. an alert from a capture")
+    parser.add_argument("--version", action=_VersionAction)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def wanted(name: str) -> bool:
+        return command is None or command == name
+
+    def stub(name: str) -> None:
+        sub.add_parser(name, help=COMMANDS[name][0], add_help=False)
+
+    if wanted("scan"):
+        p = sub.add_parser("scan", help=COMMANDS["scan"][0])
+        add_scan_arguments(p)
+        p.set_defaults(func=cmd_scan)
+    else:
+        stub("scan")
+    p = sub.add_parser("explain", help=COMMANDS["explain"][0])
     p.add_argument("hex", nargs="*", help="hex bytes; read from stdin when omitted")
     p.set_defaults(func=cmd_explain)
-    p = sub.add_parser("lab", help="start the local lab servers that reproduce each failure case")
+    p = sub.add_parser("lab", help=COMMANDS["lab"][0])
     p.add_argument("--only", help="comma-separated scenario names")
     p.set_defaults(func=cmd_lab)
-    p = sub.add_parser("demo", help="start the lab, scan every endpoint, print the findings, stop")
+    p = sub.add_parser("demo", help=COMMANDS["demo"][0])
     p.add_argument("--only", help="comma-separated scenario names")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="the full report of each endpoint")
     p.set_defaults(func=cmd_demo)
-    # The audit (simulate, audit) and report (diff, report) commands.
-    from scanner.audit.cli import register as register_audit
-    from scanner.report.cli import register as register_report
+    for names, module in _GROUPS:
+        if any(wanted(n) for n in names):
+            import importlib
 
-    register_audit(sub)
-    register_report(sub)
+            importlib.import_module(module).register(sub)
+        else:
+            for name in names:
+                stub(name)
+    for name, (_, examples) in COMMANDS.items():
+        p = sub.choices[name]
+        if not isinstance(p, argparse.ArgumentParser) or not p.add_help:
+            continue
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+        p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+        if not any("--color" in a.option_strings for a in p._actions):
+            p.add_argument(
+                "--color", choices=("auto", "always", "never"), default="auto",
+                help="colour the output: auto (on a terminal, unless NO_COLOR is set), always, never",
+            )
     return parser
+
+
+def _command_in(argv: Sequence[str]) -> str:
+    """The subcommand named in ``argv`` (its first word that is one), or ""."""
+    for word in argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return ""
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,8 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     so the exit codes and the one-line errors are the same everywhere."""
 
     def run() -> int:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(_command_in(words))
+        args = parser.parse_args(words)
         return int(args.func(args))
 
     return cc.run_command(run)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
@@ -26,12 +26,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from scanner.x509 import CertificateDecodeError, decode_certificate
 
+if TYPE_CHECKING:  # httpx (and what it imports) only once a URL is to be fetched
+    import httpx
+
 __all__ = ["RevocationResult", "check_revocation", "check_stapled"]
 
 # How far a responder's clock may run ahead of ours before its answer is refused.
 _CLOCK_SKEW = datetime.timedelta(minutes=5)
 # Safety net only: the caller's deadline (trio.move_on_after) is the real limit.
-_SAFETY_TIMEOUT = httpx.Timeout(60.0)
+_SAFETY_TIMEOUT = 60.0  # seconds, every phase
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +109,8 @@ async def check_revocation(
         return RevocationResult(status="not_checked", method="none", detail=detail)
     issuer, issuer_note = _load_issuer(issuer_der)
     if client is None:
+        import httpx
+
         async with httpx.AsyncClient(timeout=_SAFETY_TIMEOUT, follow_redirects=True) as own:
             return await _check(leaf, issuer, issuer_note, ocsp_urls, crl_urls, skipped, own)
     return await _check(leaf, issuer, issuer_note, ocsp_urls, crl_urls, skipped, client)
@@ -189,6 +194,8 @@ async def _fetch(
     client: httpx.AsyncClient, url: str, ocsp_request: bytes | None
 ) -> tuple[bytes | None, str]:
     """(body, "") or (None, what went wrong). POST for OCSP (RFC 6960 Appendix A.1)."""
+    import httpx
+
     try:
         if ocsp_request is not None:
             response = await client.post(
@@ -230,6 +237,8 @@ def _describe_failure(exc: BaseException) -> str:
             pending.extend(current.exceptions)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     text = str(exc) or type(exc).__name__
+    import httpx
+
     if isinstance(exc, httpx.ConnectError):
         return f"connection failed ({text})"
     return f"{type(exc).__name__}: {text}"

@@ -13,6 +13,7 @@
 #   Targets read with the same layers share one ScanOptions object.
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import os
@@ -23,8 +24,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
-
-import yaml
 
 from handshakes import registry as reg
 from scanner.options import ALL_PROBES, QUICK_PROBES, Deadlines, ScanOptions, Target
@@ -411,37 +410,41 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader keeping the line of every key and list item, for error messages."""
+@functools.lru_cache(maxsize=1)
+def _loader() -> Any:
+    """SafeLoader keeping the line of every key and list item, for error messages. Made
+    on first use: a plain list of targets does not import PyYAML."""
+    import yaml
 
+    class _Loader(yaml.SafeLoader):
+        pass
 
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    m = _Map()
-    m.line = node.start_mark.line + 1
-    m.key_lines = {}
-    for knode, vnode in node.value:
-        if not isinstance(knode, yaml.ScalarNode):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a key must be a plain word, not a mapping or a list", knode.start_mark
-            )
-        key = loader.construct_object(knode, deep=True)
-        if key in m:
-            raise _DuplicateKey(key, knode.start_mark.line + 1)
-        m[key] = loader.construct_object(vnode, deep=True)
-        m.key_lines[key] = knode.start_mark.line + 1
-    return m
+    def construct_map(loader: Any, node: Any) -> _Map:
+        loader.flatten_mapping(node)
+        m = _Map()
+        m.line = node.start_mark.line + 1
+        m.key_lines = {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain word, not a mapping or a list", knode.start_mark
+                )
+            key = loader.construct_object(knode, deep=True)
+            if key in m:
+                raise _DuplicateKey(key, knode.start_mark.line + 1)
+            m[key] = loader.construct_object(vnode, deep=True)
+            m.key_lines[key] = knode.start_mark.line + 1
+        return m
 
+    def construct_seq(loader: Any, node: Any) -> _Seq:
+        s = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+        s.line = node.start_mark.line + 1
+        s.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return s
 
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
-    s = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    s.line = node.start_mark.line + 1
-    s.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return s
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+    _Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    _Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
+    return _Loader
 
 _OPTION_KEYS = {
     "port", "scan", "probes", "timeouts", "per_endpoint", "retries", "all_addresses",
@@ -469,10 +472,12 @@ class _Ctx:
 
 
 def _load_yaml(plan: TargetsPlan, source: str, text: str, directory: Path, cli: Layer, cidr_cap: int) -> None:
+    import yaml
+
     ctx = _Ctx(source=source, directory=directory, cidr_cap=cidr_cap)
     try:
         _check_depth(text, ctx)
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        doc = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader
     except _DuplicateKey as exc:
         raise ctx.fail(exc.line, f"duplicate key {exc.key!r}") from None
     except yaml.MarkedYAMLError as exc:
@@ -532,6 +537,8 @@ def _load_yaml(plan: TargetsPlan, source: str, text: str, directory: Path, cli: 
 
 def _check_depth(text: str, ctx: _Ctx) -> None:
     """Refuse YAML nested deeper than MAX_YAML_DEPTH, reading events (no recursion)."""
+    import yaml
+
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.CollectionStartEvent):

@@ -185,7 +185,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(live_json(target.label, results), indent=2, ensure_ascii=False) + "\n"
     else:
-        text = render_live(target.label, results)
+        from scanner.report.terminal import style_for
+
+        stream = sys.stdout if not args.output else None
+        color = args.color == "always" or (stream is not None and style_for(stream, args.color).color)
+        text = render_live(target.label, results, color=color)
     _write(text, args.output)
     return EXIT_OK
 

@@ -131,13 +131,15 @@ def _negotiated(sim: Simulation) -> str:
     return " ".join(parts)
 
 
-def render_live(target: str, results: Sequence[LiveSimulation]) -> str:
+def render_live(target: str, results: Sequence[LiveSimulation], *, color: bool = False) -> str:
+    """The live simulation as a table; ``color``: ok in green, FAIL in red (ANSI)."""
+    ok_text, fail_text = ("\x1b[32mok\x1b[0m", "\x1b[31mFAIL\x1b[0m") if color else ("ok", "FAIL")
     rows = []
     for r in results:
         rows.append(
             (
                 r.profile_id,
-                "ok" if r.ok else "FAIL",
+                ok_text if r.ok else fail_text,
                 _version(r.version) or "-",
                 _suite(r.suite) or "-",
                 _group(r.group) or "-",

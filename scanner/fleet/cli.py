@@ -66,6 +66,10 @@ def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
+    p.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no summary line on stderr at the end (it is printed when the report goes to a file or is not a table)",
+    )
 
 
 def layer_from_args(args: argparse.Namespace) -> Layer:
@@ -276,6 +280,11 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
             store.close()
     if progress is not None and (args.format != "table" or args.output):
         sys.stderr.write(summary.render(color=sys.stderr.isatty()))
+    if not getattr(args, "quiet", False) and (args.format != "table" or args.output):
+        # Always one line at the end (CI logs included): what was done and where it went.
+        where = f"; written to {args.output}" if args.output else ""
+        where += f"; history in {db_path}" if store is not None else ""
+        print(f"tlscompat: {summary.one_line()}{where}", file=sys.stderr)
     if interrupted:
         print(f"tlscompat: interrupted; {summary.total} endpoints written", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -181,8 +181,10 @@ class TableWriter(Writer):
 
     def write(self, result: EndpointResult, data: dict[str, Any], line: str) -> None:
         from scanner.report.table import render_endpoint
+        from scanner.report.terminal import style_for
 
-        self.fp.write(render_endpoint(result, verbose=self.verbose, color=self.color) + "\n")
+        width = style_for(self.fp).width  # a terminal's width; None for a file or a pipe
+        self.fp.write(render_endpoint(result, verbose=self.verbose, color=self.color, width=width) + "\n")
 
     def close(self, summary: FleetSummary | None = None) -> None:
         if summary is not None and summary.total > 1:
@@ -255,6 +257,16 @@ class FleetSummary:
     def fails(self, fail_on: str | None) -> bool:
         """A finding at or above ``fail_on`` was seen."""
         return fail_on is not None and self.worst is not None and self.worst <= SEVERITIES.index(fail_on)
+
+    def one_line(self) -> str:
+        """"12 endpoints: 10 ok, 2 timeout; findings: 1 critical, 3 high" (each endpoint
+        counted once per severity)."""
+        outcomes = ", ".join(f"{n} {name}" for name, n in sorted(self.outcomes.items(), key=lambda i: (-i[1], i[0])))
+        per_severity: Counter[str] = Counter(sev for sev, _ in self.findings.elements())
+        found = ", ".join(f"{per_severity[s]} {s}" for s in SEVERITIES if per_severity[s])
+        text = f"{self.total} endpoint{'s' if self.total != 1 else ''}"
+        text += f": {outcomes}" if outcomes else ""
+        return text + (f"; findings: {found}" if found else "; no findings")
 
     def render(self, *, color: bool = False) -> str:
         from scanner.report.table import _section, _severity  # the report's own helpers

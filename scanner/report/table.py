@@ -7,6 +7,7 @@
 # crashing, every list is put in a fixed order, and colour (ANSI) appears only when asked.
 from __future__ import annotations
 
+import contextvars
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -95,6 +96,41 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
+# The terminal width while render_endpoint runs (None: a file or a pipe, no wrapping).
+_WIDTH: contextvars.ContextVar[int | None] = contextvars.ContextVar("table_width", default=None)
+
+
+def _fit(rows: list[list[Any]], headers: Sequence[str] | None, tablefmt: str, indent: int = 2) -> str:
+    """tabulate, kept within the terminal width (when there is one) by wrapping the widest
+    columns inside their cells."""
+    kw: dict[str, Any] = {"tablefmt": tablefmt, "disable_numparse": True}
+    if headers is not None:
+        kw["headers"] = list(headers)
+    text = tabulate(rows, **kw)
+    width = _WIDTH.get()
+    if width is None or not rows or max(len(line) for line in text.splitlines()) + indent <= width:
+        return text
+    columns = max(len(r) for r in rows)
+    natural = [
+        max([len(str(h)) for h in ([headers[i]] if headers and i < len(headers) else [])]
+            + [max((len(part) for part in str(r[i]).split("\n")), default=0) for r in rows if i < len(r)])
+        for i in range(columns)
+    ]
+    caps = list(natural)
+    for _ in range(8):  # bounded: each pass narrows the widest columns by what overflows
+        overflow = max(len(line) for line in text.splitlines()) + indent - width
+        if overflow <= 0:
+            break
+        for _ in range(overflow):
+            widest = max(range(columns), key=lambda i: caps[i])
+            if caps[widest] <= 12:
+                break
+            caps[widest] -= 1
+        capped = [c if c < n else None for c, n in zip(caps, natural, strict=True)]
+        text = tabulate(rows, maxcolwidths=capped, **kw)
+    return text
+
+
 def _cells(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
     # Every cell through the one sanitizer (scanner.report.printable): a server string
     # cannot clear the screen or set the title from inside a table.
@@ -102,12 +138,12 @@ def _cells(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 
 
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    return tabulate(_cells(rows), headers=list(headers), tablefmt=_TABLE_FORMAT, disable_numparse=True)
+    return _fit(_cells(rows), headers, _TABLE_FORMAT)
 
 
 def _fields(rows: Sequence[tuple[str, str]]) -> str:
     """A two-column "name  value" block without headers."""
-    return tabulate(_cells(rows), tablefmt="plain", disable_numparse=True)
+    return _fit(_cells(rows), None, "plain", indent=6)
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
@@ -163,14 +199,24 @@ def render_endpoint(
     verbose: bool = False,
     color: bool = False,
     now: datetime | None = None,
+    width: int | None = None,
 ) -> str:
-    """The whole report for one endpoint. `now` fixes the clock for "days left"."""
+    """The whole report for one endpoint. `now` fixes the clock for "days left". `width`:
+    the terminal's, to keep every table within it (None: no wrapping, for files/pipes)."""
+    token = _WIDTH.set(width)
+    try:
+        return _render_endpoint(result, verbose=verbose, color=color, now=now)
+    finally:
+        _WIDTH.reset(token)
+
+
+def _render_endpoint(result: EndpointResult, *, verbose: bool, color: bool, now: datetime | None) -> str:
     moment = _now(now)
     parts = [_header(result)]
     if result.protocols:
-        parts.append(_section("Protocols", _protocols(result.protocols)))
+        parts.append(_section("Protocols", _protocols(result.protocols, color)))
     if result.cipher_suites:
-        parts.append(_section("Cipher suites", _suites(result)))
+        parts.append(_section("Cipher suites", _suites(result, color)))
     if result.groups or result.dh_bits:
         parts.append(_section("Key exchange groups", _groups(result)))
     if result.certificates:
@@ -189,7 +235,7 @@ def render_endpoint(
         parts.append(_section("Findings", _findings(result.findings, verbose, color)))
     if verbose and result.probes:
         parts.append(_section("Probe log", _probes(result.probes)))
-    return "\n\n".join(parts) + "\n"
+    return printable_text("\n\n".join(parts) + "\n")
 
 
 def _header(result: EndpointResult) -> str:
@@ -222,9 +268,24 @@ def _protocol_evidence(p: ProtocolResult) -> str:
     return f"{text}: {detail}" if detail and detail not in text else text
 
 
-def _protocols(protocols: Sequence[ProtocolResult]) -> str:
+# Colours by strength, as testssl.sh users read them: current versions green, deprecated
+# ones red when offered (RFC 8996 deprecates TLS 1.0 and 1.1; RFC 7568 SSL 3.0).
+_GREEN, _RED = "\x1b[32m", "\x1b[31m"
+_CURRENT_VERSIONS = (0x0304, 0x0303)
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_ANSI_RESET}" if color else text
+
+
+def _protocols(protocols: Sequence[ProtocolResult], color: bool = False) -> str:
+    def supported(p: ProtocolResult) -> str:
+        if not p.supported:
+            return "no"
+        return _paint("yes", _GREEN if p.version in _CURRENT_VERSIONS else _RED, color)
+
     rows = [
-        (reg.version_name(p.version), "yes" if p.supported else "no", _protocol_evidence(p))
+        (reg.version_name(p.version), supported(p), _protocol_evidence(p))
         for p in sorted(protocols, key=lambda p: version_order(p.version))
     ]
     return _table(rows, ("Version", "Supported", "Evidence"))
@@ -243,7 +304,7 @@ def _suite_key_exchange(suite: SuiteResult, info: reg.CipherSuite | None) -> str
     return kx
 
 
-def _suites(result: EndpointResult) -> str:
+def _suites(result: EndpointResult, color: bool = False) -> str:
     order = _server_order(result.behaviours)
     blocks: list[str] = []
     weak_seen: set[str] = set()
@@ -261,7 +322,7 @@ def _suites(result: EndpointResult) -> str:
                 (
                     "-" if s.preference is None else str(s.preference),
                     reg.hex_code(s.code, 6 if s.code > 0xFFFF else 4),
-                    reg.cipher_suite_name(s.code),
+                    _paint(reg.cipher_suite_name(s.code), _RED, color) if weak else reg.cipher_suite_name(s.code),
                     _suite_key_exchange(s, info),
                     info.enc if info is not None else "?",
                     str(info.bits) if info is not None else "?",

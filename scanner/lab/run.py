@@ -380,7 +380,9 @@ def _render(result: EndpointResult, verbose: bool, style: Style | None = None) -
         except ImportError:
             pass
         else:
-            return render_endpoint(result, verbose=True, color=bool(style and style.color))
+            return render_endpoint(
+                result, verbose=True, color=bool(style and style.color), width=style.width if style else None
+            )
     return findings_listing(result, style)
 
 

@@ -145,7 +145,7 @@ def _in_read_of_stdin(pid: int) -> Callable[[], bool]:
             fields = Path(f"/proc/{pid}/syscall").read_text().split()
         except OSError:
             return True
-        return fields[:2] == ["0", "0x0"]  # read(0, ...) on x86-64
+        return fields[:2] in (["0", "0x0"], ["63", "0x0"])  # read(0, ...): x86-64, aarch64
 
     return check
 

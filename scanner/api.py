@@ -85,9 +85,16 @@ def scan(
     targets: str | Target | Sequence[str | Target],
     options: ScanOptions | None = None,
 ) -> list[EndpointResult]:
-    """Synchronous API: scan "host[:port]" strings or Targets; one result per address."""
+    """Synchronous API: scan "host[:port]" strings or Targets; one result per address.
+
+    Raises ValueError (TargetError for a target, TrustStoreError for ``options.ca_file``)
+    before any packet when an input cannot be scanned as given."""
     items = [targets] if isinstance(targets, str | Target) else list(targets)
     parsed = [t if isinstance(t, Target) else parse_target(t) for t in items]
+    if options is not None and options.ca_file:
+        from scanner.x509 import load_trust_store
+
+        load_trust_store(options.ca_file, False)  # a file with no certificate fails here
 
     async def main() -> list[EndpointResult]:
         limiter = trio.CapacityLimiter(64)

@@ -11,13 +11,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any, BinaryIO, cast
 
-from handshakes import registry as reg
-from scanner.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
-from scanner.options import ALL_PROBES, STARTTLS_PROTOCOLS
-from scanner.results import SEVERITIES
+from scanner import cli_common as cc
+from scanner.exits import EXIT_OK, UsageError
+from scanner.options import ALL_PROBES, SEVERITIES, STARTTLS_PROTOCOLS
 
 
 def _versions(text: str) -> tuple[int, ...]:
+    from handshakes import registry as reg
+
     try:
         return tuple(reg.version_from_name(v) for v in text.replace(",", " ").split())
     except ValueError as exc:
@@ -25,6 +26,8 @@ def _versions(text: str) -> tuple[int, ...]:
 
 
 def _suites(text: str) -> tuple[int, ...]:
+    from handshakes import registry as reg
+
     out = []
     for item in text.replace(",", " ").replace(":", " ").split():
         if item.lower().startswith("0x"):
@@ -39,10 +42,14 @@ def _suites(text: str) -> tuple[int, ...]:
 
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("targets", nargs="*", help="HOST[:PORT], [IPv6]:PORT, https://HOST:PORT/ or a CIDR range")
-    p.add_argument("--ip", help="connect to this address instead of resolving HOST (one target)")
-    p.add_argument("--sni", help="server_name to send (default: HOST when it is a name); '' for none")
+    p.add_argument("--ip", type=cc.ip_address, help="connect to this address instead of resolving HOST (one target)")
+    p.add_argument("--sni", type=cc.server_name, help="server_name to send (default: HOST when it is a name); '' for none")
     p.add_argument("--all-addresses", action="store_true", help="scan every address HOST resolves to")
-    p.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+    p.add_argument(
+        "--format", choices=("table", "json", "jsonl", "csv"), default="table",
+        help="table for people (default); json (one document), jsonl (a line per endpoint, "
+        "written as each finishes), csv (a row per endpoint) for machines",
+    )
     p.add_argument("-o", "--output", help="write the report to this file instead of stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="show every probe: offered and answered")
     p.add_argument("--quick", action="store_true", help="versions, certificate and findings only")
@@ -51,11 +58,11 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated probes to run (default all: {','.join(ALL_PROBES)})",
     )
     # Defaults of None: an option given here beats a targets file's defaults (docs/fleet.md).
-    p.add_argument("--connect-timeout", type=float, default=None, metavar="S", help="default 5")
-    p.add_argument("--read-timeout", type=float, default=None, metavar="S", help="default 5")
-    p.add_argument("--endpoint-timeout", type=float, default=None, metavar="S", help="default 120")
-    p.add_argument("--per-endpoint", type=int, default=None, metavar="N", help="connections at once per endpoint (default 4)")
-    p.add_argument("--retries", type=int, default=None, help="retries of a reset or timed-out probe (default 1)")
+    p.add_argument("--connect-timeout", type=cc.seconds, default=None, metavar="S", help="default 5")
+    p.add_argument("--read-timeout", type=cc.seconds, default=None, metavar="S", help="default 5")
+    p.add_argument("--endpoint-timeout", type=cc.seconds, default=None, metavar="S", help="default 120")
+    p.add_argument("--per-endpoint", type=cc.count(1), default=None, metavar="N", help="connections at once per endpoint (default 4)")
+    p.add_argument("--retries", type=cc.count(0), default=None, metavar="N", help="retries of a reset or timed-out probe (default 1)")
     p.add_argument("--ca-file", help="PEM bundle of extra trusted roots")
     p.add_argument("--no-system-store", action="store_true", help="trust only --ca-file")
     p.add_argument(
@@ -67,16 +74,19 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
         "--fail-on", choices=SEVERITIES, default=None,
         help="exit 1 when a finding of this severity or worse is found",
     )
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    # Issue 13: the pre-TLS dialogues (scanner/starttls.py, docs/starttls.md).
+    p.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto",
+        help="colour the tables: auto (on a terminal, unless NO_COLOR is set), always, never",
+    )
+    # The pre-TLS dialogues (scanner/starttls.py, docs/starttls.md).
     p.add_argument(
         "--starttls", choices=(*STARTTLS_PROTOCOLS, "none"), default=None, metavar="PROTO",
         help="speak PROTO before TLS (" + ", ".join(STARTTLS_PROTOCOLS) + "); "
         "'none': plain TLS even on a well-known STARTTLS port (default: by URL scheme or port)",
     )
-    p.add_argument("--starttls-timeout", type=float, default=None, metavar="S", help="deadline of the dialogue before TLS, per connection (default 15)")
-    p.add_argument("--starttls-per-endpoint", type=int, default=None, metavar="N", help="connections at once per STARTTLS endpoint (default 2 for SMTP/LMTP, else --per-endpoint)")
-    p.add_argument("--xmpp-domain", default=None, metavar="NAME", help="the XMPP domain to open the stream to (default: the SNI / host name)")
+    p.add_argument("--starttls-timeout", type=cc.seconds, default=None, metavar="S", help="deadline of the dialogue before TLS, per connection (default 15)")
+    p.add_argument("--starttls-per-endpoint", type=cc.count(1), default=None, metavar="N", help="connections at once per STARTTLS endpoint (default 2 for SMTP/LMTP, else --per-endpoint)")
+    p.add_argument("--xmpp-domain", type=cc.server_name, default=None, metavar="NAME", help="the XMPP domain to open the stream to (default: the SNI / host name)")
     from scanner.clientauth.cli import add_arguments as add_client_cert_arguments
     from scanner.fleet.cli import add_fleet_arguments
 
@@ -86,6 +96,9 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
 
 def _load_client_certs(args: argparse.Namespace) -> None:
     """Read the client certificates before any packet is sent (args.client_certs_loaded)."""
+    names = ("client_cert", "client_key", "pkcs12", "key_password_env", "key_password_prompt")
+    if not any(getattr(args, n, None) for n in names):
+        return  # nothing to load: the credentials code is not even imported
     from scanner.clientauth.cli import load_from_args
     from scanner.clientauth.credentials import CredentialError
 
@@ -144,7 +157,7 @@ def _capture_source(args: argparse.Namespace) -> BinaryIO | None:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from scanner.explain import explain
+    from scanner.explain import explain, parse_hex
 
     capture = _capture_source(args)
     if capture is not None:
@@ -167,6 +180,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         text = sys.stdin.read()
     if not text.strip():
         raise UsageError("give the record bytes in hex, e.g. tlscompat explain '15 03 01 00 02 02 2A', or a capture file")
+    try:
+        parse_hex(text)
+    except ValueError as exc:
+        raise UsageError(f"the input is not hex (nor a capture file): {exc}") from None
     sys.stdout.write(explain(text).rstrip("\n") + "\n")
     return EXIT_OK
 
@@ -183,19 +200,92 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(args))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+# Every subcommand, with its one-line help and two examples for the end of its --help.
+COMMANDS: dict[str, tuple[str, tuple[str, str]]] = {
+    "scan": (
+        "scan endpoints: versions, suites, groups, certificates, vulnerabilities, findings",
+        ("tlscompat scan example.com:443 --fail-on high",
+         "tlscompat scan -f targets.yaml --format jsonl -o scan.jsonl"),
+    ),
+    "explain": (
+        "explain a capture (pcap/pcapng: every TLS connection diagnosed) or raw TLS bytes in hex",
+        ("tlscompat explain capture.pcapng --keylog keys.log", "tlscompat explain '15 03 01 00 02 02 2A'"),
+    ),
+    "lab": (
+        "start the local lab servers that reproduce each failure case",
+        ("tlscompat lab", "tlscompat lab --only expired,self-signed"),
+    ),
+    "demo": (
+        "start the lab, scan every endpoint, print the findings, stop",
+        ("tlscompat demo", "tlscompat demo --only expired -v"),
+    ),
+    "simulate": (
+        "send real clients' ClientHellos to a server: what each negotiates, or why it fails",
+        ("tlscompat simulate example.com:443", "tlscompat simulate example.com --profile current --format json"),
+    ),
+    "audit": (
+        "what-if: which clients a server policy loses, compliance, client policies (offline)",
+        ("tlscompat audit --from scan.json --policy mozilla-intermediate",
+         "tlscompat audit --from scan.jsonl --policy policy.yaml --client-policy clients.yaml -v"),
+    ),
+    "diff": (
+        "what changed between two scans: protocols, suites, certificate, findings, clients",
+        ("tlscompat diff monday.jsonl tuesday.jsonl", "tlscompat diff --db scan.sqlite --format markdown -o changes.md"),
+    ),
+    "report": (
+        "a Markdown or self-contained HTML report of a scan, with a client compatibility matrix",
+        ("tlscompat report scan.jsonl -o report.md", "tlscompat report --db scan.sqlite --format html -o report.html"),
+    ),
+}
+# Commands registered together by another package: (names, "module").
+_GROUPS = ((("simulate", "audit"), "scanner.audit.cli"), (("diff", "report"), "scanner.report.cli"))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tlscompat")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """--version, with the package metadata read only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kw: object) -> None:
+        super().__init__(option_strings, dest=dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kw: object) -> None:
+        sys.stdout.write(f"tlscompat {_version()}\n")
+        parser.exit(0)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser. Only ``command``'s own arguments are built (None: all of them; "": none),
+    so that `tlscompat --help` imports no subcommand's code (docs/performance.md)."""
+    parser = cc.Parser(
         prog="tlscompat",
         description="Active TLS compatibility scanner: which handshakes work, which fail, and why.",
+        epilog="Exit codes: 0 done, 1 a finding at --fail-on (or a client lost), 2 usage or input error, "
+        "130 interrupted. Documentation: docs/cli.md.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("scan", help="scan endpoints: versions, suites, groups, certificates, findings")
-    add_scan_arguments(p)
-    p.set_defaults(func=cmd_scan)
-    p = sub.add_parser(
-        "explain",
-        help="explain a capture (pcap/pcapng: every TLS connection diagnosed) or raw TLS bytes in hex",
-    )
+    parser.add_argument("--version", action=_VersionAction)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def wanted(name: str) -> bool:
+        return command is None or command == name
+
+    def stub(name: str) -> None:
+        sub.add_parser(name, help=COMMANDS[name][0], add_help=False)
+
+    if wanted("scan"):
+        p = sub.add_parser("scan", help=COMMANDS["scan"][0])
+        add_scan_arguments(p)
+        p.set_defaults(func=cmd_scan)
+    else:
+        stub("scan")
+    p = sub.add_parser("explain", help=COMMANDS["explain"][0])
     p.add_argument("hex", nargs="*", help="a pcap/pcapng file, or hex bytes; stdin when omitted or '-'")
     p.add_argument("--keylog", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt the capture's handshakes")
     p.add_argument(
@@ -204,37 +294,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="capture: the timeline of each connection and each finding's fix")
     p.add_argument("--all-connections", action="store_true", help="capture: list TCP connections without TLS too")
-    p.add_argument("--fail-on", choices=SEVERITIES, default=None, help="capture: exit 1 when a finding of this severity or worse is found")
+    p.add_argument(
+        "--fail-on", choices=SEVERITIES, default=None,
+        help="capture: exit 1 when a finding of this severity or worse is found",
+    )
     p.set_defaults(func=cmd_explain)
-    p = sub.add_parser("lab", help="start the local lab servers that reproduce each failure case")
+    p = sub.add_parser("lab", help=COMMANDS["lab"][0])
     p.add_argument("--only", help="comma-separated scenario names")
     p.set_defaults(func=cmd_lab)
-    p = sub.add_parser("demo", help="start the lab, scan every endpoint, print the findings, stop")
+    p = sub.add_parser("demo", help=COMMANDS["demo"][0])
     p.add_argument("--only", help="comma-separated scenario names")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="the full report of each endpoint")
     p.set_defaults(func=cmd_demo)
-    # The audit (simulate, audit) and report (diff, report) commands.
-    from scanner.audit.cli import register as register_audit
-    from scanner.report.cli import register as register_report
+    for names, module in _GROUPS:
+        if any(wanted(n) for n in names):
+            import importlib
 
-    register_audit(sub)
-    register_report(sub)
+            importlib.import_module(module).register(sub)
+        else:
+            for name in names:
+                stub(name)
+    for name, (_, examples) in COMMANDS.items():
+        p = sub.choices[name]
+        if not isinstance(p, argparse.ArgumentParser) or not p.add_help:
+            continue
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+        p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+        if not any("--color" in a.option_strings for a in p._actions):
+            p.add_argument(
+                "--color", choices=("auto", "always", "never"), default="auto",
+                help="colour the output: auto (on a terminal, unless NO_COLOR is set), always, never",
+            )
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str:
+    """The subcommand named in ``argv`` (its first word that is one), or ""."""
+    for word in argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return ""
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+    """The entry point: every command ends through one handler (cli_common.run_command),
+    so the exit codes and the one-line errors are the same everywhere."""
+
+    def run() -> int:
+        words = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(_command_in(words))
+        args = parser.parse_args(words)
         return int(args.func(args))
-    except UsageError as exc:
-        print(f"tlscompat: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("tlscompat: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_OK
+
+    return cc.run_command(run)
 
 
 if __name__ == "__main__":  # pragma: no cover

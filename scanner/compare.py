@@ -320,7 +320,31 @@ class _Simulator:
         key = _caps_key(caps)
         if key not in self._cache:
             self._cache[key] = {p.id: simulate(p, caps) for p in self.profiles}
-        return self._cache[key]
+        return _needing_client_certificate(self._cache[key], endpoint)
+
+
+def _needing_client_certificate(
+    outcomes: dict[str, Simulation], endpoint: Mapping[str, Any]
+) -> dict[str, Simulation]:
+    """A client that would negotiate a version at which the server requires a client
+    certificate (client_auth mode "required") does not connect without one: the built-in
+    profiles present none (RFC 8446 section 4.4.2.4, RFC 5246 section 7.4.6: the server may
+    abort with a fatal alert)."""
+    required = {
+        str(c.get("version")) for c in _list(endpoint, "client_auth")
+        if isinstance(c, Mapping) and c.get("mode") == "required"
+    }
+    if not required:
+        return outcomes
+    out = dict(outcomes)
+    for pid, sim in outcomes.items():
+        if sim.ok and sim.version is not None and reg.version_name(sim.version) in required:
+            out[pid] = replace(
+                sim, ok=False,
+                reason=f"needs a client certificate: the server requires one at {reg.version_name(sim.version)}",
+                reason_code="client_cert_required",
+            )
+    return out
 
 
 def client_outcomes(

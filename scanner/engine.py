@@ -99,13 +99,13 @@ class ProbeOutcome:
         if self.outcome == ALERT and self.alert is not None:
             a = self.alert
             return f"alert {a.name} ({a.description})" + (" [encrypted]" if a.encrypted else "")
+        from scanner.outcome_text import quote_bytes, render_outcome
+
         if self.outcome == NOT_TLS:
             nt = self.first(ev.NotTLS)
             if isinstance(nt, ev.NotTLS):
-                return f"not_tls ({nt.protocol}: {nt.first_bytes[:16]!r})"
-        if self.detail:
-            return f"{self.outcome} ({self.detail})"
-        return self.outcome
+                return f"not_tls ({nt.protocol}: {quote_bytes(nt.first_bytes)})"
+        return render_outcome(self.outcome, self.detail)
 
 
 def classify(events: list[ev.Event]) -> tuple[str, str]:

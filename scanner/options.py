@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,7 +67,22 @@ class Deadlines:
     # servers wait 6 s or more before their greeting on purpose.
     starttls: float = 15.0
 
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "endpoint"):
+            check_seconds(name, getattr(self, name))
 
+
+def check_seconds(name: str, value: object) -> None:
+    """Raise ValueError unless ``value`` is a finite number of seconds above 0 (nan and
+    inf would pass a ``> 0`` test and then break every deadline computed from them)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, not {value!r}")
+
+
+# Finding severities, most severe first (docs/findings.md).
+SEVERITIES = ("critical", "high", "medium", "low", "info")
 ALL_PROBES = (
     "protocols", "suites", "preference", "groups", "certificates", "behaviours",
     "client_auth", "revocation", "vulns",
@@ -126,6 +142,22 @@ class ScanOptions:
     starttls: str | None = None  # default dialogue for targets that name none ("none": off)
     xmpp_domain: str | None = None  # the XMPP stream's 'to' (default: the SNI / host name)
     starttls_per_endpoint: int | None = None  # None: STARTTLS_PER_ENDPOINT, else per_endpoint
+
+    def __post_init__(self) -> None:
+        # The Python API gets the same checks as the command line, before any packet.
+        if isinstance(self.per_endpoint, bool) or not isinstance(self.per_endpoint, int) or self.per_endpoint < 1:
+            raise ValueError(f"per_endpoint must be an integer of at least 1, not {self.per_endpoint!r}")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"retries must be an integer of at least 0, not {self.retries!r}")
+        unknown = set(self.probes) - set(ALL_PROBES)
+        if unknown:
+            raise ValueError(f"unknown probe(s): {', '.join(sorted(map(str, unknown)))}")
+        for name in ("versions", "client_versions"):
+            bad = [v for v in getattr(self, name) if v not in SCAN_VERSIONS]
+            if bad or not getattr(self, name):
+                raise ValueError(f"{name}: unknown or empty version list {getattr(self, name)!r}")
+        if self.starttls not in (None, "none", *STARTTLS_PROTOCOLS):
+            raise ValueError(f"starttls: unknown dialogue {self.starttls!r}")
 
 
 def dialogue_for(target: Target, options: ScanOptions) -> str | None:

@@ -8,16 +8,34 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handshakes import registry as reg
-from scanner.revocation import RevocationResult
-from scanner.x509 import CertificateInfo, ChainValidation
+from scanner.options import SEVERITIES as SEVERITIES  # re-exported: results carry severities
+
+if TYPE_CHECKING:
+    from scanner.revocation import RevocationResult
+    from scanner.x509 import CertificateInfo, ChainValidation
 
 # Re-exported: certificates are decoded and judged in scanner.x509 / scanner.revocation.
+# Imported when first asked for (PEP 562): reading results (report, diff, audit) needs
+# neither cryptography's X.509 nor httpx (docs/performance.md, "Start-up").
 __all__ = ["CertificateInfo", "ChainValidation", "RevocationResult"]
+_LAZY = {
+    "CertificateInfo": "scanner.x509",
+    "ChainValidation": "scanner.x509",
+    "RevocationResult": "scanner.revocation",
+}
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scanner.results' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,13 +21,16 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 import trio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
+
+if TYPE_CHECKING:  # httpx (and what it imports) only once a URL is to be fetched
+    import httpx
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from scanner.x509 import CertificateDecodeError, decode_certificate
@@ -40,7 +43,7 @@ __all__ = [
 # How far a responder's clock may run ahead of ours before its answer is refused.
 _CLOCK_SKEW = datetime.timedelta(minutes=5)
 # Safety net only: the caller's deadline (trio.move_on_after) is the real limit.
-_SAFETY_TIMEOUT = httpx.Timeout(60.0)
+_SAFETY_TIMEOUT = 60.0  # seconds, every phase
 # The most one fetch may take; a URL that has not answered by then is "timeout".
 FETCH_TIMEOUT = 10.0
 # Body caps (docs/design.md, "Guarantees"). An OCSP response is a few KB (RFC 6960
@@ -230,6 +233,8 @@ class _Fetcher:
         client = self.client
         if client is None:
             if self.own is None:
+                import httpx
+
                 self.own = httpx.AsyncClient(timeout=_SAFETY_TIMEOUT, follow_redirects=True)
             client = self.own
         return await self.cache.fetch(client, url, request, limit)
@@ -321,6 +326,8 @@ async def _fetch(
     """The body, or why there is none. POST for OCSP (RFC 6960 Appendix A.1). The body is
     read streamed, at most ``limit`` bytes of it (after content decoding, so a compressed
     bomb is bounded too); a longer one is an answer "too large" with the size seen."""
+    import httpx
+
     if ocsp_request is not None:
         request = client.build_request(
             "POST",
@@ -381,6 +388,8 @@ def _describe_failure(exc: BaseException) -> str:
             pending.extend(current.exceptions)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     text = str(exc) or type(exc).__name__
+    import httpx
+
     if isinstance(exc, httpx.ConnectError):
         return f"connection failed ({text})"
     return f"{type(exc).__name__}: {text}"

@@ -39,6 +39,9 @@ REASON_CODES = (
     "sha1_signature",
     "no_common_group",
     "cert_type",
+    # The server requires a client certificate at the version the client would negotiate,
+    # and a profile presents none (scanner.compare, from the scan's client_auth facts).
+    "client_cert_required",
     # Only from a live simulation (scanner.audit.live), when the server's answer is neither
     # a ServerHello nor one of the failures above: another alert, a close without one, or
     # the engine outcome that ended the connection.

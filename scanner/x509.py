@@ -7,6 +7,14 @@
 # - Garbage is data: undecodable bytes raise `CertificateDecodeError` (a ValueError) with a
 #   message naming what is wrong; one malformed extension is skipped, not fatal (cryptography
 #   parses all extensions at once, so we cut the bad one out of a copy of the DER and retry).
+# - Trust is judged per verifier family, as real clients do: a chain to a root of the system
+#   store by the WebPKI profile (cryptography's verifier with its default policies: what
+#   browsers enforce for public roots); a chain to a root given with --ca-file (a private
+#   PKI) by RFC 5280 path validation (the same verifier with relaxed extension policies:
+#   what OpenSSL, curl, Python, Java and SChannel do). `ChainValidation.profile` says which;
+#   a WebPKI rule a private chain breaks is listed in `webpki_rules`, never a trust failure.
+# - No Python repr reaches a message: the verifier's errors are rewritten to name the
+#   certificate by its subject and the rule by its name and RFC section.
 # - Every problem is listed, not just the first one the verifier trips on: the strict verdict
 #   comes from `cryptography.x509.verification` (WebPKI policy, RFC 5280 path validation), and
 #   each cause (root, missing intermediate, names, dates, usages, key and signature strength,
@@ -21,6 +29,7 @@ import functools
 import hashlib
 import ipaddress
 import os
+import re
 import ssl
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,7 +47,13 @@ from cryptography.x509.oid import (
     NameOID,
     ObjectIdentifier,
 )
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
 
 __all__ = [
     "PROBLEM_CODES",
@@ -496,6 +511,9 @@ class TrustStore:
     certificates: tuple[x509.Certificate, ...]
     sources: tuple[str, ...]  # the files and directories read
     store: Store | None = field(default=None, compare=False)  # None when empty
+    # The roots of the CA file (a private PKI), judged by RFC 5280 rather than WebPKI.
+    private: tuple[x509.Certificate, ...] = ()
+    private_store: Store | None = field(default=None, compare=False)
 
 
 def load_trust_store(ca_file: str | None, use_system_store: bool) -> TrustStore:
@@ -507,7 +525,7 @@ def load_trust_store(ca_file: str | None, use_system_store: bool) -> TrustStore:
         try:
             st = os.stat(ca_file)
         except OSError as exc:
-            raise TrustStoreError(f"CA file {ca_file!r} cannot be read: {exc}") from exc
+            raise TrustStoreError(f"CA file {ca_file} cannot be read: {exc.strerror or exc}") from exc
         key = (os.path.abspath(ca_file), st.st_mtime_ns, st.st_size)
     return _load_trust_store_cached(key, use_system_store)
 
@@ -518,16 +536,18 @@ def _load_trust_store_cached(
 ) -> TrustStore:
     certs: list[x509.Certificate] = []
     sources: list[str] = []
+    private: list[x509.Certificate] = []
     if ca_file is not None:
         path = ca_file[0]
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise TrustStoreError(f"CA file {path!r} cannot be read: {exc}") from exc
+            raise TrustStoreError(f"CA file {path} cannot be read: {exc.strerror or exc}") from exc
         found = _certificates_in(data)
         if not found:
-            raise TrustStoreError(f"CA file {path!r} holds no certificate")
+            raise TrustStoreError(f"CA file {path} holds no certificate (PEM or DER)")
         certs.extend(found)
+        private.extend(found)
         sources.append(path)
     if use_system_store:
         certs_before = len(certs)
@@ -550,13 +570,19 @@ def _load_trust_store_cached(
     for cert in certs:
         unique.setdefault(cert.fingerprint(hashes.SHA256()), cert)
     roots = tuple(unique.values())
-    store: Store | None = None
-    if roots:
-        try:
-            store = Store(list(roots))
-        except Exception:
-            store = None
-    return TrustStore(certificates=roots, sources=tuple(sources), store=store)
+    return TrustStore(
+        certificates=roots, sources=tuple(sources), store=_store(roots),
+        private=tuple(private), private_store=_store(private),
+    )
+
+
+def _store(roots: Sequence[x509.Certificate]) -> Store | None:
+    if not roots:
+        return None
+    try:
+        return Store(list(roots))
+    except Exception:
+        return None
 
 
 def _read_or_empty(path: str) -> bytes:
@@ -698,8 +724,12 @@ _KU_FOR_KX = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChainValidation:
-    """What a chain means. `trusted` is the strict WebPKI verdict of cryptography's verifier
-    on the trust path only (the host name is judged in `hostname_ok`, apart from trust).
+    """What a chain means. `trusted` is the verdict of cryptography's verifier on the trust
+    path only (the host name is judged in `hostname_ok`, apart from trust), under the
+    `profile` that applies to the root reached: "webpki" for a root of the system store,
+    "rfc5280" for a root of the CA file (None when not trusted). `webpki_rules` names each
+    rule of the strict WebPKI profile that a chain trusted under RFC 5280 breaks ("the leaf
+    has no AuthorityKeyIdentifier (RFC 5280 4.2.1.1, CA/Browser Forum)").
     `problems` lists every defect found, in PROBLEM_CODES order; `details` says, for each,
     which certificate and why ("code: text")."""
 
@@ -713,6 +743,8 @@ class ChainValidation:
     missing_issuer_url: str | None
     path: tuple[str, ...]
     details: tuple[str, ...] = ()
+    profile: str | None = None
+    webpki_rules: tuple[str, ...] = ()
 
 
 _Flag = Callable[[str, str], None]
@@ -800,11 +832,31 @@ def validate_chain(
             + (" (the host name matched its CN only)" if via_cn else ""),
         )
 
-    # Strict verdict.
-    trusted, error, verified = _strict_verify(trust, leaf, sent[1:], hostname, hostname_ok, when)
-
     # Lenient path: follow issuer names and signatures through what was sent and the store.
     path, anchored, end_reason = _walk(leaf, sent[1:], anchors)
+
+    # The verdict, per verifier family: WebPKI for the system roots, RFC 5280 path
+    # validation for the CA file's (see the module comment).
+    subject = _verify_subject(leaf, hostname, hostname_ok)
+    intermediates = [c.cert for c in sent[1:]]
+    trusted, error, verified = _verify(trust.store, leaf.cert, intermediates, subject, when, None)
+    profile: str | None = None
+    webpki_rules: tuple[str, ...] = ()
+    private = trust.private
+    if trusted:
+        profile = "rfc5280" if _is_among(verified[-1], private) else "webpki"
+    elif trust.private_store is not None:
+        ok, error_5280, built = _verify(
+            trust.private_store, leaf.cert, intermediates, subject, when, _RFC5280_POLICIES
+        )
+        if ok:
+            trusted, verified, profile = True, built, "rfc5280"
+            webpki_rules = (error,) if error else ()
+            error = None
+        elif anchored and _is_among(path[-1].cert, private):
+            error = error_5280  # what a client trusting the CA file would say
+    error = _readable_error(error, sent) if error else error
+    webpki_rules = tuple(_readable_error(r, sent) for r in webpki_rules)
     missing_issuer: str | None = None
     missing_issuer_url: str | None = None
     last = path[-1]
@@ -854,7 +906,7 @@ def validate_chain(
     dated = {"expired", "not_yet_valid"} & set(problems)
     if (trusted or anchored) and not dated:
         deviations = tuple(code for code in _WEBPKI_RULES if code in problems)
-        if not trusted and not deviations:
+        if (not trusted or webpki_rules) and not deviations:
             deviations = ("policy",)
 
     ordered = tuple(code for code in PROBLEM_CODES if code in problems)
@@ -869,6 +921,8 @@ def validate_chain(
         missing_issuer_url=missing_issuer_url,
         path=tuple(_name_string(c.subject) for c in verified) if trusted else (),
         details=tuple(dict.fromkeys(details)),
+        profile=profile,
+        webpki_rules=webpki_rules,
     )
 
 
@@ -880,18 +934,9 @@ def _describe_anchor(cert: x509.Certificate) -> CertificateInfo | None:
         return None
 
 
-def _strict_verify(
-    trust: TrustStore,
-    leaf: _Cert,
-    intermediates: list[_Cert],
-    hostname: str | None,
-    hostname_ok: bool | None,
-    when: datetime.datetime,
-) -> tuple[bool, str | None, list[x509.Certificate]]:
-    if trust.store is None:
-        return False, "the trust store is empty", []
-    # Verify against a name the leaf holds, so that a wrong host name (reported apart) does
-    # not hide whether the chain itself is trusted.
+def _verify_subject(leaf: _Cert, hostname: str | None, hostname_ok: bool | None) -> DNSName | IPAddress:
+    """A name the leaf holds, so that a wrong host name (reported apart) does not hide
+    whether the chain itself is trusted."""
     subject: DNSName | IPAddress | None = None
     if hostname is not None and hostname_ok:
         ip = _parse_ip(hostname.strip("[]"))
@@ -902,16 +947,121 @@ def _strict_verify(
     elif leaf.info.san_ip:
         ip = _parse_ip(leaf.info.san_ip[0])
         subject = IPAddress(ip) if ip is not None else None
-    if subject is None:
-        subject = DNSName("invalid")  # no SAN: the verifier refuses the leaf, as it should
+    return subject if subject is not None else DNSName("invalid")  # no SAN: refused, rightly
+
+
+def _verify(
+    store: Store | None,
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    subject: DNSName | IPAddress,
+    when: datetime.datetime,
+    policies: tuple[ExtensionPolicy, ExtensionPolicy] | None,
+) -> tuple[bool, str | None, list[x509.Certificate]]:
+    """cryptography's verifier: the WebPKI profile (``policies`` None) or the given (CA,
+    end-entity) extension policies. (trusted, the verifier's message, the path built)."""
+    if store is None:
+        return False, "the trust store is empty", []
     try:
-        verifier = PolicyBuilder().store(trust.store).time(when).build_server_verifier(subject)
-        built = verifier.verify(leaf.cert, [c.cert for c in intermediates])
+        builder = PolicyBuilder().store(store).time(when)
+        if policies is not None:
+            builder = builder.extension_policies(ca_policy=policies[0], ee_policy=policies[1])
+        built = builder.build_server_verifier(subject).verify(leaf, intermediates)
     except VerificationError as exc:
         return False, str(exc), []
     except Exception as exc:  # a name the verifier cannot take, an unsupported key...
         return False, f"{type(exc).__name__}: {exc}", []
     return True, None, list(built)
+
+
+def _is_among(cert: x509.Certificate, roots: Sequence[x509.Certificate]) -> bool:
+    return any(cert == r or _same_key_and_name(cert, r) for r in roots)
+
+
+# RFC 5280 path validation as OpenSSL, curl and Python's ssl do it (section 6.1), instead
+# of the WebPKI profile: no AuthorityKeyIdentifier / SubjectKeyIdentifier requirements and
+# a CA certificate in the leaf's place is allowed (a self-signed server certificate the
+# user trusts directly). Kept: signatures, validity, a CA must be a CA (basicConstraints
+# cA, RFC 5280 4.2.1.9) allowed to sign certificates (keyUsage keyCertSign, 4.2.1.3), and
+# the server-purpose checks OpenSSL makes (extendedKeyUsage serverAuth when present,
+# RFC 5280 4.2.1.12). cryptography requires subjectAltName of a server leaf.
+
+
+def _ca_basic_constraints(policy: object, cert: x509.Certificate, ext: x509.BasicConstraints | None) -> None:
+    # cryptography requires the extension of every CA (an X.509 v1 root is not supported).
+    if ext is not None and not ext.ca:
+        raise ValueError("a certificate that is not a CA (basicConstraints cA false) issued another (RFC 5280 4.2.1.9)")
+
+
+def _ca_key_usage(policy: object, cert: x509.Certificate, ext: x509.KeyUsage | None) -> None:
+    if ext is not None and not ext.key_cert_sign:
+        raise ValueError("a CA certificate whose keyUsage lacks keyCertSign (RFC 5280 4.2.1.3)")
+
+
+def _ee_eku(policy: object, cert: x509.Certificate, ext: x509.ExtendedKeyUsage | None) -> None:
+    if ext is not None and not {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(ext):
+        raise ValueError("the leaf's extendedKeyUsage does not allow serverAuth (RFC 5280 4.2.1.12)")
+
+
+def _rfc5280_policies() -> tuple[ExtensionPolicy, ExtensionPolicy]:
+    ca = (
+        ExtensionPolicy.permit_all()
+        .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, _ca_basic_constraints)
+        .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, _ca_key_usage)
+    )
+    ee = (
+        ExtensionPolicy.permit_all()
+        .require_present(x509.SubjectAlternativeName, Criticality.AGNOSTIC, None)
+        .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ee_eku)
+    )
+    return ca, ee
+
+
+_RFC5280_POLICIES = _rfc5280_policies()
+
+# The verifier's messages, rewritten: which rule, by name and section, and which
+# certificate, by subject. (cryptography appends a repr of the certificate.)
+_EXTENSION_RULES = {
+    "2.5.29.35": "AuthorityKeyIdentifier (RFC 5280 4.2.1.1, CA/Browser Forum BR 7.1.2)",
+    "2.5.29.14": "SubjectKeyIdentifier (RFC 5280 4.2.1.2, CA/Browser Forum BR 7.1.2)",
+    "2.5.29.15": "keyUsage (RFC 5280 4.2.1.3)",
+    "2.5.29.17": "subjectAltName (RFC 5280 4.2.1.6)",
+    "2.5.29.19": "basicConstraints (RFC 5280 4.2.1.9)",
+    "2.5.29.30": "nameConstraints (RFC 5280 4.2.1.10)",
+    "2.5.29.32": "certificatePolicies (RFC 5280 4.2.1.4)",
+    "2.5.29.37": "extendedKeyUsage (RFC 5280 4.2.1.12)",
+    "1.3.6.1.5.5.7.1.1": "authorityInfoAccess (RFC 5280 4.2.2.1)",
+}
+_PROCESSING = re.compile(r"\s*\(encountered processing <Certificate\(subject=<Name\((?P<name>.*?)\)>, \.\.\.\)>\)")
+_MISSING = re.compile(r"invalid extension: (?P<oid>[0-9.]+): Certificate is missing required extension")
+_BAD = re.compile(r"invalid extension: (?P<oid>[0-9.]+): (?P<text>.*)")
+
+
+def _readable_error(message: str, sent: Sequence[_Cert]) -> str:
+    """The verifier's message with the certificate named by its subject and the rule by
+    its name and RFC section; never a Python repr."""
+    who = "a certificate"
+    found = _PROCESSING.search(message)
+    if found:
+        name = found.group("name")
+        leaf_subject = sent[0].cert.subject.rfc4514_string() if sent else None
+        who = f"the leaf ({name})" if name == leaf_subject else f"the CA certificate {name}"
+        message = _PROCESSING.sub("", message)
+    message = message.removeprefix("validation failed: ").strip()
+    missing = _MISSING.search(message)
+    if missing:
+        rule = _EXTENSION_RULES.get(missing.group("oid"), missing.group("oid"))
+        return f"{who} has no {rule}"
+    bad = _BAD.search(message)
+    if bad:
+        rule = _EXTENSION_RULES.get(bad.group("oid"), bad.group("oid"))
+        return f"{who}: {rule}: {bad.group('text')}"
+    if "basicConstraints.cA must not be asserted in an EE certificate" in message:
+        return f"{who} is marked as a CA (basicConstraints cA) but serves as the server certificate (RFC 5280 4.2.1.9, CA/Browser Forum BR 7.1.2.7)"
+    if "<" in message and ">" in message:  # any other repr: cut it off
+        message = re.sub(r"<[^<>]*>", "", message)
+        message = re.sub(r"<[^<>]*>", "", message)
+    return f"{message} ({who})" if found else message
 
 
 def _same_key_and_name(a: x509.Certificate, b: x509.Certificate) -> bool:

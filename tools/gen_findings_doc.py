@@ -203,7 +203,7 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
         "port.closed": (_failed("refused", "connection refused"), o),
         "port.unreachable": (_failed("unreachable", "No route to host"), o),
         "port.timeout": (_failed("timeout", "TCP connects, but no TLS answer (no complete answer within 5s)"), o),
-        "port.not_tls": (_failed("not_tls", "not_tls (smtp: b'220 mx.example.test ESMTP')", port=25), o),
+        "port.not_tls": (_failed("not_tls", 'not_tls (smtp: "220 mx.example.test ESMTP")', port=25), o),
         "starttls.not_offered": (_failed("starttls_not_offered", "STARTTLS not offered (EHLO lists: PIPELINING, SIZE, 8BITMIME)",
                                          port=25, starttls=StartTLSResult(protocol="smtp", outcome="starttls_not_offered",
                                          detail="STARTTLS not offered (EHLO lists: PIPELINING, SIZE, 8BITMIME)",
@@ -285,6 +285,10 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
             ("extra_certs",), ("extra_certs: certificate #2 ('CN=Example Issuing CA') is sent twice",), trusted=True)),)), o),
         "cert.invalid": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, validation=_validation(
             (), (), trusted=False, error="leaf certificate undecodable: error parsing asn1 value")),)), o),
+        "cert.webpki_deviation": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, validation=_validation(
+            (), (), trusted=True, profile="rfc5280", webpki_deviations=("policy",),
+            webpki_rules=("the leaf (CN=www.example.test) has no AuthorityKeyIdentifier (RFC 5280 4.2.1.1, CA/Browser Forum BR 7.1.2)",))),)),
+            ScanOptions(now=NOW, ca_file="private-root.pem")),
         "cert.revoked": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, revocation=revoked),)), o),
         "cert.revocation_unreachable": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, revocation=revocation_offline),)), o),
         "client_auth.required": (_ok(client_auth=(ClientAuthResult(version=c.TLS12, mode="required", certificate_authorities=(client_ca,),

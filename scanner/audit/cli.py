@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from scanner.exits import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from scanner import cli_common as cc
+from scanner.exits import EXIT_FINDINGS, EXIT_OK, UsageError
 from scanner.profiles import ClientProfile
 
 __all__ = ["register"]
@@ -30,8 +31,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lowest-version", metavar="VERSION",
                    help="with --client-hello-hex: the lowest version that client accepts")
     p.add_argument("--list-profiles", action="store_true", help="list the built-in profiles and exit")
-    p.add_argument("--ip", help="connect to this address instead of resolving HOST")
-    p.add_argument("--sni", help="server_name to send (default: HOST when it is a name); '' for none")
+    p.add_argument("--ip", type=cc.ip_address, help="connect to this address instead of resolving HOST")
+    p.add_argument("--sni", type=cc.server_name, help="server_name to send (default: HOST when it is a name); '' for none")
     # Issue 13: the dialogue before TLS (docs/starttls.md).
     from scanner.options import STARTTLS_PROTOCOLS
 
@@ -42,9 +43,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--xmpp-domain", default=None, metavar="NAME", help="the XMPP domain to open the stream to")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
-    p.add_argument("--connect-timeout", type=float, default=5.0, metavar="S")
-    p.add_argument("--read-timeout", type=float, default=5.0, metavar="S")
-    p.add_argument("--concurrency", type=int, default=4, metavar="N",
+    p.add_argument("--connect-timeout", type=cc.seconds, default=5.0, metavar="S", help="per connection (default 5)")
+    p.add_argument("--read-timeout", type=cc.seconds, default=5.0, metavar="S", help="per answer (default 5)")
+    p.add_argument("--concurrency", type=cc.count(1), default=4, metavar="N",
                    help="connections at once (default 4)")
     p.set_defaults(func=_guarded(cmd_simulate))
 
@@ -67,17 +68,9 @@ def register(subparsers: Any) -> None:
 
 
 def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Report a UsageError here (one line, exit 2), so it does not depend on which copy of
-    scanner.cli is running (`python -m scanner.cli` loads it twice)."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except UsageError as exc:
-            print(f"tlscompat: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-
-    return run
+    """The command through the top-level handler (one line, exit 2/130), also when it is
+    called directly rather than through scanner.cli.main."""
+    return cc.guarded(command)
 
 
 # -- Profiles --------------------------------------------------------------------------------
@@ -85,16 +78,13 @@ def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 
 def profiles_from_yaml_file(path: str) -> tuple[ClientProfile, ...]:
     """Profiles from a YAML file: a list of profiles, or a mapping with `profiles:`."""
-    import yaml
-
     from scanner.profiles import profile_from_yaml
+    from scanner.yamlsafe import YamlError, load_yaml_file
 
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML: {exc}") from None
+        data = load_yaml_file(path)
+    except YamlError as exc:
+        raise UsageError(str(exc)) from None
     if isinstance(data, dict) and "profiles" in data:
         data = data["profiles"]
     if not isinstance(data, list) or not data:
@@ -166,6 +156,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.target:
         raise UsageError("no target given: tlscompat simulate HOST[:PORT]")
+    cc.check_output(args.output)
     if args.connect_timeout <= 0 or args.read_timeout <= 0 or args.concurrency < 1:
         raise UsageError("timeouts must be positive and --concurrency at least 1")
     extra: list[ClientProfile] = []
@@ -213,7 +204,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(live_json(target.label, results), indent=2, ensure_ascii=False) + "\n"
     else:
-        text = render_live(target.label, results)
+        from scanner.report.terminal import style_for
+
+        stream = sys.stdout if not args.output else None
+        color = args.color == "always" or (stream is not None and style_for(stream, args.color).color)
+        text = render_live(target.label, results, color=color)
     _write(text, args.output)
     return EXIT_OK
 
@@ -229,6 +224,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     if not args.policy and not args.client_policy:
         raise UsageError("give --policy (a file or a mozilla-* name), --client-policy, or both")
+    cc.check_output(args.output)
     try:
         results = load_scan(args.scan_file)
         policy = None

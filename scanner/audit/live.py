@@ -39,6 +39,11 @@ __all__ = ["LiveSimulation", "simulate_live", "simulate_live_many", "verdict"]
 # RFC 8446 section 6.2 / RFC 5246 section 7.2.2 alert descriptions the verdict reads.
 _PROTOCOL_VERSION = 70
 _HANDSHAKE_FAILURE = 40
+# OpenSSL 3 answers internal_error (80) instead of protocol_version (70) or
+# handshake_failure (40) when its security level leaves nothing for an old client (no
+# protocol or cipher enabled that the client offers): interpreted like handshake_failure.
+_INTERNAL_ERROR = 80
+_NOTHING_ACCEPTABLE = (_HANDSHAKE_FAILURE, _INTERNAL_ERROR)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,7 +253,7 @@ def _failure(
                 f"the server answered alert {name}: it speaks none of the client's versions "
                 f"({_span(profile.versions)})"
             )
-        elif alert.description == _HANDSHAKE_FAILURE:
+        elif alert.description in _NOTHING_ACCEPTABLE:
             # handshake_failure says "nothing acceptable", not what: the same hello with
             # every suite of the client's versions tells. Accepted: the version is common
             # and the suites are not (RFC 5246 section 7.4.1.3). Refused again: the version.
@@ -268,6 +273,11 @@ def _failure(
                     f"suite: it speaks none of the client's versions{tls13} "
                     f"({_span(profile.versions)})"
                 )
+                if alert.description == _INTERNAL_ERROR:
+                    reason += (
+                        "; internal_error is how OpenSSL 3 says it has no version or suite "
+                        "enabled for this client at its security level"
+                    )
             else:
                 code = "no_common_suite"
                 reason = f"the server answered alert {name}: no cipher suite in common"
@@ -317,7 +327,7 @@ async def simulate_live(
     out = await en.run_probe(probe, ip, target.port, deadlines=deadlines, open_stream=open_stream)
     wide = None
     alert = out.alert
-    if out.outcome == ALERT and alert is not None and alert.description == _HANDSHAKE_FAILURE:
+    if out.outcome == ALERT and alert is not None and alert.description in _NOTHING_ACCEPTABLE:
         wide_spec = dataclasses.replace(spec, cipher_suites=_wide_suites(profile))
         wide = await en.run_probe(
             HandshakeProbe(wide_spec, read_flight=False, answer_hrr=False),

@@ -18,8 +18,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from handshakes import constants as c
 from handshakes import registry as reg
 from scanner.profiles import ClientProfile
@@ -183,15 +181,13 @@ _SUITE_FILTERS = frozenset({"aead_only", "forward_secrecy", "allow"})
 
 
 def _read_yaml(path: str | Path) -> tuple[Any, str]:
+    from scanner.yamlsafe import YamlError, load_yaml_file
+
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return yaml.safe_load(text), source
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from None
+        return load_yaml_file(path), source
+    except YamlError as exc:
+        raise PolicyError(str(exc)) from None
 
 
 def _mapping(data: Any, source: str, known: frozenset[str]) -> Mapping[str, Any]:

@@ -11,6 +11,7 @@ from handshakes import registry as reg
 from scanner.audit.live import LiveSimulation
 from scanner.audit.policy import ClientPolicy, Deviation, ServerPolicy
 from scanner.audit.whatif import CHANGES, AuditReport, EndpointAudit, ProfileChange
+from scanner.report.printable import printable, printable_text
 from scanner.simulate import Simulation
 
 __all__ = [
@@ -130,23 +131,25 @@ def _negotiated(sim: Simulation) -> str:
     return " ".join(parts)
 
 
-def render_live(target: str, results: Sequence[LiveSimulation]) -> str:
+def render_live(target: str, results: Sequence[LiveSimulation], *, color: bool = False) -> str:
+    """The live simulation as a table; ``color``: ok in green, FAIL in red (ANSI)."""
+    ok_text, fail_text = ("\x1b[32mok\x1b[0m", "\x1b[31mFAIL\x1b[0m") if color else ("ok", "FAIL")
     rows = []
     for r in results:
         rows.append(
             (
                 r.profile_id,
-                "ok" if r.ok else "FAIL",
+                ok_text if r.ok else fail_text,
                 _version(r.version) or "-",
                 _suite(r.suite) or "-",
                 _group(r.group) or "-",
-                r.reason or "",
+                printable(r.reason or ""),
             )
         )
     ok = sum(r.ok for r in results)
     head = f"Client simulation against {target}: {ok} of {len(results)} clients connect"
     table = tabulate(rows, headers=("Client", "Result", "Version", "Suite", "Group", "Reason"))
-    return f"{head}\n\n{table}\n"
+    return printable_text(f"{head}\n\n{table}\n")
 
 
 def _endpoint_text(e: EndpointAudit, report: AuditReport, verbose: bool) -> str:
@@ -212,4 +215,4 @@ def render_audit(report: AuditReport, *, verbose: bool = False) -> str:
             f"Client policy {report.client_policy.name} would fail to reach {len(failing)} "
             f"endpoint(s) the base client reaches" + (f": {', '.join(failing)}" if failing else "")
         )
-    return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(summary) + "\n"
+    return printable_text("\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(summary) + "\n")

@@ -322,17 +322,23 @@ def _group(value: Any) -> int | None:
 def load_scan(path: str | Path) -> tuple[EndpointResult, ...]:
     """The endpoints of a `tlscompat scan` report: the JSON document ({"endpoints": [...]})
     or JSON Lines (one endpoint per line)."""
+    from scanner.schema import SchemaError, endpoint_problem, loads
+
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScanFileError(f"{source}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise ScanFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
     stripped = text.lstrip()
     items: list[tuple[str, Any]] = []
     try:
-        document = json.loads(stripped) if stripped.startswith("{") and "\n{" not in stripped else None
+        document = loads(stripped) if stripped.startswith(("{", "[")) and "\n{" not in stripped else None
     except json.JSONDecodeError:
         document = None
+    except SchemaError as exc:
+        raise ScanFileError(f"{source}: {exc}") from None
     if isinstance(document, Mapping) and "endpoints" in document:
         items = [(f"endpoint {i + 1}", e) for i, e in enumerate(document["endpoints"])]
     elif isinstance(document, Mapping):
@@ -342,15 +348,20 @@ def load_scan(path: str | Path) -> tuple[EndpointResult, ...]:
             if not line.strip():
                 continue
             try:
-                items.append((f"line {n}", json.loads(line)))
+                items.append((f"line {n}", loads(line)))
             except json.JSONDecodeError as exc:
                 raise ScanFileError(f"{source}: line {n}: not JSON ({exc.msg})") from None
+            except SchemaError as exc:
+                raise ScanFileError(f"{source}: line {n}: {exc}") from None
     if not items:
         raise ScanFileError(f"{source}: no endpoint in the file")
     out = []
     for where, item in items:
         if not isinstance(item, Mapping) or "host" not in item:
             raise ScanFileError(f"{source}: {where}: not an endpoint of a tlscompat scan")
+        problem = endpoint_problem(dict(item))
+        if problem:
+            raise ScanFileError(f"{source}: {where}: {problem}")
         try:
             out.append(endpoint_from_json(item))
         except (KeyError, TypeError, ValueError) as exc:

@@ -8,7 +8,7 @@ import sys
 from typing import BinaryIO, TextIO
 
 from scanner.exits import EXIT_FINDINGS, EXIT_OK, UsageError
-from scanner.results import SEVERITIES
+from scanner.options import SEVERITIES
 
 __all__ = ["explain_capture"]
 

@@ -6,14 +6,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from scanner.clientauth.credentials import (
-    ClientCredential,
-    CredentialError,
-    load_pem,
-    load_pkcs12,
-    password_from,
-)
+if TYPE_CHECKING:  # the credentials module (cryptography's key loading) only when used
+    from scanner.clientauth.credentials import ClientCredential
 
 __all__ = ["add_arguments", "load_from_args"]
 
@@ -54,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_from_args(args: argparse.Namespace) -> tuple[ClientCredential, ...]:
     """Load every credential the options name, in order (PEM pairs, then PKCS#12).
     Raises CredentialError before any connection is made."""
+    from scanner.clientauth.credentials import CredentialError, load_pem, load_pkcs12, password_from
+
     certs: list[str] = list(getattr(args, "client_cert", None) or [])
     keys: list[str] = list(getattr(args, "client_key", None) or [])
     bundles: list[str] = list(getattr(args, "pkcs12", None) or [])

@@ -12,8 +12,8 @@ from scanner.diagnose import certificates, client_auth, connectivity, protocols,
 from scanner.diagnose.catalogue import CATALOGUE, Entry
 from scanner.diagnose.client_certs import client_cert_findings
 from scanner.diagnose.common import Rule
-from scanner.options import ScanOptions
-from scanner.results import SEVERITIES, EndpointResult, Finding
+from scanner.options import SEVERITIES, ScanOptions
+from scanner.results import EndpointResult, Finding
 
 __all__ = ["CATALOGUE", "RULES", "Entry", "diagnose", "sort_findings"]
 
@@ -30,7 +30,7 @@ assert set(RULES) == set(CATALOGUE), "every catalogued finding needs exactly one
 
 
 def sort_findings(findings: list[Finding] | tuple[Finding, ...]) -> tuple[Finding, ...]:
-    """Most severe first (results.SEVERITIES order), then by id."""
+    """Most severe first (SEVERITIES order), then by id."""
     return tuple(sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.id)))
 
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from scanner.results import SEVERITIES
+from scanner.options import SEVERITIES
 
 __all__ = ["CATALOGUE", "Entry", "entry"]
 
@@ -631,15 +631,35 @@ _ENTRIES = (
         id="cert.invalid",
         topic="Certificates",
         severity="high",
-        title="The chain fails strict validation",
+        title="The chain fails validation",
         cause=(
-            "The strict (WebPKI, RFC 5280) verifier refused the chain for a reason not covered by "
-            "another finding (for example a name constraint, a missing basicConstraints, an "
-            "unsupported key or a certificate it cannot decode)."
+            "The verifier refused the chain for a reason not covered by another finding (for "
+            "example a name constraint, a missing basicConstraints, an unsupported key or a "
+            "certificate it cannot decode). A chain to a root of the system store is judged by "
+            "the WebPKI profile; a chain to a root of --ca-file by RFC 5280 path validation."
         ),
         resolution=(
             "Read the verifier's message in the evidence; have the certificate reissued by the "
-            "CA if it violates the CA/Browser Forum profile."
+            "CA if it breaks the rule named there."
+        ),
+    ),
+    Entry(
+        id="cert.webpki_deviation",
+        topic="Certificates",
+        severity="low",
+        title="The chain breaks a WebPKI rule (trusted under RFC 5280)",
+        cause=(
+            "The chain reaches a root of your --ca-file and passes RFC 5280 path validation, "
+            "which is what OpenSSL, curl, Python, Java and Windows SChannel check when that root "
+            "is installed; but it breaks a rule of the stricter WebPKI profile (CA/Browser Forum "
+            "Baseline Requirements), named in the evidence. Strict WebPKI verifiers refuse it: "
+            "rustls/webpki, Python cryptography's verifier, and browsers for a public root."
+        ),
+        resolution=(
+            "Nothing is needed for clients that trust your private root the usual way. If a "
+            "strict verifier must accept it, reissue the certificate with the missing extension "
+            "(for example an AuthorityKeyIdentifier: `authorityKeyIdentifier=keyid` in the "
+            "OpenSSL extension section)."
         ),
     ),
     Entry(

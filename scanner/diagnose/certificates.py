@@ -299,12 +299,30 @@ def invalid(result: EndpointResult, options: ScanOptions) -> Finding | None:
         if getattr(v, "trusted", True) or set(getattr(v, "problems", ())) & _TRUST_PROBLEMS:
             continue
         text = f"the verifier says: {getattr(v, 'error', None) or 'not trusted'}"
-        if getattr(v, "webpki_deviations", ()) == ("policy",):
-            text += " (the chain reaches a trusted root, but breaks a WebPKI rule)"
         parts.append(f"{chain_label(ch, result)}: {text}" if len(chains) > 1 else text)
     if not parts:
         return None
     return make("cert.invalid", lines(parts))
+
+
+def webpki_deviation(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """A judged chain is trusted under RFC 5280 (a root of the CA file) but the strict
+    WebPKI verifier refuses it for a rule no other finding covers
+    (ChainValidation.webpki_rules, with "policy" among its webpki_deviations). Names each
+    rule and the certificate that breaks it."""
+    parts = []
+    chains = judged_chains(result)
+    for ch in chains:
+        v = ch.validation
+        rules = tuple(getattr(v, "webpki_rules", ()) or ())
+        if not (getattr(v, "trusted", False) and rules and "policy" in getattr(v, "webpki_deviations", ())):
+            continue
+        for rule in rules:
+            text = f"{rule}; trusted by RFC 5280 path validation (root from --ca-file), refused by strict WebPKI verifiers"
+            parts.append(f"{chain_label(ch, result)}: {text}" if len(chains) > 1 else text)
+    if not parts:
+        return None
+    return make("cert.webpki_deviation", lines(parts))
 
 
 def _revocations(result: EndpointResult, status: str) -> list[tuple[ChainResult, Any]]:
@@ -376,6 +394,7 @@ RULES: dict[str, Rule] = {
     "cert.chain_order": chain_order,
     "cert.extra_certs": extra_certs,
     "cert.invalid": invalid,
+    "cert.webpki_deviation": webpki_deviation,
     "cert.revoked": revoked,
     "cert.revocation_unreachable": revocation_unreachable,
 }

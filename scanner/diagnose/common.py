@@ -51,12 +51,14 @@ def alert_text(code: int) -> str:
 
 def outcome_text(p: ProtocolResult) -> str:
     """How the server answered a ClientHello for one version, as the scan recorded it."""
+    from scanner.outcome_text import render_outcome
+
     if p.outcome == "alert" and p.alert is not None:
         text = f"alert {alert_text(p.alert)}"
-    elif p.detail and p.detail != p.outcome and not p.detail.startswith(p.outcome):
-        text = f"{p.outcome} ({p.detail})"
-    else:
+    elif p.outcome == "accepted" or p.supported:
         text = p.detail or p.outcome
+    else:
+        text = render_outcome(p.outcome, p.detail)
     return f"{reg.version_name(p.version)}: {text}"
 
 

@@ -18,6 +18,7 @@ from scanner.diagnose.common import (
     probed,
 )
 from scanner.options import ScanOptions
+from scanner.outcome_text import clean_detail
 from scanner.results import EndpointResult, Finding, ProtocolResult
 
 UNRECOGNIZED_NAME = 112
@@ -76,8 +77,7 @@ def port_timeout(result: EndpointResult, options: ScanOptions) -> Finding | None
     kind = timeout_kind(result)
     # The engine's detail may already say which; keep only what it adds.
     detail = re.sub(r"^(no TCP answer|TCP connects, but no TLS answer)\s*", "", result.detail or "")
-    detail = detail[1:-1] if detail.startswith("(") and detail.endswith(")") else detail
-    detail = detail or "no answer"
+    detail = clean_detail("timeout", detail) or "no answer"
     if kind == "tcp":
         text = f"no TCP answer from {_where(result)}: the connection attempt was never answered ({detail})"
     elif kind == "tls":
@@ -115,15 +115,18 @@ def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None
             named = "an unrecognised protocol" if proto == "unknown" else proto.upper()
             evidence = (
                 f"{_where(result)} answered the ClientHello with {named}, not TLS; "
-                f"first bytes received: {m.group('first')}"
+                f"first bytes received: {clean_detail('', m.group('first'))}"
             )
-            # Issue 13: a protocol with a dialogue before TLS: say how to scan it.
+            # A protocol with a dialogue before TLS: say how to scan it.
             dialogue = _DIALOGUE_OF.get(proto)
             if dialogue and result.starttls is None:
                 host = f"[{result.host}]" if ":" in result.host else result.host
                 evidence += f"; to scan it with STARTTLS: tlscompat scan --starttls {dialogue} {host}:{result.port}"
             return make("port.not_tls", evidence)
-    return make("port.not_tls", f"{_where(result)} answered, but not with TLS: {result.detail}")
+    return make(
+        "port.not_tls",
+        f"{_where(result)} answered, but not with TLS: {clean_detail('not_tls', result.detail) or 'no TLS record'}",
+    )
 
 
 def _aborted(p: ProtocolResult) -> bool:

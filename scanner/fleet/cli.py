@@ -16,6 +16,8 @@ from typing import Any, TextIO
 
 import trio
 
+from scanner import cli_common as cc
+from scanner.cli_common import check_ca_file, check_output
 from scanner.exits import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from scanner.fleet.output import (
     FleetSummary,
@@ -51,18 +53,22 @@ def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="PATH", help="history database (default: next to -o FILE, e.g. scan.sqlite)")
     p.add_argument("--no-db", action="store_true", help="write no history database")
     p.add_argument("--csv-findings", action="store_true", help="CSV: one row per finding instead of per endpoint")
-    p.add_argument("--concurrency", type=int, metavar="N", help=f"endpoints scanned at once (default {DEFAULT_ENDPOINTS})")
-    p.add_argument("--max-connections", type=int, metavar="N", help=f"connections open at once, whole scan (default {DEFAULT_CONNECTIONS})")
+    p.add_argument("--concurrency", type=cc.count(1), metavar="N", help=f"endpoints scanned at once (default {DEFAULT_ENDPOINTS})")
+    p.add_argument("--max-connections", type=cc.count(1), metavar="N", help=f"connections open at once, whole scan (default {DEFAULT_CONNECTIONS})")
     p.add_argument(
-        "--per-subnet", type=int, metavar="N",
+        "--per-subnet", type=cc.count(0), metavar="N",
         help=f"connections open at once into one /24 or /64 (default {DEFAULT_PER_SUBNET}; 0: no limit)",
     )
-    p.add_argument("--rate", type=float, metavar="N", help="new connections per second, whole scan (default: no limit)")
-    p.add_argument("--cidr-cap", type=int, default=DEFAULT_CIDR_CAP, metavar="N", help=f"largest CIDR range expanded (default {DEFAULT_CIDR_CAP} addresses)")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="scanning processes (default 1; each holds its own ~50 MB)")
+    p.add_argument("--rate", type=cc.rate, metavar="N", help="new connections per second, whole scan (default: no limit)")
+    p.add_argument("--cidr-cap", type=cc.count(1), default=DEFAULT_CIDR_CAP, metavar="N", help=f"largest CIDR range expanded (default {DEFAULT_CIDR_CAP} addresses)")
+    p.add_argument("--workers", type=cc.count(1), default=1, metavar="N", help="scanning processes (default 1; each holds its own ~50 MB)")
     p.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no summary line on stderr at the end (it is printed when the report goes to a file or is not a table)",
     )
 
 
@@ -95,8 +101,7 @@ def layer_from_args(args: argparse.Namespace) -> Layer:
     if getattr(args, "all_addresses", False):
         kw["all_addresses"] = True
     if getattr(args, "ca_file", None):
-        if not os.path.isfile(args.ca_file):
-            raise UsageError(f"--ca-file {args.ca_file}: no such file")
+        check_ca_file(args.ca_file)
         kw["ca_file"] = args.ca_file
     if getattr(args, "no_system_store", False):
         kw["use_system_store"] = False
@@ -193,12 +198,20 @@ def run_scan(args: argparse.Namespace) -> int:
         raise UsageError("--resume needs --format jsonl and -o FILE (the file to continue)")
     if args.cidr_cap < 1:
         raise UsageError("--cidr-cap must be at least 1")
+    check_output(args.output)
+    if args.db and not args.no_db:
+        check_output(args.db, "--db")
     layer = layer_from_args(args)
     base = base_options(args)
     try:
         plan = load_targets(files, cli_targets=_cli_targets(args), base=base, cli_layer=layer, cidr_cap=args.cidr_cap)
     except TargetError as exc:
         raise UsageError(str(exc)) from None
+    if plan.total == 0:
+        # An empty input is a mistake (a wrong file, a failed export); a --resume that
+        # leaves nothing to do is not (it ends with exit 0 and a note).
+        plan.close()
+        raise UsageError(f"{', '.join(files)}: no targets in it (empty, or only comments)")
     with plan:
         deadline = (layer.endpoint or base.deadlines.endpoint)
         settings = settings_from_args(args, plan.limits, plan.total, deadline)
@@ -229,7 +242,8 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
         try:
             store = Store(db_path)
         except Exception as exc:  # noqa: BLE001 - sqlite3 errors and OSError alike
-            raise UsageError(f"--db {db_path}: {exc}") from None
+            option = "--db" if args.db else f"the history database next to -o (--db {db_path}; --no-db for none)"
+            raise UsageError(f"{option}: cannot open: {exc}") from None
         store.start_run(
             command=shlex.join(["tlscompat", *sys.argv[1:]]) if sys.argv else "tlscompat scan",
             output=os.path.abspath(args.output) if args.output else None,
@@ -289,6 +303,11 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
                 )
     if progress is not None and (args.format != "table" or args.output):
         sys.stderr.write(summary.render(color=sys.stderr.isatty()))
+    if not getattr(args, "quiet", False) and (args.format != "table" or args.output):
+        # Always one line at the end (CI logs included): what was done and where it went.
+        where = f"; written to {args.output}" if args.output else ""
+        where += f"; history in {db_path}" if store is not None else ""
+        print(f"tlscompat: {summary.one_line()}{where}", file=sys.stderr)
     if interrupted:
         print(f"tlscompat: interrupted; {summary.total} endpoints written", file=sys.stderr)
         return EXIT_INTERRUPTED

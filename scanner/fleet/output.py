@@ -21,9 +21,10 @@ from typing import Any, TextIO
 from tabulate import tabulate
 
 from handshakes import registry as reg
-from scanner.options import Target
+from scanner.options import SEVERITIES, Target
 from scanner.report.table import severity_rank, version_order
-from scanner.results import SCHEMA_VERSION, SEVERITIES, EndpointResult
+from scanner.results import SCHEMA_VERSION, EndpointResult
+from scanner.schema import endpoint_problem, loads
 
 
 def json_line(data: dict[str, Any]) -> str:
@@ -73,14 +74,17 @@ def load_resume(path: str, on_line: Callable[[dict[str, Any]], None]) -> tuple[s
             data: Any = None
             if raw.endswith(b"\n"):
                 try:
-                    data = json.loads(raw)
-                except ValueError:
+                    data = loads(raw)
+                except ValueError:  # JSONDecodeError, SchemaError (nested too deeply)
                     data = None
             if not isinstance(data, dict) or "host" not in data:
                 rest = fp.read()
                 if rest.strip():
                     raise ResumeError(f"{path}:{number}: not an endpoint line; cannot resume this file")
                 break
+            problem = endpoint_problem(data)  # types checked against docs/schema.json
+            if problem:
+                raise ResumeError(f"{path}:{number}: {problem}; cannot resume this file")
             good_end += len(raw)
             count += 1
             done.update(line_keys(data))
@@ -177,8 +181,10 @@ class TableWriter(Writer):
 
     def write(self, result: EndpointResult, data: dict[str, Any], line: str) -> None:
         from scanner.report.table import render_endpoint
+        from scanner.report.terminal import style_for
 
-        self.fp.write(render_endpoint(result, verbose=self.verbose, color=self.color) + "\n")
+        width = style_for(self.fp).width  # a terminal's width; None for a file or a pipe
+        self.fp.write(render_endpoint(result, verbose=self.verbose, color=self.color, width=width) + "\n")
 
     def close(self, summary: FleetSummary | None = None) -> None:
         if summary is not None and summary.total > 1:
@@ -251,6 +257,16 @@ class FleetSummary:
     def fails(self, fail_on: str | None) -> bool:
         """A finding at or above ``fail_on`` was seen."""
         return fail_on is not None and self.worst is not None and self.worst <= SEVERITIES.index(fail_on)
+
+    def one_line(self) -> str:
+        """"12 endpoints: 10 ok, 2 timeout; findings: 1 critical, 3 high" (each endpoint
+        counted once per severity)."""
+        outcomes = ", ".join(f"{n} {name}" for name, n in sorted(self.outcomes.items(), key=lambda i: (-i[1], i[0])))
+        per_severity: Counter[str] = Counter(sev for sev, _ in self.findings.elements())
+        found = ", ".join(f"{per_severity[s]} {s}" for s in SEVERITIES if per_severity[s])
+        text = f"{self.total} endpoint{'s' if self.total != 1 else ''}"
+        text += f": {outcomes}" if outcomes else ""
+        return text + (f"; findings: {found}" if found else "; no findings")
 
     def render(self, *, color: bool = False) -> str:
         from scanner.report.table import _section, _severity  # the report's own helpers

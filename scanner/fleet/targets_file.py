@@ -13,7 +13,9 @@
 #   Targets read with the same layers share one ScanOptions object.
 from __future__ import annotations
 
+import functools
 import ipaddress
+import math
 import os
 import re
 import sys
@@ -22,8 +24,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
-
-import yaml
 
 from handshakes import registry as reg
 from scanner.options import (
@@ -34,10 +34,13 @@ from scanner.options import (
     ScanOptions,
     Target,
 )
-from scanner.targets import TargetError, parse_target
+from scanner.targets import TargetError, check_ip, check_sni, parse_target
 
 DEFAULT_CIDR_CAP = 65536
 YAML_SUFFIXES = (".yaml", ".yml")
+# A targets file is a few levels deep; anything far deeper is refused before PyYAML's
+# recursive composer runs out of stack on it.
+MAX_YAML_DEPTH = 32
 DEPTHS = {"quick": frozenset(QUICK_PROBES), "full": frozenset(ALL_PROBES)}
 
 
@@ -247,8 +250,8 @@ def load_targets(
             if path == "-":
                 spool = tempfile.TemporaryFile("w+", encoding="utf-8")
                 plan._spools.append(spool)
-                for chunk in iter(lambda: (stdin or sys.stdin).read(65536), ""):
-                    spool.write(chunk)
+                for n, chunk in enumerate(iter(lambda: (stdin or sys.stdin).read(65536), "")):
+                    spool.write(chunk.removeprefix("\ufeff") if n == 0 else chunk)
                 spool.seek(0)
                 if _looks_like_yaml(spool):
                     _load_yaml(plan, "<stdin>", spool.read(), Path.cwd(), cli, cidr_cap)
@@ -258,11 +261,13 @@ def load_targets(
                     plan._sources.append(source)
                 continue
             p = Path(path)
+            if p.is_dir():
+                raise TargetsFileError(path, None, "is a directory, not a targets file")
             if not p.is_file():
                 raise TargetsFileError(path, None, "no such file")
             if p.suffix.lower() in YAML_SUFFIXES:
                 try:
-                    text = p.read_text(encoding="utf-8")
+                    text = p.read_text(encoding="utf-8-sig")
                 except (OSError, UnicodeDecodeError) as exc:
                     raise TargetsFileError(path, None, f"cannot read: {exc}") from None
                 _load_yaml(plan, path, text, p.parent, cli, cidr_cap)
@@ -326,7 +331,7 @@ class _ListSource:
             return
         assert self.path is not None
         try:
-            with open(self.path, encoding="utf-8") as fp:
+            with open(self.path, encoding="utf-8-sig") as fp:
                 yield from enumerate(fp, 1)
         except UnicodeDecodeError as exc:
             raise TargetsFileError(self.name, None, f"not UTF-8 text ({exc.reason})") from None
@@ -422,33 +427,41 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader keeping the line of every key and list item, for error messages."""
+@functools.lru_cache(maxsize=1)
+def _loader() -> Any:
+    """SafeLoader keeping the line of every key and list item, for error messages. Made
+    on first use: a plain list of targets does not import PyYAML."""
+    import yaml
 
+    class _Loader(yaml.SafeLoader):
+        pass
 
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    m = _Map()
-    m.line = node.start_mark.line + 1
-    m.key_lines = {}
-    for knode, vnode in node.value:
-        key = loader.construct_object(knode, deep=True)
-        if key in m:
-            raise _DuplicateKey(key, knode.start_mark.line + 1)
-        m[key] = loader.construct_object(vnode, deep=True)
-        m.key_lines[key] = knode.start_mark.line + 1
-    return m
+    def construct_map(loader: Any, node: Any) -> _Map:
+        loader.flatten_mapping(node)
+        m = _Map()
+        m.line = node.start_mark.line + 1
+        m.key_lines = {}
+        for knode, vnode in node.value:
+            if not isinstance(knode, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain word, not a mapping or a list", knode.start_mark
+                )
+            key = loader.construct_object(knode, deep=True)
+            if key in m:
+                raise _DuplicateKey(key, knode.start_mark.line + 1)
+            m[key] = loader.construct_object(vnode, deep=True)
+            m.key_lines[key] = knode.start_mark.line + 1
+        return m
 
+    def construct_seq(loader: Any, node: Any) -> _Seq:
+        s = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+        s.line = node.start_mark.line + 1
+        s.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return s
 
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
-    s = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    s.line = node.start_mark.line + 1
-    s.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return s
-
-
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+    _Loader.add_constructor("tag:yaml.org,2002:map", construct_map)
+    _Loader.add_constructor("tag:yaml.org,2002:seq", construct_seq)
+    return _Loader
 
 _OPTION_KEYS = {
     "port", "scan", "probes", "timeouts", "per_endpoint", "retries", "all_addresses",
@@ -477,9 +490,12 @@ class _Ctx:
 
 
 def _load_yaml(plan: TargetsPlan, source: str, text: str, directory: Path, cli: Layer, cidr_cap: int) -> None:
+    import yaml
+
     ctx = _Ctx(source=source, directory=directory, cidr_cap=cidr_cap)
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        _check_depth(text, ctx)
+        doc = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader
     except _DuplicateKey as exc:
         raise ctx.fail(exc.line, f"duplicate key {exc.key!r}") from None
     except yaml.MarkedYAMLError as exc:
@@ -537,6 +553,21 @@ def _load_yaml(plan: TargetsPlan, source: str, text: str, directory: Path, cli: 
         plan._sources.append(list_source)
 
 
+def _check_depth(text: str, ctx: _Ctx) -> None:
+    """Refuse YAML nested deeper than MAX_YAML_DEPTH, reading events (no recursion)."""
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise ctx.fail(line, f"nested more than {MAX_YAML_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _check_keys(ctx: _Ctx, m: _Map, allowed: set[str], where: str) -> None:
     for key in m:
         if key not in allowed:
@@ -560,6 +591,11 @@ def _yaml_target(ctx: _Ctx, item: Any, line: int, stack: tuple[Layer, ...], port
     sni = item.get("sni")
     if sni is not None and not isinstance(sni, str):
         raise ctx.fail(lines["sni"], "'sni' must be a name, or '' to send none")
+    if sni:
+        try:
+            check_sni(sni)
+        except TargetError as exc:
+            raise ctx.fail(lines["sni"], str(exc)) from None
     has_host, has_cidr = "host" in item, "cidr" in item
     if has_host == has_cidr:
         raise ctx.fail(item.line, "a target needs exactly one of 'host' and 'cidr'")
@@ -583,9 +619,9 @@ def _yaml_target(ctx: _Ctx, item: Any, line: int, stack: tuple[Layer, ...], port
     ip = item.get("ip")
     if ip is not None:
         try:
-            ip = str(ipaddress.ip_address(str(ip).strip("[]")))
-        except ValueError:
-            raise ctx.fail(lines["ip"], f"'ip' must be an IPv4 or IPv6 address, not {ip!r}") from None
+            ip = check_ip(str(ip))
+        except TargetError:
+            raise ctx.fail(lines["ip"], f"'ip' must be an IPv4 or IPv6 address, not {str(ip)[:60]!r}") from None
         target = replace(target, ip=ip)
     target = replace(target, sni=sni if sni is not None else target.sni, tags=tags)
     return _Entry(item=target, layers=(*stack, layer))
@@ -607,7 +643,10 @@ def _run_limits(ctx: _Ctx, value: Any, line: int) -> RunLimits:
 
 def _positive(ctx: _Ctx, v: Any, line: int | None, name: str, *, number: bool = False, zero: bool = False) -> Any:
     ok_type = (int, float) if number else (int,)
-    if isinstance(v, bool) or not isinstance(v, ok_type) or v < 0 or (v == 0 and not zero):
+    if (
+        isinstance(v, bool) or not isinstance(v, ok_type) or not math.isfinite(v)
+        or v < 0 or (v == 0 and not zero)
+    ):
         kind = "number" if number else "whole number"
         raise ctx.fail(line, f"'{name}' must be a positive {kind}, not {v!r}")
     return v
@@ -656,6 +695,7 @@ def _layer(ctx: _Ctx, m: Mapping[Any, Any]) -> Layer:
             kw["use_system_store"] = _bool(ctx, value, line, key)
         elif key == "ca_file":
             kw[key] = str(_existing(ctx, value, line, key))
+            _check_ca(ctx, kw[key], line)
         elif key == "client_versions":
             kw[key] = _versions(ctx, value, line)
         elif key == "client_suites":
@@ -744,6 +784,15 @@ def _existing(ctx: _Ctx, value: Any, line: int | None, name: str) -> Path:
     if not path.is_file():
         raise ctx.fail(line, f"'{name}': no such file {value!r} (looked for {path})")
     return path
+
+
+def _check_ca(ctx: _Ctx, path: str, line: int | None) -> None:
+    from scanner.x509 import TrustStoreError, load_trust_store
+
+    try:
+        load_trust_store(path, False)
+    except TrustStoreError as exc:
+        raise ctx.fail(line, f"'ca_file': {exc}") from None
 
 
 def _client_certs(ctx: _Ctx, value: Any, line: int | None) -> tuple[ClientCertSpec, ...]:

@@ -23,9 +23,11 @@ from typing import Any, TextIO
 
 import trio
 
+from scanner.exits import UsageError
 from scanner.lab.certs import IssuedCert, Pki
 from scanner.lab.scenarios import LAB_HOST, LabContext, Scenario, by_name, select
 from scanner.options import Deadlines, ScanOptions, Target
+from scanner.report.terminal import Style, style_for
 from scanner.results import EndpointResult, Finding
 
 __all__ = [
@@ -320,8 +322,7 @@ def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     try:
         select(_selection(args))
     except KeyError as exc:
-        print(f"tlscompat lab: {exc.args[0]}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--only: {exc.args[0]}") from None
 
     async def main() -> None:
         async with open_lab(_selection(args)) as lab:
@@ -337,23 +338,26 @@ def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             )
             await trio.sleep_forever()
 
-    try:
-        trio.run(main)
-    except KeyboardInterrupt:
-        print("\nlab stopped", file=stream)
+    # Ctrl-C stops the lab: the servers are closed on the way out of open_lab, and the
+    # top-level handler reports it as every command does ("interrupted", exit 130).
+    trio.run(main)
     return 0
 
 
-def findings_listing(result: EndpointResult) -> str:
-    """The findings of one scan, worst first, each with its evidence, cause and fix."""
-    from scanner.results import SEVERITIES
+def findings_listing(result: EndpointResult, style: Style | None = None) -> str:
+    """The findings of one scan, worst first, each with its evidence, cause and fix.
+    ``style``: colour and terminal width (scanner.report.terminal); none by default."""
+    style = style or Style()
+    from scanner.options import SEVERITIES
+    from scanner.outcome_text import render_outcome
+    from scanner.report.printable import printable, printable_text
 
-    head = f"{result.host}:{result.port} ({result.ip}): outcome {result.outcome}"
-    lines = [head + (f" ({result.detail})" if result.detail else "")]
+    head = f"{result.host}:{result.port} ({result.ip}): outcome "
+    lines = [head + printable(render_outcome(result.outcome, result.detail))]
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     ordered = sorted(result.findings, key=lambda f: (rank.get(f.severity, len(rank)), f.id))
     for f in ordered:
-        lines.append(f"  [{f.severity}] {f.id}: {f.title}")
+        lines.append(f"  [{style.severity(f.severity)}] {f.id}: {f.title}")
         for label, text in (
             ("evidence", f.evidence),
             ("cause", f.cause),
@@ -361,13 +365,13 @@ def findings_listing(result: EndpointResult) -> str:
             ("windows", f.windows_error or ""),
         ):
             if text:
-                lines.append(f"      {label + ':':<9} {text}")
+                lines.append(style.hanging(f"      {label + ':':<9} ", printable(text)))
     if not result.findings:
         lines.append("  no findings")
-    return "\n".join(lines)
+    return printable_text("\n".join(lines))
 
 
-def _render(result: EndpointResult, verbose: bool) -> str:
+def _render(result: EndpointResult, verbose: bool, style: Style | None = None) -> str:
     """The compact findings listing; with --verbose the full report of
     scanner.report.table (protocols, suites, chains, probe log) when it is installed."""
     if verbose:
@@ -376,8 +380,10 @@ def _render(result: EndpointResult, verbose: bool) -> str:
         except ImportError:
             pass
         else:
-            return render_endpoint(result, verbose=True)
-    return findings_listing(result)
+            return render_endpoint(
+                result, verbose=True, color=bool(style and style.color), width=style.width if style else None
+            )
+    return findings_listing(result, style)
 
 
 def demo_summary(verdicts: Sequence[Verdict]) -> str:
@@ -396,7 +402,7 @@ def demo_summary(verdicts: Sequence[Verdict]) -> str:
              "; ".join(notes))
         )
     return tabulate(
-        rows, headers=("scenario", "expected", "found", "", "notes"), tablefmt="simple",
+        rows, headers=("scenario", "expected", "found", "result", "notes"), tablefmt="simple",
         maxcolwidths=[None, 36, 36, None, 40],
     )
 
@@ -409,8 +415,7 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     try:
         select(only)
     except KeyError as exc:
-        print(f"tlscompat demo: {exc.args[0]}", file=sys.stderr)
-        return 2
+        raise UsageError(f"--only: {exc.args[0]}") from None
     verbose = bool(getattr(args, "verbose", False))
 
     async def main() -> tuple[list[Verdict], float, float]:
@@ -421,12 +426,13 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         return verdicts, t_started, time.perf_counter() - t0
 
     verdicts, t_started, total = trio.run(main)
+    style = style_for(stream, getattr(args, "color", "auto"))
     for v in verdicts:
         scenario = v.running.scenario
         print(f"\n=== {scenario.name}: {scenario.title}", file=stream)
-        print(f"    reproduces: {scenario.reproduces}", file=stream)
-        print(f"    expected:   {_expected_text(scenario)}", file=stream)
-        print(_render(v.result, verbose), file=stream)
+        print(style.hanging("    reproduces: ", scenario.reproduces), file=stream)
+        print(style.hanging("    expected:   ", _expected_text(scenario)), file=stream)
+        print(_render(v.result, verbose, style), file=stream)
     print("\n" + demo_summary(verdicts), file=stream)
     bad = [v for v in verdicts if not v.ok]
     # --- issue 15: seed 004 as a capture (the lab records it, `explain` reads it) ---------

@@ -218,7 +218,7 @@ _leaf_scenario(
 @_scenario(
     "tls10-only",
     title="Server speaks TLS 1.0 only; the client speaks TLS 1.1 and 1.2 only",
-    reproduces="seed 001 scenario 5: client TLS 1.1/1.2 only, server (IIS 6) TLS 1.0 only",
+    reproduces="an old server (IIS 6) that speaks only TLS 1.0, while the clients speak only TLS 1.1/1.2",
     expected=("protocol.no_common_version", "protocol.deprecated", "vuln.beast"),
     scan_options={"client_versions": (c.TLS11, c.TLS12)},
 )
@@ -232,7 +232,7 @@ async def _tls10_only(ctx: LabContext) -> Started:
 @_scenario(
     "ssl3-only",
     title="Server speaks SSL 3.0 only",
-    reproduces="seed 001 scenario 5 (registry SCHANNEL\\Protocols): a server left on SSL 3.0",
+    reproduces="a server left on SSL 3.0 (the SCHANNEL\\Protocols registry keys never updated)",
     expected=("protocol.no_common_version", "protocol.deprecated", "vuln.poodle", "vuln.beast"),
 )
 async def _ssl3_only(ctx: LabContext) -> Started:
@@ -254,7 +254,7 @@ async def _ssl3_only(ctx: LabContext) -> Started:
 @_scenario(
     "untrusted-root",
     title="Chain ends at a root the client does not trust",
-    reproduces="seed 000 0x800b0109 CERT_E_UNTRUSTEDROOT; seed 001 scenario 2 (SSLDiag)",
+    reproduces="a chain ending at a root the clients do not trust (CERT_E_UNTRUSTEDROOT 0x800b0109)",
     expected=("cert.untrusted_root",),
 )
 async def _untrusted_root(ctx: LabContext) -> Started:
@@ -270,7 +270,7 @@ async def _untrusted_root(ctx: LabContext) -> Started:
 @_scenario(
     "incomplete-chain",
     title="Server sends its leaf without the intermediate CA (AIA caIssuers URL present)",
-    reproduces="seed 001 scenario 2: chain cannot be built to a trusted root",
+    reproduces="a server that does not send its intermediate certificate: the chain cannot be built to a trusted root",
     expected=("cert.incomplete_chain",),
 )
 async def _incomplete_chain(ctx: LabContext) -> Started:
@@ -289,7 +289,7 @@ async def _incomplete_chain(ctx: LabContext) -> Started:
 _leaf_scenario(
     "hostname-mismatch",
     title="Certificate names another host",
-    reproduces="seed 000 0x800b010f CERT_E_CN_NO_MATCH: CN does not match the device address",
+    reproduces="a certificate whose names do not match the address the clients use (CERT_E_CN_NO_MATCH 0x800b010f)",
     expected=("cert.hostname_mismatch",),
     issue={"sans": ("other.lab.example",)},
 )
@@ -316,7 +316,7 @@ _leaf_scenario(
 _leaf_scenario(
     "wrong-eku",
     title="Certificate's extended key usage is clientAuth only (no serverAuth)",
-    reproduces="seed 001 scenario 2: CertVerifyCertificateChainPolicy 0x800b0110 (wrong usage)",
+    reproduces="a certificate not meant for servers (extended key usage without serverAuth, CERT_E_WRONG_USAGE 0x800b0110)",
     expected=("cert.wrong_usage",),
     issue={"eku": ("clientAuth",)},
 )
@@ -343,7 +343,7 @@ _leaf_scenario(
 _leaf_scenario(
     "self-signed",
     title="Self-signed server certificate",
-    reproduces="seed 001 scenario 2: test with a self-signed certificate (untrusted by clients)",
+    reproduces="a test server left with a self-signed certificate, which clients do not trust",
     expected=("cert.self_signed",),
     issue={"issuer": "self"},
 )
@@ -370,7 +370,7 @@ async def _revoked(ctx: LabContext) -> Started:
 @_scenario(
     "revocation-unreachable",
     title="OCSP responder and CRL distribution point cannot be reached",
-    reproduces="seed 000 0x80092013 CRYPT_E_REVOCATION_OFFLINE: revocation server offline",
+    reproduces="a certificate whose revocation server is offline (CRYPT_E_REVOCATION_OFFLINE 0x80092013)",
     expected=("cert.revocation_unreachable",),
 )
 async def _revocation_unreachable(ctx: LabContext) -> Started:
@@ -390,8 +390,8 @@ async def _revocation_unreachable(ctx: LabContext) -> Started:
     "handshake-reset",
     title="Every ClientHello is answered with a TCP reset",
     reproduces=(
-        "seed 001 scenarios 1/2: certificate without a usable private key "
-        "(Schannel 36870, 0x80090016 / 0x8009001a): the handshake is reset"
+        "a certificate installed without a usable private key "
+        "(Schannel event 36870, 0x80090016 / 0x8009001a): the handshake is reset"
     ),
     expected=("handshake.aborted",),
 )
@@ -403,8 +403,8 @@ async def _handshake_reset(ctx: LabContext) -> Started:
     "handshake-internal-error",
     title="Every ClientHello is answered with a fatal internal_error alert",
     reproduces=(
-        "seed 001 scenario 4: no certificate bound to IP:port in HTTP.sys "
-        "(netsh http show ssl: empty hash / zero GUID)"
+        "no certificate bound to the IP:port in HTTP.sys "
+        "(netsh http show ssl shows an empty hash or a zero GUID)"
     ),
     expected=("handshake.aborted",),
 )
@@ -416,8 +416,8 @@ async def _handshake_internal_error(ctx: LabContext) -> Started:
     "no-certificate",
     title="openssl s_server with no certificate at all (-nocert)",
     reproduces=(
-        "seed 001 scenario 4 on an OpenSSL server: no certificate configured; s_server "
-        "answers handshake_failure (40) for TLS <= 1.2 and protocol_version (70) for TLS 1.3"
+        "an OpenSSL server with no certificate configured: it answers "
+        "handshake_failure (40) for TLS <= 1.2 and protocol_version (70) for TLS 1.3"
     ),
     expected=("handshake.rejected",),
 )
@@ -428,7 +428,7 @@ async def _no_certificate(ctx: LabContext) -> Started:
 @_scenario(
     "port-taken-http",
     title="Another process (plain HTTP) holds the TLS port",
-    reproduces="seed 001 scenario 3: another process listens on the SSL port (netstat -ano)",
+    reproduces="another program listens on the TLS port (find it with netstat -ano)",
     expected=("port.not_tls",),
 )
 async def _port_taken_http(ctx: LabContext) -> Started:
@@ -438,7 +438,7 @@ async def _port_taken_http(ctx: LabContext) -> Started:
 @_scenario(
     "nothing-listening",
     title="Nothing listens on the port",
-    reproduces="seed 001 scenario 3: the site is bound to another IP:port (connection refused)",
+    reproduces="the site is bound to another IP:port, so this one refuses connections",
     expected=("port.closed",),
 )
 async def _nothing_listening(ctx: LabContext) -> Started:
@@ -502,7 +502,7 @@ def _verify_clients(ca_file: Any, *, require: bool = True) -> dict[str, Any]:
 @_scenario(
     "client-cert-required",
     title="Server requires a client certificate (-Verify)",
-    reproduces="seed 000 12044 ERROR_WINHTTP_CLIENT_AUTH_CERT_NEEDED; IIS Client certificates: Require",
+    reproduces="a server that requires a client certificate (IIS Client certificates: Require; WinHTTP error 12044)",
     expected=("client_auth.required",),
 )
 async def _client_cert_required(ctx: LabContext) -> Started:
@@ -512,7 +512,7 @@ async def _client_cert_required(ctx: LabContext) -> Started:
 @_scenario(
     "client-cert-optional",
     title="Server asks for a client certificate but goes on without one (-verify)",
-    reproduces="seed 000 12044 (not fatal, recovers); IIS Client certificates: Accept",
+    reproduces="a server that asks for a client certificate but accepts none (IIS Client certificates: Accept)",
     expected_info=("client_auth.optional",),
 )
 async def _client_cert_optional(ctx: LabContext) -> Started:
@@ -524,7 +524,7 @@ async def _client_cert_optional(ctx: LabContext) -> Started:
 @_scenario(
     "client-cert-rejected",
     title="Server rejects the client certificate presented with bad_certificate (42)",
-    reproduces="seed 004: frame 32, alert 02 2A bad_certificate after the client's Certificate",
+    reproduces="a server that refuses the client certificate presented: alert bad_certificate (42) after the client's Certificate",
     # client_auth.cert_expired: scanner.diagnose.client_certs' finding, which says why (the
     # certificate is not valid yet) when the server refuses it.
     expected=("client_auth.required", "client_auth.cert_rejected", "client_auth.cert_expired"),
@@ -550,7 +550,7 @@ async def _client_cert_rejected(ctx: LabContext) -> Started:
     "client-cert-wrong-issuer",
     title="Client certificate from a CA the server does not list as acceptable",
     reproduces=(
-        "seed 003: the server expected a different issuer CN and ended the handshake "
+        "a client certificate from an issuer the server does not accept: it ends the handshake "
         "(IIS: illegal_parameter 47; OpenSSL: unknown_ca 48)"
     ),
     expected=("client_auth.required", "client_auth.issuer_not_accepted"),

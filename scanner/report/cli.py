@@ -58,10 +58,12 @@ def _list_profiles() -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    from scanner.cli_common import check_output
     from scanner.compare import diff_scans
     from scanner.report.diff import render_diff, write_diff_json
     from scanner.report.loading import LoadError, load_scan, load_store
 
+    check_output(args.output)
     try:
         if args.db:
             before_run = args.before or "previous"
@@ -111,6 +113,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.list_profiles:
         return _list_profiles()
+    from scanner.cli_common import check_output
+
+    check_output(args.output)
     try:
         if args.db:
             if args.scan:

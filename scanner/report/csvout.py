@@ -9,8 +9,10 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from handshakes import registry as reg
+from scanner.options import SEVERITIES
+from scanner.report.printable import csv_cell
 from scanner.report.table import days_left, highest_version, sorted_findings, version_order
-from scanner.results import SEVERITIES, EndpointResult
+from scanner.results import EndpointResult
 
 __all__ = ["ENDPOINT_COLUMNS", "FINDING_COLUMNS", "write_csv"]
 
@@ -49,12 +51,12 @@ def write_csv(
         writer.writerow(FINDING_COLUMNS)
         for r in results:
             for f in sorted_findings(r.findings):
-                writer.writerow((r.host, r.port, f.id, f.severity, f.title, f.evidence))
+                writer.writerow([csv_cell(v) for v in (r.host, r.port, f.id, f.severity, f.title, f.evidence)])
         return
     moment = now if now is not None else datetime.now(UTC)
     writer.writerow(ENDPOINT_COLUMNS)
     for r in results:
-        writer.writerow(_endpoint_row(r, moment))
+        writer.writerow([csv_cell(v) for v in _endpoint_row(r, moment)])
 
 
 def _endpoint_row(r: EndpointResult, now: datetime) -> list[Any]:

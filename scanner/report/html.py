@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,9 +21,10 @@ from scanner.compare import (
     severity_counts,
     sorted_finding_dicts,
 )
+from scanner.options import SEVERITIES
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
-from scanner.results import SEVERITIES
+from scanner.report.printable import printable
 
 __all__ = ["render_diff_html", "render_scan_html"]
 
@@ -84,7 +86,16 @@ STATE_SYMBOLS = {
 
 
 def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    # HTML shows a newline as a space: say so, and make every other control visible.
+    return html.escape(printable(" ".join(str(text).split("\n"))), quote=True)
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def _prose(text: Any) -> str:
+    """Escaped text whose `backtick` spans (the catalogue's Markdown) become <code>."""
+    return _CODE_SPAN.sub(r"<code>\1</code>", _e(text))
 
 
 def _page(title: str, body: list[str]) -> str:
@@ -170,7 +181,7 @@ def _finding(f: Mapping[str, Any]) -> str:
     ]
     for label, key in d.FINDING_FIELDS:
         if f.get(key):
-            lines.append(f"<p><b>{label}:</b> {_e(f[key])}</p>")
+            lines.append(f"<p><b>{label}:</b> {_prose(f[key])}</p>")
     return f'<div class="finding {_e(severity)}">{"".join(lines)}</div>'
 
 

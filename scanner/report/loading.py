@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.results import SCHEMA_VERSION
+from scanner.schema import SchemaError, endpoint_problem
+from scanner.schema import loads as _loads
 
 __all__ = [
     "LoadError",
@@ -97,6 +99,9 @@ def check_endpoint(data: Any, where: str) -> dict[str, Any]:
     for i, finding in enumerate(data.get("findings") or ()):
         if not isinstance(finding.get("id"), str):
             raise LoadError(f"{where}: findings[{i}] has no 'id'")
+    problem = endpoint_problem(data)  # every field's type, against docs/schema.json
+    if problem:
+        raise LoadError(f"{where}: {problem}")
     return data
 
 
@@ -141,9 +146,11 @@ def load_json_document(path: str | Path) -> LoadedScan:
     path = Path(path)
     text = _read_text(path)
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{path} line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    except SchemaError as exc:
+        raise LoadError(f"{path}: {exc}") from None
     endpoints = _check_document(data, str(path))
     return LoadedScan(
         source=str(path),
@@ -168,7 +175,9 @@ def load_jsonl(path: str | Path) -> LoadedScan:
             continue
         where = f"{path} line {number}"
         try:
-            data = json.loads(line)
+            data = _loads(line)
+        except SchemaError as exc:
+            raise LoadError(f"{where}: {exc}") from None
         except json.JSONDecodeError as exc:
             if torn_possible and number == len(lines):
                 warnings.append(f"{where}: skipped a truncated last line ({len(line)} characters)")
@@ -200,13 +209,15 @@ def load_scan(path: str | Path, *, run: str = "latest") -> LoadedScan:
     # A document is one JSON value over many lines; JSON Lines has one object per line.
     # Try the whole text first: a one-line JSONL file is also one JSON object.
     try:
-        data = json.loads(text)
+        data = _loads(text)
+    except SchemaError as exc:
+        raise LoadError(f"{path}: {exc}") from None
     except json.JSONDecodeError:
         if stripped.startswith("{") and "\n" in stripped.rstrip("\n"):
             first = stripped.split("\n", 1)[0]
             try:
-                json.loads(first)
-            except json.JSONDecodeError:
+                _loads(first)
+            except (json.JSONDecodeError, SchemaError):
                 # The first line is not an object on its own: an indented document.
                 return load_json_document(path)
             return load_jsonl(path)
@@ -343,9 +354,9 @@ def load_store(path: str | Path, run: int | str = "latest") -> LoadedScan:
         if not isinstance(text, str):
             raise LoadError(f"{where}: the endpoint JSON is missing")
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise LoadError(f"{where}: not valid JSON: {exc.msg}") from None
+            data = _loads(text)
+        except (json.JSONDecodeError, SchemaError) as exc:
+            raise LoadError(f"{where}: not valid JSON: {getattr(exc, 'msg', exc)}") from None
         out.append(check_endpoint(data, where))
     label = (
         f"run {ids[0]}"

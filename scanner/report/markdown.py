@@ -18,9 +18,10 @@ from scanner.compare import (
     severity_counts,
     sorted_finding_dicts,
 )
+from scanner.options import SEVERITIES
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
-from scanner.results import SEVERITIES
+from scanner.report.printable import printable
 
 __all__ = ["render_diff_markdown", "render_scan_markdown"]
 
@@ -43,13 +44,14 @@ _ESCAPED = "\\`*_[]<>|#"
 
 
 def _esc(text: Any) -> str:
-    """Free text made inert: no emphasis, links, HTML or table breaks."""
-    out = "".join("\\" + ch if ch in _ESCAPED else ch for ch in str(text))
-    return " ".join(out.split("\n"))
+    """Free text made inert: no emphasis, links, HTML or table breaks, no control
+    characters (scanner.report.printable)."""
+    out = "".join("\\" + ch if ch in _ESCAPED else ch for ch in printable(" ".join(str(text).split("\n"))))
+    return out
 
 
 def _code(text: Any) -> str:
-    body = str(text).replace("`", "'").replace("\n", " ")
+    body = printable(" ".join(str(text).replace("`", "'").split("\n")))
     return f"`{body}`" if body else ""
 
 

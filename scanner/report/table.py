@@ -7,6 +7,7 @@
 # crashing, every list is put in a fixed order, and colour (ANSI) appears only when asked.
 from __future__ import annotations
 
+import contextvars
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from typing import Any
 from tabulate import tabulate
 
 from handshakes import registry as reg
+from scanner.outcome_text import clean_detail
+from scanner.report.printable import printable, printable_text
 from scanner.results import (
     SEVERITIES,
     Behaviours,
@@ -94,13 +97,54 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
+# The terminal width while render_endpoint runs (None: a file or a pipe, no wrapping).
+_WIDTH: contextvars.ContextVar[int | None] = contextvars.ContextVar("table_width", default=None)
+
+
+def _fit(rows: list[list[Any]], headers: Sequence[str] | None, tablefmt: str, indent: int = 2) -> str:
+    """tabulate, kept within the terminal width (when there is one) by wrapping the widest
+    columns inside their cells."""
+    kw: dict[str, Any] = {"tablefmt": tablefmt, "disable_numparse": True}
+    if headers is not None:
+        kw["headers"] = list(headers)
+    text = tabulate(rows, **kw)
+    width = _WIDTH.get()
+    if width is None or not rows or max(len(line) for line in text.splitlines()) + indent <= width:
+        return text
+    columns = max(len(r) for r in rows)
+    natural = [
+        max([len(str(h)) for h in ([headers[i]] if headers and i < len(headers) else [])]
+            + [max((len(part) for part in str(r[i]).split("\n")), default=0) for r in rows if i < len(r)])
+        for i in range(columns)
+    ]
+    caps = list(natural)
+    for _ in range(8):  # bounded: each pass narrows the widest columns by what overflows
+        overflow = max(len(line) for line in text.splitlines()) + indent - width
+        if overflow <= 0:
+            break
+        for _ in range(overflow):
+            widest = max(range(columns), key=lambda i: caps[i])
+            if caps[widest] <= 12:
+                break
+            caps[widest] -= 1
+        capped = [c if c < n else None for c, n in zip(caps, natural, strict=True)]
+        text = tabulate(rows, maxcolwidths=capped, **kw)
+    return text
+
+
+def _cells(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    # Every cell through the one sanitizer (scanner.report.printable): a server string
+    # cannot clear the screen or set the title from inside a table.
+    return [[printable_text(c) if isinstance(c, str) else c for c in row] for row in rows]
+
+
 def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    return tabulate(rows, headers=list(headers), tablefmt=_TABLE_FORMAT, disable_numparse=True)
+    return _fit(_cells(rows), headers, _TABLE_FORMAT)
 
 
 def _fields(rows: Sequence[tuple[str, str]]) -> str:
     """A two-column "name  value" block without headers."""
-    return tabulate(rows, tablefmt="plain", disable_numparse=True)
+    return _fit(_cells(rows), None, "plain", indent=6)
 
 
 def _indent(text: str, prefix: str = "  ") -> str:
@@ -133,8 +177,14 @@ def _join(items: Iterable[str], sep: str = ", ", empty: str = "-") -> str:
 
 def _attr(obj: Any, name: str, default: Any = None) -> Any:
     """Fields of values typed Any in results.py (decoded certificates, validation and
-    revocation verdicts): read with getattr so that a missing field shows as absent."""
-    return getattr(obj, name, default) if obj is not None else default
+    revocation verdicts): read with getattr so that a missing field shows as absent.
+    Text is made printable here: these fields hold what the server sent (names, errors)."""
+    value = getattr(obj, name, default) if obj is not None else default
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return tuple(printable(v) for v in value)
+    return value
 
 
 def _count(n: int, noun: str) -> str:
@@ -150,16 +200,26 @@ def render_endpoint(
     verbose: bool = False,
     color: bool = False,
     now: datetime | None = None,
+    width: int | None = None,
 ) -> str:
-    """The whole report for one endpoint. `now` fixes the clock for "days left"."""
+    """The whole report for one endpoint. `now` fixes the clock for "days left". `width`:
+    the terminal's, to keep every table within it (None: no wrapping, for files/pipes)."""
+    token = _WIDTH.set(width)
+    try:
+        return _render_endpoint(result, verbose=verbose, color=color, now=now)
+    finally:
+        _WIDTH.reset(token)
+
+
+def _render_endpoint(result: EndpointResult, *, verbose: bool, color: bool, now: datetime | None) -> str:
     moment = _now(now)
     parts = [_header(result)]
     if result.starttls is not None:
         parts.append(_section("Before TLS", _starttls(result.starttls)))
     if result.protocols:
-        parts.append(_section("Protocols", _protocols(result.protocols)))
+        parts.append(_section("Protocols", _protocols(result.protocols, color)))
     if result.cipher_suites:
-        parts.append(_section("Cipher suites", _suites(result)))
+        parts.append(_section("Cipher suites", _suites(result, color)))
     if result.groups or result.dh_bits:
         parts.append(_section("Key exchange groups", _groups(result)))
     if result.certificates:
@@ -178,7 +238,7 @@ def render_endpoint(
         parts.append(_section("Findings", _findings(result.findings, verbose, color)))
     if verbose and result.probes:
         parts.append(_section("Probe log", _probes(result.probes)))
-    return "\n\n".join(parts) + "\n"
+    return printable_text("\n\n".join(parts) + "\n")
 
 
 def _header(result: EndpointResult) -> str:
@@ -187,7 +247,7 @@ def _header(result: EndpointResult) -> str:
     line += f"  ip {result.ip or '-'}  sni {result.sni or '-'}  outcome {result.outcome}"
     lines = [line]
     if result.detail:
-        lines.append(f"detail: {result.detail}")
+        lines.append(f"detail: {printable(clean_detail(result.outcome, result.detail))}")
     lines.append(
         f"{stats.connections} connections, {stats.bytes_sent} bytes sent, "
         f"{stats.bytes_received} bytes received, {stats.duration_s:.2f} s"
@@ -206,14 +266,30 @@ def _protocol_evidence(p: ProtocolResult) -> str:
         text = f"alert {_alert(p.alert)}"
     else:
         text = p.outcome
-    # Probes often repeat the alert in the detail: show it once.
-    text = f"{text}: {p.detail}" if p.detail and p.detail not in text else text
+    # Probes often repeat the outcome or the alert in the detail: show it once.
+    detail = clean_detail(p.outcome, p.detail)
+    text = f"{text}: {detail}" if detail and detail not in text else text
     return f"{text} ({p.incomplete})" if p.incomplete else text
 
 
-def _protocols(protocols: Sequence[ProtocolResult]) -> str:
+# Colours by strength, as testssl.sh users read them: current versions green, deprecated
+# ones red when offered (RFC 8996 deprecates TLS 1.0 and 1.1; RFC 7568 SSL 3.0).
+_GREEN, _RED = "\x1b[32m", "\x1b[31m"
+_CURRENT_VERSIONS = (0x0304, 0x0303)
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_ANSI_RESET}" if color else text
+
+
+def _protocols(protocols: Sequence[ProtocolResult], color: bool = False) -> str:
+    def supported(p: ProtocolResult) -> str:
+        if not p.supported:
+            return "no"
+        return _paint("yes", _GREEN if p.version in _CURRENT_VERSIONS else _RED, color)
+
     rows = [
-        (reg.version_name(p.version), "yes" if p.supported else "no", _protocol_evidence(p))
+        (reg.version_name(p.version), supported(p), _protocol_evidence(p))
         for p in sorted(protocols, key=lambda p: version_order(p.version))
     ]
     return _table(rows, ("Version", "Supported", "Evidence"))
@@ -232,7 +308,7 @@ def _suite_key_exchange(suite: SuiteResult, info: reg.CipherSuite | None) -> str
     return kx
 
 
-def _suites(result: EndpointResult) -> str:
+def _suites(result: EndpointResult, color: bool = False) -> str:
     order = _server_order(result.behaviours)
     blocks: list[str] = []
     weak_seen: set[str] = set()
@@ -250,7 +326,7 @@ def _suites(result: EndpointResult) -> str:
                 (
                     "-" if s.preference is None else str(s.preference),
                     reg.hex_code(s.code, 6 if s.code > 0xFFFF else 4),
-                    reg.cipher_suite_name(s.code),
+                    _paint(reg.cipher_suite_name(s.code), _RED, color) if weak else reg.cipher_suite_name(s.code),
                     _suite_key_exchange(s, info),
                     info.enc if info is not None else "?",
                     str(info.bits) if info is not None else "?",
@@ -365,8 +441,14 @@ def _validation(validation: Any) -> list[tuple[str, str]]:
     hostname_ok = _attr(validation, "hostname_ok")
     hostname = _attr(validation, "hostname")
     matches = _yes_no(hostname_ok, unknown="not checked")
+    verdict = _yes_no(trusted, unknown="unknown")
+    profile = _attr(validation, "profile")
+    if trusted and profile == "rfc5280":
+        verdict += " (RFC 5280 path validation; root from --ca-file)"
+    elif trusted and profile == "webpki":
+        verdict += " (WebPKI profile; root from the system store)"
     rows = [
-        ("Trusted", _yes_no(trusted, unknown="unknown")),
+        ("Trusted", verdict),
         ("Hostname matches", f"{matches} ({hostname})" if hostname else matches),
     ]
     problems = _attr(validation, "problems", ()) or ()
@@ -378,6 +460,9 @@ def _validation(validation: Any) -> list[tuple[str, str]]:
     error = _attr(validation, "error")
     if error:
         rows.append(("Error", str(error)))
+    rules = _attr(validation, "webpki_rules", ()) or ()
+    if rules:
+        rows.append(("WebPKI", "strict WebPKI verifiers refuse it: " + "; ".join(str(r) for r in rules)))
     missing = _attr(validation, "missing_issuer")
     if missing:
         url = _attr(validation, "missing_issuer_url")
@@ -433,8 +518,8 @@ def _client_auth(entries: Sequence[ClientAuthResult]) -> str:
         (
             reg.version_name(c.version),
             c.mode,
-            _join(sorted(c.certificate_authorities), sep="\n"),
-            c.detail,
+            _join(sorted(printable(n) for n in c.certificate_authorities), sep="\n"),
+            printable(c.detail),
         )
         for c in sorted(entries, key=lambda c: version_order(c.version))
     ]
@@ -450,11 +535,11 @@ def _client_certs(attempts: Sequence[ClientCertAttempt]) -> str:
         (
             a.label,
             reg.version_name(a.version) if a.version is not None else "-",
-            a.subject,
+            printable(a.subject),
             a.verdict,
             _alert(a.alert),
             a.stage,
-            a.detail,
+            printable(a.detail),
         )
         for a in ordered
     ]
@@ -553,7 +638,7 @@ def _probes(probes: Sequence[ProbeLog]) -> str:
             p.name,
             p.offered,
             p.outcome,
-            p.detail,
+            printable(clean_detail(p.outcome, p.detail)),
             str(p.bytes_sent),
             str(p.bytes_received),
             f"{p.duration_s * 1000:.0f}",
@@ -602,7 +687,7 @@ def render_summary(results: Sequence[EndpointResult], *, color: bool = False) ->
             "Slowest endpoints", _table(rows, ("Endpoint", "Outcome", "Seconds", "Connections"))
         )
     )
-    return "\n\n".join(parts) + "\n"
+    return printable_text("\n\n".join(parts) + "\n")
 
 
 def _address(result: EndpointResult) -> str:

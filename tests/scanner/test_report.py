@@ -726,7 +726,9 @@ def _reachable(cls: type) -> set[type]:
     seen = {cls}
     todo = [cls]
     while todo:
-        for tp in typing.get_type_hints(todo.pop()).values():
+        # results re-exports the x509/revocation types lazily: name them for the hints.
+        lazy = {n: getattr(results, n) for n in results.__all__}
+        for tp in typing.get_type_hints(todo.pop(), localns=lazy).values():
             for nested in _nested_dataclasses(tp) - seen:
                 seen.add(nested)
                 todo.append(nested)
@@ -739,7 +741,8 @@ def test_schema_has_every_dataclass_field() -> None:
     defs = schema["$defs"]
     in_module = {
         obj
-        for obj in vars(results).values()
+        # __all__ re-exports are imported lazily (PEP 562): ask for them by name.
+        for obj in [*vars(results).values(), *(getattr(results, n) for n in results.__all__)]
         if isinstance(obj, type)
         and dataclasses.is_dataclass(obj)
         and (obj.__module__ == results.__name__ or obj.__name__ in results.__all__)
@@ -857,3 +860,20 @@ def test_empty_results() -> None:
     assert out.getvalue() == ""
     bare = EndpointResult(host="", port=0, ip=None, sni=None, outcome="timeout")
     assert render_endpoint(bare).startswith(":0  ip -  sni -  outcome timeout")
+
+
+def test_tables_keep_within_a_terminal_width_and_files_are_not_wrapped(chain_der: tuple[bytes, bytes]) -> None:
+    result = _healthy(chain_der)
+    unwrapped = render_endpoint(result, verbose=True, now=NOW)
+    assert max(len(line) for line in unwrapped.splitlines()) > 80  # the probe log, the evidence
+    wrapped = render_endpoint(result, verbose=True, now=NOW, width=80)
+    tables = [line for line in wrapped.splitlines() if not line.startswith("[")]  # finding titles
+    assert max(len(line) for line in tables) <= 80
+    assert render_endpoint(result, verbose=True, now=NOW, width=None) == unwrapped
+
+
+def test_versions_and_weak_suites_are_coloured_only_when_asked(chain_der: tuple[bytes, bytes]) -> None:
+    result = _healthy(chain_der)
+    assert "\x1b[" not in render_endpoint(result, now=NOW)
+    coloured = render_endpoint(result, now=NOW, color=True)
+    assert "\x1b[32myes" in coloured  # a current version offered, in green

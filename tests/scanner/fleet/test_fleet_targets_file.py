@@ -272,3 +272,31 @@ def test_empty_inputs_have_no_targets(tmp_path):
     with load_targets([write(tmp_path, "e.yaml", "# nothing yet\n"), write(tmp_path, "e.txt", "\n# x\n")]) as plan:
         assert plan.total == 0 and targets(plan) == []
     assert ScanOptions().probes == frozenset(ALL_PROBES)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_host(tmp_path):
+    # Notepad writes one; it must not end up in the host name and the SNI.
+    for name in ("bom.txt", "bom.yaml"):
+        text = "a.example\n" if name.endswith(".txt") else "targets:\n  - a.example\n"
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        with load_targets([str(path)]) as plan:
+            assert [t.host for t in targets(plan)] == ["a.example"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("targets: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
+        ("targets:\n  - ? {a: 1}\n    : b\n", "a key must be a plain word"),
+        ("targets:\n  - host: a.example\n    ip: notanip\n", "'ip' must be an IPv4 or IPv6"),
+        ("targets:\n  - host: a.example\n    sni: a..b\n", "empty label"),
+        ("defaults:\n  timeouts: {read: .nan}\ntargets: [a.example]\n", "'read' must be a positive"),
+        ("defaults:\n  concurrency: {rate: .inf}\ntargets: [a.example]\n", "'rate' must be a positive"),
+    ],
+)
+def test_yaml_that_cannot_be_scanned_is_refused(tmp_path, text, message):
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(TargetsFileError, match=message):
+        load_targets([str(path)])

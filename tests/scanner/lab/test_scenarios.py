@@ -14,9 +14,11 @@ import pytest
 import trio
 
 from scanner.api import scan_endpoint
+from scanner.exits import UsageError
 from scanner.lab.run import Lab, RunningScenario, check, lab_in_thread, reported_ids, run_demo
 from scanner.lab.scenarios import SCENARIOS, by_name, select
-from scanner.results import SEVERITIES, EndpointResult, Finding
+from scanner.options import SEVERITIES
+from scanner.results import EndpointResult, Finding
 
 
 @pytest.fixture(scope="module")
@@ -136,5 +138,5 @@ def test_run_demo_subset_matches() -> None:
 
 
 def test_run_demo_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_demo(argparse.Namespace(only="nope", verbose=False)) == 2
-    assert "unknown lab scenario 'nope'" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="unknown lab scenario 'nope'"):
+        run_demo(argparse.Namespace(only="nope", verbose=False))

@@ -1,0 +1,264 @@
+# Every subcommand, run as a real process (the installed `tlscompat` entry point), ends
+# the way docs/cli.md promises: a bad input is one line on stderr and exit 2, before any
+# packet; Ctrl-C (a real SIGINT) is one line and exit 130, never a traceback.
+#
+# No test here asserts a duration: a process is interrupted once it is observably busy
+# (connected to our silent listener, blocked reading a FIFO or stdin, its lab started),
+# and every wait is bounded.
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+TLSCOMPAT = str(Path(sys.executable).with_name("tlscompat"))
+WAIT = 60.0  # bound on every wait; never reached when things work
+
+
+def run(argv: list[str], stdin: str = "", cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TLSCOMPAT, *argv], input=stdin, capture_output=True, text=True, timeout=WAIT, cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def assert_one_line(proc: subprocess.CompletedProcess[str] | tuple[int, str], code: int) -> str:
+    returncode, stderr = (proc.returncode, proc.stderr) if not isinstance(proc, tuple) else proc
+    lines = stderr.splitlines()
+    assert returncode == code, stderr
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("tlscompat"), stderr
+    assert "Traceback" not in stderr and "<" not in lines[0].split(":", 1)[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("inputs")
+    out = {
+        "empty": d / "empty.txt",
+        "noca": d / "noca.pem",
+        "deep_yaml": d / "deep.yaml",
+        "key_yaml": d / "key.yaml",
+        "deep_json": d / "deep.json",
+        "bad_jsonl": d / "bad.jsonl",
+        "good_jsonl": d / "good.jsonl",
+    }
+    out["empty"].write_text("# only a comment\n")
+    out["noca"].write_text("not a certificate\n")
+    out["deep_yaml"].write_text("targets: " + "[" * 20000 + "]" * 20000 + "\n")
+    out["key_yaml"].write_text("targets:\n  - ? {a: 1}\n    : b\n")
+    out["deep_json"].write_text("[" * 200000 + "]" * 200000)
+    out["bad_jsonl"].write_text('{"host": "a", "port": 443, "protocols": "TLSv1.2"}\n')
+    out["good_jsonl"].write_text('{"host": "a", "port": 443, "findings": []}\n')
+    return out
+
+
+# (argv, what the one line must mention). Every subcommand has at least one.
+BAD_INPUTS: list[tuple[str, Callable[[dict[str, Path]], list[str]], str]] = [
+    ("no command", lambda f: ["bogus"], "invalid choice"),
+    ("scan -o into a missing directory", lambda f: ["scan", "127.0.0.1:1", "-o", "/nonexistent/dir/x.json"], "does not exist"),
+    ("scan -o onto a directory", lambda f: ["scan", "127.0.0.1:1", "-o", str(f["empty"].parent)], "is a directory"),
+    ("scan empty targets file", lambda f: ["scan", "-f", str(f["empty"])], "no targets"),
+    ("scan -f directory", lambda f: ["scan", "-f", str(f["empty"].parent)], "is a directory"),
+    ("scan unsupported scheme", lambda f: ["scan", "gopher://example.com"], "unsupported scheme"),
+    ("scan broken URL", lambda f: ["scan", "https://[::1/"], "not a URL"),
+    ("scan nan", lambda f: ["scan", "--read-timeout", "nan", "127.0.0.1:1"], "--read-timeout"),
+    ("scan inf rate", lambda f: ["scan", "--rate", "inf", "127.0.0.1:1"], "--rate"),
+    ("scan --ip", lambda f: ["scan", "--ip", "notanip", "example.com"], "--ip"),
+    ("scan --sni too long", lambda f: ["scan", "--sni", "a" * 70000, "example.com"], "--sni"),
+    ("scan label > 63", lambda f: ["scan", "a" * 64 + ".example"], "63"),
+    ("scan empty label", lambda f: ["scan", "a..example"], "empty label"),
+    ("scan name > 253", lambda f: ["scan", ("a" * 60 + ".") * 5 + "com"], "253"),
+    ("scan NUL-like control", lambda f: ["scan", "a\x01b.example"], "control character"),
+    ("scan --ca-file without certificate", lambda f: ["scan", "--ca-file", str(f["noca"]), "127.0.0.1:1"], "no certificate"),
+    ("scan YAML too deep", lambda f: ["scan", "-f", str(f["deep_yaml"])], "nested"),
+    ("scan YAML mapping key", lambda f: ["scan", "-f", str(f["key_yaml"])], "key"),
+    ("scan --resume wrong types", lambda f: ["scan", "--resume", "--format", "jsonl", "-o", str(f["bad_jsonl"]), "--no-db", "127.0.0.1:1"], "protocols"),
+    ("explain not hex", lambda f: ["explain", "zz top"], "not hex"),
+    ("lab unknown scenario", lambda f: ["lab", "--only", "no-such-scenario"], "no-such-scenario"),
+    ("demo unknown scenario", lambda f: ["demo", "--only", "no-such-scenario"], "no-such-scenario"),
+    ("simulate -o into a missing directory", lambda f: ["simulate", "127.0.0.1:1", "-o", "/nonexistent/x"], "does not exist"),
+    ("simulate nan", lambda f: ["simulate", "--connect-timeout", "nan", "127.0.0.1:1"], "--connect-timeout"),
+    ("audit deep JSON", lambda f: ["audit", "--from", str(f["deep_json"]), "--policy", "mozilla-modern"], "nested"),
+    ("audit -o into a missing directory", lambda f: ["audit", "--from", str(f["good_jsonl"]), "--policy", "mozilla-modern", "-o", "/nonexistent/x"], "does not exist"),
+    ("audit policy too deep", lambda f: ["audit", "--from", str(f["good_jsonl"]), "--policy", str(f["deep_yaml"])], "nested"),
+    ("diff wrong types", lambda f: ["diff", str(f["bad_jsonl"]), str(f["good_jsonl"])], "protocols"),
+    ("report deep JSON", lambda f: ["report", str(f["deep_json"])], "nested"),
+    ("report wrong types", lambda f: ["report", str(f["bad_jsonl"])], "protocols"),
+]
+
+
+@pytest.mark.parametrize(("name", "argv", "mention"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_is_one_line_and_exit_2(
+    files: dict[str, Path], name: str, argv: Callable[[dict[str, Path]], list[str]], mention: str
+) -> None:
+    line = assert_one_line(run(argv(files)), 2)
+    assert mention in line
+
+
+def test_every_subcommand_is_covered() -> None:
+    from scanner.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    covered = {argv({k: Path("/x") for k in ("empty", "noca", "deep_yaml", "key_yaml", "deep_json", "bad_jsonl", "good_jsonl")})[0]
+               for _, argv, _ in BAD_INPUTS}
+    assert set(sub.choices) <= covered
+    assert set(sub.choices) <= set(INTERRUPTS)
+
+
+# -- Ctrl-C ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def silent_listener() -> Iterator[socket.socket]:
+    """A TCP server that accepts and never says a word: a scan of it waits."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def _wait(condition: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
+    end = time.monotonic() + WAIT
+    while not condition():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < end, "the command never got busy"
+        time.sleep(0.05)
+
+
+def _in_read_of_stdin(pid: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            fields = Path(f"/proc/{pid}/syscall").read_text().split()
+        except OSError:
+            return True
+        return fields[:2] in (["0", "0x0"], ["63", "0x0"])  # read(0, ...): x86-64, aarch64
+
+    return check
+
+
+def _has_reader(fifo: Path) -> Callable[[], bool]:
+    held: list[int] = []
+
+    def check() -> bool:
+        try:  # opening a FIFO for writing without blocking fails until a reader has it open
+            held.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            return False
+        return True
+
+    return check
+
+
+def _sockets(pid: int, at_least: int) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            return False
+        found = 0
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                found += os.readlink(fd).startswith("socket:")
+        return found >= at_least
+
+    return check
+
+
+def _default_sigint() -> None:
+    # A shell starting a background job ignores SIGINT in it, and a child inherits that:
+    # give the command the disposition a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupt(argv: list[str], busy: Callable[[subprocess.Popen[str]], Callable[[], bool]]) -> tuple[int, str]:
+    proc = subprocess.Popen(
+        [TLSCOMPAT, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "NO_COLOR": "1"}, preexec_fn=_default_sigint,
+    )
+    try:
+        _wait(busy(proc), proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err
+
+
+def _accepted(srv: socket.socket) -> Callable[[], bool]:
+    srv.setblocking(False)
+    conns: list[socket.socket] = []
+
+    def check() -> bool:
+        with contextlib.suppress(BlockingIOError):
+            conns.append(srv.accept()[0])
+        return bool(conns)
+
+    return check
+
+
+def _scan_like(command: str) -> tuple[int, str]:
+    with silent_listener() as srv:
+        port = srv.getsockname()[1]
+        extra = ["--no-db"] if command == "scan" else []
+        return interrupt([command, f"127.0.0.1:{port}", "--read-timeout", "50", *extra], lambda p: _accepted(srv))
+
+
+def _fifo_reader(tmp: Path, argv: Callable[[str], list[str]]) -> tuple[int, str]:
+    fifo = tmp / "scan.fifo"
+    os.mkfifo(fifo)
+    return interrupt(argv(str(fifo)), lambda p: _has_reader(fifo))
+
+
+def _lab() -> tuple[int, str]:
+    proc = subprocess.Popen(
+        [TLSCOMPAT, "lab", "--only", "healthy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "NO_COLOR": "1"}, preexec_fn=_default_sigint,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # bounded: the lab prints a table, then this line
+            if "Ctrl-C" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err
+
+
+INTERRUPTS: dict[str, Callable[[Path], tuple[int, str]]] = {
+    "scan": lambda tmp: _scan_like("scan"),
+    "simulate": lambda tmp: _scan_like("simulate"),
+    "explain": lambda tmp: interrupt(["explain"], lambda p: _in_read_of_stdin(p.pid)),
+    "lab": lambda tmp: _lab(),
+    # The demo is interrupted once its lab servers listen.
+    "demo": lambda tmp: interrupt(["demo"], lambda p: _sockets(p.pid, 4)),
+    "audit": lambda tmp: _fifo_reader(tmp, lambda f: ["audit", "--from", f, "--policy", "mozilla-modern"]),
+    "diff": lambda tmp: _fifo_reader(tmp, lambda f: ["diff", f, f]),
+    "report": lambda tmp: _fifo_reader(tmp, lambda f: ["report", f]),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/syscall").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("command", sorted(INTERRUPTS))
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, command: str) -> None:
+    line = assert_one_line(INTERRUPTS[command](tmp_path), 130)
+    assert "interrupted" in line

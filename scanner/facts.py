@@ -489,8 +489,16 @@ def _behaviours_result(found: _Found, target: Target) -> Behaviours:
     fb = found.extra.get("fallback_scsv")
     if fb is not None:
         alert = fb.alert
-        kw["fallback_scsv"] = fb.outcome == ALERT and alert is not None and alert.description == 86
-        kw["fallback_detail"] = fb.describe()
+        # issue 11: only an accepted downgrade is missing protection (RFC 7507 section 3); a
+        # hello refused otherwise (another alert, a close, silence) cannot be downgraded.
+        if fb.outcome == ALERT and alert is not None and alert.description == 86:
+            kw["fallback_scsv"] = True
+            kw["fallback_detail"] = fb.describe()
+        elif fb.outcome == ACCEPTED:
+            kw["fallback_scsv"] = False
+            kw["fallback_detail"] = fb.describe()
+        else:
+            kw["fallback_detail"] = f"refused without inappropriate_fallback (86): {fb.describe()}"
     kw["server_preference"] = tuple(
         (v, bool(o)) for v, o in sorted(found.order.items(), reverse=True) if o is not None
     )
@@ -583,6 +591,10 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
             f"{reg.version_name(v)}: {text}"
             for v, scan in sorted(found.versions.items(), reverse=True)
             for text in scan.violations
+        ),
+        # issue 11: intolerances found by the adaptive step of the version scans
+        intolerances=tuple(
+            i for _, scan in sorted(found.versions.items(), reverse=True) for i in scan.intolerances
         ),
         client_auth=(
             found.client_auth if found.client_auth is not None else _client_auth(found)

@@ -109,6 +109,27 @@ class Behaviours:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Intolerance:
+    """A ClientHello shape the server fails on while a nearby one works (issue 11).
+
+    ``kind``: hello_length, suite_count, hello_shape (scanner.probes.adaptive) or a
+    tolerance probe's kind (scanner.probes.tolerance). ``trigger``: the exact difference,
+    in words. ``failed`` / ``worked``: the hellos tried and how each ended, in words.
+    ``low`` / ``high``: the failing range of the measured quantity (bytes of the
+    ClientHello handshake message for hello_length, suites for suite_count; None: open),
+    so a client simulation can tell whether a given hello falls in it.
+    """
+
+    kind: str
+    trigger: str
+    failed: tuple[str, ...] = ()
+    worked: tuple[str, ...] = ()
+    versions: tuple[int, ...] = ()
+    low: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     id: str
     severity: str
@@ -157,6 +178,7 @@ class EndpointResult:
     client_auth: tuple[ClientAuthResult, ...] = ()
     client_certificates: tuple[ClientCertAttempt, ...] = ()
     anomalies: tuple[str, ...] = ()  # rules the server broke (suite not offered, wrong version)
+    intolerances: tuple[Intolerance, ...] = ()  # hello shapes the server fails on (issue 11)
     findings: tuple[Finding, ...] = ()
     probes: tuple[ProbeLog, ...] = ()
     tags: tuple[str, ...] = ()

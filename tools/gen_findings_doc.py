@@ -33,6 +33,7 @@ from scanner.results import (  # noqa: E402
     ClientCertAttempt,
     EndpointResult,
     Finding,
+    Intolerance,
     ProtocolResult,
     SuiteResult,
 )
@@ -226,10 +227,35 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
             client_auth=(ClientAuthResult(version=c.TLS12, mode="required", certificate_authorities=(client_ca,)),),
             client_certificates=(ClientCertAttempt(label="alice.p12", version=c.TLS12, subject="CN=alice", issuer="CN=Old Partner CA",
                                                    verdict="alert", alert=47, stage="after the client Certificate"),)), o),
+        **_intolerance_examples(o),
     }
     missing = set(CATALOGUE) - set(out)
     assert not missing, f"no documentation example for {sorted(missing)}"
     return out
+
+
+def _intolerance_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, ScanOptions]]:
+    """Issue 11: one EndpointResult per intolerance kind, as the probes record them."""
+    def one(**kw: Any) -> tuple[EndpointResult, ScanOptions]:
+        return _ok(intolerances=(Intolerance(**kw),)), o
+
+    return {
+        "intolerance.hello_length": one(
+            kind="hello_length", trigger="ClientHello of 256-511 bytes gets no answer", versions=(c.TLS13,),
+            failed=("TLSv1.3 hello of 378 bytes with 5 suites: timeout (no complete answer within 5s)",),
+            worked=("a mainstream client's TLSv1.3 hello of 512 bytes with 15 suites: accepted",
+                    "the same TLSv1.3 hello padded to 512 bytes: accepted"),
+            low=256, high=511),
+        "intolerance.suite_count": one(
+            kind="suite_count", trigger="a ClientHello with more than 100 cipher suites is refused", versions=(c.TLS12,),
+            failed=("TLSv1.2 hello of 536 bytes with 128 suites: closed", "TLSv1.2 hello with 101 suites: refused"),
+            worked=("TLSv1.2 hello with 100 suites: accepted",), low=101),
+        "intolerance.hello_shape": one(
+            kind="hello_shape", versions=(c.TLS13,),
+            trigger="the scanner's TLSv1.3 hello is refused while a mainstream client's is accepted",
+            failed=("TLSv1.3 hello of 520 bytes with 5 suites: alert handshake_failure (40)",),
+            worked=("a mainstream client's TLSv1.3 hello of 512 bytes with 15 suites: accepted",)),
+    }
 
 
 # -- rendering ---------------------------------------------------------------------------

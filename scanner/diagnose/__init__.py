@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scanner.diagnose import certificates, client_auth, connectivity, protocols
+from scanner.diagnose import certificates, client_auth, connectivity, intolerance, protocols
 from scanner.diagnose.catalogue import CATALOGUE, Entry
 from scanner.diagnose.common import Rule
 from scanner.results import SEVERITIES, EndpointResult, Finding
@@ -26,6 +26,7 @@ RULES: dict[str, Rule] = {
     **protocols.RULES,
     **certificates.RULES,
     **client_auth.RULES,
+    **intolerance.RULES,
 }
 assert set(RULES) == set(CATALOGUE), "every catalogued finding needs exactly one rule"
 

@@ -754,6 +754,66 @@ _ENTRIES = (
             "IIS the Trusted Root store of the local computer or the binding's CTL)."
         ),
     ),
+    # -- intolerance: hello shapes the server fails on (issue 11) ------------------------
+    Entry(
+        id="intolerance.hello_length",
+        topic="Intolerance",
+        severity="medium",
+        title="ClientHellos of some lengths get no answer",
+        cause=(
+            "The server (or a load balancer or firewall in front of it) fails on a ClientHello "
+            "whose length falls in a range: the known case is 256 to 511 bytes, which F5 BIG-IP "
+            "versions before 11.x never answer (RFC 7685 section 4). Clients whose hello falls "
+            "in the range (older OpenSSL, curl, Java, and any client that adds or removes a "
+            "suite or an extension) hang until their timeout; browsers pad their hellos to 512 "
+            "bytes and get through. The evidence gives the lengths that failed and worked."
+        ),
+        resolution=(
+            "Upgrade the device that terminates TLS (F5: apply the fix for ID 367113 or upgrade "
+            "to 11.x or later), or take it out of the TLS path. Until then, clients can pad "
+            "their hellos to at least 512 bytes: OpenSSL does it with SSL_OP_TLSEXT_PADDING "
+            "(`Options = TLSEXT_PADDING` is not a config keyword: set it in code), GnuTLS with "
+            "the %DUMBFW priority keyword."
+        ),
+    ),
+    Entry(
+        id="intolerance.suite_count",
+        topic="Intolerance",
+        severity="medium",
+        title="ClientHellos with many cipher suites are refused",
+        cause=(
+            "The server (or a device in front of it) closes or refuses a ClientHello that lists "
+            "more cipher suites than a fixed limit, although it accepts the same hello with "
+            "fewer. Scanners and clients with long suite lists (Java with every suite enabled, "
+            "OpenSSL with `ALL`) fail; browsers, which send about 15, get through. The evidence "
+            "gives the largest count that worked."
+        ),
+        resolution=(
+            "Upgrade or reconfigure the device that parses the ClientHello (load balancer, WAF, "
+            "IPS) so that it accepts long suite lists. On clients, offer fewer suites (for "
+            "OpenSSL, a `CipherString` such as `ECDHE+AESGCM:ECDHE+CHACHA20`)."
+        ),
+    ),
+    Entry(
+        id="intolerance.hello_shape",
+        topic="Intolerance",
+        severity="medium",
+        title="The server refuses a hello that differs from a browser's",
+        cause=(
+            "A version was refused (silence, a close or handshake_failure) for the scanner's "
+            "ClientHello but accepted for a mainstream client's (a current browser's shape), and "
+            "neither its length nor its suite count explains it: an extension, a list or the "
+            "version numbers make the difference. Clients that do not look like a browser "
+            "(embedded stacks, older libraries, scanners) may fail the same way. The version "
+            "was enumerated through the browser's shape."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it; compare the two hellos "
+            "in the evidence (run the scan with --verbose) and, if one extension is at fault, "
+            "report it to the vendor. RFC 8446 section 4.1.2 and RFC 5246 section 7.4.1.4 "
+            "require servers to ignore extensions they do not know."
+        ),
+    ),
 )
 
 CATALOGUE: Mapping[str, Entry] = MappingProxyType({e.id: e for e in _ENTRIES})

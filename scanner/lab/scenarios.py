@@ -29,6 +29,13 @@ import trio
 
 from handshakes import constants as c
 from scanner.lab.certs import IssuedCert, Pki
+from scanner.lab.frontends import (
+    FrontEnd,
+    Quirk,
+    close_above_suites,
+    forward_all,
+    silent_in_length_window,
+)
 from scanner.lab.ocsp import OcspResponder
 from scanner.lab.servers import (
     LOOPBACK,
@@ -567,6 +574,50 @@ async def _client_cert_wrong_issuer(ctx: LabContext) -> Started:
         **_verify_clients(partner.cert_path),
     )
     return await ctx.start(server, client_certs=(client,))
+
+
+# -- quirky front ends (issue 11): what real clients reach, a scanner must reach too ----------
+
+
+async def _behind_front_end(
+    ctx: LabContext, name: str, quirk: Quirk, *, swallow_alerts: bool = False,
+    server: Mapping[str, Any] | None = None,
+) -> Started:
+    """A TLS 1.2/1.3 s_server (forward-secret suites) behind a misbehaving front end."""
+    leaf = await ctx.issue(name)
+    backend = await ctx.serve(
+        OpenSSLServer(cert=leaf, min_version=c.TLS12, cipher=_ECDHE_ONLY, **(server or {}))
+    )
+    return await ctx.start(FrontEnd(backend.address, quirk, swallow_alerts=swallow_alerts))
+
+
+@_scenario(
+    "hello-length-window",
+    title="A front end never answers a ClientHello of 256-511 bytes (the F5 bug)",
+    reproduces="RFC 7685 section 4: F5 BIG-IP hangs on ClientHellos of 256 to 511 bytes",
+    expected=("intolerance.hello_length",),
+)
+async def _hello_length_window(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "hello-length-window", silent_in_length_window(256, 511))
+
+
+@_scenario(
+    "suite-count-limit",
+    title="A front end closes TCP when the hello lists more than 100 cipher suites",
+    reproduces="issue 11 case 2: appliances that choke on long suite lists (the server looks TLS 1.3-only)",
+    expected=("intolerance.suite_count",),
+)
+async def _suite_count_limit(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "suite-count-limit", close_above_suites(100))
+
+
+@_scenario(
+    "silent-refusals",
+    title="A front end swallows the server's alerts: every refusal is a TCP close",
+    reproduces="issue 11 case 6: a refused TLS_FALLBACK_SCSV hello is not missing protection",
+)
+async def _silent_refusals(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "silent-refusals", forward_all, swallow_alerts=True)
 
 
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())

@@ -9,6 +9,8 @@
 # is recorded and the version is re-enumerated one suite per connection.
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -17,7 +19,9 @@ from handshakes import events as ev
 from handshakes import registry as reg
 from scanner.engine import Connector, ProbeOutcome
 from scanner.options import ACCEPTED, DNS_ERROR, NOT_TLS, REFUSED, TIMEOUT, UNREACHABLE
-from scanner.probes.hello import HelloFactory, batch_size, candidate_suites
+from scanner.probes import adaptive
+from scanner.probes.hello import HelloFactory, candidate_suites
+from scanner.results import Intolerance
 
 # Outcomes after which offering another batch to the same version is pointless: nothing
 # listens, another protocol answers, or nothing answers within the deadline.
@@ -42,6 +46,9 @@ class VersionScan:
     accepted: list[Accepted] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     one_by_one: bool = False
+    # issue 11: what the adaptive step found (scanner.probes.adaptive)
+    intolerances: list[Intolerance] = field(default_factory=list)
+    adapted: bool = False
 
     @property
     def suites(self) -> list[int]:
@@ -95,9 +102,13 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
         seen_kx.add(key)
         return True
 
+    template = None  # the mainstream shape, when only that one is accepted (issue 11)
     while remaining:
-        offered = tuple(remaining[: batch_size(version)])
-        spec = hello.spec(version, offered, compression=result.first is None)
+        offered = tuple(remaining[: hello.batch(version)])
+        if template is not None:
+            spec = dataclasses.replace(template, cipher_suites=offered, random=os.urandom(32))
+        else:
+            spec = hello.spec(version, offered, compression=result.first is None)
         first_probe = result.first is None
         out = await conn.probe(
             f"{name} suites",
@@ -109,6 +120,15 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
             ),
         )
         if result.first is None:
+            if not result.adapted and adaptive.worth_retrying(version, out):
+                # issue 11: refused for its shape? Ask as a mainstream client would.
+                result.adapted = True
+                found = await adaptive.adapt(conn, hello, version, spec, out)
+                if found is not None:
+                    if found.intolerance is not None:
+                        result.intolerances.append(found.intolerance)
+                    template = found.template
+                    continue  # enumerate again from the start, through the working shape
             result.first = out
         if out.outcome in ENDS_VERSION:
             break
@@ -177,7 +197,7 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
     suites = scan.suites
     if len(suites) < 2 or scan.version == c.SSL2 or scan.one_by_one:
         return None
-    reversed_offer = tuple(reversed(suites[: batch_size(scan.version)]))
+    reversed_offer = tuple(reversed(suites[: hello.batch(scan.version)]))
     spec = hello.spec(scan.version, reversed_offer)
     out = await conn.probe(
         f"{reg.version_name(scan.version)} preference",
@@ -204,7 +224,7 @@ async def rank_by_server(conn: Connector, hello: HelloFactory, scan: VersionScan
     """The server's full order among the found suites when the elimination ran over several
     batches (a later batch may hold a suite the server prefers): elimination again, over
     the found suites only."""
-    left = scan.suites[: batch_size(scan.version)]
+    left = scan.suites[: hello.batch(scan.version)]
     order: list[int] = []
     while len(left) > 1:
         spec = hello.spec(scan.version, tuple(left))

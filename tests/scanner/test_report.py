@@ -700,6 +700,7 @@ SCHEMA_DEFS: dict[type, str] = {
     ClientAuthResult: "client_auth",
     ClientCertAttempt: "client_certificate",
     Behaviours: "behaviours",
+    results.Intolerance: "intolerance",
     Finding: "finding",
     ProbeLog: "probe",
     Stats: "stats",

@@ -1,0 +1,158 @@
+"""Quirky real servers (issue 11): `openssl s_server` behind a front end that misbehaves in
+one precise way. The truth is what `openssl s_client` (a mainstream client) gets through the
+same front end, established in each test; the scan must report the same versions and
+suites, and the intolerance as a finding with its trigger.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from handshakes import constants as c
+from handshakes import registry as reg
+from scanner.api import scan_endpoint
+from scanner.lab.frontends import (
+    FrontEnd,
+    close_above_suites,
+    forward_all,
+    silent_in_length_window,
+)
+from scanner.options import Deadlines, ScanOptions, Target
+from scanner.results import EndpointResult
+
+DEADLINES = Deadlines(connect=5.0, read=3.0, endpoint=90.0)
+_FLAGS = {c.TLS12: "-tls1_2", c.TLS13: "-tls1_3"}
+
+
+def s_client(port: int, *args: str) -> bool:
+    """Whether `openssl s_client` completes a handshake through the front end (3 s bound:
+    a hello the front end never answers is a failure)."""
+    argv = ["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", *args]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0 and "CONNECTION ESTABLISHED" in done.stderr
+
+
+def truth_suites(port: int, version: int) -> set[int]:
+    """The suites of `version` that s_client negotiates through the front end, one suite
+    per handshake, over every suite OpenSSL here knows for that version."""
+    flag = _FLAGS[version]
+    listing = subprocess.run(
+        ["openssl", "ciphers", "-s", flag, "ALL:@SECLEVEL=0" if version != c.TLS13 else "ALL"],
+        check=True, capture_output=True, text=True, timeout=30,
+    ).stdout.strip().split(":")
+    out = set()
+    for name in listing:
+        suite = reg.cipher_suite_by_name(name)
+        if suite is None or (version == c.TLS13) != (suite.code >> 8 == 0x13):
+            continue
+        option = ("-ciphersuites" if version == c.TLS13 else "-cipher", name)
+        if s_client(port, flag, *option):
+            out.add(suite.code)
+    return out
+
+
+async def scan(port: int, lab_pki, probes: frozenset[str] | None = None) -> EndpointResult:
+    options = ScanOptions(
+        deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False,
+        **({"probes": probes} if probes is not None else {}),
+    )
+    return await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=port), options)
+
+
+def suites_of(result: EndpointResult, version: int) -> set[int]:
+    return {s.code for s in result.cipher_suites if s.version == version}
+
+
+@pytest.fixture
+def front_end(openssl_server) -> Iterator:
+    started: list[FrontEnd] = []
+
+    def make(quirk, *, swallow_alerts: bool = False, **server) -> FrontEnd:
+        backend = openssl_server(**server)
+        fe = FrontEnd(backend.address, quirk, swallow_alerts=swallow_alerts).start()
+        started.append(fe)
+        return fe
+
+    yield make
+    for fe in started:
+        fe.stop()
+
+
+async def test_hello_length_window(front_end, lab_pki) -> None:
+    fe = front_end(silent_in_length_window(256, 511), max_version=c.TLS13)
+    # The truth: s_client's TLS 1.3-only hello (under 256 bytes) gets through, its default
+    # hello (256-511 bytes) gets no answer.
+    assert s_client(fe.port, "-tls1_3")
+    short = fe.hellos[-1].length
+    assert not s_client(fe.port)
+    long = fe.hellos[-1].length
+    assert short < 256 <= long <= 511
+    tls13 = truth_suites(fe.port, c.TLS13)
+    tls12 = truth_suites(fe.port, c.TLS12)
+    assert tls13 and tls12
+
+    result = await scan(fe.port, lab_pki)
+    assert c.TLS13 in result.supported_versions()
+    assert suites_of(result, c.TLS13) == tls13
+    assert suites_of(result, c.TLS12) == tls12
+    ids = {f.id for f in result.findings}
+    assert "sni.required" not in ids
+    assert "intolerance.hello_length" in ids
+    finding = next(f for f in result.findings if f.id == "intolerance.hello_length")
+    assert "ClientHello of 256-511 bytes gets no answer" in finding.evidence
+    (found,) = [i for i in result.intolerances if i.kind == "hello_length"]
+    assert (found.low, found.high) == (256, 511)
+    assert found.failed and found.worked
+
+
+async def test_suite_count_limit(front_end, lab_pki) -> None:
+    fe = front_end(close_above_suites(100), max_version=c.TLS13)
+    # The truth: s_client with every suite it has (PSK included: 150 suites) is closed on,
+    # its default hello gets through.
+    assert not s_client(fe.port, "-tls1_2", "-psk", "00", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    assert fe.hellos[-1].suites > 100
+    assert s_client(fe.port, "-tls1_2")
+    tls12 = truth_suites(fe.port, c.TLS12)
+    assert tls12
+
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites"}))
+    assert c.TLS12 in result.supported_versions()
+    assert suites_of(result, c.TLS12) == tls12
+    assert {f.id for f in result.findings} >= {"intolerance.suite_count"}
+    (found,) = [i for i in result.intolerances if i.kind == "suite_count"]
+    assert found.low == 101
+    # Every hello the scanner sent after learning the limit stayed within it.
+    assert max(h.suites for h in fe.hellos[-5:]) <= 100
+
+
+async def test_silent_refusals(front_end, lab_pki) -> None:
+    fe = front_end(forward_all, swallow_alerts=True, max_version=c.TLS13)
+    # The truth: a TLS 1.1 client and a TLS 1.2 client signalling a fallback are refused
+    # with a bare close; the default client connects.
+    assert not s_client(fe.port, "-tls1_1")
+    assert not s_client(fe.port, "-tls1_2", "-fallback_scsv")
+    assert s_client(fe.port)
+    versions = {v for v in (c.TLS12, c.TLS13) if s_client(fe.port, _FLAGS[v])}
+
+    result = await scan(fe.port, lab_pki)
+    assert set(result.supported_versions()) == versions
+    ids = {f.id for f in result.findings}
+    assert "tls.fallback_scsv_missing" not in ids
+    assert result.behaviours.fallback_scsv is None
+    assert "refused without inappropriate_fallback (86)" in result.behaviours.fallback_detail
+    assert result.intolerances == ()
+
+
+async def test_adaptive_retry_costs_nothing_on_a_default_server(openssl_server, lab_pki) -> None:
+    # A default s_server refuses TLS 1.0/1.1 with alerts that are not the shape's fault:
+    # the whole default scan stays within its budget of 75 connections.
+    server = openssl_server()
+    result = await scan(server.port, lab_pki)
+    assert result.intolerances == ()
+    assert result.stats.connections <= 75

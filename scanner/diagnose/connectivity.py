@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from scanner.options import ScanOptions
 
 UNRECOGNIZED_NAME = 112
+HANDSHAKE_FAILURE = 40
 INTERNAL_ERROR = 80
 _ABORTS = ("reset", "closed")
 
@@ -129,11 +130,17 @@ def _no_version(result: EndpointResult) -> list[ProtocolResult]:
     return probed(result)
 
 
-def _all_unrecognized_name(ps: list[ProtocolResult]) -> bool:
+def _odd_sni_refusal(p: ProtocolResult) -> bool:
+    """handshake_failure (40) in a malformed record (version 0x0000) to a hello without
+    SNI: how a large CDN refuses a client that names no site (issue 11 case 4)."""
+    return p.alert == HANDSHAKE_FAILURE and "malformed record" in p.detail
+
+
+def _all_unrecognized_name(ps: list[ProtocolResult], no_sni: bool = False) -> bool:
     alerts = [p for p in ps if p.outcome == "alert"]
-    return bool(alerts) and all(p.alert == UNRECOGNIZED_NAME for p in alerts) and all(
-        p.outcome in ("alert", "timeout") for p in ps
-    )
+    return bool(alerts) and all(
+        p.alert == UNRECOGNIZED_NAME or (no_sni and _odd_sni_refusal(p)) for p in alerts
+    ) and all(p.outcome in ("alert", "timeout") for p in ps)
 
 
 def handshake_aborted(result: EndpointResult, options: ScanOptions) -> Finding | None:
@@ -160,7 +167,7 @@ def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding 
     answered = [p for p in ps if p.outcome != "timeout"]
     if not answered or all(_aborted(p) for p in answered):
         return None
-    if _all_unrecognized_name(ps):
+    if _all_unrecognized_name(ps, no_sni=result.sni is None):
         return None
     return make(
         "handshake.rejected",
@@ -171,7 +178,8 @@ def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding 
 def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """Fires when (a) the SNI probe recorded that a handshake without SNI fails
     (Behaviours.sni_required), (b) no version is accepted and every refusal is
-    unrecognized_name (112) (no SNI sent, or a name the server does not know), or
+    unrecognized_name (112) (no SNI sent, or a name the server does not know) or, with no
+    SNI sent, handshake_failure (40) in a malformed record (version 0x0000), or
     (c) without SNI the server sends another leaf certificate that is not valid for the
     name (the chain seen with sni=None against the one seen with the scan's SNI)."""
     evidence: list[str] = []
@@ -179,14 +187,19 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
     if b.sni_required:
         evidence.append(b.sni_detail or "a handshake without SNI fails")
     ps = _no_version(result)
-    if _all_unrecognized_name(ps):
+    if _all_unrecognized_name(ps, no_sni=result.sni is None):
         sent = (
             "no server_name was sent"
             if result.sni is None
             else f"the server_name {result.sni!r} was sent (a name the server does not know)"
         )
+        how = (
+            alert_text(UNRECOGNIZED_NAME)
+            if all(p.alert == UNRECOGNIZED_NAME for p in ps if p.outcome == "alert")
+            else f"{alert_text(UNRECOGNIZED_NAME)} or {alert_text(HANDSHAKE_FAILURE)} in a malformed record"
+        )
         evidence.append(
-            f"{sent} and every ClientHello was refused with {alert_text(UNRECOGNIZED_NAME)}: "
+            f"{sent} and every ClientHello was refused with {how}: "
             + lines(outcome_text(p) for p in ps)
         )
     if result.sni is not None:

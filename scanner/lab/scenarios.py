@@ -35,6 +35,7 @@ from scanner.lab.frontends import (
     close_above_suites,
     forward_all,
     silent_in_length_window,
+    sni_required_odd_alert,
 )
 from scanner.lab.ocsp import OcspResponder
 from scanner.lab.servers import (
@@ -618,6 +619,16 @@ async def _suite_count_limit(ctx: LabContext) -> Started:
 )
 async def _silent_refusals(ctx: LabContext) -> Started:
     return await _behind_front_end(ctx, "silent-refusals", forward_all, swallow_alerts=True)
+
+
+@_scenario(
+    "sni-odd-alert",
+    title="Without SNI the front end answers 15 00 00 00 02 02 28 (an alert in a record with version 0x0000)",
+    reproduces="issue 11 case 4: a large CDN refuses hellos without SNI with a malformed alert record",
+    expected=("sni.required",),
+)
+async def _sni_odd_alert(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "sni-odd-alert", sni_required_odd_alert())
 
 
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())

@@ -156,3 +156,30 @@ async def test_adaptive_retry_costs_nothing_on_a_default_server(openssl_server, 
     result = await scan(server.port, lab_pki)
     assert result.intolerances == ()
     assert result.stats.connections <= 75
+
+
+async def test_alert_in_an_odd_record_means_sni_required(front_end, lab_pki) -> None:
+    from scanner.explain import explain
+    from scanner.lab.frontends import sni_required_odd_alert
+
+    fe = front_end(sni_required_odd_alert(), max_version=c.TLS13)
+    # The truth: s_client with a name connects, without one it is refused.
+    assert s_client(fe.port)
+    assert not s_client(fe.port, "-noservername")
+    versions = {v for v in (c.TLS12, c.TLS13) if s_client(fe.port, _FLAGS[v])}
+
+    with_name = await scan(fe.port, lab_pki)
+    assert set(with_name.supported_versions()) == versions
+    assert {f.id for f in with_name.findings if f.severity != "info"} == {"sni.required"}
+    assert "handshake_failure (40) in a malformed record" in with_name.behaviours.sni_detail
+
+    options = ScanOptions(deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False)
+    by_ip = await scan_endpoint(Target(host="127.0.0.1", ip="127.0.0.1", port=fe.port), options)
+    assert by_ip.outcome == "ok"  # an alert is TLS, however odd its record
+    ids = {f.id for f in by_ip.findings}
+    assert "sni.required" in ids
+    assert not ids & {"port.not_tls", "handshake.rejected"}
+
+    text = explain("15 00 00 00 02 02 28")
+    assert "Not TLS" not in text
+    assert "fatal, handshake_failure (40)" in text and "version 0x0000" in text

@@ -256,6 +256,18 @@ async def _behaviours(conn: Connector, hello: HelloFactory, found: _Found, suppo
                 )
 
             nursery.start_soon(fallback)
+        legacy = [v for v in tls if v <= c.TLS12]
+        if legacy:  # issue 11 case 5: encrypt_then_mac asked with CBC suites only
+            etm_version = max(legacy)
+
+            async def etm() -> None:
+                from scanner.probes.etm import encrypt_then_mac
+
+                out = await encrypt_then_mac(conn, hello, etm_version, found.versions[etm_version].suites)
+                if out is not None:
+                    found.extra["etm"] = out
+
+            nursery.start_soon(etm)
         top = max(tls)
         first = found.versions[top].first
         sh = first.server_hello if first else None
@@ -465,6 +477,13 @@ def _behaviours_result(found: _Found, target: Target) -> Behaviours:
         kw["secure_renegotiation"] = sh.renegotiation_info is not None
         kw["extended_master_secret"] = sh.extended_master_secret
         kw["encrypt_then_mac"] = sh.encrypt_then_mac
+        # issue 11 case 5: the CBC-only probe decides; no CBC suite accepted: not applicable
+        etm = found.extra.get("etm")
+        if etm is not None and etm.server_hello is not None:
+            kw["encrypt_then_mac"] = etm.server_hello.encrypt_then_mac
+        elif etm is None and found.versions[legacy[0]].suites:
+            kw["encrypt_then_mac"] = None
+            kw["encrypt_then_mac_detail"] = "not applicable: no CBC suite is accepted"
         kw["session_ticket"] = sh.session_ticket
         kw["compression"] = (sh.compression,) if sh.compression else ()
         if tls13 is not None and tls13.supported and legacy[0] == c.TLS12:
@@ -502,6 +521,8 @@ def _behaviours_result(found: _Found, target: Target) -> Behaviours:
     kw["server_preference"] = tuple(
         (v, bool(o)) for v, o in sorted(found.order.items(), reverse=True) if o is not None
     )
+    # issue 11 case 3: versions whose server order yields to a client that prefers ChaCha20
+    kw["chacha_priority"] = tuple(v for v, sc in sorted(found.versions.items(), reverse=True) if sc.chacha_priority)
     no_sni = found.extra.get("no_sni")
     if no_sni is not None:
         if no_sni.outcome != ACCEPTED:

@@ -97,12 +97,14 @@ class Behaviours:
     secure_renegotiation: bool | None = None
     extended_master_secret: bool | None = None
     encrypt_then_mac: bool | None = None
+    encrypt_then_mac_detail: str = ""  # why None: "not applicable: no CBC suite is accepted"
     session_ticket: bool | None = None
     ocsp_stapling: bool | None = None
     fallback_scsv: bool | None = None  # True: inappropriate_fallback sent as it should
     fallback_detail: str = ""
     compression: tuple[int, ...] = ()  # methods the server accepted other than null
     server_preference: tuple[tuple[int, bool], ...] = ()  # (version, imposes its order)
+    chacha_priority: tuple[int, ...] = ()  # versions: server order, but ChaCha20 first if the client wants it
     sni_required: bool | None = None
     sni_detail: str = ""
     downgrade_sentinel: bool | None = None

@@ -227,6 +227,9 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
             client_auth=(ClientAuthResult(version=c.TLS12, mode="required", certificate_authorities=(client_ca,)),),
             client_certificates=(ClientCertAttempt(label="alice.p12", version=c.TLS12, subject="CN=alice", issuer="CN=Old Partner CA",
                                                    verdict="alert", alert=47, stage="after the client Certificate"),)), o),
+        "cipher.chacha_priority": (_ok(behaviours=Behaviours(secure_renegotiation=True, extended_master_secret=True,
+                                                             fallback_scsv=True, server_preference=((c.TLS13, True), (c.TLS12, True)),
+                                                             chacha_priority=(c.TLS13, c.TLS12))), o),
         **_intolerance_examples(o),
     }
     missing = set(CATALOGUE) - set(out)

@@ -754,6 +754,24 @@ _ENTRIES = (
             "IIS the Trusted Root store of the local computer or the binding's CTL)."
         ),
     ),
+    Entry(
+        id="cipher.chacha_priority",
+        topic="Protocols and cipher suites",
+        severity="info",
+        title="The server puts ChaCha20 first for clients that prefer it",
+        cause=(
+            "The server imposes its own cipher order, except that a client listing a "
+            "ChaCha20-Poly1305 suite first gets ChaCha20 (OpenSSL's -prioritize_chacha / "
+            "SSL_OP_PRIORITIZE_CHACHA, BoringSSL's equal-preference groups): phones without AES "
+            "instructions get the faster cipher. The order shown is the one the server gives "
+            "every other client."
+        ),
+        resolution=(
+            "Nothing to fix: this is a deliberate and sound setting. To give every client the "
+            "server's order, remove `PrioritizeChaCha` from the OpenSSL configuration "
+            "(`Options = -PrioritizeChaCha`; nginx: `ssl_conf_command Options -PrioritizeChaCha`)."
+        ),
+    ),
     # -- intolerance: hello shapes the server fails on (issue 11) ------------------------
     Entry(
         id="intolerance.hello_length",

@@ -225,6 +225,19 @@ def no_ems(result: EndpointResult, options: ScanOptions) -> Finding | None:
 
 
 
+def chacha_priority(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """Behaviours.chacha_priority is not empty: with its suites reversed the server took
+    the ChaCha20 suite listed first, with ChaCha20 listed last it took its own first."""
+    found = result.behaviours.chacha_priority
+    if not found:
+        return None
+    return make(
+        "cipher.chacha_priority",
+        f"in {versions(found)} the server imposes its order, but chooses ChaCha20-Poly1305 for a "
+        "client that lists it first",
+    )
+
+
 # finding id -> the one function that decides it.
 RULES: dict[str, Rule] = {
     "protocol.no_common_version": no_common_version,
@@ -238,4 +251,5 @@ RULES: dict[str, Rule] = {
     "tls.insecure_renegotiation": insecure_renegotiation,
     "tls.compression": compression,
     "tls.no_ems": no_ems,
+    "cipher.chacha_priority": chacha_priority,
 }

@@ -622,6 +622,23 @@ async def _silent_refusals(ctx: LabContext) -> Started:
 
 
 @_scenario(
+    "chacha-priority",
+    title="Server order with ChaCha20 priority (-serverpref -prioritize_chacha)",
+    reproduces="issue 11 case 3: the server order was reported as the client's",
+    expected_info=("cipher.chacha_priority",),
+)
+async def _chacha_priority(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("chacha-priority")
+    return await ctx.start(
+        OpenSSLServer(
+            cert=leaf, min_version=c.TLS12, server_pref=True, extra_args=("-prioritize_chacha",),
+            cipher="ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+            ciphersuites="TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+        )
+    )
+
+
+@_scenario(
     "sni-odd-alert",
     title="Without SNI the front end answers 15 00 00 00 02 02 28 (an alert in a record with version 0x0000)",
     reproduces="issue 11 case 4: a large CDN refuses hellos without SNI with a malformed alert record",

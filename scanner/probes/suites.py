@@ -46,6 +46,7 @@ class VersionScan:
     accepted: list[Accepted] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     one_by_one: bool = False
+    chacha_priority: bool = False  # server order, but ChaCha20 first when the client wants it
     # issue 11: what the adaptive step found (scanner.probes.adaptive)
     intolerances: list[Intolerance] = field(default_factory=list)
     adapted: bool = False
@@ -208,7 +209,33 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
         return None
     # Every suite offered is one the server accepts, so a server that follows the client's
     # order must take the first; taking any other is the server's own preference.
-    return chosen != reversed_offer[0]
+    if chosen != reversed_offer[0]:
+        return True
+    # issue 11: a server that gives ChaCha20 priority to clients that list it first
+    # (OpenSSL -prioritize_chacha, BoringSSL's equal-preference groups) takes the first here
+    # although it imposes its order: ask once more with the ChaCha20 suites last.
+    chacha = [x for x in reversed_offer if _is_chacha(x)]
+    others = [x for x in reversed_offer if not _is_chacha(x)]
+    if not chacha or len(others) < 2 or chosen not in chacha:
+        return False
+    again = (*others, *chacha)
+    spec2 = hello.spec(scan.version, again)
+    out2 = await conn.probe(
+        f"{reg.version_name(scan.version)} preference, ChaCha20 last",
+        lambda: hello.probe(spec2, read_flight=False, answer_hrr=False),
+    )
+    chosen2, _ = _check(out2, scan.version, again) if out2.outcome == ACCEPTED else (None, "")
+    if chosen2 is None or chosen2 not in again:
+        return None
+    if chosen2 != again[0]:
+        scan.chacha_priority = True
+        return True
+    return False
+
+
+def _is_chacha(code: int) -> bool:
+    info = reg.cipher_suite(code)
+    return info is not None and info.enc == "CHACHA20"
 
 
 def discovery_is_server_order(scan: VersionScan) -> bool:

@@ -183,3 +183,73 @@ async def test_alert_in_an_odd_record_means_sni_required(front_end, lab_pki) -> 
     text = explain("15 00 00 00 02 02 28")
     assert "Not TLS" not in text
     assert "fatal, handshake_failure (40)" in text and "version 0x0000" in text
+
+
+def _server_extensions(port: int, *args: str) -> str:
+    argv = ["openssl", "s_client", "-tlsextdebug", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", *args]
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10).stdout
+
+
+@pytest.mark.parametrize("cipher", [None, "ECDHE+AESGCM"], ids=["default", "aead-only"])
+async def test_encrypt_then_mac_is_asked_with_cbc_suites(openssl_server, lab_pki, cipher) -> None:
+    server = openssl_server(max_version=c.TLS12, **({"cipher": cipher} if cipher else {}))
+    # The truth: what s_server echoes to s_client offering one CBC suite (RFC 7366).
+    cbc = _server_extensions(server.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
+    result = await scan(server.port, lab_pki, frozenset({"protocols", "suites", "behaviours"}))
+    if "Cipher is ECDHE-RSA-AES128-SHA" in cbc:
+        assert result.behaviours.encrypt_then_mac is ("encrypt-then-mac" in cbc)
+    else:
+        assert result.behaviours.encrypt_then_mac is None
+        assert result.behaviours.encrypt_then_mac_detail == "not applicable: no CBC suite is accepted"
+
+
+CHACHA_12 = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
+CHACHA_13 = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+
+def _negotiated(port: int, version: int, suites: list[str]) -> str | None:
+    option = "-ciphersuites" if version == c.TLS13 else "-cipher"
+    argv = ["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", _FLAGS[version], option, ":".join(suites)]
+    err = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10).stderr
+    for line in err.splitlines():
+        if line.startswith("Ciphersuite:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def _iana(name: str) -> int:
+    suite = reg.cipher_suite_by_name(name)
+    assert suite is not None, name
+    return suite.code
+
+
+async def test_chacha_priority_is_server_order(openssl_server, lab_pki) -> None:
+    server = openssl_server(
+        max_version=c.TLS13, cipher=CHACHA_12, ciphersuites=CHACHA_13, server_pref=True,
+        extra_args=("-prioritize_chacha",),
+    )
+    truth: dict[int, list[int]] = {}
+    for version, listed in ((c.TLS12, CHACHA_12), (c.TLS13, CHACHA_13)):
+        names = listed.split(":")
+        # The truth, from s_client: ChaCha20 listed first wins...
+        chacha = [n for n in names if "CHACHA" in n]
+        assert _iana(_negotiated(server.port, version, chacha + names[:2]) or "") == _iana(chacha[0])
+        # ...and otherwise the server's order shows by elimination (its first among the
+        # rest, offered in reverse with ChaCha20 last).
+        order: list[int] = []
+        left = list(names)
+        while left:
+            offer = [n for n in reversed(left) if "CHACHA" not in n] + [n for n in left if "CHACHA" in n]
+            got = _negotiated(server.port, version, offer)
+            assert got is not None
+            order.append(_iana(got))
+            left = [n for n in left if _iana(n) != _iana(got)]
+        truth[version] = order
+
+    result = await scan(server.port, lab_pki, frozenset({"protocols", "suites", "preference"}))
+    assert dict(result.behaviours.server_preference) == {c.TLS13: True, c.TLS12: True}
+    assert set(result.behaviours.chacha_priority) == {c.TLS13, c.TLS12}
+    for version, order in truth.items():
+        ranked = sorted((s for s in result.cipher_suites if s.version == version), key=lambda s: s.preference or 0)
+        assert [s.code for s in ranked] == order
+    assert "cipher.chacha_priority" in {f.id for f in result.findings}

@@ -76,6 +76,9 @@ class _Found:
     # Set by the client-authentication step (full handshakes) when it ran.
     client_auth: tuple[ClientAuthResult, ...] | None = None
     client_certificates: tuple[ClientCertAttempt, ...] = ()
+    # issue 11: the tolerance probes' verdicts and the intolerances they found
+    tolerance: tuple[Any, ...] = ()
+    tolerance_intolerances: tuple[Any, ...] = ()
 
 
 async def gather(
@@ -154,6 +157,16 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
             nursery.start_soon(_extra_certificates, conn, hello, target, found, supported)
         if "behaviours" in probes:
             nursery.start_soon(_behaviours, conn, hello, found, supported)
+        if "tolerance" in probes or "tolerance-full" in probes:  # issue 11
+            from scanner.probes.tolerance import tolerance
+
+            async def tolerance_checks() -> None:
+                accepted = {v: found.versions[v].suites for v in supported}
+                found.tolerance, found.tolerance_intolerances = await tolerance(
+                    conn, hello, accepted, full="tolerance-full" in probes
+                )
+
+            nursery.start_soon(tolerance_checks)
 
 
 async def _assess_client_auth(target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:
@@ -616,7 +629,8 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
         # issue 11: intolerances found by the adaptive step of the version scans
         intolerances=tuple(
             i for _, scan in sorted(found.versions.items(), reverse=True) for i in scan.intolerances
-        ),
+        ) + found.tolerance_intolerances,
+        tolerance=found.tolerance,
         client_auth=(
             found.client_auth if found.client_auth is not None else _client_auth(found)
         ) if "client_auth" in options.probes else (),

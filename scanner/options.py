@@ -40,8 +40,11 @@ class Deadlines:
 
 ALL_PROBES = (
     "protocols", "suites", "preference", "groups", "certificates", "behaviours",
-    "client_auth", "revocation",
+    "client_auth", "revocation", "tolerance",
 )
+# Probes a user may name that a full scan does not run: "tolerance-full" runs every
+# tolerance check, not only the default family (issue 11).
+KNOWN_PROBES = (*ALL_PROBES, "tolerance-full")
 QUICK_PROBES = ("protocols", "certificates", "client_auth")
 SCAN_VERSIONS = (c.TLS13, c.TLS12, c.TLS11, c.TLS10, c.SSL3, c.SSL2)
 

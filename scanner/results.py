@@ -132,6 +132,20 @@ class Intolerance:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToleranceCheck:
+    """One tolerance probe (scanner.probes.tolerance): the hello the endpoint accepts with
+    one difference (``trigger``), asked in ``version``; ``tolerated`` when the server still
+    answered as it must; ``detail`` what it did (for the post-quantum key share: the group
+    chosen, or the HelloRetryRequest)."""
+
+    name: str
+    trigger: str
+    version: int
+    tolerated: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     id: str
     severity: str
@@ -181,6 +195,7 @@ class EndpointResult:
     client_certificates: tuple[ClientCertAttempt, ...] = ()
     anomalies: tuple[str, ...] = ()  # rules the server broke (suite not offered, wrong version)
     intolerances: tuple[Intolerance, ...] = ()  # hello shapes the server fails on (issue 11)
+    tolerance: tuple[ToleranceCheck, ...] = ()  # the tolerance probes' verdicts (issue 11)
     findings: tuple[Finding, ...] = ()
     probes: tuple[ProbeLog, ...] = ()
     tags: tuple[str, ...] = ()

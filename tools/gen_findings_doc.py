@@ -258,6 +258,22 @@ def _intolerance_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, Sca
             trigger="the scanner's TLSv1.3 hello is refused while a mainstream client's is accepted",
             failed=("TLSv1.3 hello of 520 bytes with 5 suites: alert handshake_failure (40)",),
             worked=("a mainstream client's TLSv1.3 hello of 512 bytes with 15 suites: accepted",)),
+        **{
+            f"intolerance.{kind}": one(
+                kind=kind, versions=(version,), trigger=trigger,
+                failed=(f"{'TLSv1.3' if version == c.TLS13 else 'TLSv1.2'} hello of {size} bytes: closed "
+                        "(the server closed the connection without an alert)",),
+                worked=(f"the same {'TLSv1.3' if version == c.TLS13 else 'TLSv1.2'} hello without it: accepted "
+                        "(the version scan)",))
+            for kind, version, size, trigger in (
+                ("pq_key_share", c.TLS13, 1530, "a ClientHello with an X25519MLKEM768 key share (1216 bytes; the hello "
+                 "crosses a TCP segment), as current Chrome and Firefox send"),
+                ("grease", c.TLS13, 399, "GREASE values (RFC 8701) in the suites, groups, key shares, versions and extensions"),
+                ("version", c.TLS13, 383, "supported_versions announcing a future 0x0305 before TLS 1.3 (RFC 8446 section 4.2.1)"),
+                ("extension", c.TLS12, 324, "an empty extension (extended_master_secret) as the last extension"),
+                ("record_layer", c.TLS12, 519, "the ClientHello fragmented into records of 8 bytes (RFC 5246 section 6.2.1)"),
+            )
+        },
     }
 
 

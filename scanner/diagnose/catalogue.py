@@ -832,6 +832,93 @@ _ENTRIES = (
             "require servers to ignore extensions they do not know."
         ),
     ),
+    Entry(
+        id="intolerance.pq_key_share",
+        topic="Intolerance",
+        severity="high",
+        title="A hello with a post-quantum key share fails",
+        cause=(
+            "Current Chrome, Edge and Firefox send an X25519MLKEM768 key share (1216 bytes) in "
+            "every ClientHello, which makes the hello about 1.5 KB and splits it across two TCP "
+            "segments. This server, or a device in front of it, fails on that hello although it "
+            "accepts the same hello without the share: browsers that send it cannot connect, and "
+            "any client that enables X25519MLKEM768 will break here."
+        ),
+        resolution=(
+            "Find what fails on large or post-quantum hellos: often a firewall, IPS or load "
+            "balancer that reads only the first TCP segment, or a TLS library that rejects an "
+            "unknown key share instead of ignoring it (RFC 8446 section 4.2.8). Upgrade it "
+            "(vendors fixed this in 2023-2024) or disable its TLS inspection. Clients can turn "
+            "the share off while it is fixed (Chrome: the PostQuantumKeyAgreementEnabled policy; "
+            "OpenSSL 3.5: a `Groups` list without X25519MLKEM768)."
+        ),
+    ),
+    Entry(
+        id="intolerance.grease",
+        topic="Intolerance",
+        severity="medium",
+        title="GREASE values break the handshake",
+        cause=(
+            "The server fails on a ClientHello with GREASE values (RFC 8701: reserved values "
+            "browsers put in every list so that servers keep ignoring values they do not know), "
+            "although it accepts the same hello without them. Chrome and Edge send GREASE in "
+            "every hello, so they cannot connect."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it: RFC 8446 section 4.1.2 "
+            "and RFC 8701 require unknown suites, groups, versions and extensions to be ignored."
+        ),
+    ),
+    Entry(
+        id="intolerance.version",
+        topic="Intolerance",
+        severity="medium",
+        title="The server fails on version numbers it should negotiate down",
+        cause=(
+            "The server fails on a hello announcing a version it does not know (a future 0x0305 "
+            "in supported_versions, or client_version 0x0304 in a TLS 1.2 hello) instead of "
+            "answering with the highest version both support (RFC 8446 section 4.2.1 and appendix "
+            "D, RFC 5246 appendix E.1). Version intolerance is why clients once fell back to "
+            "older versions, and it will break the next TLS version."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it; no client setting "
+            "works around it safely (version fallback re-opens downgrade attacks)."
+        ),
+    ),
+    Entry(
+        id="intolerance.extension",
+        topic="Intolerance",
+        severity="medium",
+        title="The server fails on an extension or list it should ignore",
+        cause=(
+            "The server fails on a hello with an unknown extension, an empty extension last (a "
+            "known appliance bug), a large extension or a long signature_algorithms list, "
+            "although it accepts the same hello without it. Clients that add an extension "
+            "(a new browser feature, ECH, a post-quantum scheme) will break here."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it: a server must ignore "
+            "extensions it does not know (RFC 5246 section 7.4.1.4, RFC 8446 section 4.2) and "
+            "schemes it does not support (RFC 8446 section 4.2.3)."
+        ),
+    ),
+    Entry(
+        id="intolerance.record_layer",
+        topic="Intolerance",
+        severity="medium",
+        title="The server fails on how the hello is framed in records",
+        cause=(
+            "The server fails on a ClientHello split into several records (small fragments, or a "
+            "hello over 16 KB) or on a record version it should ignore, although it accepts the "
+            "same hello in one record. RFC 5246 section 6.2.1 lets a handshake message span "
+            "records, and large post-quantum hellos will need it."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it (load balancers and IPS "
+            "that read only the first record are the usual cause)."
+        ),
+    ),
 )
 
 CATALOGUE: Mapping[str, Entry] = MappingProxyType({e.id: e for e in _ENTRIES})

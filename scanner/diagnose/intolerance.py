@@ -18,6 +18,11 @@ KINDS: dict[str, tuple[str, ...]] = {
     "intolerance.hello_length": ("hello_length",),
     "intolerance.suite_count": ("suite_count",),
     "intolerance.hello_shape": ("hello_shape",),
+    "intolerance.pq_key_share": ("pq_key_share",),
+    "intolerance.grease": ("grease",),
+    "intolerance.version": ("version",),
+    "intolerance.extension": ("extension",),
+    "intolerance.record_layer": ("record_layer",),
 }
 
 

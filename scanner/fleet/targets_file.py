@@ -26,7 +26,7 @@ from typing import IO, Any
 import yaml
 
 from handshakes import registry as reg
-from scanner.options import ALL_PROBES, QUICK_PROBES, Deadlines, ScanOptions, Target
+from scanner.options import ALL_PROBES, KNOWN_PROBES, QUICK_PROBES, Deadlines, ScanOptions, Target
 from scanner.targets import TargetError, parse_target
 
 DEFAULT_CIDR_CAP = 65536
@@ -649,8 +649,8 @@ def _bool(ctx: _Ctx, value: Any, line: int | None, name: str) -> bool:
 
 def _probes(ctx: _Ctx, value: Any, line: int | None) -> dict[str, Any]:
     def known(name: Any, where: int | None) -> str:
-        if name not in ALL_PROBES:
-            raise ctx.fail(where, f"unknown probe {name!r} (known: {', '.join(ALL_PROBES)})")
+        if name not in KNOWN_PROBES:
+            raise ctx.fail(where, f"unknown probe {name!r} (known: {', '.join(KNOWN_PROBES)})")
         return str(name)
 
     if isinstance(value, _Seq):

@@ -22,7 +22,9 @@ from scanner.lab.servers import _POLL, _ThreadedServer
 __all__ = [
     "FrontEnd",
     "HelloInfo",
+    "close_above_length",
     "close_above_suites",
+    "close_on_grease",
     "parse_hello",
     "silent_in_length_window",
     "sni_required_odd_alert",
@@ -42,6 +44,7 @@ class HelloInfo:
     length: int
     suites: int
     has_sni: bool
+    suite_list: tuple[int, ...] = ()
 
 
 # A quirk: "forward", "drop" (never answer), "close" (TCP FIN), or bytes to answer with.
@@ -66,6 +69,7 @@ def parse_hello(raw: bytes) -> HelloInfo | None:
         p = 4 + 2 + 32
         p += 1 + msg[p]
         n_suites = int.from_bytes(msg[p : p + 2], "big") // 2
+        codes = tuple(int.from_bytes(msg[p + 2 + 2 * i : p + 4 + 2 * i], "big") for i in range(n_suites))
         p += 2 + 2 * n_suites
         p += 1 + msg[p]
         has_sni = False
@@ -78,7 +82,7 @@ def parse_hello(raw: bytes) -> HelloInfo | None:
                 p += 4 + int.from_bytes(msg[p + 2 : p + 4], "big")
     except IndexError:
         return None
-    return HelloInfo(raw=bytes(raw), length=length, suites=n_suites, has_sni=has_sni)
+    return HelloInfo(raw=bytes(raw), length=length, suites=n_suites, has_sni=has_sni, suite_list=codes)
 
 
 def silent_in_length_window(low: int = 256, high: int = 511) -> Quirk:
@@ -89,6 +93,17 @@ def silent_in_length_window(low: int = 256, high: int = 511) -> Quirk:
 def close_above_suites(limit: int = 100) -> Quirk:
     """Close TCP when the hello lists more than ``limit`` cipher suites."""
     return lambda h: "close" if h.suites > limit else "forward"
+
+
+def close_above_length(limit: int = 1024) -> Quirk:
+    """Close TCP when the ClientHello is longer than ``limit`` bytes: the devices that read
+    only the first TCP segment and break on post-quantum key shares (about 1.5 KB hellos)."""
+    return lambda h: "close" if h.length > limit else "forward"
+
+
+def close_on_grease() -> Quirk:
+    """Close TCP when a GREASE value (RFC 8701: 0x?A?A) is among the cipher suites."""
+    return lambda h: "close" if any(s & 0x0F0F == 0x0A0A and s >> 12 == (s >> 4) & 0xF for s in h.suite_list) else "forward"
 
 
 def sni_required_odd_alert() -> Quirk:

@@ -253,3 +253,66 @@ async def test_chacha_priority_is_server_order(openssl_server, lab_pki) -> None:
         ranked = sorted((s for s in result.cipher_suites if s.version == version), key=lambda s: s.preference or 0)
         assert [s.code for s in ranked] == order
     assert "cipher.chacha_priority" in {f.id for f in result.findings}
+
+
+# -- tolerance probes -------------------------------------------------------------------------
+
+
+def _tolerance_probes(result: EndpointResult) -> list[str]:
+    return [p.name for p in result.probes if p.name.startswith("tolerance:")]
+
+
+async def test_tolerance_family_on_a_healthy_server(openssl_server, lab_pki) -> None:
+    server = openssl_server()
+    options = ScanOptions(
+        deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False, verbose=True,
+    )
+    result = await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=server.port), options)
+    assert 1 <= len(_tolerance_probes(result)) <= 10
+    assert result.tolerance and all(t.tolerated for t in result.tolerance), result.tolerance
+    pq = next(t for t in result.tolerance if t.name == "post-quantum key share")
+    assert pq.detail.startswith(("accepted", "HelloRetryRequest"))
+    assert result.intolerances == ()
+    assert result.stats.connections <= 75
+
+    full = await scan_endpoint(
+        Target(host="localhost", ip="127.0.0.1", port=server.port),
+        ScanOptions(deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False, verbose=True,
+                    probes=frozenset({"protocols", "suites", "tolerance-full"})),
+    )
+    assert len(_tolerance_probes(full)) > 10
+    assert all(t.tolerated for t in full.tolerance), full.tolerance
+
+
+async def test_post_quantum_key_share_intolerance(front_end, lab_pki) -> None:
+    from scanner.lab.frontends import close_above_length
+
+    fe = front_end(close_above_length(1024), max_version=c.TLS13)
+    # The truth: s_client with a large key share (ffdhe8192: a hello over 1 KB) is closed
+    # on, its default hello connects.
+    assert not s_client(fe.port, "-tls1_3", "-groups", "ffdhe8192")
+    assert fe.hellos[-1].length > 1024
+    assert s_client(fe.port, "-tls1_3")
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
+    assert c.TLS13 in result.supported_versions()
+    pq = next(t for t in result.tolerance if t.name == "post-quantum key share")
+    assert not pq.tolerated
+    ids = {f.id for f in result.findings}
+    assert "intolerance.pq_key_share" in ids
+    finding = next(f for f in result.findings if f.id == "intolerance.pq_key_share")
+    assert "X25519MLKEM768" in finding.evidence
+
+
+async def test_grease_intolerance(front_end, lab_pki) -> None:
+    from scanner.lab.frontends import close_on_grease
+
+    fe = front_end(close_on_grease(), max_version=c.TLS13)
+    # s_client sends no GREASE and connects; the front end's configuration is the truth
+    # that GREASE is refused.
+    assert s_client(fe.port)
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
+    assert {c.TLS12, c.TLS13} <= set(result.supported_versions())
+    grease = next(t for t in result.tolerance if t.name == "GREASE")
+    assert not grease.tolerated
+    assert "intolerance.grease" in {f.id for f in result.findings}
+    assert [t.name for t in result.tolerance if not t.tolerated] == ["GREASE"]

@@ -701,6 +701,7 @@ SCHEMA_DEFS: dict[type, str] = {
     ClientCertAttempt: "client_certificate",
     Behaviours: "behaviours",
     results.Intolerance: "intolerance",
+    results.ToleranceCheck: "tolerance_check",
     Finding: "finding",
     ProbeLog: "probe",
     Stats: "stats",

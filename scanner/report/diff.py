@@ -280,6 +280,7 @@ REASON_LABELS = {
     "ecdsa_too_small": "ECDSA key too small",
     "sha1_signature": "SHA-1 certificate",
     "cert_type": "certificate type",
+    "intolerance": "server intolerance",
     "unreachable": "unreachable",
 }
 STATE_WORDS = {

@@ -79,6 +79,7 @@ class _Found:
     # issue 11: the tolerance probes' verdicts and the intolerances they found
     tolerance: tuple[Any, ...] = ()
     tolerance_intolerances: tuple[Any, ...] = ()
+    sni_name_refused: bool = False  # every version refused the name; without SNI: accepted
 
 
 async def gather(
@@ -146,6 +147,13 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
                 nursery.start_soon(one, v)
 
     supported = [v for v in versions if found.versions[v].supported]
+    # issue 11, SNI semantics: every version refused the name: does the server work without?
+    refused = [s.first for s in found.versions.values() if s.first is not None and s.first.outcome == ALERT]
+    if target.server_name and not supported and refused and any(c.TLS10 <= v <= c.TLS13 for v in versions):
+        from scanner.probes.sni import without_sni
+
+        found.extra["no_sni"] = await without_sni(conn, hello, max(v for v in versions if c.TLS10 <= v <= c.TLS13))
+        found.sni_name_refused = found.extra["no_sni"].outcome == ACCEPTED
     async with trio.open_nursery() as nursery:
         for v in supported:
             scan = found.versions[v]
@@ -537,7 +545,15 @@ def _behaviours_result(found: _Found, target: Target) -> Behaviours:
     # issue 11 case 3: versions whose server order yields to a client that prefers ChaCha20
     kw["chacha_priority"] = tuple(v for v, sc in sorted(found.versions.items(), reverse=True) if sc.chacha_priority)
     no_sni = found.extra.get("no_sni")
-    if no_sni is not None:
+    if found.sni_name_refused and no_sni is not None:  # issue 11: the name, not SNI, is refused
+        sh = no_sni.server_hello
+        kw["sni_name_refused"] = True
+        kw["sni_required"] = False
+        kw["sni_detail"] = (
+            f"with server_name {target.server_name!r} every version was refused; without SNI: "
+            f"ServerHello ({reg.version_name(sh.version) if sh else 'accepted'})"
+        )
+    elif no_sni is not None:
         if no_sni.outcome != ACCEPTED:
             kw["sni_required"] = True
             kw["sni_detail"] = f"without SNI: {no_sni.describe()}"

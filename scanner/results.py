@@ -107,6 +107,7 @@ class Behaviours:
     chacha_priority: tuple[int, ...] = ()  # versions: server order, but ChaCha20 first if the client wants it
     sni_required: bool | None = None
     sni_detail: str = ""
+    sni_name_refused: bool = False  # the name sent is refused, a hello without SNI is accepted
     downgrade_sentinel: bool | None = None
 
 

@@ -230,6 +230,11 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
         "cipher.chacha_priority": (_ok(behaviours=Behaviours(secure_renegotiation=True, extended_master_secret=True,
                                                              fallback_scsv=True, server_preference=((c.TLS13, True), (c.TLS12, True)),
                                                              chacha_priority=(c.TLS13, c.TLS12))), o),
+        "sni.name_unknown": (_ok(
+            protocols=(_proto(c.TLS13, False, alert=112), _proto(c.TLS12, False, alert=112)), cipher_suites=(),
+            behaviours=Behaviours(sni_required=False, sni_name_refused=True,
+                                  sni_detail="with server_name 'www.example.test' every version was refused; "
+                                  "without SNI: ServerHello (TLSv1.3)")), o),
         **_intolerance_examples(o),
     }
     missing = set(CATALOGUE) - set(out)

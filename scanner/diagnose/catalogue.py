@@ -207,6 +207,25 @@ _ENTRIES = (
             "Windows Vista+)."
         ),
     ),
+    Entry(
+        id="sni.name_unknown",
+        topic="Connectivity",
+        severity="high",
+        title="The server does not know this name",
+        cause=(
+            "Every handshake that names the site in server_name (SNI) is refused, with "
+            "unrecognized_name (112) or another alert, while a handshake without SNI succeeds: "
+            "the server (or the load balancer or CDN in front of it) has no site, certificate "
+            "or binding for this name. Clients using this name fail; clients connecting by IP "
+            "address get the default site."
+        ),
+        resolution=(
+            "Add the name to the server's configuration: an IIS HTTPS binding with this host "
+            "name, an nginx `server_name` / Apache `ServerName` or `ServerAlias` in the TLS "
+            "virtual host, the hostname on the load balancer's or CDN's certificate and routing. "
+            "Check that the client uses the name you configured (a typo, www. or not)."
+        ),
+    ),
     # -- protocols and cipher suites ------------------------------------------------------
     Entry(
         id="protocol.no_common_version",

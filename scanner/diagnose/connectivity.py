@@ -167,7 +167,7 @@ def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding 
     answered = [p for p in ps if p.outcome != "timeout"]
     if not answered or all(_aborted(p) for p in answered):
         return None
-    if _all_unrecognized_name(ps, no_sni=result.sni is None):
+    if _all_unrecognized_name(ps, no_sni=result.sni is None) or result.behaviours.sni_name_refused:
         return None
     return make(
         "handshake.rejected",
@@ -184,10 +184,10 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
     name (the chain seen with sni=None against the one seen with the scan's SNI)."""
     evidence: list[str] = []
     b = result.behaviours
-    if b.sni_required:
+    if b.sni_required and not b.sni_name_refused:
         evidence.append(b.sni_detail or "a handshake without SNI fails")
     ps = _no_version(result)
-    if _all_unrecognized_name(ps, no_sni=result.sni is None):
+    if _all_unrecognized_name(ps, no_sni=result.sni is None) and not b.sni_name_refused:
         sent = (
             "no server_name was sent"
             if result.sni is None
@@ -202,7 +202,7 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
             f"{sent} and every ClientHello was refused with {how}: "
             + lines(outcome_text(p) for p in ps)
         )
-    if result.sni is not None:
+    if result.sni is not None and not b.sni_name_refused:  # that case: sni.name_unknown
         with_sni = [ch for ch in result.certificates if ch.sni == result.sni]
         without = [ch for ch in result.certificates if ch.sni is None]
         sni_leaves = {ch.der[0] for ch in with_sni if ch.der}
@@ -228,6 +228,18 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
 
 
 
+def sni_name_unknown(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """Behaviours.sni_name_refused: every version refused the hello naming the site (the
+    scan's SNI), and a hello without SNI was accepted. Quotes every version's refusal and
+    what the hello without SNI got (issue 11: try the other side before calling a server
+    broken)."""
+    b = result.behaviours
+    if not b.sni_name_refused:
+        return None
+    refusals = lines(outcome_text(p) for p in probed(result))
+    return make("sni.name_unknown", f"{b.sni_detail}; with the name: {refusals}")
+
+
 # finding id -> the one function that decides it.
 RULES: dict[str, Rule] = {
     "dns.unresolved": dns_unresolved,
@@ -238,4 +250,5 @@ RULES: dict[str, Rule] = {
     "handshake.aborted": handshake_aborted,
     "handshake.rejected": handshake_rejected,
     "sni.required": sni_required,
+    "sni.name_unknown": sni_name_unknown,
 }

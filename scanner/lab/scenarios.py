@@ -471,6 +471,24 @@ async def _sni_required(ctx: LabContext) -> Started:
     return await ctx.start(StdlibSSLServer(cert=leaf, sni_callback=require_sni))
 
 
+@_scenario(
+    "sni-name-unknown",
+    title="Server refuses the name the client sends (unrecognized_name) but works without SNI",
+    reproduces="issue 11: a site missing from the server's SNI bindings; the server is not broken",
+    # The default certificate, served without SNI, is another site's: not valid for the name.
+    expected=("sni.name_unknown", "cert.hostname_mismatch"),
+)
+async def _sni_name_unknown(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("sni-name-unknown", sans=(SNI_NAME,))
+
+    def known_names_only(_ssl: Any, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:
+        if server_name is not None and server_name != SNI_NAME:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        return None
+
+    return await ctx.start(StdlibSSLServer(cert=leaf, sni_callback=known_names_only))
+
+
 # -- cipher suites --------------------------------------------------------------------------
 
 

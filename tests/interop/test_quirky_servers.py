@@ -30,7 +30,8 @@ _FLAGS = {c.TLS12: "-tls1_2", c.TLS13: "-tls1_3"}
 def s_client(port: int, *args: str) -> bool:
     """Whether `openssl s_client` completes a handshake through the front end (3 s bound:
     a hello the front end never answers is a failure)."""
-    argv = ["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", *args]
+    name = () if "-noservername" in args else ("-servername", "localhost")
+    argv = ["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", *name, *args]
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3)
     except subprocess.TimeoutExpired:
@@ -316,3 +317,25 @@ async def test_grease_intolerance(front_end, lab_pki) -> None:
     assert not grease.tolerated
     assert "intolerance.grease" in {f.id for f in result.findings}
     assert [t.name for t in result.tolerance if not t.tolerated] == ["GREASE"]
+
+
+async def test_an_unknown_name_is_not_a_broken_server(stdlib_ssl_server, lab_pki) -> None:
+    import ssl
+
+    known = "www.lab.example"
+    cert = lab_pki.issue("quirky-sni-known-only", sans=(known,))
+
+    def known_only(_ssl, server_name, _ctx):  # type: ignore[no-untyped-def]
+        return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if server_name not in (None, known) else None
+
+    server = stdlib_ssl_server(cert=cert, sni_callback=known_only)
+    # The truth: s_client naming localhost is refused, without a name it connects.
+    assert not s_client(server.port)
+    assert s_client(server.port, "-noservername")
+
+    result = await scan(server.port, lab_pki)
+    assert result.supported_versions() == ()
+    ids = {f.id for f in result.findings}
+    assert "sni.name_unknown" in ids
+    assert not ids & {"handshake.rejected", "sni.required"}
+    assert result.behaviours.sni_name_refused

@@ -80,6 +80,7 @@ class _Found:
     tolerance: tuple[Any, ...] = ()
     tolerance_intolerances: tuple[Any, ...] = ()
     sni_name_refused: bool = False  # every version refused the name; without SNI: accepted
+    split_intolerances: tuple[Any, ...] = ()  # application-data record splitting
 
 
 async def gather(
@@ -152,8 +153,10 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
     if target.server_name and not supported and refused and any(c.TLS10 <= v <= c.TLS13 for v in versions):
         from scanner.probes.sni import without_sni
 
-        found.extra["no_sni"] = await without_sni(conn, hello, max(v for v in versions if c.TLS10 <= v <= c.TLS13))
-        found.sni_name_refused = found.extra["no_sni"].outcome == ACCEPTED
+        other = await without_sni(conn, hello, max(v for v in versions if c.TLS10 <= v <= c.TLS13))
+        if other.outcome == ACCEPTED:  # refused too: the server refuses everything, say no more
+            found.extra["no_sni"] = other
+            found.sni_name_refused = True
     async with trio.open_nursery() as nursery:
         for v in supported:
             scan = found.versions[v]
@@ -175,6 +178,31 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
                 )
 
             nursery.start_soon(tolerance_checks)
+            if "tolerance" in probes and _https(target, found):  # issue 11: record splitting
+                from scanner.probes.record_split import record_splitting
+
+                async def split_check() -> None:
+                    split = await record_splitting(conn, target.server_name, target.host)
+                    if (found_split := split.intolerance()) is not None:
+                        found.split_intolerances = (found_split,)
+
+                nursery.start_soon(split_check)
+
+
+def _https(target: Target, found: _Found) -> bool:
+    """issue 11: an HTTPS endpoint: port 443 / 8443, or HTTP negotiated by ALPN."""
+    if target.port in (443, 8443):
+        return True
+    for scan in found.versions.values():
+        out = scan.first
+        if out is None:
+            continue
+        sh = out.server_hello
+        ee = out.first(ev.EncryptedExtensions)
+        alpn = (sh.alpn if sh else None) or (ee.alpn if isinstance(ee, ev.EncryptedExtensions) else None)
+        if alpn in ("http/1.1", "h2"):
+            return True
+    return False
 
 
 async def _assess_client_auth(target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:
@@ -645,7 +673,7 @@ def _assemble(target: Target, options: ScanOptions, found: _Found, conn: Connect
         # issue 11: intolerances found by the adaptive step of the version scans
         intolerances=tuple(
             i for _, scan in sorted(found.versions.items(), reverse=True) for i in scan.intolerances
-        ) + found.tolerance_intolerances,
+        ) + found.tolerance_intolerances + found.split_intolerances,
         tolerance=found.tolerance,
         client_auth=(
             found.client_auth if found.client_auth is not None else _client_auth(found)

@@ -263,6 +263,12 @@ def _intolerance_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, Sca
             trigger="the scanner's TLSv1.3 hello is refused while a mainstream client's is accepted",
             failed=("TLSv1.3 hello of 520 bytes with 5 suites: alert handshake_failure (40)",),
             worked=("a mainstream client's TLSv1.3 hello of 512 bytes with 15 suites: accepted",)),
+        "intolerance.record_splitting": one(
+            kind="record_splitting",
+            trigger="application data split into a 1-byte record and the rest (the 1/n-1 record split of "
+            "MS12-006 and the browsers' BEAST countermeasure)",
+            failed=("GET / split 1 + rest: closed without an HTTP answer",),
+            worked=("GET / in one record: HTTP/1.1 200 OK",)),
         **{
             f"intolerance.{kind}": one(
                 kind=kind, versions=(version,), trigger=trigger,

@@ -938,6 +938,29 @@ _ENTRIES = (
             "that read only the first record are the usual cause)."
         ),
     ),
+    Entry(
+        id="intolerance.record_splitting",
+        topic="Intolerance",
+        severity="medium",
+        title="The server application fails on a request split across records",
+        cause=(
+            "After a full handshake the server answered an HTTP request sent in one TLS record, "
+            "but not the same request split into a 1-byte record and the rest (the 1/n-1 split "
+            "that the MS12-006 update to Windows and the browsers' BEAST countermeasure use with "
+            "CBC suites in SSL 3.0 / TLS 1.0). The application behind TLS handles only the first "
+            "record it reads, so such clients get an empty page or \"cannot display the "
+            "webpage\" (seed 001 scenario 6)."
+        ),
+        resolution=(
+            "Fix the server application to read until the request is complete, whatever the "
+            "record boundaries (RFC 5246 section 6.2.1 lets data arrive in any split), and "
+            "offer TLS 1.2 or later with AEAD suites, where clients do not split. While it is "
+            "fixed, on the Windows clients: the SendExtraRecord value under "
+            "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL (2 disables the "
+            "extra record globally), or the FEATURE_SCH_SEND_AUX_RECORD_KB_2618444 feature control "
+            "key for iexplore.exe and other named applications (KB 2643584)."
+        ),
+    ),
 )
 
 CATALOGUE: Mapping[str, Entry] = MappingProxyType({e.id: e for e in _ENTRIES})

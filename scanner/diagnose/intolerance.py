@@ -23,6 +23,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "intolerance.version": ("version",),
     "intolerance.extension": ("extension",),
     "intolerance.record_layer": ("record_layer",),
+    "intolerance.record_splitting": ("record_splitting",),
 }
 
 

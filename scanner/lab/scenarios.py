@@ -657,6 +657,19 @@ async def _chacha_priority(ctx: LabContext) -> Started:
 
 
 @_scenario(
+    "record-splitting",
+    title="HTTPS application that reads one record only: a 1/n-1 split request gets no answer",
+    reproduces="seed 001 scenario 6: MS12-006 (KB 2643584) sends an extra record; the site fails",
+    expected=("intolerance.record_splitting",),
+)
+async def _record_splitting(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("record-splitting")
+    return await ctx.start(
+        StdlibSSLServer(cert=leaf, min_version=c.TLS12, alpn=("http/1.1",), first_record_only=True)
+    )
+
+
+@_scenario(
     "sni-odd-alert",
     title="Without SNI the front end answers 15 00 00 00 02 02 28 (an alert in a record with version 0x0000)",
     reproduces="issue 11 case 4: a large CDN refuses hellos without SNI with a malformed alert record",

@@ -812,6 +812,9 @@ class StdlibSSLServerConfig:
     sni_callback: Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None] | None = None
     alpn: tuple[str, ...] = ()
     context_hook: Callable[[ssl.SSLContext], None] | None = None
+    # issue 11 (seed 001 scenario 6): the application reads one record only and answers
+    # only a request whose head is whole in it (a 1/n-1 split request gets no answer).
+    first_record_only: bool = False
 
 
 class StdlibSSLServer(_ThreadedServer):
@@ -903,7 +906,10 @@ class StdlibSSLServer(_ThreadedServer):
             )
         )
         try:
-            if tls.recv(16384):
+            first = tls.recv(16384)
+            if self.config.first_record_only and b"\r\n\r\n" not in first:
+                return  # what broke sites after MS12-006: the request looked empty
+            if first:
                 tls.sendall(_http_reply("200 OK", f"stdlib ssl {version_name} {cipher}\n"))
         except (ssl.SSLError, OSError):
             pass

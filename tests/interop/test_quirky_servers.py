@@ -339,3 +339,43 @@ async def test_an_unknown_name_is_not_a_broken_server(stdlib_ssl_server, lab_pki
     assert "sni.name_unknown" in ids
     assert not ids & {"handshake.rejected", "sni.required"}
     assert result.behaviours.sni_name_refused
+
+
+# -- application-data record splitting (seed 001 scenario 6) ---------------------------------
+
+
+def _stdlib_get(port: int, *, split: bool) -> bool:
+    """Whether a stdlib `ssl` client gets an HTTP answer to GET / sent whole or as 1 + rest
+    (each SSL_write is its own record)."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+        parts = (request[:1], request[1:]) if split else (request,)
+        for part in parts:
+            tls.sendall(part)
+        try:
+            return tls.recv(64).startswith(b"HTTP/")
+        except (OSError, ssl.SSLError):
+            return False
+
+
+@pytest.mark.parametrize("first_record_only", [True, False], ids=["one-record-app", "healthy-app"])
+async def test_record_splitting(stdlib_ssl_server, lab_pki, first_record_only) -> None:
+    server = stdlib_ssl_server(alpn=("http/1.1",), first_record_only=first_record_only)
+    # The truth, from a stdlib ssl client: the whole request is answered; the split one
+    # only by the healthy application.
+    assert _stdlib_get(server.port, split=False)
+    split_works = _stdlib_get(server.port, split=True)
+    assert split_works is not first_record_only
+
+    result = await scan(server.port, lab_pki)
+    found = [i for i in result.intolerances if i.kind == "record_splitting"]
+    assert bool(found) is not split_works
+    assert ("intolerance.record_splitting" in {f.id for f in result.findings}) is not split_works
+    if found:
+        assert "200" in found[0].worked[0]

@@ -909,6 +909,16 @@ class StdlibSSLServer(_ThreadedServer):
             first = tls.recv(16384)
             if self.config.first_record_only and b"\r\n\r\n" not in first:
                 return  # what broke sites after MS12-006: the request looked empty
+            if first and b"GET ".startswith(first[:4]) and b"\r\n\r\n" not in first:
+                # A request head split across records: read the rest (bounded), as a
+                # correct application does, so that no unread data resets the close.
+                tls.settimeout(0.5)
+                with contextlib.suppress(ssl.SSLError, OSError):
+                    while b"\r\n\r\n" not in first and len(first) < 16384:
+                        more = tls.recv(16384)
+                        if not more:
+                            break
+                        first += more
             if first:
                 tls.sendall(_http_reply("200 OK", f"stdlib ssl {version_name} {cipher}\n"))
         except (ssl.SSLError, OSError):

@@ -45,7 +45,7 @@ MAINSTREAM_SIGALGS = (0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x
 
 # Outcomes after which a mainstream client's hello is worth one more connection: the
 # server said nothing useful (silence, a close, a reset, a bare handshake_failure).
-_SILENT = (TIMEOUT, CLOSED, RESET)
+SILENT = (TIMEOUT, CLOSED, RESET)
 
 
 def hello_length(spec: ClientHelloSpec) -> int:
@@ -57,7 +57,7 @@ def worth_retrying(version: int, out: ProbeOutcome) -> bool:
     """Whether a first refusal of ``version`` may be the hello's shape, not the version."""
     if not c.TLS10 <= version <= c.TLS13:
         return False  # mainstream clients speak no SSL: there is no mainstream shape to try
-    if out.outcome in _SILENT:
+    if out.outcome in SILENT:
         return True
     alert = out.alert
     return (
@@ -156,7 +156,7 @@ async def adapt(
             in_window = F5_WINDOW[0] <= f_len <= F5_WINDOW[1]
             trigger = (
                 f"ClientHello of {F5_WINDOW[0]}-{F5_WINDOW[1]} bytes gets no answer"
-                if in_window and out.outcome in _SILENT
+                if in_window and out.outcome in SILENT
                 else f"a ClientHello shorter than {PAD_TO} bytes is refused"
             )
             return Adaptation(

@@ -17,6 +17,7 @@ from functools import partial
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
+from handshakes.client_hello import ClientHelloSpec
 from scanner.engine import Connector, ProbeOutcome
 from scanner.options import ACCEPTED, DNS_ERROR, NOT_TLS, REFUSED, TIMEOUT, UNREACHABLE
 from scanner.probes import adaptive
@@ -72,6 +73,14 @@ def _check(out: ProbeOutcome, version: int, offered: tuple[int, ...]) -> tuple[i
     return suite, ""
 
 
+def _stale(hello: HelloFactory, version: int, spec: ClientHelloSpec, offered: tuple[int, ...]) -> bool:
+    """Whether ``spec`` (offering ``offered``) predates the shape the endpoint learned since:
+    a padding or a suite limit it lacks. TLS 1.0-1.3 only (SSL hellos have no padding)."""
+    if not c.TLS10 <= version <= c.TLS13:
+        return False
+    return spec.padding_to != hello.pad_to or len(offered) > hello.batch(version)
+
+
 def _answered_version(out: ProbeOutcome) -> int | None:
     sh = out.server_hello
     if sh is not None:
@@ -104,6 +113,7 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
         return True
 
     template = None  # the mainstream shape, when only that one is accepted (issue 11)
+    redone = 0  # batches asked again through a shape learned meanwhile (bounded)
     while remaining:
         offered = tuple(remaining[: hello.batch(version)])
         if template is not None:
@@ -131,6 +141,11 @@ async def scan_version(conn: Connector, hello: HelloFactory, version: int, *, en
                     template = found.template
                     continue  # enumerate again from the start, through the working shape
             result.first = out
+        elif redone < 2 and template is None and out.outcome in adaptive.SILENT and _stale(hello, version, spec, offered):
+            # issue 11: built before the endpoint's working shape was learned (by another
+            # version's scan): the same batch once more, through that shape.
+            redone += 1
+            continue
         if out.outcome in ENDS_VERSION:
             break
         if out.outcome != ACCEPTED:

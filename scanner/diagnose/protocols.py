@@ -167,7 +167,10 @@ def server_violation(result: EndpointResult, options: ScanOptions) -> Finding | 
 
 def fallback_scsv_missing(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """Behaviours.fallback_scsv is False: a lower-version ClientHello carrying
-    TLS_FALLBACK_SCSV was not refused with inappropriate_fallback (86)."""
+    TLS_FALLBACK_SCSV was accepted instead of refused with inappropriate_fallback (86). A
+    hello refused otherwise (another alert, a close, no answer) cannot be downgraded: that
+    leaves fallback_scsv None, with "refused without inappropriate_fallback (86)" in
+    fallback_detail, and no finding."""
     b = result.behaviours
     if b.fallback_scsv is not False:
         return None

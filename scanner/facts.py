@@ -50,10 +50,12 @@ from scanner.results import (
     ClientCertAttempt,
     EndpointResult,
     GroupResult,
+    Intolerance,
     ProbeLog,
     ProtocolResult,
     Stats,
     SuiteResult,
+    ToleranceCheck,
 )
 
 
@@ -77,10 +79,10 @@ class _Found:
     client_auth: tuple[ClientAuthResult, ...] | None = None
     client_certificates: tuple[ClientCertAttempt, ...] = ()
     # issue 11: the tolerance probes' verdicts and the intolerances they found
-    tolerance: tuple[Any, ...] = ()
-    tolerance_intolerances: tuple[Any, ...] = ()
+    tolerance: tuple[ToleranceCheck, ...] = ()
+    tolerance_intolerances: tuple[Intolerance, ...] = ()
     sni_name_refused: bool = False  # every version refused the name; without SNI: accepted
-    split_intolerances: tuple[Any, ...] = ()  # application-data record splitting
+    split_intolerances: tuple[Intolerance, ...] = ()  # application-data record splitting
 
 
 async def gather(
@@ -148,15 +150,12 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
                 nursery.start_soon(one, v)
 
     supported = [v for v in versions if found.versions[v].supported]
-    # issue 11, SNI semantics: every version refused the name: does the server work without?
-    refused = [s.first for s in found.versions.values() if s.first is not None and s.first.outcome == ALERT]
-    if target.server_name and not supported and refused and any(c.TLS10 <= v <= c.TLS13 for v in versions):
-        from scanner.probes.sni import without_sni
+    if target.server_name and not supported:  # issue 11, SNI semantics: try the other side
+        from scanner.probes.sni import accepted_without_sni
 
-        other = await without_sni(conn, hello, max(v for v in versions if c.TLS10 <= v <= c.TLS13))
-        if other.outcome == ACCEPTED:  # refused too: the server refuses everything, say no more
-            found.extra["no_sni"] = other
-            found.sni_name_refused = True
+        other = await accepted_without_sni(conn, hello, [found.versions[v].first for v in versions], versions)
+        if other is not None:
+            found.extra["no_sni"], found.sni_name_refused = other, True
     async with trio.open_nursery() as nursery:
         for v in supported:
             scan = found.versions[v]
@@ -178,8 +177,9 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
                 )
 
             nursery.start_soon(tolerance_checks)
-            if "tolerance" in probes and _https(target, found):  # issue 11: record splitting
-                from scanner.probes.record_split import record_splitting
+            from scanner.probes.record_split import is_https, record_splitting
+
+            if "tolerance" in probes and is_https(target.port, [found.versions[v].first for v in supported]):
 
                 async def split_check() -> None:
                     split = await record_splitting(conn, target.server_name, target.host)
@@ -187,22 +187,6 @@ async def _run(conn: Connector, hello: HelloFactory, target: Target, options: Sc
                         found.split_intolerances = (found_split,)
 
                 nursery.start_soon(split_check)
-
-
-def _https(target: Target, found: _Found) -> bool:
-    """issue 11: an HTTPS endpoint: port 443 / 8443, or HTTP negotiated by ALPN."""
-    if target.port in (443, 8443):
-        return True
-    for scan in found.versions.values():
-        out = scan.first
-        if out is None:
-            continue
-        sh = out.server_hello
-        ee = out.first(ev.EncryptedExtensions)
-        alpn = (sh.alpn if sh else None) or (ee.alpn if isinstance(ee, ev.EncryptedExtensions) else None)
-        if alpn in ("http/1.1", "h2"):
-            return True
-    return False
 
 
 async def _assess_client_auth(target: Target, options: ScanOptions, found: _Found, conn: Connector) -> None:

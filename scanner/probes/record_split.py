@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import trio
 
-from scanner.engine import Connector
+from handshakes import events as ev
+from scanner.engine import Connector, ProbeOutcome
 from scanner.results import Intolerance
 
 TRIGGER = (
@@ -42,6 +44,22 @@ class SplitResult:
             failed=(f"GET / split 1 + rest: {self.split}",),
             worked=(f"GET / in one record: {self.whole}",),
         )
+
+
+def is_https(port: int, outcomes: Iterable[ProbeOutcome | None]) -> bool:
+    """An HTTPS endpoint: port 443 or 8443, or HTTP negotiated by ALPN in one of the
+    ``outcomes`` (the versions' first ServerHellos / TLS 1.3 EncryptedExtensions)."""
+    if port in (443, 8443):
+        return True
+    for out in outcomes:
+        if out is None:
+            continue
+        sh = out.server_hello
+        ee = out.first(ev.EncryptedExtensions)
+        alpn = (sh.alpn if sh else None) or (ee.alpn if isinstance(ee, ev.EncryptedExtensions) else None)
+        if alpn in ("http/1.1", "h2"):
+            return True
+    return False
 
 
 def _context() -> ssl.SSLContext:

@@ -99,6 +99,8 @@ def main() -> None:
             for label, probes, conn_budget, time_budget in (
                 ("versions + suites", VERSIONS_AND_SUITES, None, 0.25),
                 ("full scan", FULL, 60, 0.6),
+                # issue 11: the default tolerance family adds at most 10 connections
+                ("full + tolerance", FULL | {"tolerance"}, 75, 0.6),
             ):
                 walls, cpus, conns = [], [], []
                 result = None

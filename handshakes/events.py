@@ -151,6 +151,9 @@ class Alert:
     level: int
     description: int
     encrypted: bool = False
+    # The record's version when it is not 0x03XX: a malformed record that still carries a
+    # 2-byte alert (some CDNs send 15 00 00 00 02 02 28; issue 11). None: a normal record.
+    odd_record_version: int | None = None
 
     @property
     def name(self) -> str:

@@ -32,9 +32,21 @@ class Record:
     sslv2: bool = False
 
 
+# An alert record with record version 0x0000 (issue 11): some CDNs refuse a hello this way.
+# Malformed (RFC 8446 section 5.1 wants 0x03XX), yet a TLS alert: read it as one.
+ODD_ALERT_HEADER = bytes((c.ALERT, 0, 0, 0, 2))
+
+
+def _odd_alert(head: bytes | bytearray) -> bool:
+    n = min(len(head), 5)
+    return n > 0 and bytes(head[:n]) == ODD_ALERT_HEADER[:n]
+
+
 def looks_like_tls(first: bytes) -> bool:
     """Could these first bytes (at least 3) start a TLS or SSLv2 record from a server?"""
     if not first:
+        return True
+    if _odd_alert(first):
         return True
     if first[0] & 0x80:
         # SSLv2 2-byte header; the message type must be SERVER-HELLO (4) or ERROR (0).
@@ -98,6 +110,7 @@ class RecordReader:
                 )
                 self._first = False
                 continue
+            odd = self._first and _odd_alert(buf)
             if len(buf) < 5:
                 # A header is judged whole, so the verdict and its evidence do not depend
                 # on where TCP cut the bytes.
@@ -105,7 +118,7 @@ class RecordReader:
             ctype = buf[0]
             version = (buf[1] << 8) | buf[2]
             length = (buf[3] << 8) | buf[4]
-            if ctype not in _TLS_CONTENT_TYPES or buf[1] != 3:
+            if (ctype not in _TLS_CONTENT_TYPES or buf[1] != 3) and not odd:
                 raise RemoteProtocolError(
                     f"not a TLS record header: {bytes(buf[:5]).hex(' ')}",
                     alert=c.ALERT_UNEXPECTED_MESSAGE,

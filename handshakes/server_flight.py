@@ -580,7 +580,8 @@ class HandshakeProbe:
             return
         ctype = record.content_type
         if ctype == c.ALERT:
-            self._on_alert(record.payload, out, encrypted=False)
+            odd = record.version if record.version >> 8 != 3 else None
+            self._on_alert(record.payload, out, encrypted=False, odd_record_version=odd)
         elif ctype == c.HANDSHAKE:
             if self.state is ProbeState.WAIT_ENCRYPTED_FLIGHT:
                 raise RemoteProtocolError(
@@ -620,12 +621,17 @@ class HandshakeProbe:
                 data=record.header + record.payload[:16],
             )
 
-    def _on_alert(self, payload: bytes, out: list[ev.Event], *, encrypted: bool) -> None:
+    def _on_alert(
+        self, payload: bytes, out: list[ev.Event], *, encrypted: bool, odd_record_version: int | None = None
+    ) -> None:
         # RFC 8446 section 6: an alert is 2 bytes; several may share a record.
         if len(payload) == 0 or len(payload) % 2:
             raise RemoteProtocolError("malformed alert record", alert=c.ALERT_DECODE_ERROR, data=payload)
         for i in range(0, len(payload), 2):
-            alert = ev.Alert(level=payload[i], description=payload[i + 1], encrypted=encrypted)
+            alert = ev.Alert(
+                level=payload[i], description=payload[i + 1], encrypted=encrypted,
+                odd_record_version=odd_record_version,
+            )
             if alert.level == c.WARNING and alert.description != c.ALERT_CLOSE_NOTIFY:
                 self._warnings += 1
                 if self._warnings > c.MAX_WARNING_ALERTS:

@@ -55,7 +55,7 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="versions, certificate and findings only")
     p.add_argument(
         "--probes",
-        help=f"comma-separated probes to run (default all: {','.join(ALL_PROBES)})",
+        help=f"comma-separated probes to run (default all: {','.join(ALL_PROBES)}; also tolerance-full)",
     )
     # Defaults of None: an option given here beats a targets file's defaults (docs/fleet.md).
     p.add_argument("--connect-timeout", type=cc.seconds, default=None, metavar="S", help="default 5")

@@ -98,7 +98,10 @@ class ProbeOutcome:
         """One line for tables and --verbose: the outcome with what proves it."""
         if self.outcome == ALERT and self.alert is not None:
             a = self.alert
-            return f"alert {a.name} ({a.description})" + (" [encrypted]" if a.encrypted else "")
+            text = f"alert {a.name} ({a.description})" + (" [encrypted]" if a.encrypted else "")
+            if a.odd_record_version is not None:  # a malformed record, still TLS
+                text += f" in a malformed record (version 0x{a.odd_record_version:04x})"
+            return text
         from scanner.outcome_text import quote_bytes, render_outcome
 
         if self.outcome == NOT_TLS:

@@ -168,9 +168,17 @@ def parse_hex(text: str) -> bytes:
     return bytes.fromhex(cleaned)
 
 
+def _odd_alert_header(data: bytes, i: int) -> bool:
+    """An alert record with version 0x0000 and length 2, as a large CDN sends its refusal
+    (issue 11 case 4): malformed, yet a TLS alert."""
+    return data[i : i + 5] == bytes((c.ALERT, 0, 0, 0, 2))
+
+
 def _plausible_tls_header(data: bytes, i: int) -> bool:
     if i + 3 > len(data):
         return False
+    if _odd_alert_header(data, i):
+        return True
     if data[i] not in _CONTENT_TYPES or data[i + 1] != 3 or data[i + 2] > 4:
         return False
     if i + 5 <= len(data):
@@ -592,6 +600,12 @@ def _tls_record(offset: int, ct: int, version: int, length: int, payload: bytes,
             notes.append("the sender switches to the negotiated keys: its next records are encrypted")
             state.encrypted = True
     elif ct == c.ALERT:
+        if version >> 8 != 3:
+            notes.append(
+                f"malformed record: version 0x{version:04x} (every TLS record version starts "
+                "with 03), but a 2-byte alert: some CDNs and load balancers send their refusal so, often to a "
+                "ClientHello without SNI (the server needs a server name)"
+            )
         if length == 2 and len(payload) == 2:
             alert_level, alert_description = payload[0], payload[1]
             notes.append(_alert_note(vname, payload[0], payload[1]))

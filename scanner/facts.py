@@ -41,7 +41,9 @@ from scanner.probes import (
     client_auth,
     groups,
     preference,
+    sni,
     starttls_checks,
+    tolerance,
     versions,
     vulns,
 )
@@ -51,15 +53,16 @@ from scanner.probes.suites import ENDS_VERSION, VersionScan
 from scanner.results import ChainResult, EndpointResult, ProbeLog, Stats
 from scanner.starttls import alpn_for, opener_for, per_endpoint, with_starttls
 
-# The probes that run once the versions are known, concurrently: (name in --probes, entry
-# point). Each entry point is ``async def run(ctx, supported) -> None``.
-AFTER_VERSIONS: tuple[tuple[str, Callable[[ProbeContext, list[int]], Awaitable[None]]], ...] = (
-    ("preference", preference.run),
-    ("groups", groups.run),
-    ("certificates", certificates.run),
-    ("behaviours", behaviours.run),
-    ("vulns", vulns.run),
-    ("behaviours", starttls_checks.run),
+# The probes that run once the versions are known, concurrently: (the --probes names that
+# turn it on, entry point). Each entry point is ``async def run(ctx, supported) -> None``.
+AFTER_VERSIONS: tuple[tuple[tuple[str, ...], Callable[[ProbeContext, list[int]], Awaitable[None]]], ...] = (
+    (("preference",), preference.run),
+    (("groups",), groups.run),
+    (("certificates",), certificates.run),
+    (("behaviours",), behaviours.run),
+    (("vulns",), vulns.run),
+    (("behaviours",), starttls_checks.run),
+    (("tolerance", "tolerance-full"), tolerance.run),
 )
 
 
@@ -121,9 +124,13 @@ async def _run(ctx: ProbeContext) -> None:
         return
     probes = ctx.options.probes
     supported = [v for v in ctx.options.versions if ctx.found.versions[v].supported]
+    if not supported:
+        # Every version refused the hello: before calling the server broken, try the
+        # other side of SNI (scanner/probes/sni.py).
+        await sni.other_side(ctx)
     async with trio.open_nursery() as nursery:
-        for name, run in AFTER_VERSIONS:
-            if name in probes:
+        for names, run in AFTER_VERSIONS:
+            if any(name in probes for name in names):
                 nursery.start_soon(run, ctx, supported)
     if "client_auth" in probes:
         await client_auth.run(ctx)
@@ -197,6 +204,12 @@ def _assemble(ctx: ProbeContext, started: datetime, duration: float, *, deadline
         ) if "client_auth" in options.probes else (),
         client_certificates=found.client_certificates,
         vulns=found.vulns,
+        # What the adaptive step of the version scans, the tolerance probes and the record
+        # splitting check found.
+        intolerances=tuple(
+            i for _, scan in sorted(found.versions.items(), reverse=True) for i in scan.intolerances
+        ) + found.tolerance_intolerances + found.split_intolerances,
+        tolerance=found.tolerance,
         **base,  # type: ignore[arg-type]
     )
 

@@ -85,8 +85,11 @@ def check_seconds(name: str, value: object) -> None:
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 ALL_PROBES = (
     "protocols", "suites", "preference", "groups", "certificates", "behaviours",
-    "client_auth", "revocation", "vulns",
+    "client_auth", "revocation", "vulns", "tolerance",
 )
+# Probes a user may name that a full scan does not run: "tolerance-full" runs every
+# tolerance check, not only the default family (issue 11).
+KNOWN_PROBES = (*ALL_PROBES, "tolerance-full")
 QUICK_PROBES = ("protocols", "certificates", "client_auth")
 SCAN_VERSIONS = (c.TLS13, c.TLS12, c.TLS11, c.TLS10, c.SSL3, c.SSL2)
 
@@ -149,7 +152,7 @@ class ScanOptions:
             raise ValueError(f"per_endpoint must be an integer of at least 1, not {self.per_endpoint!r}")
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise ValueError(f"retries must be an integer of at least 0, not {self.retries!r}")
-        unknown = set(self.probes) - set(ALL_PROBES)
+        unknown = set(self.probes) - set(KNOWN_PROBES)
         if unknown:
             raise ValueError(f"unknown probe(s): {', '.join(sorted(map(str, unknown)))}")
         for name in ("versions", "client_versions"):

@@ -118,14 +118,17 @@ class Behaviours:
     secure_renegotiation: bool | None = None
     extended_master_secret: bool | None = None
     encrypt_then_mac: bool | None = None
+    encrypt_then_mac_detail: str = ""  # why None: "not applicable: no CBC suite is accepted"
     session_ticket: bool | None = None
     ocsp_stapling: bool | None = None
     fallback_scsv: bool | None = None  # True: inappropriate_fallback sent as it should
     fallback_detail: str = ""
     compression: tuple[int, ...] = ()  # methods the server accepted other than null
     server_preference: tuple[tuple[int, bool], ...] = ()  # (version, imposes its order)
+    chacha_priority: tuple[int, ...] = ()  # versions: server order, but ChaCha20 first if the client wants it
     sni_required: bool | None = None
     sni_detail: str = ""
+    sni_name_refused: bool = False  # the name sent is refused, a hello without SNI is accepted
     downgrade_sentinel: bool | None = None
 
 
@@ -145,6 +148,41 @@ class VulnCheck:
     version: int | None = None
     oracle: str | None = None
     connections: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intolerance:
+    """A ClientHello shape the server fails on while a nearby one works (issue 11).
+
+    ``kind``: hello_length, suite_count, hello_shape (scanner.probes.adaptive) or a
+    tolerance probe's kind (scanner.probes.tolerance). ``trigger``: the exact difference,
+    in words. ``failed`` / ``worked``: the hellos tried and how each ended, in words.
+    ``low`` / ``high``: the failing range of the measured quantity (bytes of the
+    ClientHello handshake message for hello_length, suites for suite_count; None: open),
+    so a client simulation can tell whether a given hello falls in it.
+    """
+
+    kind: str
+    trigger: str
+    failed: tuple[str, ...] = ()
+    worked: tuple[str, ...] = ()
+    versions: tuple[int, ...] = ()
+    low: int | None = None
+    high: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToleranceCheck:
+    """One tolerance probe (scanner.probes.tolerance): the hello the endpoint accepts with
+    one difference (``trigger``), asked in ``version``; ``tolerated`` when the server still
+    answered as it must; ``detail`` what it did (for the post-quantum key share: the group
+    chosen, or the HelloRetryRequest)."""
+
+    name: str
+    trigger: str
+    version: int
+    tolerated: bool
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,6 +264,8 @@ class EndpointResult:
     client_certificates: tuple[ClientCertAttempt, ...] = ()
     vulns: tuple[VulnCheck, ...] = ()  # the active checks, when the vulns family ran
     anomalies: tuple[str, ...] = ()  # rules the server broke (suite not offered, wrong version)
+    intolerances: tuple[Intolerance, ...] = ()  # hello shapes the server fails on (issue 11)
+    tolerance: tuple[ToleranceCheck, ...] = ()  # the tolerance probes' verdicts (issue 11)
     findings: tuple[Finding, ...] = ()
     probes: tuple[ProbeLog, ...] = ()
     tags: tuple[str, ...] = ()

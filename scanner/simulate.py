@@ -17,7 +17,7 @@ from types import MappingProxyType
 from handshakes import constants as c
 from handshakes import registry as reg
 from scanner.profiles import ClientProfile
-from scanner.results import EndpointResult
+from scanner.results import EndpointResult, Intolerance
 
 __all__ = [
     "REASON_CODES",
@@ -42,6 +42,8 @@ REASON_CODES = (
     # The server requires a client certificate at the version the client would negotiate,
     # and a profile presents none (scanner.compare, from the scan's client_auth facts).
     "client_cert_required",
+    # The client's hello has a shape the server was found intolerant of (issue 11).
+    "intolerance",
     # Only from a live simulation (scanner.audit.live), when the server's answer is neither
     # a ServerHello nor one of the failures above: another alert, a close without one, or
     # the engine outcome that ended the connection.
@@ -79,6 +81,7 @@ class ServerCapabilities:
     cert_key_bits: int = 0
     cert_signature_hash: str | None = None
     alpn: tuple[str, ...] = ()
+    intolerances: tuple[Intolerance, ...] = ()  # hello shapes the server fails on (issue 11)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,6 +164,7 @@ def capabilities_from_result(result: EndpointResult) -> ServerCapabilities:
         cert_key_bits=key_bits,
         cert_signature_hash=sig_hash,
         alpn=result.behaviours.alpn,
+        intolerances=result.intolerances,
     )
 
 
@@ -307,8 +311,60 @@ def _size_problem(
     return None
 
 
+def hello_size(profile: ClientProfile) -> int:
+    """Bytes of the profile's ClientHello handshake message as captured (4-byte header
+    included; RFC 7685's measure). The SNI a real connection sends may change it a little."""
+    ext = 2 + sum(4 + len(body) for _, body in profile.extensions) if profile.extensions else 0
+    return (
+        4 + 2 + 32 + 1 + profile.session_id_length + 2 + 2 * len(profile.cipher_suites)
+        + 1 + len(profile.compression_methods) + ext
+    )
+
+
+def _key_share_groups(profile: ClientProfile) -> tuple[int, ...]:
+    from scanner.profiles.hello import decode_key_share
+
+    for ext_type, body in profile.extensions:
+        if ext_type == c.EXT_KEY_SHARE:
+            try:
+                return tuple(g for g, _ in decode_key_share(body))
+            except Exception:  # noqa: BLE001 - a profile's odd bytes are data
+                return ()
+    return ()
+
+
+def _intolerance(profile: ClientProfile, found: Intolerance) -> str:
+    """Why ``profile``'s hello falls in ``found`` ("" when it does not). Kinds whose
+    trigger cannot be read from a profile (an unknown extension, record framing) are not
+    applied."""
+    if profile.sslv2_hello:
+        return ""
+    if found.kind == "hello_length":
+        size = hello_size(profile)
+        if (found.low is None or size >= found.low) and (found.high is None or size <= found.high):
+            return f"the client's ClientHello is {size} bytes"
+    elif found.kind == "suite_count" and found.low is not None:
+        if len(profile.cipher_suites) >= found.low:
+            return f"the client offers {len(profile.cipher_suites)} cipher suites"
+    elif found.kind == "pq_key_share":
+        hybrids = [g for g in _key_share_groups(profile) if (info := reg.GROUPS.get(g)) and info.kind == "hybrid"]
+        if hybrids:
+            return f"the client sends a {reg.group_name(hybrids[0])} key share"
+    elif found.kind == "grease":
+        codes = (*profile.cipher_suites, *profile.groups, *(t for t, _ in profile.extensions))
+        if any(reg.is_grease(x) for x in codes):
+            return "the client sends GREASE values"
+    return ""
+
+
 def simulate(profile: ClientProfile, server: ServerCapabilities) -> Simulation:
     """What ``profile`` would negotiate with ``server``, or the first rule that fails."""
+    # 0. Issue 11: a hello in a shape the server was found to fail on never gets an answer
+    # the negotiation rules could apply to.
+    for intolerance in server.intolerances:
+        why = _intolerance(profile, intolerance)
+        if why:
+            return _fail(profile, "intolerance", f"{why}: {intolerance.trigger}")
     # 1. Version. RFC 5246 appendix E.1: the server answers with the highest version it
     # supports up to the client's; RFC 8446 section 4.2.1 and appendix D: a client whose
     # supported_versions lists TLS 1.3 gets it from a TLS 1.3 server. A client rejects a

@@ -33,6 +33,7 @@ from scanner.results import (  # noqa: E402
     ClientCertAttempt,
     EndpointResult,
     Finding,
+    Intolerance,
     ProtocolResult,
     StartTLSResult,
     SuiteResult,
@@ -305,10 +306,65 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
             client_certificates=(ClientCertAttempt(label="alice.p12", version=c.TLS12, subject="CN=alice", issuer="CN=Old Partner CA",
                                                    verdict="alert", alert=47, stage="after the client Certificate"),)), o),
         **_vuln_examples(o),
+        "cipher.chacha_priority": (_ok(behaviours=Behaviours(secure_renegotiation=True, extended_master_secret=True,
+                                                             fallback_scsv=True, server_preference=((c.TLS13, True), (c.TLS12, True)),
+                                                             chacha_priority=(c.TLS13, c.TLS12))), o),
+        "sni.name_unknown": (_ok(
+            protocols=(_proto(c.TLS13, False, alert=112), _proto(c.TLS12, False, alert=112)), cipher_suites=(),
+            behaviours=Behaviours(sni_required=False, sni_name_refused=True,
+                                  sni_detail="with server_name 'www.example.test' every version was refused; "
+                                  "without SNI: ServerHello (TLSv1.3)")), o),
+        **_intolerance_examples(o),
     }
     missing = set(CATALOGUE) - set(out)
     assert not missing, f"no documentation example for {sorted(missing)}"
     return out
+
+
+def _intolerance_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, ScanOptions]]:
+    """Issue 11: one EndpointResult per intolerance kind, as the probes record them."""
+    def one(**kw: Any) -> tuple[EndpointResult, ScanOptions]:
+        return _ok(intolerances=(Intolerance(**kw),)), o
+
+    return {
+        "intolerance.hello_length": one(
+            kind="hello_length", trigger="ClientHello of 256-511 bytes gets no answer", versions=(c.TLS13,),
+            failed=("TLSv1.3 hello of 378 bytes with 5 suites: timeout (no complete answer within 5s)",),
+            worked=("a mainstream client's TLSv1.3 hello of 512 bytes with 15 suites: accepted",
+                    "the same TLSv1.3 hello padded to 512 bytes: accepted"),
+            low=256, high=511),
+        "intolerance.suite_count": one(
+            kind="suite_count", trigger="a ClientHello with more than 100 cipher suites is refused", versions=(c.TLS12,),
+            failed=("TLSv1.2 hello of 536 bytes with 128 suites: closed", "TLSv1.2 hello with 101 suites: refused"),
+            worked=("TLSv1.2 hello with 100 suites: accepted",), low=101),
+        "intolerance.hello_shape": one(
+            kind="hello_shape", versions=(c.TLS13,),
+            trigger="the scanner's TLSv1.3 hello is refused while a mainstream client's is accepted",
+            failed=("TLSv1.3 hello of 520 bytes with 5 suites: alert handshake_failure (40)",),
+            worked=("a mainstream client's TLSv1.3 hello of 512 bytes with 15 suites: accepted",)),
+        "intolerance.record_splitting": one(
+            kind="record_splitting",
+            trigger="application data split into a 1-byte record and the rest (the 1/n-1 record split of "
+            "MS12-006 and the browsers' BEAST countermeasure)",
+            failed=("GET / split 1 + rest: closed without an HTTP answer",),
+            worked=("GET / in one record: HTTP/1.1 200 OK",)),
+        **{
+            f"intolerance.{kind}": one(
+                kind=kind, versions=(version,), trigger=trigger,
+                failed=(f"{'TLSv1.3' if version == c.TLS13 else 'TLSv1.2'} hello of {size} bytes: closed "
+                        "(the server closed the connection without an alert)",),
+                worked=(f"the same {'TLSv1.3' if version == c.TLS13 else 'TLSv1.2'} hello without it: accepted "
+                        "(the version scan)",))
+            for kind, version, size, trigger in (
+                ("pq_key_share", c.TLS13, 1530, "a ClientHello with an X25519MLKEM768 key share (1216 bytes; the hello "
+                 "crosses a TCP segment), as current Chrome and Firefox send"),
+                ("grease", c.TLS13, 399, "GREASE values (RFC 8701) in the suites, groups, key shares, versions and extensions"),
+                ("version", c.TLS13, 383, "supported_versions announcing a future 0x0305 before TLS 1.3 (RFC 8446 section 4.2.1)"),
+                ("extension", c.TLS12, 324, "an empty extension (extended_master_secret) as the last extension"),
+                ("record_layer", c.TLS12, 519, "the ClientHello fragmented into records of 8 bytes (RFC 5246 section 6.2.1)"),
+            )
+        },
+    }
 
 
 # -- rendering ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from scanner.results import (
     ChainResult,
     EndpointResult,
     GroupResult,
+    Intolerance,
     ProtocolResult,
     SuiteResult,
 )
@@ -300,6 +301,15 @@ def endpoint_from_json(data: Mapping[str, Any]) -> EndpointResult:
         dh_bits=tuple(data.get("dh_bits", ())),
         certificates=tuple(chains),
         behaviours=behaviours,
+        intolerances=tuple(
+            Intolerance(
+                kind=str(i["kind"]), trigger=str(i.get("trigger", "")),
+                failed=tuple(i.get("failed", ())), worked=tuple(i.get("worked", ())),
+                versions=tuple(_version(v) for v in i.get("versions", ())),
+                low=i.get("low"), high=i.get("high"),
+            )
+            for i in data.get("intolerances", ())
+        ),
         tags=tuple(data.get("tags", ())),
     )
 

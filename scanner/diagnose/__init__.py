@@ -8,7 +8,15 @@
 # live in catalogue.py. No rule does IO or reads the clock except through options.now.
 from __future__ import annotations
 
-from scanner.diagnose import certificates, client_auth, connectivity, protocols, starttls, vulns
+from scanner.diagnose import (
+    certificates,
+    client_auth,
+    connectivity,
+    intolerance,
+    protocols,
+    starttls,
+    vulns,
+)
 from scanner.diagnose.catalogue import CATALOGUE, Entry
 from scanner.diagnose.client_certs import client_cert_findings
 from scanner.diagnose.common import Rule
@@ -25,6 +33,7 @@ RULES: dict[str, Rule] = {
     **client_auth.RULES,
     **vulns.RULES,
     **starttls.RULES,
+    **intolerance.RULES,
 }
 assert set(RULES) == set(CATALOGUE), "every catalogued finding needs exactly one rule"
 

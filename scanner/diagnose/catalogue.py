@@ -226,6 +226,25 @@ _ENTRIES = (
             "Windows Vista+)."
         ),
     ),
+    Entry(
+        id="sni.name_unknown",
+        topic="Connectivity",
+        severity="high",
+        title="The server does not know this name",
+        cause=(
+            "Every handshake that names the site in server_name (SNI) is refused, with "
+            "unrecognized_name (112) or another alert, while a handshake without SNI succeeds: "
+            "the server (or the load balancer or CDN in front of it) has no site, certificate "
+            "or binding for this name. Clients using this name fail; clients connecting by IP "
+            "address get the default site."
+        ),
+        resolution=(
+            "Add the name to the server's configuration: an IIS HTTPS binding with this host "
+            "name, an nginx `server_name` / Apache `ServerName` or `ServerAlias` in the TLS "
+            "virtual host, the hostname on the load balancer's or CDN's certificate and routing. "
+            "Check that the client uses the name you configured (a typo, www. or not)."
+        ),
+    ),
     # -- protocols and cipher suites ------------------------------------------------------
     Entry(
         id="protocol.no_common_version",
@@ -1149,6 +1168,194 @@ _ENTRIES = (
             "when TLS starts (postfix 2.8.4 / 2.7.5 and later; Exim, Dovecot, Courier fixes "
             "referenced by CVE-2011-0411 and CVE-2021-33515, CVE-2021-38371). If you cannot "
             "update, put a TLS-terminating proxy in front that speaks implicit TLS."
+        ),
+    ),
+    Entry(
+        id="cipher.chacha_priority",
+        topic="Protocols and cipher suites",
+        severity="info",
+        title="The server puts ChaCha20 first for clients that prefer it",
+        cause=(
+            "The server imposes its own cipher order, except that a client listing a "
+            "ChaCha20-Poly1305 suite first gets ChaCha20 (OpenSSL's -prioritize_chacha / "
+            "SSL_OP_PRIORITIZE_CHACHA, BoringSSL's equal-preference groups): phones without AES "
+            "instructions get the faster cipher. The order shown is the one the server gives "
+            "every other client."
+        ),
+        resolution=(
+            "Nothing to fix: this is a deliberate and sound setting. To give every client the "
+            "server's order, remove `PrioritizeChaCha` from the OpenSSL configuration "
+            "(`Options = -PrioritizeChaCha`; nginx: `ssl_conf_command Options -PrioritizeChaCha`)."
+        ),
+    ),
+    # -- intolerance: hello shapes the server fails on (issue 11) ------------------------
+    Entry(
+        id="intolerance.hello_length",
+        topic="Intolerance",
+        severity="medium",
+        title="ClientHellos of some lengths get no answer",
+        cause=(
+            "The server (or a load balancer or firewall in front of it) fails on a ClientHello "
+            "whose length falls in a range: the known case is 256 to 511 bytes, which F5 BIG-IP "
+            "versions before 11.x never answer (RFC 7685 section 4). Clients whose hello falls "
+            "in the range (older OpenSSL, curl, Java, and any client that adds or removes a "
+            "suite or an extension) hang until their timeout; browsers pad their hellos to 512 "
+            "bytes and get through. The evidence gives the lengths that failed and worked."
+        ),
+        resolution=(
+            "Upgrade the device that terminates TLS (F5: apply the fix for ID 367113 or upgrade "
+            "to 11.x or later), or take it out of the TLS path. Until then, clients can pad "
+            "their hellos to at least 512 bytes: OpenSSL does it with SSL_OP_TLSEXT_PADDING "
+            "(`Options = TLSEXT_PADDING` is not a config keyword: set it in code), GnuTLS with "
+            "the %DUMBFW priority keyword."
+        ),
+    ),
+    Entry(
+        id="intolerance.suite_count",
+        topic="Intolerance",
+        severity="medium",
+        title="ClientHellos with many cipher suites are refused",
+        cause=(
+            "The server (or a device in front of it) closes or refuses a ClientHello that lists "
+            "more cipher suites than a fixed limit, although it accepts the same hello with "
+            "fewer. Scanners and clients with long suite lists (Java with every suite enabled, "
+            "OpenSSL with `ALL`) fail; browsers, which send about 15, get through. The evidence "
+            "gives the largest count that worked."
+        ),
+        resolution=(
+            "Upgrade or reconfigure the device that parses the ClientHello (load balancer, WAF, "
+            "IPS) so that it accepts long suite lists. On clients, offer fewer suites (for "
+            "OpenSSL, a `CipherString` such as `ECDHE+AESGCM:ECDHE+CHACHA20`)."
+        ),
+    ),
+    Entry(
+        id="intolerance.hello_shape",
+        topic="Intolerance",
+        severity="medium",
+        title="The server refuses a hello that differs from a browser's",
+        cause=(
+            "A version was refused (silence, a close or handshake_failure) for the scanner's "
+            "ClientHello but accepted for a mainstream client's (a current browser's shape), and "
+            "neither its length nor its suite count explains it: an extension, a list or the "
+            "version numbers make the difference. Clients that do not look like a browser "
+            "(embedded stacks, older libraries, scanners) may fail the same way. The version "
+            "was enumerated through the browser's shape."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it; compare the two hellos "
+            "in the evidence (run the scan with --verbose) and, if one extension is at fault, "
+            "report it to the vendor. RFC 8446 section 4.1.2 and RFC 5246 section 7.4.1.4 "
+            "require servers to ignore extensions they do not know."
+        ),
+    ),
+    Entry(
+        id="intolerance.pq_key_share",
+        topic="Intolerance",
+        severity="high",
+        title="A hello with a post-quantum key share fails",
+        cause=(
+            "Current Chrome, Edge and Firefox send an X25519MLKEM768 key share (1216 bytes) in "
+            "every ClientHello, which makes the hello about 1.5 KB and splits it across two TCP "
+            "segments. This server, or a device in front of it, fails on that hello although it "
+            "accepts the same hello without the share: browsers that send it cannot connect, and "
+            "any client that enables X25519MLKEM768 will break here."
+        ),
+        resolution=(
+            "Find what fails on large or post-quantum hellos: often a firewall, IPS or load "
+            "balancer that reads only the first TCP segment, or a TLS library that rejects an "
+            "unknown key share instead of ignoring it (RFC 8446 section 4.2.8). Upgrade it "
+            "(vendors fixed this in 2023-2024) or disable its TLS inspection. Clients can turn "
+            "the share off while it is fixed (Chrome: the PostQuantumKeyAgreementEnabled policy; "
+            "OpenSSL 3.5: a `Groups` list without X25519MLKEM768)."
+        ),
+    ),
+    Entry(
+        id="intolerance.grease",
+        topic="Intolerance",
+        severity="medium",
+        title="GREASE values break the handshake",
+        cause=(
+            "The server fails on a ClientHello with GREASE values (RFC 8701: reserved values "
+            "browsers put in every list so that servers keep ignoring values they do not know), "
+            "although it accepts the same hello without them. Chrome and Edge send GREASE in "
+            "every hello, so they cannot connect."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it: RFC 8446 section 4.1.2 "
+            "and RFC 8701 require unknown suites, groups, versions and extensions to be ignored."
+        ),
+    ),
+    Entry(
+        id="intolerance.version",
+        topic="Intolerance",
+        severity="medium",
+        title="The server fails on version numbers it should negotiate down",
+        cause=(
+            "The server fails on a hello announcing a version it does not know (a future 0x0305 "
+            "in supported_versions, or client_version 0x0304 in a TLS 1.2 hello) instead of "
+            "answering with the highest version both support (RFC 8446 section 4.2.1 and appendix "
+            "D, RFC 5246 appendix E.1). Version intolerance is why clients once fell back to "
+            "older versions, and it will break the next TLS version."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it; no client setting "
+            "works around it safely (version fallback re-opens downgrade attacks)."
+        ),
+    ),
+    Entry(
+        id="intolerance.extension",
+        topic="Intolerance",
+        severity="medium",
+        title="The server fails on an extension or list it should ignore",
+        cause=(
+            "The server fails on a hello with an unknown extension, an empty extension last (a "
+            "known appliance bug), a large extension or a long signature_algorithms list, "
+            "although it accepts the same hello without it. Clients that add an extension "
+            "(a new browser feature, ECH, a post-quantum scheme) will break here."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it: a server must ignore "
+            "extensions it does not know (RFC 5246 section 7.4.1.4, RFC 8446 section 4.2) and "
+            "schemes it does not support (RFC 8446 section 4.2.3)."
+        ),
+    ),
+    Entry(
+        id="intolerance.record_layer",
+        topic="Intolerance",
+        severity="medium",
+        title="The server fails on how the hello is framed in records",
+        cause=(
+            "The server fails on a ClientHello split into several records (small fragments, or a "
+            "hello over 16 KB) or on a record version it should ignore, although it accepts the "
+            "same hello in one record. RFC 5246 section 6.2.1 lets a handshake message span "
+            "records, and large post-quantum hellos will need it."
+        ),
+        resolution=(
+            "Upgrade the server's TLS stack or the device in front of it (load balancers and IPS "
+            "that read only the first record are the usual cause)."
+        ),
+    ),
+    Entry(
+        id="intolerance.record_splitting",
+        topic="Intolerance",
+        severity="medium",
+        title="The server application fails on a request split across records",
+        cause=(
+            "After a full handshake the server answered an HTTP request sent in one TLS record, "
+            "but not the same request split into a 1-byte record and the rest (the 1/n-1 split "
+            "that the MS12-006 update to Windows and the browsers' BEAST countermeasure use with "
+            "CBC suites in SSL 3.0 / TLS 1.0). The application behind TLS handles only the first "
+            "record it reads, so such clients get an empty page or \"cannot display the "
+            "webpage\" (seed 001 scenario 6)."
+        ),
+        resolution=(
+            "Fix the server application to read until the request is complete, whatever the "
+            "record boundaries (RFC 5246 section 6.2.1 lets data arrive in any split), and "
+            "offer TLS 1.2 or later with AEAD suites, where clients do not split. While it is "
+            "fixed, on the Windows clients: the SendExtraRecord value under "
+            "HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL (2 disables the "
+            "extra record globally), or the FEATURE_SCH_SEND_AUX_RECORD_KB_2618444 feature control "
+            "key for iexplore.exe and other named applications (KB 2643584)."
         ),
     ),
 )

@@ -22,6 +22,7 @@ from scanner.outcome_text import clean_detail
 from scanner.results import EndpointResult, Finding, ProtocolResult
 
 UNRECOGNIZED_NAME = 112
+HANDSHAKE_FAILURE = 40
 INTERNAL_ERROR = 80
 _ABORTS = ("reset", "closed")
 
@@ -143,11 +144,17 @@ def _no_version(result: EndpointResult) -> list[ProtocolResult]:
     return probed(result)
 
 
-def _all_unrecognized_name(ps: list[ProtocolResult]) -> bool:
+def _odd_sni_refusal(p: ProtocolResult) -> bool:
+    """handshake_failure (40) in a malformed record (version 0x0000) to a hello without
+    SNI: how a large CDN refuses a client that names no site (issue 11 case 4)."""
+    return p.alert == HANDSHAKE_FAILURE and "malformed record" in p.detail
+
+
+def _all_unrecognized_name(ps: list[ProtocolResult], no_sni: bool = False) -> bool:
     alerts = [p for p in ps if p.outcome == "alert"]
-    return bool(alerts) and all(p.alert == UNRECOGNIZED_NAME for p in alerts) and all(
-        p.outcome in ("alert", "timeout") for p in ps
-    )
+    return bool(alerts) and all(
+        p.alert == UNRECOGNIZED_NAME or (no_sni and _odd_sni_refusal(p)) for p in alerts
+    ) and all(p.outcome in ("alert", "timeout") for p in ps)
 
 
 def handshake_aborted(result: EndpointResult, options: ScanOptions) -> Finding | None:
@@ -174,7 +181,7 @@ def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding 
     answered = [p for p in ps if p.outcome != "timeout"]
     if not answered or all(_aborted(p) for p in answered):
         return None
-    if _all_unrecognized_name(ps):
+    if _all_unrecognized_name(ps, no_sni=result.sni is None) or result.behaviours.sni_name_refused:
         return None
     return make(
         "handshake.rejected",
@@ -185,25 +192,31 @@ def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding 
 def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """Fires when (a) the SNI probe recorded that a handshake without SNI fails
     (Behaviours.sni_required), (b) no version is accepted and every refusal is
-    unrecognized_name (112) (no SNI sent, or a name the server does not know), or
+    unrecognized_name (112) (no SNI sent, or a name the server does not know) or, with no
+    SNI sent, handshake_failure (40) in a malformed record (version 0x0000), or
     (c) without SNI the server sends another leaf certificate that is not valid for the
     name (the chain seen with sni=None against the one seen with the scan's SNI)."""
     evidence: list[str] = []
     b = result.behaviours
-    if b.sni_required:
+    if b.sni_required and not b.sni_name_refused:
         evidence.append(b.sni_detail or "a handshake without SNI fails")
     ps = _no_version(result)
-    if _all_unrecognized_name(ps):
+    if _all_unrecognized_name(ps, no_sni=result.sni is None) and not b.sni_name_refused:
         sent = (
             "no server_name was sent"
             if result.sni is None
             else f"the server_name {result.sni!r} was sent (a name the server does not know)"
         )
+        how = (
+            alert_text(UNRECOGNIZED_NAME)
+            if all(p.alert == UNRECOGNIZED_NAME for p in ps if p.outcome == "alert")
+            else f"{alert_text(UNRECOGNIZED_NAME)} or {alert_text(HANDSHAKE_FAILURE)} in a malformed record"
+        )
         evidence.append(
-            f"{sent} and every ClientHello was refused with {alert_text(UNRECOGNIZED_NAME)}: "
+            f"{sent} and every ClientHello was refused with {how}: "
             + lines(outcome_text(p) for p in ps)
         )
-    if result.sni is not None:
+    if result.sni is not None and not b.sni_name_refused:  # that case: sni.name_unknown
         with_sni = [ch for ch in result.certificates if ch.sni == result.sni]
         without = [ch for ch in result.certificates if ch.sni is None]
         sni_leaves = {ch.der[0] for ch in with_sni if ch.der}
@@ -241,6 +254,18 @@ def scan_partial(result: EndpointResult, options: ScanOptions) -> Finding | None
     return make("scan.partial", text)
 
 
+def sni_name_unknown(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """Behaviours.sni_name_refused: every version refused the hello naming the site (the
+    scan's SNI), and a hello without SNI was accepted. Quotes every version's refusal and
+    what the hello without SNI got (issue 11: try the other side before calling a server
+    broken)."""
+    b = result.behaviours
+    if not b.sni_name_refused:
+        return None
+    refusals = lines(outcome_text(p) for p in probed(result))
+    return make("sni.name_unknown", f"{b.sni_detail}; with the name: {refusals}")
+
+
 # finding id -> the one function that decides it.
 RULES: dict[str, Rule] = {
     "dns.unresolved": dns_unresolved,
@@ -252,4 +277,5 @@ RULES: dict[str, Rule] = {
     "handshake.aborted": handshake_aborted,
     "handshake.rejected": handshake_rejected,
     "sni.required": sni_required,
+    "sni.name_unknown": sni_name_unknown,
 }

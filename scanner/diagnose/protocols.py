@@ -175,7 +175,10 @@ def server_violation(result: EndpointResult, options: ScanOptions) -> Finding | 
 
 def fallback_scsv_missing(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """Behaviours.fallback_scsv is False: a lower-version ClientHello carrying
-    TLS_FALLBACK_SCSV was not refused with inappropriate_fallback (86)."""
+    TLS_FALLBACK_SCSV was accepted instead of refused with inappropriate_fallback (86). A
+    hello refused otherwise (another alert, a close, no answer) cannot be downgraded: that
+    leaves fallback_scsv None, with "refused without inappropriate_fallback (86)" in
+    fallback_detail, and no finding."""
     b = result.behaviours
     if b.fallback_scsv is not False:
         return None
@@ -233,6 +236,19 @@ def no_ems(result: EndpointResult, options: ScanOptions) -> Finding | None:
 
 
 
+def chacha_priority(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """Behaviours.chacha_priority is not empty: with its suites reversed the server took
+    the ChaCha20 suite listed first, with ChaCha20 listed last it took its own first."""
+    found = result.behaviours.chacha_priority
+    if not found:
+        return None
+    return make(
+        "cipher.chacha_priority",
+        f"in {versions(found)} the server imposes its order, but chooses ChaCha20-Poly1305 for a "
+        "client that lists it first",
+    )
+
+
 # finding id -> the one function that decides it.
 RULES: dict[str, Rule] = {
     "protocol.no_common_version": no_common_version,
@@ -246,4 +262,5 @@ RULES: dict[str, Rule] = {
     "tls.insecure_renegotiation": insecure_renegotiation,
     "tls.compression": compression,
     "tls.no_ems": no_ems,
+    "cipher.chacha_priority": chacha_priority,
 }

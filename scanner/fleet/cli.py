@@ -31,7 +31,7 @@ from scanner.fleet.output import (
 )
 from scanner.fleet.run import Completed, FleetSettings, run_fleet
 from scanner.fleet.targets_file import DEFAULT_CIDR_CAP, DEPTHS, Layer, RunLimits, load_targets
-from scanner.options import ALL_PROBES, ScanOptions, Target
+from scanner.options import KNOWN_PROBES, ScanOptions, Target
 from scanner.results import endpoint_json
 from scanner.targets import TargetError, parse_target
 
@@ -80,9 +80,9 @@ def layer_from_args(args: argparse.Namespace) -> Layer:
         kw["depth"] = DEPTHS["quick"]
     if getattr(args, "probes", None):
         wanted = {p.strip() for p in args.probes.split(",") if p.strip()}
-        unknown = wanted - set(ALL_PROBES)
+        unknown = wanted - set(KNOWN_PROBES)
         if unknown:
-            raise UsageError(f"unknown probe(s): {', '.join(sorted(unknown))}; known: {', '.join(ALL_PROBES)}")
+            raise UsageError(f"unknown probe(s): {', '.join(sorted(unknown))}; known: {', '.join(KNOWN_PROBES)}")
         kw["depth"] = frozenset(wanted)
     for name, key in (("connect_timeout", "connect"), ("read_timeout", "read"), ("endpoint_timeout", "endpoint")):
         value = getattr(args, name, None)

@@ -28,6 +28,7 @@ from typing import IO, Any
 from handshakes import registry as reg
 from scanner.options import (
     ALL_PROBES,
+    KNOWN_PROBES,
     QUICK_PROBES,
     STARTTLS_PROTOCOLS,
     Deadlines,
@@ -718,8 +719,8 @@ def _bool(ctx: _Ctx, value: Any, line: int | None, name: str) -> bool:
 
 def _probes(ctx: _Ctx, value: Any, line: int | None) -> dict[str, Any]:
     def known(name: Any, where: int | None) -> str:
-        if name not in ALL_PROBES:
-            raise ctx.fail(where, f"unknown probe {name!r} (known: {', '.join(ALL_PROBES)})")
+        if name not in KNOWN_PROBES:
+            raise ctx.fail(where, f"unknown probe {name!r} (known: {', '.join(KNOWN_PROBES)})")
         return str(name)
 
     if isinstance(value, _Seq):

@@ -29,6 +29,14 @@ import trio
 
 from handshakes import constants as c
 from scanner.lab.certs import IssuedCert, Pki
+from scanner.lab.frontends import (
+    FrontEnd,
+    Quirk,
+    close_above_suites,
+    forward_all,
+    silent_in_length_window,
+    sni_required_odd_alert,
+)
 from scanner.lab.ocsp import OcspResponder
 from scanner.lab.servers import (
     LOOPBACK,
@@ -463,6 +471,24 @@ async def _sni_required(ctx: LabContext) -> Started:
     return await ctx.start(StdlibSSLServer(cert=leaf, sni_callback=require_sni))
 
 
+@_scenario(
+    "sni-name-unknown",
+    title="Server refuses the name the client sends (unrecognized_name) but works without SNI",
+    reproduces="issue 11: a site missing from the server's SNI bindings; the server is not broken",
+    # The default certificate, served without SNI, is another site's: not valid for the name.
+    expected=("sni.name_unknown", "cert.hostname_mismatch"),
+)
+async def _sni_name_unknown(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("sni-name-unknown", sans=(SNI_NAME,))
+
+    def known_names_only(_ssl: Any, server_name: str | None, _ctx: ssl.SSLContext) -> int | None:
+        if server_name is not None and server_name != SNI_NAME:
+            return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+        return None
+
+    return await ctx.start(StdlibSSLServer(cert=leaf, sni_callback=known_names_only))
+
+
 # -- cipher suites --------------------------------------------------------------------------
 
 
@@ -691,6 +717,90 @@ async def _ticketbleed(ctx: LabContext) -> Started:
 
     leaf = await ctx.issue("ticketbleed")
     return await ctx.start(RawServer(ticket_server(leaf, ticketbleed=True)))
+
+
+# -- quirky front ends (issue 11): what real clients reach, a scanner must reach too ----------
+
+
+async def _behind_front_end(
+    ctx: LabContext, name: str, quirk: Quirk, *, swallow_alerts: bool = False,
+    server: Mapping[str, Any] | None = None,
+) -> Started:
+    """A TLS 1.2/1.3 s_server (forward-secret suites) behind a misbehaving front end."""
+    leaf = await ctx.issue(name)
+    backend = await ctx.serve(
+        OpenSSLServer(cert=leaf, min_version=c.TLS12, cipher=_ECDHE_ONLY, **(server or {}))
+    )
+    return await ctx.start(FrontEnd(backend.address, quirk, swallow_alerts=swallow_alerts))
+
+
+@_scenario(
+    "hello-length-window",
+    title="A front end never answers a ClientHello of 256-511 bytes (the F5 bug)",
+    reproduces="RFC 7685 section 4: F5 BIG-IP hangs on ClientHellos of 256 to 511 bytes",
+    expected=("intolerance.hello_length",),
+)
+async def _hello_length_window(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "hello-length-window", silent_in_length_window(256, 511))
+
+
+@_scenario(
+    "suite-count-limit",
+    title="A front end closes TCP when the hello lists more than 100 cipher suites",
+    reproduces="issue 11 case 2: appliances that choke on long suite lists (the server looks TLS 1.3-only)",
+    expected=("intolerance.suite_count",),
+)
+async def _suite_count_limit(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "suite-count-limit", close_above_suites(100))
+
+
+@_scenario(
+    "silent-refusals",
+    title="A front end swallows the server's alerts: every refusal is a TCP close",
+    reproduces="issue 11 case 6: a refused TLS_FALLBACK_SCSV hello is not missing protection",
+)
+async def _silent_refusals(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "silent-refusals", forward_all, swallow_alerts=True)
+
+
+@_scenario(
+    "chacha-priority",
+    title="Server order with ChaCha20 priority (-serverpref -prioritize_chacha)",
+    reproduces="issue 11 case 3: the server order was reported as the client's",
+    expected_info=("cipher.chacha_priority",),
+)
+async def _chacha_priority(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("chacha-priority")
+    return await ctx.start(
+        OpenSSLServer(
+            cert=leaf, min_version=c.TLS12, server_pref=True, extra_args=("-prioritize_chacha",),
+            cipher="ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+            ciphersuites="TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+        )
+    )
+
+
+@_scenario(
+    "record-splitting",
+    title="HTTPS application that reads one record only: a 1/n-1 split request gets no answer",
+    reproduces="seed 001 scenario 6: MS12-006 (KB 2643584) sends an extra record; the site fails",
+    expected=("intolerance.record_splitting",),
+)
+async def _record_splitting(ctx: LabContext) -> Started:
+    leaf = await ctx.issue("record-splitting")
+    return await ctx.start(
+        StdlibSSLServer(cert=leaf, min_version=c.TLS12, alpn=("http/1.1",), first_record_only=True)
+    )
+
+
+@_scenario(
+    "sni-odd-alert",
+    title="Without SNI the front end answers 15 00 00 00 02 02 28 (an alert in a record with version 0x0000)",
+    reproduces="issue 11 case 4: a large CDN refuses hellos without SNI with a malformed alert record",
+    expected=("sni.required",),
+)
+async def _sni_odd_alert(ctx: LabContext) -> Started:
+    return await _behind_front_end(ctx, "sni-odd-alert", sni_required_odd_alert())
 
 
 SCENARIOS: tuple[Scenario, ...] = tuple(_REGISTRY.values())

@@ -812,6 +812,9 @@ class StdlibSSLServerConfig:
     sni_callback: Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None] | None = None
     alpn: tuple[str, ...] = ()
     context_hook: Callable[[ssl.SSLContext], None] | None = None
+    # issue 11 (seed 001 scenario 6): the application reads one record only and answers
+    # only a request whose head is whole in it (a 1/n-1 split request gets no answer).
+    first_record_only: bool = False
 
 
 class StdlibSSLServer(_ThreadedServer):
@@ -903,7 +906,20 @@ class StdlibSSLServer(_ThreadedServer):
             )
         )
         try:
-            if tls.recv(16384):
+            first = tls.recv(16384)
+            if self.config.first_record_only and b"\r\n\r\n" not in first:
+                return  # what broke sites after MS12-006: the request looked empty
+            if first and b"GET ".startswith(first[:4]) and b"\r\n\r\n" not in first:
+                # A request head split across records: read the rest (bounded), as a
+                # correct application does, so that no unread data resets the close.
+                tls.settimeout(0.5)
+                with contextlib.suppress(ssl.SSLError, OSError):
+                    while b"\r\n\r\n" not in first and len(first) < 16384:
+                        more = tls.recv(16384)
+                        if not more:
+                            break
+                        first += more
+            if first:
                 tls.sendall(_http_reply("200 OK", f"stdlib ssl {version_name} {cipher}\n"))
         except (ssl.SSLError, OSError):
             pass
@@ -928,7 +944,10 @@ class RawConnection:
 
     def read_hello(self, timeout: float = 5.0) -> bytes:
         """Read the client's first flight: one whole TLS (or SSLv2) record, or whatever
-        non-TLS bytes arrive first. Returns b"" if the peer closed or nothing came."""
+        non-TLS bytes arrive first. A ClientHello fragmented over several handshake
+        records (RFC 5246 section 6.2.1 allows it; real servers reassemble it) is read
+        whole and returned as one record, so the behaviours parse one record. Returns b""
+        if the peer closed or nothing came."""
         self.sock.settimeout(_POLL)
         data = b""
         deadline = time.monotonic() + timeout
@@ -940,11 +959,11 @@ class RawConnection:
             if not chunk:
                 break
             data += chunk
-            if _first_record_complete(data):
+            if _first_record_complete(data) and _hello_complete(data):
                 break
         if data:
             self._on_receive(data)
-        return data
+        return _coalesced(data)
 
     def send(self, data: bytes) -> bool:
         """Send everything unless the server stops or the peer goes; True if all went."""
@@ -979,6 +998,37 @@ class RawConnection:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
         self.hold(linger)
+
+
+def _handshake_records(data: bytes) -> tuple[bytes, bytes] | None:
+    """(header of the first record, the payloads of the whole handshake records at the
+    start of ``data`` joined) when ``data`` starts with TLS handshake records; else None."""
+    pos, payload = 0, b""
+    while len(data) >= pos + 5 and data[pos] == 22:
+        end = pos + 5 + int.from_bytes(data[pos + 3 : pos + 5], "big")
+        if len(data) < end:
+            break
+        payload += data[pos + 5 : end]
+        pos = end
+    return (data[:5], payload) if payload else None
+
+
+def _hello_complete(data: bytes) -> bool:
+    """The first handshake message (type, u24 length) is whole in the records read."""
+    found = _handshake_records(data)
+    if found is None:
+        return True
+    payload = found[1]
+    return len(payload) >= 4 and len(payload) >= 4 + int.from_bytes(payload[1:4], "big")
+
+
+def _coalesced(data: bytes) -> bytes:
+    """A ClientHello fragmented over several records, as one record (same header)."""
+    found = _handshake_records(data)
+    if found is None or len(found[1]) == int.from_bytes(data[3:5], "big"):
+        return data
+    header, payload = found
+    return header[:3] + len(payload).to_bytes(2, "big") + payload
 
 
 def _first_record_complete(data: bytes) -> bool:

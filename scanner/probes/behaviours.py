@@ -10,9 +10,11 @@ import trio
 
 from handshakes import constants as c
 from handshakes import events as ev
+from handshakes import registry as reg
 from scanner.options import ACCEPTED, ALERT, Target
 from scanner.probes.certificates import tls13_staple
 from scanner.probes.context import Found, ProbeContext
+from scanner.probes.etm import encrypt_then_mac
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, candidate_suites
 from scanner.results import Behaviours
 
@@ -39,6 +41,16 @@ async def run(ctx: ProbeContext, supported: list[int]) -> None:
                 )
 
             nursery.start_soon(fallback)
+        legacy = [v for v in tls if v <= c.TLS12]
+        if legacy:  # encrypt_then_mac asked with CBC suites only (RFC 7366 applies to CBC)
+            etm_version = max(legacy)
+
+            async def etm() -> None:
+                out = await encrypt_then_mac(conn, hello, etm_version, found.versions[etm_version].suites)
+                if out is not None:
+                    found.extra["etm"] = out
+
+            nursery.start_soon(etm)
         top = max(tls)
         first = found.versions[top].first
         sh = first.server_hello if first else None
@@ -87,6 +99,13 @@ def behaviours(found: Found, target: Target) -> Behaviours:
         kw["secure_renegotiation"] = sh.renegotiation_info is not None
         kw["extended_master_secret"] = sh.extended_master_secret
         kw["encrypt_then_mac"] = sh.encrypt_then_mac
+        # The CBC-only probe decides; no CBC suite accepted: not applicable.
+        etm = found.extra.get("etm")
+        if etm is not None and etm.server_hello is not None:
+            kw["encrypt_then_mac"] = etm.server_hello.encrypt_then_mac
+        elif etm is None and found.versions[legacy[0]].suites:
+            kw["encrypt_then_mac"] = None
+            kw["encrypt_then_mac_detail"] = "not applicable: no CBC suite is accepted"
         kw["session_ticket"] = sh.session_ticket
         kw["compression"] = (sh.compression,) if sh.compression else ()
         if tls13 is not None and tls13.supported and legacy[0] == c.TLS12:
@@ -111,13 +130,31 @@ def behaviours(found: Found, target: Target) -> Behaviours:
     fb = found.extra.get("fallback_scsv")
     if fb is not None:
         alert = fb.alert
-        kw["fallback_scsv"] = fb.outcome == ALERT and alert is not None and alert.description == 86
-        kw["fallback_detail"] = fb.describe()
+        # Only an accepted downgrade is missing protection (RFC 7507 section 3); a hello
+        # refused otherwise (another alert, a close, silence) cannot be downgraded.
+        if fb.outcome == ALERT and alert is not None and alert.description == 86:
+            kw["fallback_scsv"] = True
+            kw["fallback_detail"] = fb.describe()
+        elif fb.outcome == ACCEPTED:
+            kw["fallback_scsv"] = False
+            kw["fallback_detail"] = fb.describe()
+        else:
+            kw["fallback_detail"] = f"refused without inappropriate_fallback (86): {fb.describe()}"
     kw["server_preference"] = tuple(
         (v, bool(o)) for v, o in sorted(found.order.items(), reverse=True) if o is not None
     )
+    # Versions whose server order yields to a client that prefers ChaCha20.
+    kw["chacha_priority"] = tuple(v for v, sc in sorted(found.versions.items(), reverse=True) if sc.chacha_priority)
     no_sni = found.extra.get("no_sni")
-    if no_sni is not None:
+    if found.sni_name_refused and no_sni is not None:  # the name, not SNI, is refused
+        sh = no_sni.server_hello
+        kw["sni_name_refused"] = True
+        kw["sni_required"] = False
+        kw["sni_detail"] = (
+            f"with server_name {target.server_name!r} every version was refused; without SNI: "
+            f"ServerHello ({reg.version_name(sh.version) if sh else 'accepted'})"
+        )
+    elif no_sni is not None:
         if no_sni.outcome != ACCEPTED:
             kw["sni_required"] = True
             kw["sni_detail"] = f"without SNI: {no_sni.describe()}"

@@ -13,7 +13,13 @@ from scanner.engine import Connector, ProbeOutcome
 from scanner.options import ScanOptions, Target
 from scanner.probes import suites as sp
 from scanner.probes.hello import HelloFactory
-from scanner.results import ClientAuthResult, ClientCertAttempt, VulnCheck
+from scanner.results import (
+    ClientAuthResult,
+    ClientCertAttempt,
+    Intolerance,
+    ToleranceCheck,
+    VulnCheck,
+)
 
 
 @dataclass(slots=True)
@@ -33,6 +39,11 @@ class Found:
     client_auth: tuple[ClientAuthResult, ...] | None = None
     client_certificates: tuple[ClientCertAttempt, ...] = ()
     vulns: tuple[VulnCheck, ...] = ()  # set by the vulns family (scanner/probes/vulns.py)
+    # The tolerance probes' verdicts and the intolerances they found (scanner/probes/tolerance.py)
+    tolerance: tuple[ToleranceCheck, ...] = ()
+    tolerance_intolerances: tuple[Intolerance, ...] = ()
+    split_intolerances: tuple[Intolerance, ...] = ()  # application-data record splitting
+    sni_name_refused: bool = False  # every version refused the name; without SNI: accepted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

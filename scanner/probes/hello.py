@@ -1,6 +1,11 @@
 # The ClientHellos a scan sends. One factory per endpoint scan: it knows the SNI to send
 # and holds the key-share pool, so a scan generates each key pair once and reuses it across
 # probes (a probe never completes the key exchange, so reuse leaks nothing).
+#
+# It also holds the shape the endpoint was found to need (issue 11, scanner.probes.adaptive):
+# a minimum hello length and a maximum suite count. adapt() only ever tightens them (the
+# largest padding, the smallest count), so the concurrent version scans that learn them
+# commute, and every probe built after that goes through the working shape.
 from __future__ import annotations
 
 import dataclasses
@@ -84,6 +89,23 @@ class HelloFactory:
     # The ALPN list every probe offers unless it asks for another (None: no ALPN). Behind
     # a dialogue before TLS, the protocol's own id or none (scanner/starttls.py alpn_for).
     alpn: tuple[str, ...] | None = ("h2", "http/1.1")
+    pad_to: int | None = None  # learned: pad every hello to this many bytes (RFC 7685)
+    max_suites: int | None = None  # learned: never offer more suites than this
+
+    def adapt(self, *, pad_to: int | None = None, max_suites: int | None = None) -> None:
+        """Tighten the endpoint's working shape (never loosen it): ``pad_to`` in bytes of
+        the ClientHello handshake message, ``max_suites`` suites per hello (SCSVs count)."""
+        if pad_to is not None:
+            self.pad_to = max(self.pad_to or 0, pad_to)
+        if max_suites is not None:
+            self.max_suites = min(self.max_suites or max_suites, max_suites)
+
+    def batch(self, version: int) -> int:
+        """Candidate suites per hello for ``version`` under the learned shape."""
+        size = batch_size(version)
+        if self.max_suites is None:
+            return size
+        return max(1, min(size, self.max_suites - (1 if version == c.SSL3 else 0)))
 
     def spec(
         self,
@@ -132,6 +154,7 @@ class HelloFactory:
                 psk_key_exchange_modes=(1,),
                 alpn=alpn,
                 status_request=True,
+                padding_to=self.pad_to,
             )
         return ClientHelloSpec(
             legacy_version=version,
@@ -149,6 +172,7 @@ class HelloFactory:
             session_ticket=b"",
             status_request=True,
             alpn=alpn,
+            padding_to=self.pad_to,
         )
 
     def probe(

@@ -9,6 +9,8 @@
 # is recorded and the version is re-enumerated one suite per connection.
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -16,6 +18,7 @@ from functools import partial
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes import registry as reg
+from handshakes.client_hello import ClientHelloSpec
 from scanner.engine import Connector, ProbeOutcome
 from scanner.options import (
     ACCEPTED,
@@ -26,7 +29,9 @@ from scanner.options import (
     TIMEOUT,
     UNREACHABLE,
 )
-from scanner.probes.hello import HelloFactory, batch_size, candidate_suites
+from scanner.probes import adaptive
+from scanner.probes.hello import HelloFactory, candidate_suites
+from scanner.results import Intolerance
 
 # Outcomes after which offering another batch to the same version is pointless: nothing
 # listens, another protocol answers, or nothing answers within the deadline.
@@ -56,6 +61,10 @@ class VersionScan:
     violations: list[str] = field(default_factory=list)
     one_by_one: bool = False
     complete: bool = False
+    chacha_priority: bool = False  # server order, but ChaCha20 first when the client wants it
+    # issue 11: what the adaptive step found (scanner.probes.adaptive)
+    intolerances: list[Intolerance] = field(default_factory=list)
+    adapted: bool = False
 
     @property
     def suites(self) -> list[int]:
@@ -76,6 +85,14 @@ def _check(out: ProbeOutcome, version: int, offered: tuple[int, ...]) -> tuple[i
             f"chose {reg.cipher_suite_name(suite)} ({reg.hex_code(suite)}), which was not offered"
         )
     return suite, ""
+
+
+def _stale(hello: HelloFactory, version: int, spec: ClientHelloSpec, offered: tuple[int, ...]) -> bool:
+    """Whether ``spec`` (offering ``offered``) predates the shape the endpoint learned since:
+    a padding or a suite limit it lacks. TLS 1.0-1.3 only (SSL hellos have no padding)."""
+    if not c.TLS10 <= version <= c.TLS13:
+        return False
+    return spec.padding_to != hello.pad_to or len(offered) > hello.batch(version)
 
 
 def _answered_version(out: ProbeOutcome) -> int | None:
@@ -136,9 +153,14 @@ async def _scan_version(
         seen_kx.add(key)
         return True
 
+    template = None  # the mainstream shape, when only that one is accepted (issue 11)
+    redone = 0  # batches asked again through a shape learned meanwhile (bounded)
     while remaining:
-        offered = tuple(remaining[: batch_size(version)])
-        spec = hello.spec(version, offered, compression=result.first is None)
+        offered = tuple(remaining[: hello.batch(version)])
+        if template is not None:
+            spec = dataclasses.replace(template, cipher_suites=offered, random=os.urandom(32))
+        else:
+            spec = hello.spec(version, offered, compression=result.first is None)
         first_probe = result.first is None
         out = await conn.probe(
             f"{name} suites",
@@ -150,9 +172,23 @@ async def _scan_version(
             ),
         )
         if result.first is None:
+            if not result.adapted and adaptive.worth_retrying(version, out):
+                # issue 11: refused for its shape? Ask as a mainstream client would.
+                result.adapted = True
+                found = await adaptive.adapt(conn, hello, version, spec, out)
+                if found is not None:
+                    if found.intolerance is not None:
+                        result.intolerances.append(found.intolerance)
+                    template = found.template
+                    continue  # enumerate again from the start, through the working shape
             result.first = out
             if on_first is not None:
                 on_first()
+        elif redone < 2 and template is None and out.outcome in adaptive.SILENT and _stale(hello, version, spec, offered):
+            # issue 11: built before the endpoint's working shape was learned (by another
+            # version's scan): the same batch once more, through that shape.
+            redone += 1
+            continue
         if out.outcome in ENDS_VERSION:
             break
         if out.outcome != ACCEPTED:
@@ -223,7 +259,7 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
     suites = scan.suites
     if len(suites) < 2 or scan.version == c.SSL2 or scan.one_by_one:
         return None
-    reversed_offer = tuple(reversed(suites[: batch_size(scan.version)]))
+    reversed_offer = tuple(reversed(suites[: hello.batch(scan.version)]))
     spec = hello.spec(scan.version, reversed_offer)
     out = await conn.probe(
         f"{reg.version_name(scan.version)} preference",
@@ -234,7 +270,33 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
         return None
     # Every suite offered is one the server accepts, so a server that follows the client's
     # order must take the first; taking any other is the server's own preference.
-    return chosen != reversed_offer[0]
+    if chosen != reversed_offer[0]:
+        return True
+    # issue 11: a server that gives ChaCha20 priority to clients that list it first
+    # (OpenSSL -prioritize_chacha, BoringSSL's equal-preference groups) takes the first here
+    # although it imposes its order: ask once more with the ChaCha20 suites last.
+    chacha = [x for x in reversed_offer if _is_chacha(x)]
+    others = [x for x in reversed_offer if not _is_chacha(x)]
+    if not chacha or len(others) < 2 or chosen not in chacha:
+        return False
+    again = (*others, *chacha)
+    spec2 = hello.spec(scan.version, again)
+    out2 = await conn.probe(
+        f"{reg.version_name(scan.version)} preference, ChaCha20 last",
+        lambda: hello.probe(spec2, read_flight=False, answer_hrr=False),
+    )
+    chosen2, _ = _check(out2, scan.version, again) if out2.outcome == ACCEPTED else (None, "")
+    if chosen2 is None or chosen2 not in again:
+        return None
+    if chosen2 != again[0]:
+        scan.chacha_priority = True
+        return True
+    return False
+
+
+def _is_chacha(code: int) -> bool:
+    info = reg.cipher_suite(code)
+    return info is not None and info.enc == "CHACHA20"
 
 
 def discovery_is_server_order(scan: VersionScan) -> bool:
@@ -250,7 +312,7 @@ async def rank_by_server(conn: Connector, hello: HelloFactory, scan: VersionScan
     """The server's full order among the found suites when the elimination ran over several
     batches (a later batch may hold a suite the server prefers): elimination again, over
     the found suites only."""
-    left = scan.suites[: batch_size(scan.version)]
+    left = scan.suites[: hello.batch(scan.version)]
     order: list[int] = []
     while len(left) > 1:
         spec = hello.spec(scan.version, tuple(left))

@@ -281,6 +281,7 @@ REASON_LABELS = {
     "sha1_signature": "SHA-1 certificate",
     "cert_type": "certificate type",
     "client_cert_required": "needs a client certificate",
+    "intolerance": "server intolerance",
     "unreachable": "unreachable",
 }
 STATE_WORDS = {

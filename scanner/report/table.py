@@ -234,6 +234,8 @@ def _render_endpoint(result: EndpointResult, *, verbose: bool, color: bool, now:
         parts.append(_section("Anomalies", "\n".join(f"- {a}" for a in result.anomalies)))
     if result.behaviours != Behaviours():
         parts.append(_section("Behaviours", _behaviours(result.behaviours)))
+    if result.tolerance:
+        parts.append(_section("Tolerance", _tolerance(result)))
     if result.findings:
         parts.append(_section("Findings", _findings(result.findings, verbose, color)))
     if verbose and result.probes:
@@ -573,12 +575,15 @@ def _behaviours(b: Behaviours) -> str:
         ("ALPN", alpn),
         ("Secure renegotiation", _yes_no(b.secure_renegotiation)),
         ("Extended master secret", _yes_no(b.extended_master_secret)),
-        ("Encrypt-then-MAC", _yes_no(b.encrypt_then_mac)),
+        ("Encrypt-then-MAC", _with_detail(_yes_no(b.encrypt_then_mac), b.encrypt_then_mac_detail)),
         ("Session tickets", _yes_no(b.session_ticket)),
         ("OCSP stapling", _yes_no(b.ocsp_stapling)),
         ("TLS_FALLBACK_SCSV honoured", _with_detail(_yes_no(b.fallback_scsv), b.fallback_detail)),
         ("Compression", compression),
-        ("Server cipher order", _join(order, empty="not tested")),
+        ("Server cipher order", _join(order, empty="not tested") + (
+            f" (ChaCha20 first for clients that prefer it: {_join(reg.version_name(v) for v in b.chacha_priority)})"
+            if b.chacha_priority else ""
+        )),
         ("SNI required", _with_detail(_yes_no(b.sni_required), b.sni_detail)),
         ("TLS 1.3 downgrade sentinel", _yes_no(b.downgrade_sentinel)),
     ]
@@ -604,8 +609,19 @@ def _starttls(st: StartTLSResult) -> str:
 
 
 def _printable(text: str, limit: int = 300) -> str:
-    out = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text.replace("\r\n", " / ").strip())
+    """A server's words on one line (CR LF shown as " / "), escaped by the one sanitizer
+    (scanner.report.printable), cut at ``limit`` characters."""
+    out = printable(text.replace("\r\n", " / ").strip())
     return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def _tolerance(result: EndpointResult) -> str:
+    """The tolerance probes' verdicts (issue 11): one row per check."""
+    rows = [
+        (t.name, reg.version_name(t.version), "ok" if t.tolerated else "FAILS", t.detail)
+        for t in result.tolerance
+    ]
+    return _table(rows, ("Check", "Version", "Verdict", "What the server did"))
 
 
 def _findings(findings: Sequence[Finding], verbose: bool, color: bool) -> str:

@@ -701,6 +701,8 @@ SCHEMA_DEFS: dict[type, str] = {
     ClientAuthResult: "client_auth",
     ClientCertAttempt: "client_certificate",
     Behaviours: "behaviours",
+    results.Intolerance: "intolerance",
+    results.ToleranceCheck: "tolerance_check",
     Finding: "finding",
     ProbeLog: "probe",
     Stats: "stats",

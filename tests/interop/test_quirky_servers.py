@@ -1,0 +1,385 @@
+"""Quirky real servers (issue 11): `openssl s_server` behind a front end that misbehaves in
+one precise way. The truth is what `openssl s_client` (a mainstream client) gets through the
+same front end, established in each test; the scan must report the same versions and
+suites, and the intolerance as a finding with its trigger.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from handshakes import constants as c
+from handshakes import registry as reg
+from scanner.api import scan_endpoint
+from scanner.lab.frontends import (
+    FrontEnd,
+    close_above_suites,
+    forward_all,
+    silent_in_length_window,
+)
+from scanner.options import Deadlines, ScanOptions, Target
+from scanner.results import EndpointResult
+
+DEADLINES = Deadlines(connect=5.0, read=3.0, endpoint=90.0)
+_FLAGS = {c.TLS12: "-tls1_2", c.TLS13: "-tls1_3"}
+
+
+def s_client(port: int, *args: str) -> bool:
+    """Whether `openssl s_client` completes a handshake through the front end (3 s bound:
+    a hello the front end never answers is a failure)."""
+    name = () if "-noservername" in args else ("-servername", "localhost")
+    argv = ["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", *name, *args]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=3)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0 and "CONNECTION ESTABLISHED" in done.stderr
+
+
+def truth_suites(port: int, version: int) -> set[int]:
+    """The suites of `version` that s_client negotiates through the front end, one suite
+    per handshake, over every suite OpenSSL here knows for that version."""
+    flag = _FLAGS[version]
+    listing = subprocess.run(
+        ["openssl", "ciphers", "-s", flag, "ALL:@SECLEVEL=0" if version != c.TLS13 else "ALL"],
+        check=True, capture_output=True, text=True, timeout=30,
+    ).stdout.strip().split(":")
+    out = set()
+    for name in listing:
+        suite = reg.cipher_suite_by_name(name)
+        if suite is None or (version == c.TLS13) != (suite.code >> 8 == 0x13):
+            continue
+        option = ("-ciphersuites" if version == c.TLS13 else "-cipher", name)
+        if s_client(port, flag, *option):
+            out.add(suite.code)
+    return out
+
+
+async def scan(port: int, lab_pki, probes: frozenset[str] | None = None) -> EndpointResult:
+    options = ScanOptions(
+        deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False,
+        **({"probes": probes} if probes is not None else {}),
+    )
+    return await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=port), options)
+
+
+def suites_of(result: EndpointResult, version: int) -> set[int]:
+    return {s.code for s in result.cipher_suites if s.version == version}
+
+
+@pytest.fixture
+def front_end(openssl_server) -> Iterator:
+    started: list[FrontEnd] = []
+
+    def make(quirk, *, swallow_alerts: bool = False, **server) -> FrontEnd:
+        backend = openssl_server(**server)
+        fe = FrontEnd(backend.address, quirk, swallow_alerts=swallow_alerts).start()
+        started.append(fe)
+        return fe
+
+    yield make
+    for fe in started:
+        fe.stop()
+
+
+async def test_hello_length_window(front_end, lab_pki) -> None:
+    fe = front_end(silent_in_length_window(256, 511), max_version=c.TLS13)
+    # The truth: s_client's TLS 1.3-only hello (under 256 bytes) gets through, its default
+    # hello (256-511 bytes) gets no answer.
+    assert s_client(fe.port, "-tls1_3")
+    short = fe.hellos[-1].length
+    assert not s_client(fe.port)
+    long = fe.hellos[-1].length
+    assert short < 256 <= long <= 511
+    tls13 = truth_suites(fe.port, c.TLS13)
+    tls12 = truth_suites(fe.port, c.TLS12)
+    assert tls13 and tls12
+
+    result = await scan(fe.port, lab_pki)
+    assert c.TLS13 in result.supported_versions()
+    assert suites_of(result, c.TLS13) == tls13
+    assert suites_of(result, c.TLS12) == tls12
+    ids = {f.id for f in result.findings}
+    assert "sni.required" not in ids
+    assert "intolerance.hello_length" in ids
+    finding = next(f for f in result.findings if f.id == "intolerance.hello_length")
+    assert "ClientHello of 256-511 bytes gets no answer" in finding.evidence
+    (found,) = [i for i in result.intolerances if i.kind == "hello_length"]
+    assert (found.low, found.high) == (256, 511)
+    assert found.failed and found.worked
+
+
+async def test_suite_count_limit(front_end, lab_pki) -> None:
+    fe = front_end(close_above_suites(100), max_version=c.TLS13)
+    # The truth: s_client with every suite it has (PSK included: 150 suites) is closed on,
+    # its default hello gets through.
+    assert not s_client(fe.port, "-tls1_2", "-psk", "00", "-cipher", "ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+    assert fe.hellos[-1].suites > 100
+    assert s_client(fe.port, "-tls1_2")
+    tls12 = truth_suites(fe.port, c.TLS12)
+    assert tls12
+
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites"}))
+    assert c.TLS12 in result.supported_versions()
+    assert suites_of(result, c.TLS12) == tls12
+    assert {f.id for f in result.findings} >= {"intolerance.suite_count"}
+    (found,) = [i for i in result.intolerances if i.kind == "suite_count"]
+    assert found.low == 101
+    # Every hello the scanner sent after learning the limit stayed within it.
+    assert max(h.suites for h in fe.hellos[-5:]) <= 100
+
+
+async def test_silent_refusals(front_end, lab_pki) -> None:
+    fe = front_end(forward_all, swallow_alerts=True, max_version=c.TLS13)
+    # The truth: a TLS 1.1 client and a TLS 1.2 client signalling a fallback are refused
+    # with a bare close; the default client connects.
+    assert not s_client(fe.port, "-tls1_1")
+    assert not s_client(fe.port, "-tls1_2", "-fallback_scsv")
+    assert s_client(fe.port)
+    versions = {v for v in (c.TLS12, c.TLS13) if s_client(fe.port, _FLAGS[v])}
+
+    result = await scan(fe.port, lab_pki)
+    assert set(result.supported_versions()) == versions
+    ids = {f.id for f in result.findings}
+    assert "tls.fallback_scsv_missing" not in ids
+    assert result.behaviours.fallback_scsv is None
+    assert "refused without inappropriate_fallback (86)" in result.behaviours.fallback_detail
+    assert result.intolerances == ()
+
+
+async def test_adaptive_retry_costs_nothing_on_a_default_server(openssl_server, lab_pki) -> None:
+    # A default s_server refuses TLS 1.0/1.1 with alerts that are not the shape's fault:
+    # the whole default scan stays within its budget of 75 connections.
+    server = openssl_server()
+    result = await scan(server.port, lab_pki)
+    assert result.intolerances == ()
+    # Issue 11's budget covers the scan and the tolerance family; the vulnerability checks
+    # have their own (issue 18: at most 15, tests/interop/test_vulns_interop.py).
+    assert result.stats.connections - sum(v.connections for v in result.vulns) <= 75
+
+
+async def test_alert_in_an_odd_record_means_sni_required(front_end, lab_pki) -> None:
+    from scanner.explain import explain
+    from scanner.lab.frontends import sni_required_odd_alert
+
+    fe = front_end(sni_required_odd_alert(), max_version=c.TLS13)
+    # The truth: s_client with a name connects, without one it is refused.
+    assert s_client(fe.port)
+    assert not s_client(fe.port, "-noservername")
+    versions = {v for v in (c.TLS12, c.TLS13) if s_client(fe.port, _FLAGS[v])}
+
+    with_name = await scan(fe.port, lab_pki)
+    assert set(with_name.supported_versions()) == versions
+    assert {f.id for f in with_name.findings if f.severity != "info"} == {"sni.required"}
+    assert "handshake_failure (40) in a malformed record" in with_name.behaviours.sni_detail
+
+    options = ScanOptions(deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False)
+    by_ip = await scan_endpoint(Target(host="127.0.0.1", ip="127.0.0.1", port=fe.port), options)
+    assert by_ip.outcome == "ok"  # an alert is TLS, however odd its record
+    ids = {f.id for f in by_ip.findings}
+    assert "sni.required" in ids
+    assert not ids & {"port.not_tls", "handshake.rejected"}
+
+    text = explain("15 00 00 00 02 02 28")
+    assert "Not TLS" not in text
+    assert "fatal, handshake_failure (40)" in text and "version 0x0000" in text
+
+
+def _server_extensions(port: int, *args: str) -> str:
+    argv = ["openssl", "s_client", "-tlsextdebug", "-connect", f"127.0.0.1:{port}", "-servername", "localhost", *args]
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10).stdout
+
+
+@pytest.mark.parametrize("cipher", [None, "ECDHE+AESGCM"], ids=["default", "aead-only"])
+async def test_encrypt_then_mac_is_asked_with_cbc_suites(openssl_server, lab_pki, cipher) -> None:
+    server = openssl_server(max_version=c.TLS12, **({"cipher": cipher} if cipher else {}))
+    # The truth: what s_server echoes to s_client offering one CBC suite (RFC 7366).
+    cbc = _server_extensions(server.port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")
+    result = await scan(server.port, lab_pki, frozenset({"protocols", "suites", "behaviours"}))
+    if "Cipher is ECDHE-RSA-AES128-SHA" in cbc:
+        assert result.behaviours.encrypt_then_mac is ("encrypt-then-mac" in cbc)
+    else:
+        assert result.behaviours.encrypt_then_mac is None
+        assert result.behaviours.encrypt_then_mac_detail == "not applicable: no CBC suite is accepted"
+
+
+CHACHA_12 = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
+CHACHA_13 = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+
+def _negotiated(port: int, version: int, suites: list[str]) -> str | None:
+    option = "-ciphersuites" if version == c.TLS13 else "-cipher"
+    argv = ["openssl", "s_client", "-brief", "-connect", f"127.0.0.1:{port}", _FLAGS[version], option, ":".join(suites)]
+    err = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10).stderr
+    for line in err.splitlines():
+        if line.startswith("Ciphersuite:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def _iana(name: str) -> int:
+    suite = reg.cipher_suite_by_name(name)
+    assert suite is not None, name
+    return suite.code
+
+
+async def test_chacha_priority_is_server_order(openssl_server, lab_pki) -> None:
+    server = openssl_server(
+        max_version=c.TLS13, cipher=CHACHA_12, ciphersuites=CHACHA_13, server_pref=True,
+        extra_args=("-prioritize_chacha",),
+    )
+    truth: dict[int, list[int]] = {}
+    for version, listed in ((c.TLS12, CHACHA_12), (c.TLS13, CHACHA_13)):
+        names = listed.split(":")
+        # The truth, from s_client: ChaCha20 listed first wins...
+        chacha = [n for n in names if "CHACHA" in n]
+        assert _iana(_negotiated(server.port, version, chacha + names[:2]) or "") == _iana(chacha[0])
+        # ...and otherwise the server's order shows by elimination (its first among the
+        # rest, offered in reverse with ChaCha20 last).
+        order: list[int] = []
+        left = list(names)
+        while left:
+            offer = [n for n in reversed(left) if "CHACHA" not in n] + [n for n in left if "CHACHA" in n]
+            got = _negotiated(server.port, version, offer)
+            assert got is not None
+            order.append(_iana(got))
+            left = [n for n in left if _iana(n) != _iana(got)]
+        truth[version] = order
+
+    result = await scan(server.port, lab_pki, frozenset({"protocols", "suites", "preference"}))
+    assert dict(result.behaviours.server_preference) == {c.TLS13: True, c.TLS12: True}
+    assert set(result.behaviours.chacha_priority) == {c.TLS13, c.TLS12}
+    for version, order in truth.items():
+        ranked = sorted((s for s in result.cipher_suites if s.version == version), key=lambda s: s.preference or 0)
+        assert [s.code for s in ranked] == order
+    assert "cipher.chacha_priority" in {f.id for f in result.findings}
+
+
+# -- tolerance probes -------------------------------------------------------------------------
+
+
+def _tolerance_probes(result: EndpointResult) -> list[str]:
+    return [p.name for p in result.probes if p.name.startswith("tolerance:")]
+
+
+async def test_tolerance_family_on_a_healthy_server(openssl_server, lab_pki) -> None:
+    server = openssl_server()
+    options = ScanOptions(
+        deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False, verbose=True,
+    )
+    result = await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=server.port), options)
+    assert 1 <= len(_tolerance_probes(result)) <= 10
+    assert result.tolerance and all(t.tolerated for t in result.tolerance), result.tolerance
+    pq = next(t for t in result.tolerance if t.name == "post-quantum key share")
+    assert pq.detail.startswith(("accepted", "HelloRetryRequest"))
+    assert result.intolerances == ()
+    # Issue 11's budget covers the scan and the tolerance family; the vulnerability checks
+    # have their own (issue 18: at most 15, tests/interop/test_vulns_interop.py).
+    assert result.stats.connections - sum(v.connections for v in result.vulns) <= 75
+
+    full = await scan_endpoint(
+        Target(host="localhost", ip="127.0.0.1", port=server.port),
+        ScanOptions(deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False, verbose=True,
+                    probes=frozenset({"protocols", "suites", "tolerance-full"})),
+    )
+    assert len(_tolerance_probes(full)) > 10
+    assert all(t.tolerated for t in full.tolerance), full.tolerance
+
+
+async def test_post_quantum_key_share_intolerance(front_end, lab_pki) -> None:
+    from scanner.lab.frontends import close_above_length
+
+    fe = front_end(close_above_length(1024), max_version=c.TLS13)
+    # The truth: s_client with a large key share (ffdhe8192: a hello over 1 KB) is closed
+    # on, its default hello connects.
+    assert not s_client(fe.port, "-tls1_3", "-groups", "ffdhe8192")
+    assert fe.hellos[-1].length > 1024
+    assert s_client(fe.port, "-tls1_3")
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
+    assert c.TLS13 in result.supported_versions()
+    pq = next(t for t in result.tolerance if t.name == "post-quantum key share")
+    assert not pq.tolerated
+    ids = {f.id for f in result.findings}
+    assert "intolerance.pq_key_share" in ids
+    finding = next(f for f in result.findings if f.id == "intolerance.pq_key_share")
+    assert "X25519MLKEM768" in finding.evidence
+
+
+async def test_grease_intolerance(front_end, lab_pki) -> None:
+    from scanner.lab.frontends import close_on_grease
+
+    fe = front_end(close_on_grease(), max_version=c.TLS13)
+    # s_client sends no GREASE and connects; the front end's configuration is the truth
+    # that GREASE is refused.
+    assert s_client(fe.port)
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
+    assert {c.TLS12, c.TLS13} <= set(result.supported_versions())
+    grease = next(t for t in result.tolerance if t.name == "GREASE")
+    assert not grease.tolerated
+    assert "intolerance.grease" in {f.id for f in result.findings}
+    assert [t.name for t in result.tolerance if not t.tolerated] == ["GREASE"]
+
+
+async def test_an_unknown_name_is_not_a_broken_server(stdlib_ssl_server, lab_pki) -> None:
+    import ssl
+
+    known = "www.lab.example"
+    cert = lab_pki.issue("quirky-sni-known-only", sans=(known,))
+
+    def known_only(_ssl, server_name, _ctx):  # type: ignore[no-untyped-def]
+        return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME if server_name not in (None, known) else None
+
+    server = stdlib_ssl_server(cert=cert, sni_callback=known_only)
+    # The truth: s_client naming localhost is refused, without a name it connects.
+    assert not s_client(server.port)
+    assert s_client(server.port, "-noservername")
+
+    result = await scan(server.port, lab_pki)
+    assert result.supported_versions() == ()
+    ids = {f.id for f in result.findings}
+    assert "sni.name_unknown" in ids
+    assert not ids & {"handshake.rejected", "sni.required"}
+    assert result.behaviours.sni_name_refused
+
+
+# -- application-data record splitting (seed 001 scenario 6) ---------------------------------
+
+
+def _stdlib_get(port: int, *, split: bool) -> bool:
+    """Whether a stdlib `ssl` client gets an HTTP answer to GET / sent whole or as 1 + rest
+    (each SSL_write is its own record)."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    request = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+        parts = (request[:1], request[1:]) if split else (request,)
+        for part in parts:
+            tls.sendall(part)
+        try:
+            return tls.recv(64).startswith(b"HTTP/")
+        except (OSError, ssl.SSLError):
+            return False
+
+
+@pytest.mark.parametrize("first_record_only", [True, False], ids=["one-record-app", "healthy-app"])
+async def test_record_splitting(stdlib_ssl_server, lab_pki, first_record_only) -> None:
+    server = stdlib_ssl_server(alpn=("http/1.1",), first_record_only=first_record_only)
+    # The truth, from a stdlib ssl client: the whole request is answered; the split one
+    # only by the healthy application.
+    assert _stdlib_get(server.port, split=False)
+    split_works = _stdlib_get(server.port, split=True)
+    assert split_works is not first_record_only
+
+    result = await scan(server.port, lab_pki)
+    found = [i for i in result.intolerances if i.kind == "record_splitting"]
+    assert bool(found) is not split_works
+    assert ("intolerance.record_splitting" in {f.id for f in result.findings}) is not split_works
+    if found:
+        assert "200" in found[0].worked[0]

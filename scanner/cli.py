@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_audit(sub)
     register_report(sub)
+    from scanner.fleet.merge import register as register_merge
+
+    register_merge(sub)
     return parser
 
 

@@ -1,0 +1,344 @@
+# `--cluster`: fleet scans on a Dask distributed cluster (docs/cluster.md). This module is
+# imported only when --cluster is given; it imports Dask (the `cluster` extra) inside its
+# functions, so `parse_cluster` works without it.
+#
+# A Backend of scanner.fleet.batches: each batch is one Dask task running the same trio
+# scan (`scan_batch`) on a worker; each endpoint's result goes back through a Dask Queue
+# as it finishes (not when the batch ends) to the client's single writer.
+#
+# Rules kept:
+# - A task starts by asking the client which endpoints of its batch are already written
+#   (a task rerun after its worker died) and scans only the others; the client drops any
+#   duplicate anyway (batches.Dispatcher).
+# - Names resolve on the workers. The per-subnet limit is one distributed.Semaphore per
+#   /24 or /64 for the whole cluster, taken per connection after resolution; a task keeps
+#   a lease it has just used for its next connection into that network and gives idle
+#   leases back within IDLE_LEASE seconds, so a lease held is always >= a connection open.
+# - Every other limit (endpoints, connections, --rate) is divided between the task slots
+#   of the cluster (threads of all workers): adding workers does not add load.
+# - A scheduler that goes away ends the run with what was written (RunStatus.lost).
+from __future__ import annotations
+
+import logging
+import pickle
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import trio
+
+from scanner.exits import UsageError
+from scanner.fleet.batches import Batch, Dispatcher, Item, Results, scan_batch
+from scanner.fleet.limits import subnet_of
+from scanner.fleet.run import Engine, FleetSettings, pickled_results
+
+IDLE_LEASE = 0.25  # seconds an unused subnet lease is kept for the task's next connection
+ANSWER_TIMEOUT = 120.0  # seconds a task waits for the client to say what to skip
+LOST_AFTER = 20.0  # seconds without a scheduler before the run is declared lost
+POLL = 0.02  # seconds between two reads of an empty result queue
+
+
+def parse_cluster(spec: str) -> tuple[str, str | int]:
+    """``local:N`` -> ("local", N); ``tcp://host:port`` (or tls://, a bare host:port) ->
+    ("address", spec). Raises UsageError."""
+    if spec.startswith("local:"):
+        count = spec.partition(":")[2]
+        if not count.isdigit() or int(count) < 1:
+            raise UsageError(f"--cluster {spec}: local:N needs a worker count of at least 1")
+        return "local", int(count)
+    if "://" in spec:
+        scheme = spec.split("://", 1)[0]
+        if scheme not in ("tcp", "tls", "inproc", "ws", "wss", "ucx"):
+            raise UsageError(f"--cluster {spec}: unknown scheme {scheme!r} (tcp://HOST:PORT or local:N)")
+        return "address", spec
+    host, sep, port = spec.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise UsageError(f"--cluster {spec}: give local:N or a scheduler address, tcp://HOST:PORT")
+    return "address", f"tcp://{spec}"
+
+
+def require_dask() -> None:
+    """UsageError when the `cluster` extra is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError("--cluster needs Dask: pip install 'tlscompat[cluster]'")
+
+
+class DaskBackend:
+    """Batches as Dask tasks; results streamed back through a Dask Queue."""
+
+    def __init__(self, settings: FleetSettings, *, threads_per_worker: int = 1) -> None:
+        assert settings.cluster is not None
+        self.settings = settings
+        self.spec = settings.cluster
+        self.threads_per_worker = threads_per_worker
+        self.run = uuid.uuid4().hex[:12]
+        self.client: Any = None
+        self.local: Any = None
+        self.queue: Any = None
+        self.task_settings = settings
+        self._futures: dict[int, Any] = {}
+        self._attempt = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pump_done = threading.Event()
+        self._dispatcher: Dispatcher | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+
+    # -- Backend
+    async def start(self, nursery: trio.Nursery, dispatcher: Dispatcher) -> int:
+        self._dispatcher = dispatcher
+        self._token = trio.lowlevel.current_trio_token()
+        slots = await trio.to_thread.run_sync(self._connect)
+        # Each task's share of the totals; the per-subnet limit stays whole (cluster-wide).
+        self.task_settings = replace(self.settings, cluster_subnets=True).share(slots, slots)
+        nursery.start_soon(self._pump)
+        return slots
+
+    def submit(self, batch: Batch) -> None:
+        from distributed import Future  # noqa: F401 - Dask is installed (checked at start)
+
+        self._attempt += 1
+        future = self.client.submit(
+            run_task, self.run, batch.id, pickle.dumps(batch.items, protocol=pickle.HIGHEST_PROTOCOL),
+            self.task_settings, self.settings.per_subnet,
+            key=f"tlscompat-batch-{self.run}-{batch.id}-{self._attempt}", pure=False,
+        )
+        with self._lock:
+            self._futures[batch.id] = future
+
+    async def close(self, *, abandon: bool) -> None:
+        self._stop.set()
+        await trio.to_thread.run_sync(self._disconnect, abandon)
+
+    # -- threads talking to Dask
+    def _connect(self) -> int:
+        from distributed import Client, LocalCluster, Queue
+
+        kind, value = parse_cluster(self.spec)
+        try:
+            if kind == "local":
+                self.local = LocalCluster(
+                    n_workers=int(value), threads_per_worker=self.threads_per_worker, processes=True,
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )
+                self.client = Client(self.local)
+            else:
+                self.client = Client(str(value), timeout=15)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"--cluster {self.spec}: cannot reach the Dask scheduler: {exc}") from None
+        self.queue = Queue(f"tlscompat-{self.run}-results", client=self.client)
+        slots = sum(self.client.nthreads().values())
+        if slots < 1:
+            self.client.wait_for_workers(1, timeout=60)
+            slots = sum(self.client.nthreads().values())
+        return max(1, slots)
+
+    def _disconnect(self, abandon: bool) -> None:
+        self._pump_done.wait(5)
+        try:
+            if abandon and self.client is not None:
+                with self._lock:
+                    futures = list(self._futures.values())
+                if futures and self.client.status == "running":
+                    self.client.cancel(futures)
+        finally:
+            if self.client is not None:
+                self.client.close(timeout=10)
+            if self.local is not None:
+                self.local.close(timeout=10)
+
+    async def _pump(self) -> None:
+        try:
+            await trio.to_thread.run_sync(self._pump_sync, abandon_on_cancel=True)
+        except Exception as exc:  # noqa: BLE001 - whatever Dask raises when the scheduler is gone
+            if not self._stop.is_set():
+                assert self._dispatcher is not None
+                self._dispatcher.lost(f"the Dask scheduler at {self.spec} went away ({type(exc).__name__}: {exc})")
+
+    def _pump_sync(self) -> None:
+        """Read results until told to stop; deliver them to the trio side.
+
+        The queue is polled (``get(batch=True)`` returns at once): a blocking get that
+        times out is logged as an error by the scheduler. POLL seconds between empty reads."""
+        import time
+
+        down_since: float | None = None
+        try:
+            while not self._stop.is_set():
+                if self.client.status != "running":
+                    down_since = down_since or time.monotonic()
+                    if time.monotonic() - down_since > LOST_AFTER:
+                        raise ConnectionError(f"no scheduler for {LOST_AFTER:g}s")
+                    time.sleep(POLL)
+                    continue
+                down_since = None
+                messages = self.queue.get(batch=True)
+                if messages:
+                    self._handle(messages)
+                else:
+                    self._check_failed()
+                    self._stop.wait(POLL)
+        finally:
+            self._pump_done.set()
+
+    def _handle(self, messages: list[Any]) -> None:
+        from distributed import Variable
+
+        assert self._token is not None and self._dispatcher is not None
+        answers = trio.from_thread.run_sync(self._deliver, messages, trio_token=self._token)
+        for token, written in answers:
+            Variable(f"tlscompat-{self.run}-skip-{token}", client=self.client).set(written)
+
+    def _deliver(self, messages: list[Any]) -> list[tuple[str, list[int]]]:
+        """In the trio thread: results to the dispatcher; what each starting task skips."""
+        assert self._dispatcher is not None
+        answers = []
+        for message in messages:
+            kind, batch_id = message[0], message[1]
+            if kind == "done":
+                self._dispatcher.result(batch_id, message[2], pickle.loads(message[3]))
+            elif kind == "begin":
+                answers.append((message[2], sorted(self._dispatcher.written(batch_id))))
+            elif kind == "end":
+                with self._lock:
+                    self._futures.pop(batch_id, None)
+                self._dispatcher.ended(batch_id)
+        return answers
+
+    def _check_failed(self) -> None:
+        with self._lock:
+            failed = [(b, f) for b, f in self._futures.items() if f.status in ("error", "cancelled", "lost")]
+        if not failed:
+            return
+        # What the task sent before it failed is in the queue already: deliver it first.
+        rest = self.queue.get(batch=True)
+        if rest:
+            self._handle(rest)
+        for batch_id, future in failed:
+            try:
+                exc = future.exception(timeout=5)
+                why = f"{type(exc).__name__}: {exc}"
+            except Exception as other:  # noqa: BLE001 - cancelled futures and the like
+                why = f"{type(other).__name__}"
+            with self._lock:
+                self._futures.pop(batch_id, None)
+            trio.from_thread.run_sync(
+                self._dispatcher_ended, batch_id, f"batch failed on the cluster: {why}", trio_token=self._token,
+            )
+
+    def _dispatcher_ended(self, batch_id: int, why: str) -> None:
+        assert self._dispatcher is not None
+        self._dispatcher.ended(batch_id, why)
+
+
+# -- on the workers -------------------------------------------------------------------------
+
+
+class ClusterSubnets:
+    """The per-subnet limit of the whole cluster: one distributed.Semaphore per /24 or /64
+    (named after the run and the network), a lease per connection open. Leases this task
+    stopped using are kept IDLE_LEASE seconds for its next connection into the network,
+    then returned (``sweep``), so most connections cost no round trip to the scheduler."""
+
+    def __init__(self, run: str, per_subnet: int, worker: Any) -> None:
+        self.run = run
+        self.per_subnet = per_subnet
+        self.worker = worker
+        self._sems: dict[str, Any] = {}
+        self._idle: dict[str, int] = {}
+
+    def _semaphore(self, net: str) -> Any:
+        from distributed import Semaphore
+
+        sem = self._sems.get(net)
+        if sem is None:
+            sem = self._sems[net] = Semaphore(
+                max_leases=self.per_subnet, name=f"tlscompat-{self.run}-{net}",
+                scheduler_rpc=self.worker.scheduler, loop=self.worker.loop,
+            )
+        return sem
+
+    async def acquire(self, ip: str) -> Callable[[], None]:
+        net = subnet_of(ip)
+        if self._idle.get(net):
+            self._idle[net] -= 1
+            await trio.lowlevel.checkpoint()
+        else:
+            sem = self._semaphore(net)
+            # Short waits, so a cancelled scan stops waiting within one of them.
+            while not await trio.to_thread.run_sync(lambda: sem.acquire(timeout=0.5)):
+                pass
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._idle[net] = self._idle.get(net, 0) + 1
+
+        return release
+
+    async def sweep(self) -> None:
+        """Give back the leases that stayed idle; forever (cancel it)."""
+        while True:
+            await trio.sleep(IDLE_LEASE)
+            await self.release_idle()
+
+    async def release_idle(self) -> None:
+        idle = [(net, n) for net, n in self._idle.items() if n]
+        self._idle = {}
+        for net, n in idle:
+            sem = self._sems[net]
+            for _ in range(n):
+                await trio.to_thread.run_sync(sem.release)
+
+    def stop(self) -> None:
+        for sem in self._sems.values():
+            callback = getattr(sem, "refresh_callback", None)
+            if callback is not None:
+                self.worker.loop.add_callback(callback.stop)
+
+
+def run_task(run: str, batch_id: int, payload: bytes, settings: FleetSettings, per_subnet: int | None) -> int:
+    """One batch, on a Dask worker: ask what to skip, scan the rest with this task's share of
+    the limits, put each endpoint's result on the run's queue, then an end mark."""
+    from distributed import Queue, Variable, get_client, get_worker
+
+    items: tuple[Item, ...] = pickle.loads(payload)
+    client = get_client()
+    worker = get_worker()
+    queue = Queue(f"tlscompat-{run}-results", client=client)
+    token = uuid.uuid4().hex
+    queue.put(["begin", batch_id, token])
+    answer = Variable(f"tlscompat-{run}-skip-{token}", client=client)
+    skip = frozenset(answer.get(timeout=ANSWER_TIMEOUT))
+    answer.delete()
+    subnets = ClusterSubnets(run, per_subnet, worker) if per_subnet else None
+
+    async def main() -> None:
+        engine = Engine(settings, subnets=subnets)
+        targets = {index: target for index, target, _ in items}
+
+        async def emit(index: int, results: Results) -> None:
+            message = ["done", batch_id, index, pickled_results(targets[index], results)]
+            await trio.to_thread.run_sync(queue.put, message)
+
+        async with trio.open_nursery() as nursery:
+            if subnets is not None:
+                nursery.start_soon(subnets.sweep)
+            await scan_batch(engine.scan, items, emit, skip=skip)
+            nursery.cancel_scope.cancel()
+        if subnets is not None:
+            await subnets.release_idle()
+
+    try:
+        trio.run(main)
+    finally:
+        if subnets is not None:
+            subnets.stop()
+    queue.put(["end", batch_id, token])
+    return len(items) - len(skip)

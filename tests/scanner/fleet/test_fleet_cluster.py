@@ -27,7 +27,9 @@ from scanner.options import ScanOptions, Target
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-FAST = ["--connect-timeout", "1", "--read-timeout", "2", "--endpoint-timeout", "30"]
+# Generous read deadlines: the machine is shared, and a probe that times out under load
+# would change an endpoint's suites between two runs.
+FAST = ["--connect-timeout", "2", "--read-timeout", "5", "--endpoint-timeout", "60"]
 SUBNETS, PER_SUBNET_HOSTS = 3, 3
 
 
@@ -52,6 +54,11 @@ def farm(openssl_server, tmp_path) -> Iterator[tuple[CountingFront, Path]]:
         yield front, path
     finally:
         front.stop()
+
+
+def same(records: list[dict], truth: set[tuple]) -> None:
+    got = essence(records)
+    assert got == truth, f"only here: {got - truth}; only in the single-process run: {truth - got}"
 
 
 def scan(*args: str) -> int:
@@ -138,21 +145,23 @@ def test_local_cluster_and_worker_processes_match_one_process_and_keep_the_subne
     truth = essence(lines(single))
     assert len(truth) == SUBNETS * PER_SUBNET_HOSTS + 1
     assert {r[2] for r in truth} == {"ok", "refused"}
+    unlimited = max(front.peak.values())
 
     processes = tmp_path / "workers.jsonl"
     assert scan("-f", str(targets), "-o", str(processes), "--no-db", "--workers", "2") in (0, 1)
-    assert essence(lines(processes)) == truth
+    same(lines(processes), truth)
 
     front.peak.clear()
     cluster = tmp_path / "cluster.jsonl"
     code = scan("-f", str(targets), "-o", str(cluster), "--cluster", "local:2", "--per-subnet", "2")
     assert code in (0, 1)
     records = lines(cluster)
-    assert len(records) == len(truth) and essence(records) == truth
+    assert len(records) == len(truth)
+    same(records, truth)
     # The servers' count: never more than 2 connections at once into one /24, though each
     # endpoint alone would open 4 (and three endpoints per /24 were scanned at once).
     assert set(front.peak) == {f"127.0.{11 + n}.0/24" for n in range(SUBNETS)}
-    assert max(front.peak.values()) <= 2, front.peak
+    assert max(front.peak.values()) <= 2 < unlimited, (front.peak, unlimited)
     # The history database next to the output, as for a local run.
     with sqlite3.connect(tmp_path / "cluster.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM endpoints").fetchone()[0] == len(truth)
@@ -163,7 +172,8 @@ def test_local_cluster_and_worker_processes_match_one_process_and_keep_the_subne
     code = scan("-f", str(targets), "-o", str(cluster), "--no-db", "--cluster", "local:1", "--resume")
     assert code in (0, 1)
     again = lines(cluster)
-    assert len(again) == len(truth) and essence(again) == truth
+    assert len(again) == len(truth)
+    same(again, truth)
 
 
 def _spawn(*argv: str, log: Path) -> subprocess.Popen[bytes]:
@@ -230,7 +240,7 @@ def test_scheduler_and_two_workers_one_killed_mid_scan_changes_nothing(farm, tmp
         records = lines(out)
         keys = [(r["host"], r["port"]) for r in records]
         assert len(keys) == len(set(keys)) == len(truth)  # nothing lost, nothing twice
-        assert essence(records) == truth
+        same(records, truth)
     finally:
         for process in reversed(started):
             _stop(process)

@@ -10,6 +10,9 @@
 #
 #   .venv/bin/python bench/fleet.py                      # 200 endpoints, memory 1k and 10k
 #   .venv/bin/python bench/fleet.py --endpoints 50 --memory 0
+#   .venv/bin/python bench/fleet.py --workers 1,2 --cluster local:1,local:2 --memory 0
+#       # the Dask path (docs/cluster.md) against the local one; the client's own peak
+#       # memory at --cluster-memory targets (100,000 by default)
 from __future__ import annotations
 
 import argparse
@@ -219,9 +222,25 @@ def tree_memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def run_scan(args: list[str], *, sample: bool = True) -> tuple[float, tuple[int, int], str]:
-    """Run `tlscompat scan ...`: wall seconds, peak (RSS, PSS) of the process tree (kB),
-    stderr."""
+def process_memory_kb(pid: int) -> tuple[int, int]:
+    """RSS and PSS (kB) of one process, without its children (the cluster client alone:
+    a LocalCluster's workers are its children)."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fp:
+            for line in fp:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def run_scan(args: list[str], *, sample: bool = True, client_only: bool = False) -> tuple[float, tuple[int, int], str]:
+    """Run `tlscompat scan ...`: wall seconds, peak (RSS, PSS) of the process tree (kB; of
+    the scanning process alone with ``client_only``), stderr."""
     command = [sys.executable, "-m", "scanner.cli", "scan", *args]
     peak = (0, 0)
     started = time.perf_counter()
@@ -231,7 +250,7 @@ def run_scan(args: list[str], *, sample: bool = True) -> tuple[float, tuple[int,
     def sampler() -> None:
         nonlocal peak
         while not stop.is_set():
-            rss, pss = tree_memory_kb(process.pid)
+            rss, pss = (process_memory_kb if client_only else tree_memory_kb)(process.pid)
             peak = (max(peak[0], rss), max(peak[1], pss))
             stop.wait(0.05)
 
@@ -266,6 +285,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoints", type=int, default=200, help="TLS endpoints in the farm")
     parser.add_argument("--workers", default="1,2", help="tlscompat --workers values to measure")
+    parser.add_argument("--cluster", default="", help="tlscompat --cluster values to measure, e.g. local:1,local:2")
+    parser.add_argument("--cluster-memory", type=int, default=100000, help="targets for the cluster client's memory run (0: none)")
     parser.add_argument("--concurrency", type=int, default=64, help="tlscompat --concurrency")
     parser.add_argument("--memory", default="1000,10000", help="target counts for the memory runs ('0': none)")
     parser.add_argument("--install-nginx", action=argparse.BooleanOptionalAction, default=True)
@@ -297,9 +318,10 @@ def main() -> int:
         figures["single_endpoint_connections"] = need
 
         figures["full_scan"] = []
-        for workers in [int(w) for w in opts.workers.split(",")]:
+        modes = [["--workers", w] for w in opts.workers.split(",") if w] + [["--cluster", c] for c in opts.cluster.split(",") if c]
+        for mode in modes:
             out = workdir / "fleet.jsonl"
-            fleet_args = ["-f", str(targets), *scan_flags, "-o", str(out), "--workers", str(workers), "--concurrency", str(opts.concurrency)]
+            fleet_args = ["-f", str(targets), *scan_flags, "-o", str(out), *mode, "--concurrency", str(opts.concurrency)]
             load_before = os.getloadavg()[0]
             farm_cpu = tree_cpu_s([p.pid for p in farm.processes])
             children = os.times()
@@ -343,6 +365,26 @@ def main() -> int:
             )
             written = sum(1 for _ in mout.open())
             key = f"{count} targets, {workers} worker(s)"
+            memory[key] = {
+                "healthy": len(healthy), "refused": count - len(healthy), "written": written,
+                "seconds": round(elapsed, 2), "peak_rss_mb": round(peak[0] / 1024, 1),
+                "peak_pss_mb": round(peak[1] / 1024, 1),
+            }
+            print(f"{key}: {memory[key]}", file=sys.stderr)
+        clusters = [c for c in opts.cluster.split(",") if c]
+        if clusters and opts.cluster_memory > 0:
+            count = opts.cluster_memory
+            path = workdir / f"mixed-{count}.txt"
+            healthy = [f"127.0.0.1:{p}" for p in farm.ports][: min(len(farm.ports), count // 5)]
+            path.write_text("\n".join(healthy + unreachable(count - len(healthy), closed)) + "\n", encoding="utf-8")
+            mout = workdir / f"mixed-{count}.jsonl"
+            spec = clusters[-1]
+            elapsed, peak, _ = run_scan(
+                ["-f", str(path), *scan_flags, "-o", str(mout), "--cluster", spec, "--concurrency", str(opts.concurrency)],
+                client_only=True,
+            )
+            written = sum(1 for _ in mout.open())
+            key = f"{count} targets, --cluster {spec}, client process alone"
             memory[key] = {
                 "healthy": len(healthy), "refused": count - len(healthy), "written": written,
                 "seconds": round(elapsed, 2), "peak_rss_mb": round(peak[0] / 1024, 1),

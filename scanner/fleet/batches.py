@@ -82,6 +82,10 @@ class Dispatcher:
     """The client's side: fills batches from the job stream, hands them to the backend,
     and turns what comes back into one ``deliver(index, target, results)`` per endpoint.
 
+    A batch goes out when it holds ``size`` endpoints, or earlier when the backend runs
+    short of work (fewer endpoints out than ``size`` per slot): the runner's in-flight
+    limit frees slots one endpoint at a time, and batches of one would cost a task each.
+
     ``deliver`` must not block (the runner's channel has room: every endpoint in flight
     holds a slot of the runner's in-flight limiter until it is written)."""
 
@@ -93,6 +97,8 @@ class Dispatcher:
         self.deliver = deliver
         self.on_lost = on_lost
         self.size = max(1, size)
+        self.slots = 1
+        self.unwritten = 0  # endpoints submitted and not yet delivered
         self._pending: list[Item] = []
         self._open: dict[int, _Open] = {}
         self._next = 0
@@ -112,7 +118,17 @@ class Dispatcher:
         self._next += 1
         self._pending = []
         self._open[batch.id] = _Open(batch=batch, unwritten={i: t for i, t, _ in batch.items})
+        self.unwritten += len(batch.items)
         self.backend.submit(batch)
+
+    def starving(self) -> bool:
+        """Fewer endpoints out than one batch per slot: a slot may be idle, so a partial
+        batch goes out now rather than waiting to be filled."""
+        return self.unwritten < self.size * self.slots
+
+    def _refill(self) -> None:
+        if self._pending and self.starving():
+            self.flush()
 
     def done_feeding(self) -> None:
         self.flush()
@@ -127,7 +143,9 @@ class Dispatcher:
         target = entry.unwritten.pop(index, None)
         if target is None:
             return  # written already: a batch run twice
+        self.unwritten -= 1
         self.deliver(index, target, results)
+        self._refill()
 
     def written(self, batch_id: int) -> frozenset[int]:
         """The endpoints of this batch already written: what a rerun must skip."""
@@ -148,7 +166,9 @@ class Dispatcher:
         if entry is None:
             return
         for index, target in entry.unwritten.items():
+            self.unwritten -= 1
             self.deliver(index, target, (failed(target, error or "the worker never reported this endpoint"),))
+        self._refill()
         self._check_idle()
 
     def lost(self, message: str) -> None:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 import threading
 import uuid
@@ -118,12 +119,13 @@ class DaskBackend:
     def _connect(self) -> int:
         from distributed import Client, LocalCluster, Queue
 
+        _quiet_dask()
         kind, value = parse_cluster(self.spec)
         try:
             if kind == "local":
                 self.local = LocalCluster(
                     n_workers=int(value), threads_per_worker=self.threads_per_worker, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
                 )
                 self.client = Client(self.local)
             else:
@@ -157,7 +159,7 @@ class DaskBackend:
         except Exception as exc:  # noqa: BLE001 - whatever Dask raises when the scheduler is gone
             if not self._stop.is_set():
                 assert self._dispatcher is not None
-                self._dispatcher.lost(f"the Dask scheduler at {self.spec} went away ({type(exc).__name__}: {exc})")
+                self._dispatcher.lost(f"the Dask scheduler at {self.spec} went away ({type(exc).__name__})")
 
     def _pump_sync(self) -> None:
         """Read results until told to stop; deliver them to the trio side.
@@ -200,7 +202,8 @@ class DaskBackend:
         for message in messages:
             kind, batch_id = message[0], message[1]
             if kind == "done":
-                self._dispatcher.result(batch_id, message[2], pickle.loads(message[3]))
+                for index, payload in message[2]:
+                    self._dispatcher.result(batch_id, index, pickle.loads(payload))
             elif kind == "begin":
                 answers.append((message[2], sorted(self._dispatcher.written(batch_id))))
             elif kind == "end":
@@ -233,6 +236,16 @@ class DaskBackend:
     def _dispatcher_ended(self, batch_id: int, why: str) -> None:
         assert self._dispatcher is not None
         self._dispatcher.ended(batch_id, why)
+
+
+def _quiet_dask() -> None:
+    """Dask logs tracebacks on stderr when its scheduler goes away; tlscompat says what
+    happened in one line instead (and `--verbose` is about endpoints, not Dask)."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith(("distributed.", "tornado")):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
 
 
 # -- on the workers -------------------------------------------------------------------------
@@ -322,16 +335,37 @@ def run_task(run: str, batch_id: int, payload: bytes, settings: FleetSettings, p
     async def main() -> None:
         engine = Engine(settings, subnets=subnets)
         targets = {index: target for index, target, _ in items}
+        # Each endpoint's result leaves as it finishes; those finishing while the previous
+        # put is on its way leave together (one scheduler round trip, not one each).
+        send, recv = trio.open_memory_channel[list[Any]](math.inf)
 
         async def emit(index: int, results: Results) -> None:
-            message = ["done", batch_id, index, pickled_results(targets[index], results)]
-            await trio.to_thread.run_sync(queue.put, message)
+            send.send_nowait([index, pickled_results(targets[index], results)])
+
+        async def ship() -> None:
+            async for first in recv:
+                done = [first]
+                while True:
+                    try:
+                        done.append(recv.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                await trio.to_thread.run_sync(queue.put, ["done", batch_id, done])
+
+        sweeper = trio.CancelScope()
+
+        async def sweep() -> None:
+            assert subnets is not None
+            with sweeper:
+                await subnets.sweep()
 
         async with trio.open_nursery() as nursery:
+            nursery.start_soon(ship)  # ends when the channel is closed and drained
             if subnets is not None:
-                nursery.start_soon(subnets.sweep)
-            await scan_batch(engine.scan, items, emit, skip=skip)
-            nursery.cancel_scope.cancel()
+                nursery.start_soon(sweep)
+            async with send:
+                await scan_batch(engine.scan, items, emit, skip=skip)
+            sweeper.cancel()
         if subnets is not None:
             await subnets.release_idle()
 

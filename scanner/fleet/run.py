@@ -256,9 +256,10 @@ async def run_fleet(
                     async with send:
                         slots = await backend.start(outer, dispatcher)
                         dispatcher.size = batch_size(settings, slots)
+                        dispatcher.slots = slots
                         for index, (target, options) in enumerate(jobs):
-                            if in_flight.available_tokens == 0:
-                                dispatcher.flush()  # what waits for a slot is a batch already
+                            if in_flight.available_tokens == 0 and dispatcher.starving():
+                                dispatcher.flush()
                             await in_flight.acquire_on_behalf_of(index)
                             status.started += 1
                             dispatcher.add((index, target, options))

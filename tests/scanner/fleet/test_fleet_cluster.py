@@ -283,3 +283,45 @@ def test_shards_cover_the_fleet_once_and_merge_joins_them(farm, tmp_path):
     # The merged JSON Lines file got its own history database, one run.
     with sqlite3.connect(tmp_path / "all.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM endpoints").fetchone()[0] == len(lines(full))
+
+
+@pytest.mark.slow
+def test_a_scheduler_that_goes_away_ends_the_scan_with_what_was_written_and_resume_finishes(farm, tmp_path):
+    _, targets = farm
+    dask = shutil.which("dask", path=str(BIN)) or str(BIN / "dask")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    started: list[subprocess.Popen[bytes]] = []
+    out = tmp_path / "scan.jsonl"
+    try:
+        started.append(_spawn(
+            dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+            log=tmp_path / "scheduler.log",
+        ))
+        started.append(_spawn(
+            dask, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+            "--host", "127.0.0.1", log=tmp_path / "worker.log",
+        ))
+        command = [
+            sys.executable, "-m", "scanner.cli", "scan", "-f", str(targets), "--format", "jsonl",
+            "--no-progress", *FAST, "--concurrency", "2", "--cluster", address, "-o", str(out),
+        ]
+        client = _spawn(*command, log=tmp_path / "client.log")
+        started.append(client)
+        _wait_for(lambda: out.exists() and out.stat().st_size > 0, 60, "the first endpoint")
+        os.kill(started[0].pid, signal.SIGKILL)  # the scheduler
+        client.wait(120)
+        err = (tmp_path / "client.log").read_text()
+        assert client.returncode == 130, err
+        assert "went away" in err and "--resume" in err and "Traceback" not in err, err
+    finally:
+        for process in reversed(started):
+            _stop(process)
+    written = lines(out)
+    assert 0 < len(written) < SUBNETS * PER_SUBNET_HOSTS + 1
+    with sqlite3.connect(tmp_path / "scan.sqlite") as db:
+        assert db.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+    assert scan("-f", str(targets), "-o", str(out), "--cluster", "local:1", "--resume") in (0, 1)
+    records = lines(out)
+    keys = [(r["host"], r["port"]) for r in records]
+    assert len(keys) == len(set(keys)) == SUBNETS * PER_SUBNET_HOSTS + 1

@@ -286,7 +286,8 @@ def main() -> int:
     parser.add_argument("--endpoints", type=int, default=200, help="TLS endpoints in the farm")
     parser.add_argument("--workers", default="1,2", help="tlscompat --workers values to measure")
     parser.add_argument("--cluster", default="", help="tlscompat --cluster values to measure, e.g. local:1,local:2")
-    parser.add_argument("--cluster-memory", type=int, default=100000, help="targets for the cluster client's memory run (0: none)")
+    parser.add_argument("--cluster-memory", default="10000,100000", help="target counts for the cluster client's memory runs ('0': none)")
+    parser.add_argument("--repeat", type=int, default=1, help="full scans per mode, the modes taking turns")
     parser.add_argument("--concurrency", type=int, default=64, help="tlscompat --concurrency")
     parser.add_argument("--memory", default="1000,10000", help="target counts for the memory runs ('0': none)")
     parser.add_argument("--install-nginx", action=argparse.BooleanOptionalAction, default=True)
@@ -319,7 +320,17 @@ def main() -> int:
 
         figures["full_scan"] = []
         modes = [["--workers", w] for w in opts.workers.split(",") if w] + [["--cluster", c] for c in opts.cluster.split(",") if c]
+        # What each mode costs before scanning anything: one endpoint, start to exit.
+        figures["one_endpoint"] = {}
         for mode in modes:
+            one = workdir / "one.jsonl"
+            before = os.times()
+            elapsed, _, _ = run_scan([f"127.0.0.1:{farm.ports[0]}", *scan_flags, "-o", str(one), *mode], sample=False)
+            after = os.times()
+            cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+            figures["one_endpoint"][" ".join(mode)] = {"seconds": round(elapsed, 2), "cpu_s": round(cpu, 2)}  # type: ignore[index]
+        print(json.dumps(figures["one_endpoint"]), file=sys.stderr)
+        for mode in [m for _ in range(opts.repeat) for m in modes]:
             out = workdir / "fleet.jsonl"
             fleet_args = ["-f", str(targets), *scan_flags, "-o", str(out), *mode, "--concurrency", str(opts.concurrency)]
             load_before = os.getloadavg()[0]
@@ -372,23 +383,27 @@ def main() -> int:
             }
             print(f"{key}: {memory[key]}", file=sys.stderr)
         clusters = [c for c in opts.cluster.split(",") if c]
-        if clusters and opts.cluster_memory > 0:
-            count = opts.cluster_memory
+        for count in [int(x) for x in opts.cluster_memory.split(",") if int(x) > 0] if clusters else []:
             path = workdir / f"mixed-{count}.txt"
             healthy = [f"127.0.0.1:{p}" for p in farm.ports][: min(len(farm.ports), count // 5)]
             path.write_text("\n".join(healthy + unreachable(count - len(healthy), closed)) + "\n", encoding="utf-8")
             mout = workdir / f"mixed-{count}.jsonl"
             spec = clusters[-1]
+            before = os.times()
             elapsed, peak, _ = run_scan(
                 ["-f", str(path), *scan_flags, "-o", str(mout), "--cluster", spec, "--concurrency", str(opts.concurrency)],
                 client_only=True,
             )
+            after = os.times()
             written = sum(1 for _ in mout.open())
             key = f"{count} targets, --cluster {spec}, client process alone"
             memory[key] = {
                 "healthy": len(healthy), "refused": count - len(healthy), "written": written,
                 "seconds": round(elapsed, 2), "peak_rss_mb": round(peak[0] / 1024, 1),
                 "peak_pss_mb": round(peak[1] / 1024, 1),
+                "cpu_s_all_processes": round(
+                    (after.children_user + after.children_system) - (before.children_user + before.children_system), 2
+                ),
             }
             print(f"{key}: {memory[key]}", file=sys.stderr)
         figures["memory"] = memory

@@ -26,6 +26,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import trio
@@ -38,7 +39,7 @@ from scanner.fleet.run import Engine, FleetSettings, pickled_results
 IDLE_LEASE = 0.25  # seconds an unused subnet lease is kept for the task's next connection
 ANSWER_TIMEOUT = 120.0  # seconds a task waits for the client to say what to skip
 LOST_AFTER = 20.0  # seconds without a scheduler before the run is declared lost
-POLL = 0.02  # seconds between two reads of an empty result queue
+WATCH = 0.2  # seconds between two looks at the scheduler and the failed tasks
 
 
 def parse_cluster(spec: str) -> tuple[str, str | int]:
@@ -117,16 +118,21 @@ class DaskBackend:
 
     # -- threads talking to Dask
     def _connect(self) -> int:
+        import dask
         from distributed import Client, LocalCluster, Queue
 
         _quiet_dask()
         kind, value = parse_cluster(self.spec)
         try:
             if kind == "local":
-                self.local = LocalCluster(
-                    n_workers=int(value), threads_per_worker=self.threads_per_worker, processes=True,
-                    dashboard_address=None, silence_logs=logging.CRITICAL,
-                )
+                # The statistical profiler samples the scanning thread every 10 ms: a few
+                # per cent of CPU that a scan needs (docs/cluster.md says the same for
+                # workers you start yourself).
+                with dask.config.set({"distributed.worker.profile.enabled": False}):
+                    self.local = LocalCluster(
+                        n_workers=int(value), threads_per_worker=self.threads_per_worker, processes=True,
+                        dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
+                    )
                 self.client = Client(self.local)
             else:
                 self.client = Client(str(value), timeout=15)
@@ -140,6 +146,11 @@ class DaskBackend:
         return max(1, slots)
 
     def _disconnect(self, abandon: bool) -> None:
+        try:
+            if self.client is not None and self.client.status == "running":
+                self.queue.put(["stop", -1])  # wakes the pump's blocking get
+        except Exception:  # noqa: BLE001 - a scheduler already gone
+            pass
         self._pump_done.wait(5)
         try:
             if abandon and self.client is not None:
@@ -155,37 +166,55 @@ class DaskBackend:
 
     async def _pump(self) -> None:
         try:
-            await trio.to_thread.run_sync(self._pump_sync, abandon_on_cancel=True)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(trio.to_thread.run_sync, self._watch_sync, abandon_on_cancel=True))
+                await trio.to_thread.run_sync(self._pump_sync, abandon_on_cancel=True)
+                nursery.cancel_scope.cancel()
         except Exception as exc:  # noqa: BLE001 - whatever Dask raises when the scheduler is gone
             if not self._stop.is_set():
                 assert self._dispatcher is not None
-                self._dispatcher.lost(f"the Dask scheduler at {self.spec} went away ({type(exc).__name__})")
+                self._dispatcher.lost(f"the Dask scheduler at {self.spec} went away ({_why(exc)})")
 
     def _pump_sync(self) -> None:
-        """Read results until told to stop; deliver them to the trio side.
+        """Read results until the "stop" mark; deliver them to the trio side. The get
+        blocks (no timeout: the scheduler logs a get that times out as an error)."""
+        try:
+            while True:
+                messages = [self.queue.get()]
+                messages += self.queue.get(batch=True)
+                results = [m for m in messages if m[0] != "stop"]
+                if results:
+                    self._handle(results)
+                if any(m[0] == "stop" for m in messages):
+                    return
+        finally:
+            self._pump_done.set()
 
-        The queue is polled (``get(batch=True)`` returns at once): a blocking get that
-        times out is logged as an error by the scheduler. POLL seconds between empty reads."""
+    def _watch_sync(self) -> None:
+        """Every WATCH seconds: a scheduler missing for LOST_AFTER seconds ends the run
+        (raises); a task that failed for good is reported through the queue, after what it
+        had sent already, as a "failed" mark."""
         import time
 
         down_since: float | None = None
-        try:
-            while not self._stop.is_set():
-                if self.client.status != "running":
-                    down_since = down_since or time.monotonic()
-                    if time.monotonic() - down_since > LOST_AFTER:
-                        raise ConnectionError(f"no scheduler for {LOST_AFTER:g}s")
-                    time.sleep(POLL)
-                    continue
-                down_since = None
-                messages = self.queue.get(batch=True)
-                if messages:
-                    self._handle(messages)
-                else:
-                    self._check_failed()
-                    self._stop.wait(POLL)
-        finally:
-            self._pump_done.set()
+        while not self._stop.wait(WATCH):
+            if self.client.status != "running":
+                down_since = down_since or time.monotonic()
+                if time.monotonic() - down_since > LOST_AFTER:
+                    raise ConnectionError(f"no scheduler for {LOST_AFTER:g}s")
+                continue
+            down_since = None
+            with self._lock:
+                failed = [(b, f) for b, f in self._futures.items() if f.status in ("error", "cancelled", "lost")]
+                for batch_id, _ in failed:
+                    del self._futures[batch_id]
+            for batch_id, future in failed:
+                try:
+                    exc = future.exception(timeout=5)
+                    why = f"{type(exc).__name__}: {exc}"
+                except Exception as other:  # noqa: BLE001 - cancelled futures and the like
+                    why = type(other).__name__
+                self.queue.put(["failed", batch_id, f"batch failed on the cluster: {why}"])
 
     def _handle(self, messages: list[Any]) -> None:
         from distributed import Variable
@@ -210,32 +239,15 @@ class DaskBackend:
                 with self._lock:
                     self._futures.pop(batch_id, None)
                 self._dispatcher.ended(batch_id)
+            elif kind == "failed":
+                self._dispatcher.ended(batch_id, message[2])
         return answers
 
-    def _check_failed(self) -> None:
-        with self._lock:
-            failed = [(b, f) for b, f in self._futures.items() if f.status in ("error", "cancelled", "lost")]
-        if not failed:
-            return
-        # What the task sent before it failed is in the queue already: deliver it first.
-        rest = self.queue.get(batch=True)
-        if rest:
-            self._handle(rest)
-        for batch_id, future in failed:
-            try:
-                exc = future.exception(timeout=5)
-                why = f"{type(exc).__name__}: {exc}"
-            except Exception as other:  # noqa: BLE001 - cancelled futures and the like
-                why = f"{type(other).__name__}"
-            with self._lock:
-                self._futures.pop(batch_id, None)
-            trio.from_thread.run_sync(
-                self._dispatcher_ended, batch_id, f"batch failed on the cluster: {why}", trio_token=self._token,
-            )
 
-    def _dispatcher_ended(self, batch_id: int, why: str) -> None:
-        assert self._dispatcher is not None
-        self._dispatcher.ended(batch_id, why)
+def _why(exc: BaseException) -> str:
+    """A short reason, without Dask's reprs of its connection objects."""
+    cause = exc.__cause__ or exc.__context__
+    return f"{type(exc).__name__}" + (f" after {type(cause).__name__}" if cause is not None else "")
 
 
 def _quiet_dask() -> None:

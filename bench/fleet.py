@@ -238,20 +238,31 @@ def process_memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def run_scan(args: list[str], *, sample: bool = True, client_only: bool = False) -> tuple[float, tuple[int, int], str]:
+WINDOW: dict[str, float] = {}  # the last run_scan's first and last output growth (seconds)
+
+
+def run_scan(args: list[str], *, sample: bool = True, client_only: bool = False, out: Path | None = None) -> tuple[float, tuple[int, int], str]:
     """Run `tlscompat scan ...`: wall seconds, peak (RSS, PSS) of the process tree (kB; of
-    the scanning process alone with ``client_only``), stderr."""
+    the scanning process alone with ``client_only``), stderr. With ``out``, WINDOW gets
+    when the output file first and last grew (from the start, seconds): the scanning
+    itself, without start-up and shut-down."""
     command = [sys.executable, "-m", "scanner.cli", "scan", *args]
     peak = (0, 0)
+    WINDOW.clear()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stop = threading.Event()
 
     def sampler() -> None:
         nonlocal peak
+        size = 0
         while not stop.is_set():
             rss, pss = (process_memory_kb if client_only else tree_memory_kb)(process.pid)
             peak = (max(peak[0], rss), max(peak[1], pss))
+            if out is not None and out.exists() and out.stat().st_size != size:
+                size = out.stat().st_size
+                WINDOW.setdefault("first", time.perf_counter() - started)
+                WINDOW["last"] = time.perf_counter() - started
             stop.wait(0.05)
 
     thread = threading.Thread(target=sampler, daemon=True)
@@ -336,7 +347,9 @@ def main() -> int:
             load_before = os.getloadavg()[0]
             farm_cpu = tree_cpu_s([p.pid for p in farm.processes])
             children = os.times()
-            elapsed, peak, _ = run_scan(fleet_args)
+            if out.exists():
+                out.unlink()
+            elapsed, peak, _ = run_scan(fleet_args, out=out)
             farm_cpu = tree_cpu_s([p.pid for p in farm.processes]) - farm_cpu
             after = os.times()
             scan_cpu = (after.children_user + after.children_system) - (children.children_user + children.children_system)
@@ -351,6 +364,9 @@ def main() -> int:
                 "outcomes": outcomes,
                 "seconds": round(elapsed, 2),
                 "endpoints_per_s": round(len(records) / elapsed, 1),
+                # From the first endpoint written to the last: the scan without start-up.
+                "steady_endpoints_per_s": round((len(records) - 1) / max(1e-9, WINDOW["last"] - WINDOW["first"]), 1),
+                "first_endpoint_s": round(WINDOW["first"], 2),
                 "peak_rss_mb": round(peak[0] / 1024, 1),
                 "peak_pss_mb": round(peak[1] / 1024, 1),
                 "connections_per_endpoint_max": max(conns),

@@ -107,7 +107,8 @@ class DaskBackend:
         future = self.client.submit(
             run_task, self.run, batch.id, pickle.dumps(batch.items, protocol=pickle.HIGHEST_PROTOCOL),
             self.task_settings, self.settings.per_subnet,
-            key=f"tlscompat-batch-{self.run}-{batch.id}-{self._attempt}", pure=False,
+            # One task group per scan (the scheduler keeps statistics per group).
+            key=(f"tlscompat-batch-{self.run}", batch.id, self._attempt), pure=False,
         )
         with self._lock:
             self._futures[batch.id] = future
@@ -128,7 +129,13 @@ class DaskBackend:
                 # The statistical profiler samples the scanning thread every 10 ms: a few
                 # per cent of CPU that a scan needs (docs/cluster.md says the same for
                 # workers you start yourself).
-                with dask.config.set({"distributed.worker.profile.enabled": False}):
+                # The scheduler of a local cluster lives in this process: its logs of past
+                # transitions are kept short, so the client's memory stays flat.
+                with dask.config.set({
+                    "distributed.worker.profile.enabled": False,
+                    "distributed.admin.log-length": 1000,
+                    "distributed.admin.low-level-log-length": 100,
+                }):
                     self.local = LocalCluster(
                         n_workers=int(value), threads_per_worker=self.threads_per_worker, processes=True,
                         dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,

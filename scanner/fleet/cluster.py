@@ -72,7 +72,7 @@ def require_dask() -> None:
 class DaskBackend:
     """Batches as Dask tasks; results streamed back through a Dask Queue."""
 
-    def __init__(self, settings: FleetSettings, *, threads_per_worker: int = 1) -> None:
+    def __init__(self, settings: FleetSettings, *, threads_per_worker: int = 2) -> None:
         assert settings.cluster is not None
         self.settings = settings
         self.spec = settings.cluster
@@ -94,9 +94,9 @@ class DaskBackend:
     async def start(self, nursery: trio.Nursery, dispatcher: Dispatcher) -> int:
         self._dispatcher = dispatcher
         self._token = trio.lowlevel.current_trio_token()
-        slots = await trio.to_thread.run_sync(self._connect)
-        # Each task's share of the totals; the per-subnet limit stays whole (cluster-wide).
-        self.task_settings = replace(self.settings, cluster_subnets=True).share(slots, slots)
+        slots, workers = await trio.to_thread.run_sync(self._connect)
+        # Each worker's share of the totals; the per-subnet limit stays whole (cluster-wide).
+        self.task_settings = replace(self.settings, cluster_subnets=True).share(workers, workers)
         nursery.start_soon(self._pump)
         return slots
 
@@ -118,7 +118,8 @@ class DaskBackend:
         await trio.to_thread.run_sync(self._disconnect, abandon)
 
     # -- threads talking to Dask
-    def _connect(self) -> int:
+    def _connect(self) -> tuple[int, int]:
+        """Connect (or start a local cluster): the task slots (threads) and worker count."""
         import dask
         from distributed import Client, LocalCluster, Queue
 
@@ -146,11 +147,11 @@ class DaskBackend:
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"--cluster {self.spec}: cannot reach the Dask scheduler: {exc}") from None
         self.queue = Queue(f"tlscompat-{self.run}-results", client=self.client)
-        slots = sum(self.client.nthreads().values())
-        if slots < 1:
+        nthreads = self.client.nthreads()
+        if not nthreads:
             self.client.wait_for_workers(1, timeout=60)
-            slots = sum(self.client.nthreads().values())
-        return max(1, slots)
+            nthreads = self.client.nthreads()
+        return max(1, sum(nthreads.values())), max(1, len(nthreads))
 
     def _disconnect(self, abandon: bool) -> None:
         try:
@@ -328,16 +329,57 @@ class ClusterSubnets:
             for _ in range(n):
                 await trio.to_thread.run_sync(sem.release)
 
-    def stop(self) -> None:
-        for sem in self._sems.values():
-            callback = getattr(sem, "refresh_callback", None)
-            if callback is not None:
-                self.worker.loop.add_callback(callback.stop)
+
+class _ScanLoop:
+    """The one trio loop of a worker process, in a thread of its own: every batch this
+    worker runs (its task threads only wait for them) is scanned here, with one Engine per
+    scan, so the worker's share of the limits holds across its batches and a batch's slow
+    last endpoint leaves the worker free for the next batch."""
+
+    _lock = threading.Lock()
+    _instance: _ScanLoop | None = None
+
+    def __init__(self) -> None:
+        self.engines: dict[str, Engine] = {}
+        ready = threading.Event()
+        box: dict[str, Any] = {}
+
+        async def main() -> None:
+            box["token"] = trio.lowlevel.current_trio_token()
+            async with trio.open_nursery() as nursery:
+                box["nursery"] = nursery
+                ready.set()
+                await trio.sleep_forever()
+
+        threading.Thread(target=trio.run, args=(main,), name="tlscompat-scan", daemon=True).start()
+        ready.wait()
+        self.token: trio.lowlevel.TrioToken = box["token"]
+        self.nursery: trio.Nursery = box["nursery"]
+
+    @classmethod
+    def get(cls) -> _ScanLoop:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def engine(self, run: str, settings: FleetSettings, per_subnet: int | None, worker: Any) -> Engine:
+        """In the loop's thread: this scan's Engine (made on its first batch here)."""
+        engine = self.engines.get(run)
+        if engine is None:
+            subnets = ClusterSubnets(run, per_subnet, worker) if per_subnet else None
+            engine = self.engines[run] = Engine(settings, subnets=subnets)
+            if subnets is not None:
+                self.nursery.start_soon(subnets.sweep)
+            while len(self.engines) > 8:  # scans long over
+                del self.engines[next(iter(self.engines))]
+        return engine
 
 
 def run_task(run: str, batch_id: int, payload: bytes, settings: FleetSettings, per_subnet: int | None) -> int:
-    """One batch, on a Dask worker: ask what to skip, scan the rest with this task's share of
-    the limits, put each endpoint's result on the run's queue, then an end mark."""
+    """One batch, on a Dask worker: ask what to skip, scan the rest in the worker's scan
+    loop with the worker's share of the limits, put each endpoint's result on the run's
+    queue, then an end mark."""
     from distributed import Queue, Variable, get_client, get_worker
 
     items: tuple[Item, ...] = pickle.loads(payload)
@@ -349,10 +391,10 @@ def run_task(run: str, batch_id: int, payload: bytes, settings: FleetSettings, p
     answer = Variable(f"tlscompat-{run}-skip-{token}", client=client)
     skip = frozenset(answer.get(timeout=ANSWER_TIMEOUT))
     answer.delete()
-    subnets = ClusterSubnets(run, per_subnet, worker) if per_subnet else None
+    loop = _ScanLoop.get()
 
-    async def main() -> None:
-        engine = Engine(settings, subnets=subnets)
+    async def batch() -> None:
+        engine = loop.engine(run, settings, per_subnet, worker)
         targets = {index: target for index, target, _ in items}
         # Each endpoint's result leaves as it finishes; those finishing while the previous
         # put is on its way leave together (one scheduler round trip, not one each).
@@ -371,27 +413,11 @@ def run_task(run: str, batch_id: int, payload: bytes, settings: FleetSettings, p
                         break
                 await trio.to_thread.run_sync(queue.put, ["done", batch_id, done])
 
-        sweeper = trio.CancelScope()
-
-        async def sweep() -> None:
-            assert subnets is not None
-            with sweeper:
-                await subnets.sweep()
-
         async with trio.open_nursery() as nursery:
             nursery.start_soon(ship)  # ends when the channel is closed and drained
-            if subnets is not None:
-                nursery.start_soon(sweep)
             async with send:
                 await scan_batch(engine.scan, items, emit, skip=skip)
-            sweeper.cancel()
-        if subnets is not None:
-            await subnets.release_idle()
 
-    try:
-        trio.run(main)
-    finally:
-        if subnets is not None:
-            subnets.stop()
+    trio.from_thread.run(batch, trio_token=loop.token)
     queue.put(["end", batch_id, token])
     return len(items) - len(skip)

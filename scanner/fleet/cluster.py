@@ -2,8 +2,9 @@
 # imported only when --cluster is given; it imports Dask (the `cluster` extra) inside its
 # functions, so `parse_cluster` works without it.
 #
-# A Backend of scanner.fleet.batches: each batch is one Dask task running the same trio
-# scan (`scan_batch`) on a worker; each endpoint's result goes back through a Dask Queue
+# A Backend of scanner.fleet.batches: each batch is one Dask task; the task hands it to
+# its worker process's one trio loop (_ScanLoop), which runs the same scan (`scan_batch`,
+# one Engine per scan and process); each endpoint's result goes back through a Dask Queue
 # as it finishes (not when the batch ends) to the client's single writer.
 #
 # Rules kept:
@@ -11,11 +12,11 @@
 #   (a task rerun after its worker died) and scans only the others; the client drops any
 #   duplicate anyway (batches.Dispatcher).
 # - Names resolve on the workers. The per-subnet limit is one distributed.Semaphore per
-#   /24 or /64 for the whole cluster, taken per connection after resolution; a task keeps
+#   /24 or /64 for the whole cluster, taken per connection after resolution; a worker keeps
 #   a lease it has just used for its next connection into that network and gives idle
 #   leases back within IDLE_LEASE seconds, so a lease held is always >= a connection open.
-# - Every other limit (endpoints, connections, --rate) is divided between the task slots
-#   of the cluster (threads of all workers): adding workers does not add load.
+# - --rate and --max-connections are divided between the worker processes present when
+#   the scan starts; the client bounds the endpoints in flight for the whole cluster.
 # - A scheduler that goes away ends the run with what was written (RunStatus.lost).
 from __future__ import annotations
 
@@ -94,11 +95,12 @@ class DaskBackend:
     async def start(self, nursery: trio.Nursery, dispatcher: Dispatcher) -> int:
         self._dispatcher = dispatcher
         self._token = trio.lowlevel.current_trio_token()
-        slots, workers = await trio.to_thread.run_sync(self._connect)
+        _, workers = await trio.to_thread.run_sync(self._connect)
         # Each worker's share of the totals; the per-subnet limit stays whole (cluster-wide).
         self.task_settings = replace(self.settings, cluster_subnets=True).share(workers, workers)
         nursery.start_soon(self._pump)
-        return slots
+        # A worker process scans all its batches in one loop: batches are sized per process.
+        return workers
 
     def submit(self, batch: Batch) -> None:
         from distributed import Future  # noqa: F401 - Dask is installed (checked at start)

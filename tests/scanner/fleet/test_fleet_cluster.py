@@ -325,3 +325,32 @@ def test_a_scheduler_that_goes_away_ends_the_scan_with_what_was_written_and_resu
     records = lines(out)
     keys = [(r["host"], r["port"]) for r in records]
     assert len(keys) == len(set(keys)) == SUBNETS * PER_SUBNET_HOSTS + 1
+
+
+def test_cluster_shares_divide_rate_and_connections_but_not_the_subnet_limit():
+    from dataclasses import replace
+
+    from scanner.fleet.run import FleetSettings
+
+    total = FleetSettings(endpoints=64, connections=256, per_subnet=8, rate=100.0, cluster="local:4")
+    part = replace(total, cluster_subnets=True).share(4, 4)
+    assert (part.connections, part.rate, part.per_subnet, part.cluster) == (64, 25.0, 8, None)
+    # Worker processes (no cluster-wide semaphore) divide the subnet limit too.
+    assert FleetSettings(per_subnet=8, workers=2).share(2, 0).per_subnet == 4
+
+
+def test_merge_refuses_bad_inputs_before_writing_anything(tmp_path, capsys):
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"host": "a", "port": 1, "started": "2026-01-01T00:00:00+00:00"}) + "\n", encoding="utf-8")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n" + good.read_text(encoding="utf-8"), encoding="utf-8")
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text(good.read_text(encoding="utf-8") + '{"host": "b", "po', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["merge", str(good), str(bad), "-o", str(out), "--no-db"]) == 2
+    assert f"{bad}:1: not an endpoint line" in capsys.readouterr().err and not out.exists()
+    assert main(["merge", str(good), str(tmp_path / "x.sqlite"), "-o", str(out)]) == 2
+    assert main(["merge", str(good), str(good), "-o", str(good)]) == 2
+    # A torn last line is skipped; duplicates across files are written once.
+    assert main(["merge", str(good), str(torn), "-o", str(out), "--no-db"]) == 0
+    assert [r["host"] for r in lines(out)] == ["a"]

@@ -29,6 +29,7 @@ class CountingFront:
         self.open: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
         self.accepted: Counter[str] = Counter()
+        self.by_address: Counter[str] = Counter()  # connections accepted per listening address
         self._stop = threading.Event()
         self._lock = threading.Lock()
         for address, port, backend in routes:
@@ -39,7 +40,7 @@ class CountingFront:
             s.setblocking(False)
             self.listeners.append(s)
             subnet = str(ipaddress.ip_network(f"{address}/24", strict=False))
-            self.selector.register(s, selectors.EVENT_READ, ("listen", backend, subnet))
+            self.selector.register(s, selectors.EVENT_READ, ("listen", backend, subnet, address))
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def start(self) -> CountingFront:
@@ -79,6 +80,7 @@ class CountingFront:
                     with self._lock:
                         self.open[pair.subnet] += 1
                         self.accepted[pair.subnet] += 1
+                        self.by_address[data[3]] += 1
                         self.peak[pair.subnet] = max(self.peak[pair.subnet], self.open[pair.subnet])
                     self.selector.register(conn, selectors.EVENT_READ, ("relay", pair, backend))
                     self.selector.register(backend, selectors.EVENT_READ, ("relay", pair, conn))

@@ -354,3 +354,90 @@ def test_merge_refuses_bad_inputs_before_writing_anything(tmp_path, capsys):
     # A torn last line is skipped; duplicates across files are written once.
     assert main(["merge", str(good), str(torn), "-o", str(out), "--no-db"]) == 0
     assert [r["host"] for r in lines(out)] == ["a"]
+
+
+@pytest.mark.slow
+def test_a_worker_process_killed_mid_scan_hands_its_batches_to_the_other(farm, tmp_path, blackhole):
+    from test_fleet_cli import _children
+
+    _, targets = farm
+    with targets.open("a", encoding="utf-8") as fp:
+        fp.write(f"127.0.0.1:{blackhole}\n")
+    single = tmp_path / "single.jsonl"
+    assert scan("-f", str(targets), "-o", str(single), "--no-db", "--concurrency", "4") in (0, 1)
+    truth = essence(lines(single))
+    out = tmp_path / "workers.jsonl"
+    command = [
+        sys.executable, "-m", "scanner.cli", "scan", "-f", str(targets), "--format", "jsonl",
+        "--no-progress", "--no-db", *FAST, "--concurrency", "4", "--workers", "2", "-o", str(out),
+    ]
+    client = _spawn(*command, log=tmp_path / "client.log")
+    try:
+        _wait_for(lambda: len(_children(client.pid)) == 2, 30, "two worker processes")
+        _wait_for(lambda: out.exists() and out.stat().st_size > 0, 60, "the first endpoint")
+        assert client.poll() is None, "the scan ended before the kill"
+        os.kill(_children(client.pid)[0], signal.SIGKILL)
+        client.wait(120)
+    finally:
+        _stop(client)
+    assert client.returncode in (0, 1), (tmp_path / "client.log").read_text()
+    records = lines(out)
+    keys = [(r["host"], r["port"]) for r in records]
+    assert len(keys) == len(set(keys)) == len(truth)
+    same(records, truth)
+
+
+@pytest.mark.slow
+def test_a_rerun_batch_skips_the_endpoints_already_written(farm, tmp_path, blackhole):
+    """Batch 0 holds a farm endpoint and a blackholed one. Once the farm endpoint is
+    written, both workers die; a new worker reruns the batch, and the farm endpoint gets
+    no connection the second time (counted by the servers)."""
+    front, targets = farm
+    first = targets.read_text(encoding="utf-8").splitlines()[0]
+    rest = targets.read_text(encoding="utf-8").splitlines()[1:]
+    ordered = tmp_path / "ordered.txt"
+    ordered.write_text("\n".join([first, f"127.0.0.1:{blackhole}", *rest]) + "\n", encoding="utf-8")
+    address = first.rsplit(":", 1)[0]
+    dask = shutil.which("dask", path=str(BIN)) or str(BIN / "dask")
+    port = free_port()
+    scheduler = f"tcp://127.0.0.1:{port}"
+    started: list[subprocess.Popen[bytes]] = []
+
+    def worker(name: str) -> subprocess.Popen[bytes]:
+        process = _spawn(
+            dask, "worker", scheduler, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+            "--host", "127.0.0.1", "--name", name, log=tmp_path / f"{name}.log",
+        )
+        started.append(process)
+        return process
+
+    out = tmp_path / "scan.jsonl"
+    try:
+        started.append(_spawn(
+            dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+            log=tmp_path / "scheduler.log",
+        ))
+        first_workers = [worker("w0"), worker("w1")]
+        command = [
+            sys.executable, "-m", "scanner.cli", "scan", "-f", str(ordered), "--format", "jsonl",
+            "--no-progress", "--no-db", *FAST, "--connect-timeout", "8", "--concurrency", "8",
+            "--cluster", scheduler, "-o", str(out),
+        ]
+        client = _spawn(*command, log=tmp_path / "client.log")
+        started.append(client)
+        _wait_for(lambda: out.exists() and f'"host":"{address}"' in out.read_text(encoding="utf-8"), 60, "the first endpoint")
+        connections = front.by_address[address]
+        assert client.poll() is None and "127.0.0.1" not in {r["host"] for r in lines(out)}
+        for process in first_workers:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        worker("w2")
+        client.wait(180)
+        assert client.returncode in (0, 1), (tmp_path / "client.log").read_text()
+    finally:
+        for process in reversed(started):
+            _stop(process)
+    records = lines(out)
+    keys = [(r["host"], r["port"]) for r in records]
+    assert len(keys) == len(set(keys)) == len(rest) + 2
+    assert front.by_address[address] == connections  # not scanned again

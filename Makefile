@@ -8,7 +8,7 @@ TESTENV := $(VENV)/.installed-test
 .PHONY: demo test lint unit bench registry clean
 
 # The runtime alone for `make demo` (under a minute on a fresh machine); the test extras on top
-# for `make test`.
+# for `make test`, with the `cluster` extra (Dask) whose tests run real clusters on loopback.
 $(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -16,7 +16,7 @@ $(RUNTIME): pyproject.toml
 	touch $(RUNTIME)
 
 $(TESTENV): $(RUNTIME)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,cluster]'
 	touch $(TESTENV)
 
 demo: $(RUNTIME)

@@ -10,6 +10,9 @@
 #
 #   .venv/bin/python bench/fleet.py                      # 200 endpoints, memory 1k and 10k
 #   .venv/bin/python bench/fleet.py --endpoints 50 --memory 0
+#   .venv/bin/python bench/fleet.py --workers 1,2 --cluster local:1,local:2 --memory 0
+#       # the Dask path (docs/cluster.md) against the local one; the client's own peak
+#       # memory at --cluster-memory targets (100,000 by default)
 from __future__ import annotations
 
 import argparse
@@ -219,20 +222,47 @@ def tree_memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def run_scan(args: list[str], *, sample: bool = True) -> tuple[float, tuple[int, int], str]:
-    """Run `tlscompat scan ...`: wall seconds, peak (RSS, PSS) of the process tree (kB),
-    stderr."""
+def process_memory_kb(pid: int) -> tuple[int, int]:
+    """RSS and PSS (kB) of one process, without its children (the cluster client alone:
+    a LocalCluster's workers are its children)."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fp:
+            for line in fp:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+WINDOW: dict[str, float] = {}  # the last run_scan's first and last output growth (seconds)
+
+
+def run_scan(args: list[str], *, sample: bool = True, client_only: bool = False, out: Path | None = None) -> tuple[float, tuple[int, int], str]:
+    """Run `tlscompat scan ...`: wall seconds, peak (RSS, PSS) of the process tree (kB; of
+    the scanning process alone with ``client_only``), stderr. With ``out``, WINDOW gets
+    when the output file first and last grew (from the start, seconds): the scanning
+    itself, without start-up and shut-down."""
     command = [sys.executable, "-m", "scanner.cli", "scan", *args]
     peak = (0, 0)
+    WINDOW.clear()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stop = threading.Event()
 
     def sampler() -> None:
         nonlocal peak
+        size = 0
         while not stop.is_set():
-            rss, pss = tree_memory_kb(process.pid)
+            rss, pss = (process_memory_kb if client_only else tree_memory_kb)(process.pid)
             peak = (max(peak[0], rss), max(peak[1], pss))
+            if out is not None and out.exists() and out.stat().st_size != size:
+                size = out.stat().st_size
+                WINDOW.setdefault("first", time.perf_counter() - started)
+                WINDOW["last"] = time.perf_counter() - started
             stop.wait(0.05)
 
     thread = threading.Thread(target=sampler, daemon=True)
@@ -266,6 +296,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoints", type=int, default=200, help="TLS endpoints in the farm")
     parser.add_argument("--workers", default="1,2", help="tlscompat --workers values to measure")
+    parser.add_argument("--cluster", default="", help="tlscompat --cluster values to measure, e.g. local:1,local:2")
+    parser.add_argument("--cluster-memory", default="10000,100000", help="target counts for the cluster client's memory runs ('0': none)")
+    parser.add_argument("--repeat", type=int, default=1, help="full scans per mode, the modes taking turns")
     parser.add_argument("--concurrency", type=int, default=64, help="tlscompat --concurrency")
     parser.add_argument("--memory", default="1000,10000", help="target counts for the memory runs ('0': none)")
     parser.add_argument("--install-nginx", action=argparse.BooleanOptionalAction, default=True)
@@ -297,13 +330,26 @@ def main() -> int:
         figures["single_endpoint_connections"] = need
 
         figures["full_scan"] = []
-        for workers in [int(w) for w in opts.workers.split(",")]:
+        modes = [["--workers", w] for w in opts.workers.split(",") if w] + [["--cluster", c] for c in opts.cluster.split(",") if c]
+        # What each mode costs before scanning anything: one endpoint, start to exit.
+        figures["one_endpoint"] = {}
+        for mode in modes:
+            one = workdir / "one.jsonl"
+            before = os.times()
+            elapsed, _, _ = run_scan([f"127.0.0.1:{farm.ports[0]}", *scan_flags, "-o", str(one), *mode], sample=False)
+            after = os.times()
+            cpu = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+            figures["one_endpoint"][" ".join(mode)] = {"seconds": round(elapsed, 2), "cpu_s": round(cpu, 2)}  # type: ignore[index]
+        print(json.dumps(figures["one_endpoint"]), file=sys.stderr)
+        for mode in [m for _ in range(opts.repeat) for m in modes]:
             out = workdir / "fleet.jsonl"
-            fleet_args = ["-f", str(targets), *scan_flags, "-o", str(out), "--workers", str(workers), "--concurrency", str(opts.concurrency)]
+            fleet_args = ["-f", str(targets), *scan_flags, "-o", str(out), *mode, "--concurrency", str(opts.concurrency)]
             load_before = os.getloadavg()[0]
             farm_cpu = tree_cpu_s([p.pid for p in farm.processes])
             children = os.times()
-            elapsed, peak, _ = run_scan(fleet_args)
+            if out.exists():
+                out.unlink()
+            elapsed, peak, _ = run_scan(fleet_args, out=out)
             farm_cpu = tree_cpu_s([p.pid for p in farm.processes]) - farm_cpu
             after = os.times()
             scan_cpu = (after.children_user + after.children_system) - (children.children_user + children.children_system)
@@ -318,6 +364,9 @@ def main() -> int:
                 "outcomes": outcomes,
                 "seconds": round(elapsed, 2),
                 "endpoints_per_s": round(len(records) / elapsed, 1),
+                # From the first endpoint written to the last: the scan without start-up.
+                "steady_endpoints_per_s": round((len(records) - 1) / max(1e-9, WINDOW["last"] - WINDOW["first"]), 1),
+                "first_endpoint_s": round(WINDOW["first"], 2),
                 "peak_rss_mb": round(peak[0] / 1024, 1),
                 "peak_pss_mb": round(peak[1] / 1024, 1),
                 "connections_per_endpoint_max": max(conns),
@@ -347,6 +396,30 @@ def main() -> int:
                 "healthy": len(healthy), "refused": count - len(healthy), "written": written,
                 "seconds": round(elapsed, 2), "peak_rss_mb": round(peak[0] / 1024, 1),
                 "peak_pss_mb": round(peak[1] / 1024, 1),
+            }
+            print(f"{key}: {memory[key]}", file=sys.stderr)
+        clusters = [c for c in opts.cluster.split(",") if c]
+        for count in [int(x) for x in opts.cluster_memory.split(",") if int(x) > 0] if clusters else []:
+            path = workdir / f"mixed-{count}.txt"
+            healthy = [f"127.0.0.1:{p}" for p in farm.ports][: min(len(farm.ports), count // 5)]
+            path.write_text("\n".join(healthy + unreachable(count - len(healthy), closed)) + "\n", encoding="utf-8")
+            mout = workdir / f"mixed-{count}.jsonl"
+            spec = clusters[-1]
+            before = os.times()
+            elapsed, peak, _ = run_scan(
+                ["-f", str(path), *scan_flags, "-o", str(mout), "--cluster", spec, "--concurrency", str(opts.concurrency)],
+                client_only=True,
+            )
+            after = os.times()
+            written = sum(1 for _ in mout.open())
+            key = f"{count} targets, --cluster {spec}, client process alone"
+            memory[key] = {
+                "healthy": len(healthy), "refused": count - len(healthy), "written": written,
+                "seconds": round(elapsed, 2), "peak_rss_mb": round(peak[0] / 1024, 1),
+                "peak_pss_mb": round(peak[1] / 1024, 1),
+                "cpu_s_all_processes": round(
+                    (after.children_user + after.children_system) - (before.children_user + before.children_system), 2
+                ),
             }
             print(f"{key}: {memory[key]}", file=sys.stderr)
         figures["memory"] = memory

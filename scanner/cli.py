@@ -232,13 +232,21 @@ COMMANDS: dict[str, tuple[str, tuple[str, str]]] = {
         "what changed between two scans: protocols, suites, certificate, findings, clients",
         ("tlscompat diff monday.jsonl tuesday.jsonl", "tlscompat diff --db scan.sqlite --format markdown -o changes.md"),
     ),
+    "merge": (
+        "join the JSON Lines outputs (or history databases) of shards or machines into one",
+        ("tlscompat merge a.jsonl b.jsonl -o all.jsonl", "tlscompat merge a.sqlite b.sqlite -o all.sqlite"),
+    ),
     "report": (
         "a Markdown or self-contained HTML report of a scan, with a client compatibility matrix",
         ("tlscompat report scan.jsonl -o report.md", "tlscompat report --db scan.sqlite --format html -o report.html"),
     ),
 }
 # Commands registered together by another package: (names, "module").
-_GROUPS = ((("simulate", "audit"), "scanner.audit.cli"), (("diff", "report"), "scanner.report.cli"))
+_GROUPS = (
+    (("simulate", "audit"), "scanner.audit.cli"),
+    (("diff", "report"), "scanner.report.cli"),
+    (("merge",), "scanner.fleet.merge"),
+)
 
 
 def _version() -> str:

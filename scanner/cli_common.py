@@ -149,6 +149,15 @@ def run_command(command: Callable[[], int], prog: str = "tlscompat") -> int:
     exception is a bug: one line naming it (the traceback with TLSCOMPAT_DEBUG=1), exit 2.
     """
     try:
+        return _run_command(command, prog)
+    except KeyboardInterrupt:
+        # Ctrl-C while the one line about another ending was being written.
+        _say(f"{prog}: interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _run_command(command: Callable[[], int], prog: str) -> int:
+    try:
         code = command()
         return code if code in (EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED) else EXIT_FINDINGS
     except UsageError as exc:

@@ -29,7 +29,7 @@ from scanner.fleet.output import (
     make_writer,
     target_key,
 )
-from scanner.fleet.run import Completed, FleetSettings, run_fleet
+from scanner.fleet.run import Completed, FleetSettings, RunStatus, run_fleet
 from scanner.fleet.targets_file import DEFAULT_CIDR_CAP, DEPTHS, Layer, RunLimits, load_targets
 from scanner.options import KNOWN_PROBES, ScanOptions, Target
 from scanner.results import endpoint_json
@@ -62,6 +62,15 @@ def add_fleet_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=cc.rate, metavar="N", help="new connections per second, whole scan (default: no limit)")
     p.add_argument("--cidr-cap", type=cc.count(1), default=DEFAULT_CIDR_CAP, metavar="N", help=f"largest CIDR range expanded (default {DEFAULT_CIDR_CAP} addresses)")
     p.add_argument("--workers", type=cc.count(1), default=1, metavar="N", help="scanning processes (default 1; each holds its own ~50 MB)")
+    p.add_argument(
+        "--cluster", metavar="SPEC",
+        help="scan on a Dask cluster: tcp://HOST:PORT (a scheduler) or local:N (N worker processes here); "
+        "needs the cluster extra (docs/cluster.md)",
+    )
+    p.add_argument(
+        "--shard", metavar="K/N",
+        help="scan only shard K of N (1 <= K <= N): the targets whose host (the address for IP targets) hashes to K",
+    )
     p.add_argument(
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
@@ -153,13 +162,44 @@ def settings_from_args(args: argparse.Namespace, limits: RunLimits, total: int, 
     if workers < 1:
         raise UsageError("--workers must be at least 1")
     workers = min(workers, endpoints)
+    cluster = getattr(args, "cluster", None)
+    if cluster:
+        from scanner.fleet.cluster import parse_cluster, require_dask
+
+        if workers > 1:
+            raise UsageError("--workers and --cluster exclude each other (local:N starts N worker processes)")
+        parse_cluster(cluster)
+        require_dask()
+        if not _picklable(getattr(args, "client_certs_loaded", None)):
+            raise UsageError("--cluster cannot carry these client certificates to the workers (not picklable)")
     if workers > 1 and not _picklable(getattr(args, "client_certs_loaded", None)):
         # Loaded private keys cannot cross to a worker process: scan in this one.
         workers = 1
     return FleetSettings(
         endpoints=endpoints, connections=connections, per_subnet=per_subnet or None,
-        rate=rate or None, workers=workers,
+        rate=rate or None, workers=workers, cluster=cluster or None,
     )
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``K/N`` -> (K, N) with 1 <= K <= N. Raises UsageError."""
+    if text is None:
+        return None
+    k, sep, n = text.partition("/")
+    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+        raise UsageError(f"--shard {text}: give K/N, e.g. 1/4")
+    kk, nn = int(k), int(n)
+    if nn < 1 or not 1 <= kk <= nn:
+        raise UsageError(f"--shard {text}: K must be from 1 to N")
+    return kk, nn
+
+
+def shard_of(target: Target, shards: int) -> int:
+    """The shard (1..shards) of a target: a hash of its host name, or of its address for
+    an IP target, so every port and SNI of one host lands on the same machine."""
+    from scanner.fleet.output import _digest
+
+    return _digest(target.host.lower()) % shards + 1
 
 
 def _picklable(value: Any) -> bool:
@@ -201,6 +241,7 @@ def run_scan(args: argparse.Namespace) -> int:
     check_output(args.output)
     if args.db and not args.no_db:
         check_output(args.db, "--db")
+    shard = parse_shard(getattr(args, "shard", None))
     layer = layer_from_args(args)
     base = base_options(args)
     try:
@@ -215,7 +256,7 @@ def run_scan(args: argparse.Namespace) -> int:
     with plan:
         deadline = (layer.endpoint or base.deadlines.endpoint)
         settings = settings_from_args(args, plan.limits, plan.total, deadline)
-        return _run(args, plan, settings)
+        return _run(args, plan, settings, shard)
 
 
 def _db_path(args: argparse.Namespace) -> str | None:
@@ -230,7 +271,7 @@ def _db_path(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
+def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tuple[int, int] | None = None) -> int:
     from scanner.fleet.store import Store
 
     summary = FleetSummary()
@@ -278,7 +319,7 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
         # Tables on the same terminal as the bar: clear the bar before each endpoint.
         clear = progress is not None and out is sys.stdout and out.isatty()
         try:
-            interrupted = _stream(plan, settings, writer, summary, store, progress, done_keys, clear)
+            run_status = _stream(plan, settings, writer, summary, store, progress, done_keys, clear, shard)
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -288,6 +329,7 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
                 out.close()
             if progress is not None:
                 progress.finish()
+        interrupted = run_status.interrupted or run_status.lost is not None
         status = "interrupted" if interrupted else "completed"
     finally:
         if store is not None:
@@ -303,29 +345,34 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings) -> int:
                 )
     if progress is not None and (args.format != "table" or args.output):
         sys.stderr.write(summary.render(color=sys.stderr.isatty()))
+    if run_status.lost is not None:
+        again = " (run it again with --resume to continue)" if args.resume or args.format == "jsonl" and args.output else ""
+        print(f"tlscompat: {run_status.lost}; {summary.total} endpoints written{again}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if interrupted:
+        print(f"tlscompat: interrupted; {summary.total} endpoints written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not getattr(args, "quiet", False) and (args.format != "table" or args.output):
         # Always one line at the end (CI logs included): what was done and where it went.
         where = f"; written to {args.output}" if args.output else ""
         where += f"; history in {db_path}" if store is not None else ""
         print(f"tlscompat: {summary.one_line()}{where}", file=sys.stderr)
-    if interrupted:
-        print(f"tlscompat: interrupted; {summary.total} endpoints written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     return EXIT_FINDINGS if summary.fails(args.fail_on) else EXIT_OK
 
 
 def _stream(
     plan: Any, settings: FleetSettings, writer: Writer, summary: FleetSummary, store: Any,
     progress: Progress | None, done_keys: set[int], clear: bool = False,
-) -> bool:
-    """Run the scan; True when interrupted by Ctrl-C."""
+    shard: tuple[int, int] | None = None,
+) -> RunStatus:
+    """Run the scan: its status (interrupted by Ctrl-C, backend lost)."""
     from scanner.fleet.output import _digest
 
     def jobs() -> Any:
         seen: set[int] = set()
         for target, options in plan:
             key = _digest(target.host, target.port, target.server_name, target.ip)
-            if key in seen:
+            if key in seen or (shard is not None and shard_of(target, shard[1]) != shard[0]):
                 if progress is not None:
                     progress.total -= 1
                 continue
@@ -348,10 +395,15 @@ def _stream(
         if progress is not None:
             progress.advance()
 
+    backend = None
+    if settings.cluster:
+        from scanner.fleet.cluster import DaskBackend  # Dask is imported only here
+
+        backend = DaskBackend(settings)
     status = trio.run(
         lambda: run_fleet(
             jobs(), settings, write, tick=progress.draw if progress is not None else None,
-            handle_sigint=True,
+            handle_sigint=True, backend=backend,
         )
     )
-    return status.interrupted
+    return status

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import trio
 
@@ -27,6 +28,14 @@ def subnet_of(ip: str) -> str:
         addr = addr.ipv4_mapped
     prefix = IPV4_PREFIX if addr.version == 4 else IPV6_PREFIX
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+class Subnets(Protocol):
+    """A per-network connection limit: ``acquire(ip)`` waits for a slot in the network of
+    ``ip`` and returns the function that gives it back. SubnetLimiter in one trio loop;
+    scanner.fleet.cluster's for a whole Dask cluster."""
+
+    async def acquire(self, ip: str) -> Callable[[], None]: ...
 
 
 class SubnetLimiter:
@@ -164,7 +173,7 @@ class EndpointGate:
         self,
         ip: str,
         *,
-        subnets: SubnetLimiter | None = None,
+        subnets: Subnets | None = None,
         rate: RateLimiter | None = None,
         backoff: EndpointBackoff | None = None,
         open_stream: Callable[[str, int], object] | None = None,

@@ -13,7 +13,9 @@
 # - Ctrl-C (when the runner owns the signal) cancels the scans only: in-flight endpoints
 #   are abandoned, the writer still writes everything that finished.
 # - With workers > 1 the endpoints are scanned in child processes (one trio loop each,
-#   the same engine); the limits are divided between them, so the totals still hold.
+#   the same engine), with --cluster on Dask workers; both go through the batch-and-result
+#   mechanism of scanner.fleet.batches. The limits are divided between the processes or
+#   tasks, so the totals still hold.
 from __future__ import annotations
 
 import os
@@ -22,21 +24,30 @@ import signal
 import struct
 import subprocess
 import sys
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import trio
 
 from scanner import engine as en
 from scanner.api import scan_endpoint, unresolved
-from scanner.fleet.limits import EndpointGate, RateLimiter, SubnetLimiter
+from scanner.fleet.batches import (
+    Backend,
+    Batch,
+    Dispatcher,
+    Item,
+    Results,
+    crashed,
+    scan_batch,
+    scan_safely,
+)
+from scanner.fleet.limits import EndpointGate, RateLimiter, SubnetLimiter, Subnets
 from scanner.options import ScanOptions, Target
 from scanner.results import EndpointResult
 
 Job = tuple[Target, ScanOptions]
+MAX_BATCH = 64  # endpoints in one batch, at most
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +60,8 @@ class FleetSettings:
     rate: float | None = None  # new connections per second, whole run
     burst: int | None = None  # connections allowed at once after a quiet spell (default: rate/10)
     workers: int = 1  # processes scanning
+    cluster: str | None = None  # Dask: "local:N" or a scheduler address (scanner.fleet.cluster)
+    cluster_subnets: bool = False  # per_subnet is enforced cluster-wide (not divided)
 
     def share(self, workers: int, index: int) -> FleetSettings:
         """This worker's part of the limits: each total divided by the worker count."""
@@ -60,10 +73,13 @@ class FleetSettings:
             self,
             endpoints=part(self.endpoints),
             connections=part(self.connections),
-            per_subnet=part(self.per_subnet) if self.per_subnet else None,
+            per_subnet=(
+                self.per_subnet if self.cluster_subnets else part(self.per_subnet) if self.per_subnet else None
+            ),
             rate=self.rate / workers if self.rate else None,
             burst=part(self.burst) if self.burst else None,
             workers=1,
+            cluster=None,
         )
 
 
@@ -81,16 +97,22 @@ class RunStatus:
     started: int = 0
     completed: int = 0
     interrupted: bool = False
+    lost: str | None = None  # why the backend (a Dask scheduler) was lost, ending the run
     errors: list[str] = field(default_factory=list)
 
 
 class Engine:
     """Scans targets in this process under one set of limits."""
 
-    def __init__(self, settings: FleetSettings, *, open_stream: en.OpenStream = en.open_tcp) -> None:
+    def __init__(
+        self, settings: FleetSettings, *, open_stream: en.OpenStream = en.open_tcp,
+        subnets: Subnets | None = None,
+    ) -> None:
         self.settings = settings
         self.global_limiter = trio.CapacityLimiter(settings.connections)
-        self.subnets = SubnetLimiter(settings.per_subnet) if settings.per_subnet else None
+        self.subnets: Subnets | None = subnets
+        if subnets is None and settings.per_subnet:
+            self.subnets = SubnetLimiter(settings.per_subnet)
         self.rate = (
             RateLimiter(settings.rate, settings.burst or max(1, int(settings.rate / 10)))
             if settings.rate
@@ -131,24 +153,6 @@ class Engine:
         return out
 
 
-def _crashed(target: Target, exc: BaseException) -> EndpointResult:
-    """A bug in the scan of one endpoint must not stop the fleet: it becomes that
-    endpoint's result (outcome "error"), and the traceback goes to stderr."""
-    traceback.print_exception(exc, file=sys.stderr)
-    return EndpointResult(
-        host=target.host, port=target.port, ip=target.ip, sni=target.server_name, outcome="error",
-        detail=f"internal error: {type(exc).__name__}: {exc}", tags=target.tags,
-        started=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-
-
-async def _scan_safely(scan: Callable[[Target, ScanOptions], Any], target: Target, options: ScanOptions) -> tuple[EndpointResult, ...]:
-    try:
-        return tuple(await scan(target, options))
-    except Exception as exc:  # noqa: BLE001 - one endpoint's bug is that endpoint's result
-        return (_crashed(target, exc),)
-
-
 async def run_fleet(
     jobs: Iterable[Job],
     settings: FleetSettings,
@@ -158,28 +162,23 @@ async def run_fleet(
     tick_interval: float = 0.5,
     handle_sigint: bool = False,
     open_stream: en.OpenStream = en.open_tcp,
+    backend: Backend | None = None,
 ) -> RunStatus:
     """Scan every job, calling ``write`` (from one task, in completion order) for each.
 
     ``tick`` is called every ``tick_interval`` seconds while the run lasts (the progress
     bar). With ``handle_sigint`` the first Ctrl-C abandons the endpoints in flight and
     returns once everything finished is written (status.interrupted), a second one stops
-    the writer too."""
+    the writer too. Endpoints are scanned in this trio loop, or in batches by ``backend``
+    (default: worker processes when settings.workers > 1, a Dask cluster when
+    settings.cluster is set); a backend that is lost for good ends the run with what was
+    written (status.lost says why)."""
     status = RunStatus()
     in_flight = trio.CapacityLimiter(settings.endpoints)
-    pool: _Pool | None = None
-    scanner: Callable[[Target, ScanOptions], Any]
-    if settings.workers > 1:
-        pool = _Pool(settings)
-        scanner = pool.scan
-    else:
-        scanner = Engine(settings, open_stream=open_stream).scan
+    if backend is None and settings.workers > 1:
+        backend = ProcessBackend(settings)
     # At most `endpoints` items: a slot is returned only after its item is written.
     send, recv = trio.open_memory_channel[Completed](settings.endpoints)
-
-    async def one(index: int, target: Target, options: ScanOptions) -> None:
-        results = await _scan_safely(scanner, target, options)
-        send.send_nowait(Completed(index=index, target=target, results=results))
 
     async def writer(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -214,24 +213,57 @@ async def run_fleet(
                             h.start_soon(_ticker, tick, tick_interval)
 
             outer.start_soon(helpers_task)
-            try:
-                if pool is not None:
-                    await pool.start(outer)
+            if backend is None:
+                engine = Engine(settings, open_stream=open_stream)
+
+                async def one(index: int, target: Target, options: ScanOptions) -> None:
+                    results = await scan_safely(engine.scan, target, options)
+                    send.send_nowait(Completed(index=index, target=target, results=results))
+
                 # Closing `send` (also when cancelled) lets the writer finish the buffer.
                 async with send, trio.open_nursery() as nursery:
                     for index, (target, options) in enumerate(jobs):
                         await in_flight.acquire_on_behalf_of(index)
                         status.started += 1
                         nursery.start_soon(one, index, target, options)
-            finally:
-                if pool is not None:
+            else:
+
+                def deliver(index: int, target: Target, results: Results) -> None:
+                    send.send_nowait(Completed(index=index, target=target, results=results))
+
+                def lost(message: str) -> None:
+                    if status.lost is None:
+                        status.lost = message
+                    scans.cancel()
+
+                dispatcher = Dispatcher(backend, deliver, 1, on_lost=lost)
+                try:
+                    async with send:
+                        slots = await backend.start(outer, dispatcher)
+                        dispatcher.size = batch_size(settings, slots)
+                        dispatcher.slots = slots
+                        for index, (target, options) in enumerate(jobs):
+                            if in_flight.available_tokens == 0 and dispatcher.starving():
+                                dispatcher.flush()
+                            await in_flight.acquire_on_behalf_of(index)
+                            status.started += 1
+                            dispatcher.add((index, target, options))
+                        dispatcher.done_feeding()
+                        await dispatcher.idle.wait()
+                finally:
                     with trio.CancelScope(shield=True):
-                        await pool.close(abandon=scans.cancel_called)
-        if scans.cancelled_caught:
+                        await backend.close(abandon=scans.cancel_called)
+        if scans.cancelled_caught and status.lost is None:
             status.interrupted = True
     if tick is not None:
         tick()
     return status
+
+
+def batch_size(settings: FleetSettings, slots: int) -> int:
+    """Endpoints per batch: each slot gets about two batches of the endpoints in flight, so
+    a slot finishing one batch has the next one waiting."""
+    return max(1, min(MAX_BATCH, settings.endpoints // (2 * max(1, slots))))
 
 
 async def _watch_sigint(scans: trio.CancelScope, writer: trio.CancelScope, status: RunStatus) -> None:
@@ -250,11 +282,13 @@ async def _ticker(tick: Callable[[], None], interval: float) -> None:
         await trio.sleep(interval)
 
 
-# -- worker processes ------------------------------------------------------------------------
+# -- worker processes (--workers N): a Backend of scanner.fleet.batches ------------------------
 #
 # Frames are a 4-byte big-endian length and a pickle: parent -> worker ("settings", ...),
-# ("job", index, target, options), ("end",); worker -> parent ("done", index, results).
-# A worker that reads end-of-file without "end" lost its parent (killed): it stops at once.
+# ("batch", batch_id, items), ("end",); worker -> parent ("done", batch_id, index, results)
+# per endpoint and ("ended", batch_id) per batch. A worker that reads end-of-file without
+# "end" lost its parent (killed): it stops at once. A worker that dies takes nothing with
+# it: the endpoints of its batches not yet written go to another worker.
 
 _HEADER = struct.Struct(">I")
 
@@ -282,28 +316,26 @@ def _frame(obj: Any) -> bytes:
 class _Worker:
     process: trio.Process
     send_lock: trio.Lock = field(default_factory=trio.Lock)
-    in_flight: int = 0
+    batches: set[int] = field(default_factory=set)
+    load: int = 0  # endpoints sent and not reported
+    alive: bool = True
 
 
-@dataclass(slots=True)
-class _Waiter:
-    worker: _Worker
-    event: trio.Event = field(default_factory=trio.Event)
-    results: tuple[EndpointResult, ...] | None = None
-
-
-class _Pool:
-    """Worker processes scanning jobs for the parent's runner: ``scan`` sends a job to the
-    least busy worker and waits for its results."""
+class ProcessBackend:
+    """Worker processes on this machine, each one trio loop with its share of the limits;
+    a batch goes to the least loaded worker."""
 
     def __init__(self, settings: FleetSettings) -> None:
         self.settings = settings
         self.workers: list[_Worker] = []
-        self._waiting: dict[int, _Waiter] = {}
-        self._next_id = 0
         self._readers = trio.CancelScope()
+        self._closing = False
+        self._nursery: trio.Nursery | None = None
+        self._dispatcher: Dispatcher | None = None
 
-    async def start(self, nursery: trio.Nursery) -> None:
+    async def start(self, nursery: trio.Nursery, dispatcher: Dispatcher) -> int:
+        self._nursery = nursery
+        self._dispatcher = dispatcher
         count = self.settings.workers
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ)
@@ -318,6 +350,27 @@ class _Pool:
             assert process.stdin is not None
             await process.stdin.send_all(_frame(("settings", self.settings.share(count, i))))
         nursery.start_soon(self._read_all)
+        return count
+
+    def submit(self, batch: Batch) -> None:
+        alive = [w for w in self.workers if w.alive]
+        assert self._nursery is not None and self._dispatcher is not None
+        if not alive:
+            self._dispatcher.ended(batch.id, "every worker process exited")
+            return
+        worker = min(alive, key=lambda w: w.load)
+        worker.batches.add(batch.id)
+        worker.load += len(batch.items)
+        self._nursery.start_soon(self._send, worker, batch)
+
+    async def _send(self, worker: _Worker, batch: Batch) -> None:
+        stdin = worker.process.stdin
+        assert stdin is not None
+        try:
+            async with worker.send_lock:
+                await stdin.send_all(_frame(("batch", batch.id, batch.items)))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass  # the reader sees the worker's end and moves its batches
 
     async def _read_all(self) -> None:
         with self._readers:
@@ -326,46 +379,38 @@ class _Pool:
                     nursery.start_soon(self._read, worker)
 
     async def _read(self, worker: _Worker) -> None:
-        assert worker.process.stdout is not None
+        assert worker.process.stdout is not None and self._dispatcher is not None
+        dispatcher = self._dispatcher
         buf = bytearray()
         try:
             while True:
                 frame = await _read_frame(worker.process.stdout, buf)
                 if frame is None:
                     break
-                _, job_id, results = frame
-                worker.in_flight -= 1
-                waiter = self._waiting.pop(job_id, None)
-                if waiter is not None:
-                    waiter.results = results
-                    waiter.event.set()
+                if frame[0] == "done":
+                    _, batch_id, index, results = frame
+                    worker.load -= 1
+                    dispatcher.result(batch_id, index, pickle.loads(results))
+                elif frame[0] == "ended":
+                    worker.batches.discard(frame[1])
+                    dispatcher.ended(frame[1])
         finally:
-            # A worker that died takes its jobs with it: their callers get an error.
-            for job_id, waiter in list(self._waiting.items()):
-                if waiter.worker is worker:
-                    del self._waiting[job_id]
-                    waiter.event.set()
-
-    async def scan(self, target: Target, options: ScanOptions) -> list[EndpointResult]:
-        worker = min(self.workers, key=lambda w: w.in_flight)
-        job_id = self._next_id
-        self._next_id += 1
-        waiter = self._waiting[job_id] = _Waiter(worker=worker)
-        worker.in_flight += 1
-        assert worker.process.stdin is not None
-        try:
-            async with worker.send_lock:
-                await worker.process.stdin.send_all(_frame(("job", job_id, target, options)))
-            await waiter.event.wait()
-        finally:
-            self._waiting.pop(job_id, None)
-        if waiter.results is None:
-            raise RuntimeError(f"worker process {worker.process.pid} exited (code {worker.process.returncode})")
-        return list(waiter.results)
+            worker.alive = False
+            if not self._closing:
+                # Its batches' unwritten endpoints go to the workers still alive.
+                code = worker.process.returncode
+                for batch_id in sorted(worker.batches):
+                    rest = dispatcher.remaining(batch_id)
+                    if any(w.alive for w in self.workers):
+                        self.submit(Batch(id=batch_id, items=rest))
+                    else:
+                        dispatcher.ended(batch_id, f"worker process {worker.process.pid} exited (code {code})")
+                worker.batches.clear()
 
     async def close(self, *, abandon: bool) -> None:
         """Normally: tell each worker the jobs are over and wait for it. Abandoning (Ctrl-C):
         kill the workers, whatever they were scanning."""
+        self._closing = True
         for worker in self.workers:
             stdin = worker.process.stdin
             if stdin is None:
@@ -399,6 +444,15 @@ def worker_main() -> None:
     trio.run(_worker, frames_out)
 
 
+def pickled_results(target: Target, results: Results) -> bytes:
+    """One endpoint's results as they travel back from a worker (a process or a Dask task);
+    an unpicklable result is still a result: that endpoint's error."""
+    try:
+        return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - whatever pickle refuses
+        return pickle.dumps((crashed(target, exc),), protocol=pickle.HIGHEST_PROTOCOL)
+
+
 async def _worker(frames_out: int) -> None:
     stdin = trio.lowlevel.FdStream(os.dup(0))
     stdout = trio.lowlevel.FdStream(frames_out)
@@ -409,14 +463,17 @@ async def _worker(frames_out: int) -> None:
     engine = Engine(first[1])
     lock = trio.Lock()
 
-    async def one(job_id: int, target: Target, options: ScanOptions) -> None:
-        results = await _scan_safely(engine.scan, target, options)
-        try:
-            data = _frame(("done", job_id, results))
-        except Exception as exc:  # noqa: BLE001 - an unpicklable result is still a result
-            data = _frame(("done", job_id, (_crashed(target, exc),)))
+    async def run(batch_id: int, items: tuple[Item, ...]) -> None:
+        targets = {index: target for index, target, _ in items}
+
+        async def emit(index: int, results: Results) -> None:
+            data = _frame(("done", batch_id, index, pickled_results(targets[index], results)))
+            async with lock:
+                await stdout.send_all(data)
+
+        await scan_batch(engine.scan, items, emit)
         async with lock:
-            await stdout.send_all(data)
+            await stdout.send_all(_frame(("ended", batch_id)))
 
     async with trio.open_nursery() as nursery:
         while True:
@@ -426,5 +483,5 @@ async def _worker(frames_out: int) -> None:
                 break
             if frame[0] == "end":
                 break
-            _, job_id, target, options = frame
-            nursery.start_soon(one, job_id, target, options)
+            _, batch_id, items = frame
+            nursery.start_soon(run, batch_id, items)

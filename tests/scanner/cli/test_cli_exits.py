@@ -94,6 +94,9 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Path]], list[str]], str]] = [
     ("diff wrong types", lambda f: ["diff", str(f["bad_jsonl"]), str(f["good_jsonl"])], "protocols"),
     ("report deep JSON", lambda f: ["report", str(f["deep_json"])], "nested"),
     ("report wrong types", lambda f: ["report", str(f["bad_jsonl"])], "protocols"),
+    ("merge missing input", lambda f: ["merge", "/nonexistent/a.jsonl", "-o", str(f["empty"].parent / "m.jsonl")], "no such file"),
+    ("merge -o into a missing directory", lambda f: ["merge", str(f["good_jsonl"]), "-o", "/nonexistent/m.jsonl"], "does not exist"),
+    ("merge not JSON Lines", lambda f: ["merge", str(f["empty"]), str(f["deep_json"]), "-o", str(f["empty"].parent / "m.jsonl"), "--no-db"], "not an endpoint line"),
 ]
 
 
@@ -254,6 +257,7 @@ INTERRUPTS: dict[str, Callable[[Path], tuple[int, str]]] = {
     "audit": lambda tmp: _fifo_reader(tmp, lambda f: ["audit", "--from", f, "--policy", "mozilla-modern"]),
     "diff": lambda tmp: _fifo_reader(tmp, lambda f: ["diff", f, f]),
     "report": lambda tmp: _fifo_reader(tmp, lambda f: ["report", f]),
+    "merge": lambda tmp: _fifo_reader(tmp, lambda f: ["merge", f, "-o", str(tmp / "all.jsonl"), "--no-db"]),
 }
 
 

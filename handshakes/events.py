@@ -191,6 +191,14 @@ class NotTLS:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UnreadableReaction:
+    """Bytes after a probe's follow-up that are not a TLS record (handshakes/followup.py):
+    the reaction ends there. Only how many bytes came in that read is kept."""
+
+    length: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeartbeatResponse:
     """A heartbeat record from the server (RFC 6520 section 4), described by its sizes only:
     the bytes it carries are never kept (a Heartbleed answer carries the server's memory).
@@ -237,6 +245,7 @@ Event = (
     | SSLv2Error
     | NotTLS
     | HeartbeatResponse
+    | UnreadableReaction
     | ChangeCipherSpec
     | OpaqueRecord
     | ConnectionClosed

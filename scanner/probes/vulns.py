@@ -75,6 +75,12 @@ def _suites_for(scan: VersionScan) -> list[int]:
     return scan.suites or list(candidate_suites(scan.version))[:MAX_SUITES_PER_HELLO]
 
 
+def _all_known(scan: VersionScan, suites_enumerated: bool) -> bool:
+    """True when ``scan.suites`` lists every suite the server accepts in that version: the
+    suites probe ran and the deadline did not cut it."""
+    return suites_enumerated and scan.complete
+
+
 def _not_tested(check: str, why: str, version: int | None = None, connections: int = 0) -> VulnCheck:
     """The verdict of a check this client could not run or finish: inconclusive, never
     not_applicable (which says the server lacks what the flaw needs)."""
@@ -105,17 +111,21 @@ async def _guarded(results: dict[str, VulnCheck], names: tuple[str, ...],
 
 async def run(ctx: ProbeContext, supported: list[int]) -> None:
     """The probe family's entry point: ``found.vulns``, one VulnCheck per check."""
-    ctx.found.vulns = await check_vulns(ctx.conn, ctx.hello, ctx.found.versions)
+    ctx.found.vulns = await check_vulns(
+        ctx.conn, ctx.hello, ctx.found.versions, suites_enumerated="suites" in ctx.options.probes
+    )
 
 
 async def check_vulns(
-    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
+    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan], *, suites_enumerated: bool = False
 ) -> tuple[VulnCheck, ...]:
     """The active checks, concurrently, against the highest of TLS 1.0-1.2 the scan found
     supported (renegotiation and Ticketbleed: TLS 1.2; 0-RTT: TLS 1.3). Returns one VulnCheck per name in CHECKS, in that
     order (not_applicable when no TLS 1.0-1.2 version is supported; for ROBOT when no RSA
     key exchange suite, for renegotiation when no TLS 1.2 ECDHE AES-GCM suite, was
-    accepted). Never raises for what the server does."""
+    accepted). ``suites_enumerated``: the suites probe ran, so a version whose scan is
+    complete lists every accepted suite; otherwise a check offers every suite it can use
+    and lets the server pick. Never raises for what the server does."""
     results: dict[str, VulnCheck] = {}
 
     async def early() -> None:
@@ -137,11 +147,13 @@ async def check_vulns(
         results["ccs_injection"] = await ccs_injection(conn, hello, scan)
 
     async def rsa() -> None:
-        results["robot"] = await robot(conn, hello, versions)
+        results["robot"] = await robot(conn, hello, versions, suites_enumerated)
 
     async def reneg() -> None:
         # Ticketbleed resumes the session ticket this handshake brought: one more connection.
-        results["client_renegotiation"], ticket, suites = await client_renegotiation(conn, hello, versions)
+        results["client_renegotiation"], ticket, suites = await client_renegotiation(
+            conn, hello, versions, suites_enumerated
+        )
         results["ticketbleed"] = await ticketbleed(conn, hello, ticket, suites, results["client_renegotiation"])
 
     async with trio.open_nursery() as nursery:
@@ -392,13 +404,15 @@ MAX_RSA_MODULUS_BITS = 8192
 ROBOT_RUNS = 3
 
 
-async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]) -> VulnCheck:
+async def robot(
+    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan], suites_enumerated: bool = False
+) -> VulnCheck:
     # The accepted suites when they were enumerated to the end; otherwise (--probes
     # without suites, an enumeration the deadline cut) every RSA candidate, and the server
     # picks: a server that accepts none makes the check not_applicable, said so.
     rsa_by_version = {
         v: [
-            s for s in (scan.suites if scan.complete else [*scan.suites, *candidate_suites(v)])
+            s for s in (scan.suites if _all_known(scan, suites_enumerated) else [*scan.suites, *candidate_suites(v)])
             if (info := reg.cipher_suite(s)) is not None and info.kx == "RSA"
         ]
         for v, scan in versions.items()
@@ -610,7 +624,7 @@ RENEG_GROUPS = (0x001D, 0x0017, 0x0018, 0x0019, 0x001E)
 
 
 async def client_renegotiation(
-    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
+    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan], suites_enumerated: bool = False
 ) -> tuple[VulnCheck, bytes | None, list[int]]:
     """The verdict, the session ticket the completed handshake brought (or None) and the
     suites offered."""
@@ -620,7 +634,8 @@ async def client_renegotiation(
         return _not_tested("client_renegotiation", "TLS 1.2 is not supported and the check completes "
                            "a TLS 1.2 handshake"), None, []
     # The accepted ECDHE AES-GCM suites when enumerated to the end, else all of them.
-    suites = [s for s in (scan.suites if scan.complete else [*scan.suites, *GCM_SUITES]) if s in GCM_SUITES]
+    known = _all_known(scan, suites_enumerated)
+    suites = [s for s in (scan.suites if known else [*scan.suites, *GCM_SUITES]) if s in GCM_SUITES]
     suites = list(dict.fromkeys(suites))
     if not suites:
         return _not_tested("client_renegotiation", "needs a TLS 1.2 ECDHE AES-GCM suite (the only suites "

@@ -18,6 +18,8 @@ from tabulate import tabulate
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
 from scanner.report.printable import printable, printable_text
+from scanner.report.vulnrows import HEADERS as VULN_HEADERS
+from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
     SEVERITIES,
     Behaviours,
@@ -30,6 +32,7 @@ from scanner.results import (
     ProtocolResult,
     StartTLSResult,
     SuiteResult,
+    to_json,
 )
 
 __all__ = [
@@ -234,6 +237,8 @@ def _render_endpoint(result: EndpointResult, *, verbose: bool, color: bool, now:
         parts.append(_section("Anomalies", "\n".join(f"- {a}" for a in result.anomalies)))
     if result.behaviours != Behaviours():
         parts.append(_section("Behaviours", _behaviours(result.behaviours)))
+    if result.vulns:
+        parts.append(_section("Vulnerabilities", _vulns(result)))
     if result.findings:
         parts.append(_section("Findings", _findings(result.findings, verbose, color)))
     if verbose and result.probes:
@@ -606,6 +611,11 @@ def _starttls(st: StartTLSResult) -> str:
 def _printable(text: str, limit: int = 300) -> str:
     out = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text.replace("\r\n", " / ").strip())
     return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def _vulns(result: EndpointResult) -> str:
+    """The active checks, one row each (scanner.report.vulnrows: sanitized there)."""
+    return _table(vuln_rows(to_json(v) for v in result.vulns), VULN_HEADERS)
 
 
 def _findings(findings: Sequence[Finding], verbose: bool, color: bool) -> str:

@@ -218,3 +218,104 @@ def test_robot_refuses_keys_that_would_block_the_event_loop() -> None:
     assert "exponent" in (vp.robot_key_refusal(2**2047 + 1, 2**40 + 1) or "")
     assert "modulus" in (vp.robot_key_refusal(n, 65537) or "")
     assert vp.robot_key_refusal(2**2047 + 1, 65537) is None
+
+
+# -- issue 18's fresh-eyes report -----------------------------------------------------------
+
+
+async def test_a_heartbeat_request_from_the_server_is_not_a_heartbleed_answer(vulnerable: Any) -> None:
+    # Point 5: only a heartbeat_response (type 2, RFC 6520 section 3) answers a request; a
+    # server that sends its own well-formed 64-byte request is not leaking anything.
+    result = await scan(vulnerable(heartbeat_requests=True))
+    hb = checks(result)["heartbleed"]
+    assert hb.status == "inconclusive", hb.evidence
+    assert "heartbeat message of type 1" in hb.evidence and "not counted" in hb.evidence
+    assert "vuln.heartbleed" not in {f.id for f in result.findings}
+
+
+async def test_a_fragmented_large_tls12_ticket_is_reassembled(vulnerable: Any) -> None:
+    # Point 14: a 20000-byte ticket comes in two records; a 40000-byte one also exceeds the
+    # 32 KiB a follow-up reaction may read. Both are read, and resumed (Ticketbleed).
+    for size in (20000, 40000):
+        result = await scan(vulnerable(ticket_server, ticket_size=size))
+        found = checks(result)
+        assert found["client_renegotiation"].status == "not_vulnerable", found["client_renegotiation"].evidence
+        assert found["ticketbleed"].status == "not_vulnerable", found["ticketbleed"].evidence
+
+
+async def test_whatever_a_check_raises_becomes_an_inconclusive_verdict(
+    vulnerable: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Point 3's rule: nothing escapes the family as an exception, the other checks stand.
+    import struct
+
+    async def broken(*args: Any) -> Any:
+        raise struct.error("'H' format requires 0 <= number <= 65535")
+
+    monkeypatch.setattr(vp, "ccs_injection", broken)
+    result = await scan(vulnerable())
+    found = checks(result)
+    assert found["ccs_injection"].status == "inconclusive"
+    assert found["ccs_injection"].evidence.startswith("not tested: the check stopped")
+    assert "65535" not in found["ccs_injection"].evidence  # the class, never the text
+    assert found["heartbleed"].status == found["robot"].status == "not_vulnerable"
+
+
+async def test_vulnerabilities_section_in_table_markdown_and_html(vulnerable: Any) -> None:
+    # Point 1: "tested and clean" must read apart from "not tested" in every human report,
+    # and the evidence goes through the one sanitizer.
+    import dataclasses
+
+    from scanner.compare import select_profiles
+    from scanner.report.html import render_scan_html
+    from scanner.report.markdown import render_scan_markdown
+    from scanner.report.table import render_endpoint
+
+    result = await scan(vulnerable(heartbleed=True))
+    hostile = VulnCheck(check="crime", status="inconclusive", evidence="x\x1b]0;pwned\x07\r\nFake line")
+    result = dataclasses.replace(result, vulns=(*result.vulns[:1], hostile, *result.vulns[2:]))
+    data = endpoint_json(result)
+    outputs = {
+        "table": render_endpoint(result),
+        "markdown": render_scan_markdown([data], profiles=select_profiles("default")),
+        "html": render_scan_html([data], profiles=select_profiles("default")),
+    }
+    for where, text in outputs.items():
+        assert "Vulnerabilities" in text, where
+        for words in ("Heartbleed (CVE-2014-0160)", "VULNERABLE", "CCS injection (CVE-2014-0224)",
+                      "not vulnerable", "not tested", "not applicable", "TLS 1.3 0-RTT replay"):
+            assert words in text, (where, words)
+        assert "\x1b" not in text and "\x07" not in text, where
+        assert not any(line.startswith("Fake line") for line in text.splitlines()), where
+    table = outputs["table"]
+    section = table[table.index("Vulnerabilities") : table.index("Findings")]
+    assert "ROBOT" in section and "TLSv1.2" in section and "Connections" in section
+
+
+def test_only_fatal_alerts_decide_ccs_injection() -> None:
+    # Point 12: bad_record_mac at level 7 or 1 is not the fatal answer the test reads.
+    from handshakes import events as ev
+    from scanner.engine import ProbeOutcome
+
+    for level in (7, 1):
+        out = ProbeOutcome(outcome="accepted", connections=1, events=(
+            ev.ServerHelloDone(), ev.Alert(level=level, description=20)), ended="timeout")
+        v = vp.ccs_verdict(out, c.TLS12)
+        assert v.status == "inconclusive" and f"level {level}" in v.evidence, v.evidence
+    out = ProbeOutcome(outcome="accepted", connections=1, events=(ev.ServerHelloDone(), ev.Alert(level=2, description=20)))
+    assert vp.ccs_verdict(out, c.TLS12).status == "vulnerable"
+
+
+def test_evidence_says_what_came_not_an_outcome_word() -> None:
+    # Point 11: no "got no alert: accepted"; a 2-byte heartbeat record is said as such.
+    from handshakes import events as ev
+    from scanner.engine import ProbeOutcome
+
+    out = ProbeOutcome(outcome="accepted", connections=1, events=(
+        ev.ServerHelloDone(), ev.OpaqueRecord(content_type=c.HEARTBEAT, length=2), ev.ConnectionClosed()))
+    text = vp.ccs_verdict(out, c.TLS12).evidence
+    assert "accepted" not in text and "a 2-byte heartbeat record too short to be a message" in text
+    limit = ProbeOutcome(outcome="accepted", connections=1, events=(ev.ServerHelloDone(),))
+    assert "accepted" not in vp.ccs_verdict(limit, c.TLS12).evidence
+    assert [vp._article(n) for n in (8, 11, 18, 19, 83, 800, 110, 11000, 65535)] == [
+        "an", "an", "an", "a", "an", "an", "a", "an", "a"]

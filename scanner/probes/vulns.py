@@ -652,6 +652,11 @@ async def client_renegotiation(
     out = await conn.probe("client-initiated renegotiation", make)
     completed = bool(probes) and probes[-1].completed
     ticket = probes[-1].ticket if completed else None
+    if not completed and out.server_hello is None and out.outcome == ALERT:
+        # Suites not enumerated: the server refused every ECDHE AES-GCM suite offered.
+        return _not_tested("client_renegotiation", "needs a TLS 1.2 ECDHE AES-GCM suite (the only suites "
+                           f"this client completes a handshake with), and the server refused all {len(suites)} "
+                           f"offered: {out.describe()}", c.TLS12, out.connections), None, suites
     return renegotiation_verdict(out, completed), ticket, suites
 
 

@@ -319,3 +319,23 @@ def test_evidence_says_what_came_not_an_outcome_word() -> None:
     assert "accepted" not in vp.ccs_verdict(limit, c.TLS12).evidence
     assert [vp._article(n) for n in (8, 11, 18, 19, 83, 800, 110, 11000, 65535)] == [
         "an", "an", "an", "a", "an", "an", "a", "an", "a"]
+
+
+async def test_an_undecodable_certificate_entry_fits_the_schema(vulnerable: Any) -> None:
+    # Point 15 (side): a certificate that is not valid DER is decoded as None, shown as
+    # null in JSON; docs/schema.json must allow it.
+    import dataclasses
+
+    from scanner.options import ScanOptions as Options
+    from scanner.schema import endpoint_problem
+
+    server = vulnerable()
+    options = Options(probes=frozenset({"protocols", "certificates"}), use_system_store=False,
+                      deadlines=Deadlines(connect=5, read=5, endpoint=60))
+    with trio.fail_after(60):
+        result = await scan_endpoint(Target(host="127.0.0.1", port=server.address[1], ip="127.0.0.1"), options)
+    assert result.certificates
+    chain = dataclasses.replace(result.certificates[0], certificates=(None,))
+    data = endpoint_json(dataclasses.replace(result, certificates=(chain,)))
+    assert data["certificates"][0]["certificates"] == [None]
+    assert endpoint_problem(data) is None

@@ -128,6 +128,10 @@ class FollowUpProbe(HandshakeProbe):
         self._flight.extend(events)
         done = any(isinstance(e, ev.ServerHelloDone) for e in events)
         if self.state is ProbeState.COMPLETE and done and self.server_hello is not None:
+            if self._records.pending_error is not None:
+                # Junk right behind the flight: nothing is sent, that junk is the reaction.
+                self._reacting = self._ended = True
+                return [*events, ev.UnreadableReaction(length=len(data))]
             more = self._follow_up(self.server_hello, tuple(self._flight))
             if more:
                 self._outgoing += more

@@ -539,6 +539,7 @@ def _rsa_key(flight: tuple[ev.Event, ...]) -> tuple[int, int] | None:
 
 _NO_KEY = "no RSA certificate in the flight: nothing sent"
 _DEADLINE = "no answer (read deadline)"
+_JUNK = "bytes that are not a TLS record"
 
 
 def robot_reaction(out: ProbeOutcome) -> str:
@@ -560,7 +561,7 @@ def robot_reaction(out: ProbeOutcome) -> str:
         elif isinstance(e, ev.OpaqueRecord):
             parts.append(f"record type {e.content_type}")
         elif isinstance(e, ev.UnreadableReaction):
-            parts.append("bytes that are not a TLS record")
+            parts.append(_JUNK)
     if out.ended:
         parts.append(_DEADLINE if out.ended == TIMEOUT else out.ended)
     return ", ".join(parts) or "no answer"
@@ -571,8 +572,9 @@ def _no_key(reactions: list[str]) -> bool:
 
 
 def _observed(reactions: list[str]) -> bool:
-    """Every vector got an answer: a read deadline with nothing before it is no observation."""
-    return not any(r == _DEADLINE for r in reactions)
+    """Every vector got an answer: a read deadline with nothing before it, or bytes that
+    are not a record, are no observation."""
+    return not any(r == _DEADLINE or _JUNK in r for r in reactions)
 
 
 def robot_verdict(runs: list[list[str]], version: int, connections: int) -> VulnCheck:
@@ -588,9 +590,9 @@ def robot_verdict(runs: list[list[str]], version: int, connections: int) -> Vuln
     if _no_key(first):
         return _not_tested("robot", f"the server's flight could not be used: {listing}", version, connections)
     if not _observed(first):
-        silent = [v for v, r in zip(ROBOT_VECTORS, first, strict=True) if r == _DEADLINE]
+        silent = [v for v, r in zip(ROBOT_VECTORS, first, strict=True) if r == _DEADLINE or _JUNK in r]
         return VulnCheck(check="robot", status=INCONCLUSIVE, version=version, connections=connections,
-                         evidence=f"no answer before the read deadline to {', '.join(silent)} "
+                         evidence=f"no answer before the read deadline, or no TLS record, to {', '.join(silent)} "
                          f"(a timeout is no observation): {listing}")
     if len(set(first)) == 1:
         return VulnCheck(check="robot", status=NOT_VULNERABLE, version=version, connections=connections,
@@ -685,6 +687,10 @@ def renegotiation_verdict(out: ProbeOutcome, completed: bool) -> VulnCheck:
             return VulnCheck(check="client_renegotiation", status=NOT_VULNERABLE, version=c.TLS12,
                              connections=conns,
                              evidence=f"{sent} was refused with alert {e.name} ({e.description})")
+        if isinstance(e, ev.Alert) and e.description == c.ALERT_CLOSE_NOTIFY:
+            # RFC 5246 section 7.2.1: close_notify closes the connection, a refusal too.
+            return VulnCheck(check="client_renegotiation", status=NOT_VULNERABLE, version=c.TLS12,
+                             connections=conns, evidence=f"{sent}: the server closed the connection (close_notify)")
         if isinstance(e, ev.Alert):
             return VulnCheck(check="client_renegotiation", status=INCONCLUSIVE, version=c.TLS12,
                              connections=conns,

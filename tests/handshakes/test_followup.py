@@ -196,3 +196,13 @@ def test_only_fatal_alerts_stop_the_default_reaction() -> None:
     assert not probe.terminal
     assert probe.receive_data(record(c.ALERT, h("02 0a"))) == [ev.Alert(level=2, description=10)]
     assert probe.terminal
+
+
+def test_junk_right_behind_the_flight_is_the_reaction_and_nothing_is_sent() -> None:
+    # Point 10 / the tester's garbage_after server: 300 bytes of junk in the flight's read.
+    sent: list[bool] = []
+    probe = fu.FollowUpProbe(spec(), follow_up=lambda sh, f: sent.append(True) or b"x")
+    probe.initiate()
+    events = probe.receive_data(FLIGHT + b"\x99" + bytes(299))
+    assert isinstance(events[-1], ev.UnreadableReaction) and probe.terminal
+    assert not sent and probe.data_to_send() == b""

@@ -339,3 +339,25 @@ async def test_an_undecodable_certificate_entry_fits_the_schema(vulnerable: Any)
     data = endpoint_json(dataclasses.replace(result, certificates=(chain,)))
     assert data["certificates"][0]["certificates"] == [None]
     assert endpoint_problem(data) is None
+
+
+def test_renegotiation_alert_levels() -> None:
+    # Point 12's rule for renegotiation: a fatal alert or no_renegotiation at its warning
+    # level (RFC 5246 section 7.2.2) refuses; close_notify closes; another level is said.
+    from handshakes import events as ev
+    from scanner.engine import ProbeOutcome
+
+    def verdict(alert: ev.Alert) -> VulnCheck:
+        out = ProbeOutcome(outcome="accepted", connections=1, events=(ev.Finished(verify_data=b""), alert))
+        return vp.renegotiation_verdict(out, True)
+
+    assert verdict(ev.Alert(level=1, description=100, encrypted=True)).status == "not_vulnerable"
+    assert verdict(ev.Alert(level=2, description=40, encrypted=True)).status == "not_vulnerable"
+    assert verdict(ev.Alert(level=1, description=0, encrypted=True)).status == "not_vulnerable"
+    odd = verdict(ev.Alert(level=7, description=40, encrypted=True))
+    assert odd.status == "inconclusive" and "level 7" in odd.evidence
+
+
+def test_robot_junk_is_no_observation() -> None:
+    junk = ["bytes that are not a TLS record"] * 5
+    assert vp.robot_verdict([junk], c.TLS12, 5).status == "inconclusive"

@@ -192,8 +192,10 @@ class NotTLS:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnreadableReaction:
-    """Bytes after a probe's follow-up that are not a TLS record (handshakes/followup.py):
-    the reaction ends there. Only how many bytes came in that read is kept."""
+    """Bytes after a probe's follow-up (handshakes/followup.py) or after a completed
+    handshake (renegotiation.py, tls13_resume.py) that cannot be read as TLS records (not a
+    record header, a record that does not decrypt or parse): the reading ends there. Only
+    how many bytes came in that read is kept."""
 
     length: int
 

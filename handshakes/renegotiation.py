@@ -132,8 +132,10 @@ class RenegotiationProbe(HandshakeProbe):
                 if self._phase == _Phase.DONE:
                     break
         except RemoteProtocolError:
+            # After the flight, as in followup.py: what cannot be read ends the reaction
+            # as an event with a length; the server's bytes are not kept.
             self._phase = _Phase.DONE
-            raise
+            out.append(ev.UnreadableReaction(length=len(data)))
         return out
 
     # -- completing the handshake ----------------------------------------------------------

@@ -133,8 +133,10 @@ class TicketProbe(HandshakeProbe):
                 if self._done:
                     break
         except RemoteProtocolError:
+            # After the handshake, as in followup.py: what cannot be read ends the reading
+            # as an event with a length; the server's bytes are not kept.
             self._done = True
-            raise
+            out.append(ev.UnreadableReaction(length=len(data)))
         if self._bytes >= MAX_TICKET_READ:
             self._done = True
         return out

@@ -253,9 +253,12 @@ TICKET_SUITE = 0xC02F  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 _X25519 = 0x001D
 _EXT_GROUPS, _EXT_TICKET = 10, 35
 _TICKET_PREFIX = b"tlscompat-lab-ticket:"
+JUNK_SECRET = b"LEAKED-SECRET-BYTES"
 
 
-def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False, ticket_size: int = 16) -> Behaviour:
+def ticket_server(
+    cert: IssuedCert, *, ticketbleed: bool = False, ticket_size: int = 16, junk_after: bool = False
+) -> Behaviour:
     """A RawServer behaviour: TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 over x25519,
     completing full handshakes (handshakes.tls12's PRF and AES-GCM records, the server's
     side) and issuing a session ticket (RFC 5077) to clients that offer the extension. A
@@ -265,7 +268,8 @@ def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False, ticket_size: i
     with no_renegotiation (100); an early ChangeCipherSpec with unexpected_message (10).
     ``ticket_size``: the random part of the ticket, up to 2^16-1 bytes with the prefix (RFC
     5077 section 3.3); a NewSessionTicket over 2^14 bytes is fragmented over records
-    (RFC 5246 section 6.2.1)."""
+    (RFC 5246 section 6.2.1). ``junk_after``: the renegotiation request is answered with
+    bytes that are not a record (they spell a fake secret that must not reach a result)."""
     from handshakes import constants as tls
     from handshakes.tls12 import RecordCipher, prf
 
@@ -369,11 +373,14 @@ def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False, ticket_size: i
         )
         # Anything more (a renegotiating ClientHello) is refused: no_renegotiation (100).
         ctype, payload = records.next()
-        if ctype:
+        if ctype and junk_after:
+            conn.send(b"\x99" + JUNK_SECRET)
+        elif ctype:
             conn.send(to_client.seal(_ALERT, b"\x01\x64"))
         conn.finish()
 
-    return Behaviour("ticket_server", run, (("ticketbleed", ticketbleed), ("ticket_size", ticket_size)))
+    return Behaviour("ticket_server", run, (("ticketbleed", ticketbleed), ("ticket_size", ticket_size),
+                                            ("junk_after", junk_after)))
 
 
 def _sha256(*parts: bytes) -> bytes:

@@ -304,7 +304,7 @@ def _ending(out: ProbeOutcome) -> str:
         if isinstance(e, ev.Alert):
             parts.append(f"alert {_alert_words(e)} (not fatal: not counted)")
         elif isinstance(e, ev.UnreadableReaction):
-            parts.append(f"{e.length} bytes that are not a TLS record (not kept)")
+            parts.append(f"{e.length} bytes that could not be read as TLS records (not kept)")
         elif isinstance(e, ev.OpaqueRecord):
             kind = "heartbeat record too short to be a message" if e.content_type == c.HEARTBEAT \
                 else f"record of type {e.content_type}"

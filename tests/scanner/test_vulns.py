@@ -361,3 +361,15 @@ def test_renegotiation_alert_levels() -> None:
 def test_robot_junk_is_no_observation() -> None:
     junk = ["bytes that are not a TLS record"] * 5
     assert vp.robot_verdict([junk], c.TLS12, 5).status == "inconclusive"
+
+
+async def test_junk_after_a_completed_handshake_is_not_stored(vulnerable: Any) -> None:
+    # Point 10's rule for the handshakes the family completes: bytes that cannot be read
+    # after the flight end the reading as a length; none of them reach the result.
+    from scanner.lab.vulnerable import JUNK_SECRET
+
+    result = await scan(vulnerable(ticket_server, junk_after=True))
+    reneg = checks(result)["client_renegotiation"]
+    assert reneg.status == "inconclusive" and "could not be read as TLS records (not kept)" in reneg.evidence
+    text = json.dumps(endpoint_json(result))
+    assert JUNK_SECRET.decode() not in text and JUNK_SECRET.hex() not in text and "99 4c" not in text.lower()

@@ -719,7 +719,7 @@ async def ticketbleed(
     is that check's verdict, which says why there is no ticket when there is none."""
     if ticket is None and reneg.evidence.startswith("not tested:"):
         return _not_tested("ticketbleed", "needs a session ticket from a completed TLS 1.2 handshake, "
-                           "and that handshake was not run: " + reneg.evidence.removeprefix("not tested: "),
+                           "which the renegotiation check could not make: " + reneg.evidence.removeprefix("not tested: "),
                            reneg.version)
     if ticket is None and reneg.evidence.startswith("the TLS 1.2 handshake did not complete"):
         return _not_tested("ticketbleed", "needs a session ticket from a completed TLS 1.2 handshake, "

@@ -76,6 +76,7 @@ ALERT_ILLEGAL_PARAMETER = 47
 ALERT_DECODE_ERROR = 50
 ALERT_PROTOCOL_VERSION = 70
 ALERT_INTERNAL_ERROR = 80
+ALERT_NO_RENEGOTIATION = 100  # RFC 5246 section 7.2.2: a warning
 
 # RFC 8446 section 4.1.3: the special random of a HelloRetryRequest, and the downgrade
 # sentinels a TLS 1.3 server puts in the last 8 bytes of ServerHello.random.

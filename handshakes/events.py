@@ -194,6 +194,16 @@ class NotTLS:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UnreadableReaction:
+    """Bytes after a probe's follow-up (handshakes/followup.py) or after a completed
+    handshake (renegotiation.py, tls13_resume.py) that cannot be read as TLS records (not a
+    record header, a record that does not decrypt or parse): the reading ends there. Only
+    how many bytes came in that read is kept."""
+
+    length: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeartbeatResponse:
     """A heartbeat record from the server (RFC 6520 section 4), described by its sizes only:
     the bytes it carries are never kept (a Heartbleed answer carries the server's memory).
@@ -240,6 +250,7 @@ Event = (
     | SSLv2Error
     | NotTLS
     | HeartbeatResponse
+    | UnreadableReaction
     | ChangeCipherSpec
     | OpaqueRecord
     | ConnectionClosed

@@ -9,7 +9,9 @@
 #
 # Rules kept: sans-IO (bytes in, events out); nothing read after the flight is stored but
 # its sizes and alerts; the reaction is bounded (MAX_REACTION_BYTES), so a server that
-# streams cannot make the probe read more than proves the point.
+# streams cannot make the probe read more than proves the point; bytes that are not a
+# record end the reaction with an UnreadableReaction event (never an exception, never the
+# bytes), after the whole records before them.
 from __future__ import annotations
 
 import struct
@@ -83,7 +85,8 @@ def heartbeat_mode(hello: ev.ServerHello) -> int | None:
 
 
 def _stop_on_alert(event: ev.Event) -> bool:
-    return isinstance(event, ev.Alert)
+    # A fatal alert ends the exchange (RFC 5246 section 7.2); a warning may be followed by more.
+    return isinstance(event, ev.Alert) and event.fatal
 
 
 class FollowUpProbe(HandshakeProbe):
@@ -92,7 +95,7 @@ class FollowUpProbe(HandshakeProbe):
 
     ``follow_up`` returning None (or a flight that is not a TLS <= 1.2 one) ends the probe
     where HandshakeProbe would. The reaction ends at the close, at the first event for
-    which ``stop_when`` is true (default: any alert), or after MAX_REACTION_BYTES.
+    which ``stop_when`` is true (default: a fatal alert), or after MAX_REACTION_BYTES.
     """
 
     def __init__(
@@ -125,6 +128,10 @@ class FollowUpProbe(HandshakeProbe):
         self._flight.extend(events)
         done = any(isinstance(e, ev.ServerHelloDone) for e in events)
         if self.state is ProbeState.COMPLETE and done and self.server_hello is not None:
+            if self._records.pending_error is not None:
+                # Junk right behind the flight: nothing is sent, that junk is the reaction.
+                self._reacting = self._ended = True
+                return [*events, ev.UnreadableReaction(length=len(data))]
             more = self._follow_up(self.server_hello, tuple(self._flight))
             if more:
                 self._outgoing += more
@@ -140,15 +147,22 @@ class FollowUpProbe(HandshakeProbe):
             return out
         self._reaction_bytes += len(data)
         try:
+            # RecordReader.feed hands out the whole records before a fault first and keeps
+            # the fault for the next call, so a complete answer followed by junk is read.
             records = self._records.feed(data)
         except RemoteProtocolError:
+            # Junk after the flight: the reaction ends here; the bytes are not kept.
             self._ended = True
-            raise
+            return [ev.UnreadableReaction(length=len(data))]
         for rec in records:
             out.extend(self._reaction_events(rec.content_type, rec.payload))
             if any(self._stop_when(e) for e in out):
                 self._ended = True
                 break
+        if not self._ended and self._records.pending_error is not None:
+            # Junk after whole records in this read: they were events, it ends the reaction.
+            self._ended = True
+            out.append(ev.UnreadableReaction(length=len(data)))
         if self._reaction_bytes > MAX_REACTION_BYTES:
             self._ended = True
         return out

@@ -24,7 +24,7 @@ from handshakes import constants as c
 from handshakes import events as ev
 from handshakes.client_hello import ClientHelloSpec, encode_client_hello
 from handshakes.errors import LocalProtocolError, RemoteProtocolError
-from handshakes.followup import MAX_REACTION_BYTES, record
+from handshakes.followup import record
 from handshakes.keyshare import generate_key_share
 from handshakes.records import HandshakeBuffer, HandshakeMsg
 from handshakes.server_flight import HandshakeProbe, ProbeState
@@ -50,6 +50,10 @@ def _ecdhe_public(ske: ev.ServerKeyExchange) -> tuple[int, bytes] | None:
     n = body[3]
     point = body[4 : 4 + n]
     return (group, point) if len(point) == n else None
+
+
+# How many bytes after the client's Finished are parsed at most (see receive_data).
+MAX_REACTION_READ = 2**17
 
 
 class _Phase:
@@ -83,6 +87,10 @@ class RenegotiationProbe(HandshakeProbe):
         self._server: RecordCipher | None = None
         self._server_ccs = False
         self._enc_hs = HandshakeBuffer()
+        # Plaintext handshake messages before the server's CCS (NewSessionTicket): one
+        # buffer for all records, so a ticket fragmented over records is reassembled
+        # (RFC 5246 section 6.2.1).
+        self._plain_hs = HandshakeBuffer()
         self._reaction_bytes = 0
         self.completed = False  # the server's Finished decrypted
         self.client_verify_data = b""
@@ -109,10 +117,14 @@ class RenegotiationProbe(HandshakeProbe):
         if not data:
             self._phase = _Phase.DONE
             return [ev.ConnectionClosed()]
-        self._reaction_bytes += len(data)
-        if self._reaction_bytes > MAX_REACTION_BYTES:
+        # At most MAX_REACTION_READ bytes are parsed: a ticket of the largest legal size
+        # (2^16-1 bytes, RFC 5077 section 3.3) fits, a server that streams does not.
+        room = MAX_REACTION_READ - self._reaction_bytes
+        if room <= 0:
             self._phase = _Phase.DONE
             return []
+        data = data[:room]
+        self._reaction_bytes += len(data)
         out: list[ev.Event] = []
         try:
             for rec in self._records.feed(data):
@@ -120,8 +132,10 @@ class RenegotiationProbe(HandshakeProbe):
                 if self._phase == _Phase.DONE:
                     break
         except RemoteProtocolError:
+            # After the flight, as in followup.py: what cannot be read ends the reaction
+            # as an event with a length; the server's bytes are not kept.
             self._phase = _Phase.DONE
-            raise
+            out.append(ev.UnreadableReaction(length=len(data)))
         return out
 
     # -- completing the handshake ----------------------------------------------------------
@@ -196,7 +210,7 @@ class RenegotiationProbe(HandshakeProbe):
                 out.append(ev.Alert(level=payload[0], description=payload[1]))
                 self._phase = _Phase.DONE
             elif content_type == c.HANDSHAKE:
-                for msg in HandshakeBuffer().feed(payload):
+                for msg in self._plain_hs.feed(payload):
                     out.append(ev.HandshakeMessage(msg_type=msg.msg_type, body=b""))
                     if msg.msg_type == NEW_SESSION_TICKET and len(msg.body) >= 6:
                         # RFC 5077 section 3.3: ticket_lifetime_hint (4 bytes), ticket<0..2^16-1>

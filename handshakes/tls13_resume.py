@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from handshakes import constants as c
 from handshakes import events as ev
 from handshakes.client_hello import ClientHelloSpec, encode_client_hello
-from handshakes.errors import RemoteProtocolError
-from handshakes.followup import MAX_REACTION_BYTES
+from handshakes.errors import LocalProtocolError, RemoteProtocolError
 from handshakes.records import HandshakeBuffer, HandshakeMsg
 from handshakes.server_flight import HandshakeProbe, KeyShareSource, ProbeState
 from handshakes.tls13 import (
@@ -85,7 +84,7 @@ class TicketProbe(HandshakeProbe):
     """Complete a TLS 1.3 handshake and collect the server's session tickets.
 
     Ends after the first NewSessionTicket (``tickets`` holds it), an alert, the close, or
-    MAX_REACTION_BYTES. A HelloRetryRequest or a flight that cannot be read ends the probe
+    MAX_TICKET_READ bytes (no more is parsed). A HelloRetryRequest or a flight that cannot be read ends the probe
     with no ticket (``completed`` False).
     """
 
@@ -123,6 +122,9 @@ class TicketProbe(HandshakeProbe):
         if not data:
             self._done = True
             return [ev.ConnectionClosed()]
+        # The cap is applied before parsing: no more than MAX_TICKET_READ bytes are parsed.
+        room = MAX_TICKET_READ - self._bytes
+        data = data[: max(room, 0)]
         self._bytes += len(data)
         out: list[ev.Event] = []
         try:
@@ -131,9 +133,11 @@ class TicketProbe(HandshakeProbe):
                 if self._done:
                     break
         except RemoteProtocolError:
+            # After the handshake, as in followup.py: what cannot be read ends the reading
+            # as an event with a length; the server's bytes are not kept.
             self._done = True
-            raise
-        if self._bytes > MAX_REACTION_BYTES:
+            out.append(ev.UnreadableReaction(length=len(data)))
+        if self._bytes >= MAX_TICKET_READ:
             self._done = True
         return out
 
@@ -211,10 +215,26 @@ class TicketProbe(HandshakeProbe):
             return
 
 
+# How much of the server's post-handshake records TicketProbe parses at most: one ticket of
+# the largest legal size (2^16-1 bytes, RFC 8446 section 4.6.1) and its records' overhead.
+MAX_TICKET_READ = 2**17
+# The largest ticket resumption_hello() offers: the extensions block of a ClientHello is at
+# most 2^16-1 bytes (RFC 8446 section 4.1.2) and carries the other extensions too.
+MAX_RESUMABLE_TICKET = 60000
+
+
 def resumption_hello(spec: ClientHelloSpec, ticket: Ticket, *, age_ms: int = 0) -> ClientHelloSpec:
     """``spec`` offering ``ticket``'s PSK (psk_dhe_ke) with the early_data extension and a
     binder over the truncated ClientHello (RFC 8446 sections 4.2.10, 4.2.11, 4.2.11.2). The
-    spec must not carry other extra extensions after it: pre_shared_key must come last."""
+    spec must not carry other extra extensions after it: pre_shared_key must come last.
+    Raises LocalProtocolError when the ticket (a server's choice, up to 2^16-1 bytes, RFC
+    8446 section 4.6.1) cannot fit the ClientHello's extensions block (2^16-1 bytes,
+    section 4.1.2) together with the rest."""
+    if len(ticket.ticket) > MAX_RESUMABLE_TICKET:
+        raise LocalProtocolError(
+            f"a session ticket of {len(ticket.ticket)} bytes does not fit a ClientHello "
+            f"(at most {MAX_RESUMABLE_TICKET} here)"
+        )
     params = cipher_params(ticket.suite)
     obfuscated_age = (age_ms + ticket.age_add) % 2**32
     identities = struct.pack(">H", len(ticket.ticket)) + ticket.ticket + struct.pack(">I", obfuscated_age)

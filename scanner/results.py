@@ -132,14 +132,28 @@ class Behaviours:
     downgrade_sentinel: bool | None = None
 
 
+# The active checks' names for people (reports), by VulnCheck.check.
+VULN_CHECK_TITLES = {
+    "heartbleed": "Heartbleed (CVE-2014-0160)",
+    "crime": "CRIME, TLS compression (CVE-2012-4929)",
+    "ccs_injection": "CCS injection (CVE-2014-0224)",
+    "robot": "ROBOT",
+    "client_renegotiation": "Client-initiated renegotiation (CVE-2011-1473)",
+    "ticketbleed": "Ticketbleed (CVE-2016-9244)",
+    "zero_rtt": "TLS 1.3 0-RTT replay",
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VulnCheck:
     """One active vulnerability check (scanner/probes/vulns.py) and what it observed.
 
-    ``check``: heartbleed | ccs_injection | robot. ``status``: vulnerable |
-    not_vulnerable | inconclusive | not_applicable. ``evidence``: what was sent and what
-    the server answered, in words (never bytes a server leaked). ``oracle``: for ROBOT,
-    strong or weak when vulnerable. ``connections``: what the check cost.
+    ``check``: heartbleed | crime | ccs_injection | robot | client_renegotiation |
+    ticketbleed | zero_rtt (VULN_CHECK_TITLES). ``status``: vulnerable | not_vulnerable |
+    inconclusive (also a check that could not be run: evidence "not tested: ...") |
+    not_applicable (the server lacks what the flaw needs). ``evidence``: what was sent and
+    what the server answered, in words (never bytes a server leaked). ``oracle``: for
+    ROBOT, strong or weak when vulnerable. ``connections``: what the check cost.
     """
 
     check: str

@@ -886,9 +886,12 @@ _ENTRIES = (
         resolution=(
             "Refuse client-initiated renegotiation: OpenSSL 3 servers do by default (do not set "
             "`SSL_OP_ALLOW_CLIENT_RENEGOTIATION` / `-client_renegotiation`); nginx and Apache 2.4 "
-            "refuse it; GnuTLS applications need `%DISABLE_SAFE_RENEGOTIATION` in the priority "
-            "string or to refuse GNUTLS_E_REHANDSHAKE; or disable TLS 1.2 renegotiation altogether "
-            "(`SSL_OP_NO_RENEGOTIATION`). TLS 1.3 has no renegotiation."
+            "refuse it; a GnuTLS application refuses it in its own code: when gnutls_record_recv() "
+            "returns GNUTLS_E_REHANDSHAKE, answer with gnutls_alert_send(session, GNUTLS_AL_WARNING, "
+            "GNUTLS_A_NO_RENEGOTIATION) instead of calling gnutls_handshake() (do not use "
+            "`%DISABLE_SAFE_RENEGOTIATION`: it turns off RFC 5746 and opens CVE-2009-3555); or "
+            "disable TLS 1.2 renegotiation altogether (OpenSSL `SSL_OP_NO_RENEGOTIATION`). TLS 1.3 "
+            "has no renegotiation."
         ),
     ),
     Entry(
@@ -934,9 +937,11 @@ _ENTRIES = (
         title="A vulnerability check could not decide",
         cause=(
             "An active check ran but the server's answer proves neither case: no answer before "
-            "the deadline, an alert the published test does not interpret, or (ROBOT) answers "
-            "that differ between two runs of the same messages, as a load balancer with "
-            "different back ends gives. The scan does not guess a verdict."
+            "the deadline, an alert the published test does not interpret (or not a fatal one), "
+            "or (ROBOT) answers that differ between runs of the same messages, as a load balancer "
+            "with different back ends gives; or the check could not be run against this server "
+            "(the evidence then starts \"not tested:\" and says what it needs: a suite or key this "
+            "client can use, a ticket that fits a ClientHello). The scan does not guess a verdict."
         ),
         resolution=(
             "Rerun the scan against one back end (its own address) and with longer deadlines "

@@ -10,7 +10,9 @@
 #     (20) every other failure gets: robot_oracle="strong" checks only the first bytes
 #     (00 02), "weak" the whole block (00 02, 8 nonzero padding bytes, the zero separator
 #     before a 48-byte secret), "flaky" answers 51 to every other ClientKeyExchange
-#     whatever it holds (a load balancer over mixed back ends: no verdict possible).
+#     whatever it holds (a load balancer over mixed back ends: no verdict possible);
+#   - answer a malformed heartbeat request with a heartbeat REQUEST (type 1) of its own
+#     carrying a well-formed 64-byte payload (heartbeat_requests: no leak, not an answer).
 # Without any of these it behaves like a patched server: heartbeats per RFC 6520 (a
 # malformed request is discarded silently), unexpected_message (10) for an early CCS, and
 # bad_record_mac (20) for the Finished after any ClientKeyExchange.
@@ -93,6 +95,7 @@ def legacy_rsa_server(
     heartbleed: bool = False,
     early_ccs: bool = False,
     robot_oracle: str | None = None,
+    heartbeat_requests: bool = False,
 ) -> Behaviour:
     """A RawServer behaviour: the TLS 1.2 RSA-only server described at the top of the
     module, with the chosen flaws."""
@@ -147,7 +150,7 @@ def legacy_rsa_server(
             exts += struct.pack(">HH", _EXT_RENEGO, 1) + b"\x00"  # RFC 5746 section 3.6
         if _EXT_EMS in hello.extensions:
             exts += struct.pack(">HH", _EXT_EMS, 0)
-        if heartbleed and _EXT_HEARTBEAT in hello.extensions:
+        if (heartbleed or heartbeat_requests) and _EXT_HEARTBEAT in hello.extensions:
             exts += struct.pack(">HH", _EXT_HEARTBEAT, 1) + b"\x01"  # peer_allowed_to_send
         body = (
             struct.pack(">H", TLS12) + os.urandom(32) + _vec(os.urandom(32), 1)
@@ -179,6 +182,11 @@ def legacy_rsa_server(
                 if ctype == _HEARTBEAT and heartbleed and len(payload) >= 3 and payload[0] == 1:
                     conn.send(_heartbeat_response(payload))
                     continue
+                if ctype == _HEARTBEAT and heartbeat_requests and len(payload) >= 3 and payload[0] == 1:
+                    declared = int.from_bytes(payload[1:3], "big")
+                    if len(payload) < 3 + declared + 16:  # malformed: a request of our own
+                        conn.send(_record(_HEARTBEAT, b"\x01" + (64).to_bytes(2, "big") + b"\x33" * 64 + bytes(16)))
+                    continue
                 if ctype == _HEARTBEAT:
                     continue  # not negotiated, or malformed: discarded (RFC 6520 section 4)
                 if ctype == _CCS:
@@ -206,7 +214,8 @@ def legacy_rsa_server(
 
     name = "legacy_rsa_server"
     return Behaviour(
-        name, run, (("heartbleed", heartbleed), ("early_ccs", early_ccs), ("robot_oracle", robot_oracle))
+        name, run, (("heartbleed", heartbleed), ("early_ccs", early_ccs), ("robot_oracle", robot_oracle),
+                    ("heartbeat_requests", heartbeat_requests))
     )
 
 
@@ -244,16 +253,23 @@ TICKET_SUITE = 0xC02F  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 _X25519 = 0x001D
 _EXT_GROUPS, _EXT_TICKET = 10, 35
 _TICKET_PREFIX = b"tlscompat-lab-ticket:"
+JUNK_SECRET = b"LEAKED-SECRET-BYTES"
 
 
-def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False) -> Behaviour:
+def ticket_server(
+    cert: IssuedCert, *, ticketbleed: bool = False, ticket_size: int = 16, junk_after: bool = False
+) -> Behaviour:
     """A RawServer behaviour: TLS 1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 over x25519,
     completing full handshakes (handshakes.tls12's PRF and AES-GCM records, the server's
     side) and issuing a session ticket (RFC 5077) to clients that offer the extension. A
     hello resuming one of its tickets gets a ServerHello echoing the session ID (RFC 5077
     section 3.4) or, with ``ticketbleed``, the ID padded to 32 bytes with a fixed filler
     where F5's stack sent its memory (CVE-2016-9244). A renegotiation request is refused
-    with no_renegotiation (100); an early ChangeCipherSpec with unexpected_message (10)."""
+    with no_renegotiation (100); an early ChangeCipherSpec with unexpected_message (10).
+    ``ticket_size``: the random part of the ticket, up to 2^16-1 bytes with the prefix (RFC
+    5077 section 3.3); a NewSessionTicket over 2^14 bytes is fragmented over records
+    (RFC 5246 section 6.2.1). ``junk_after``: the renegotiation request is answered with
+    bytes that are not a record (they spell a fake secret that must not reach a result)."""
     from handshakes import constants as tls
     from handshakes.tls12 import RecordCipher, prf
 
@@ -347,20 +363,24 @@ def ticket_server(cert: IssuedCert, *, ticketbleed: bool = False) -> Behaviour:
             conn.finish()
             return
         transcript.append(finished)
-        issued = _handshake(4, struct.pack(">I", 300) + _vec(_TICKET_PREFIX + os.urandom(16), 2))
+        issued = _handshake(4, struct.pack(">I", 300) + _vec(_TICKET_PREFIX + os.urandom(ticket_size), 2))
         transcript.append(issued)
         verify = prf(tls.TLS12, "sha256", master, b"server finished", _sha256(*transcript), 12)
         conn.send(
-            _record(_HANDSHAKE, issued) + _record(_CCS, b"\x01")
+            b"".join(_record(_HANDSHAKE, issued[i : i + 2**14]) for i in range(0, len(issued), 2**14))
+            + _record(_CCS, b"\x01")
             + to_client.seal(_HANDSHAKE, _handshake(20, verify))
         )
         # Anything more (a renegotiating ClientHello) is refused: no_renegotiation (100).
         ctype, payload = records.next()
-        if ctype:
+        if ctype and junk_after:
+            conn.send(b"\x99" + JUNK_SECRET)
+        elif ctype:
             conn.send(to_client.seal(_ALERT, b"\x01\x64"))
         conn.finish()
 
-    return Behaviour("ticket_server", run, (("ticketbleed", ticketbleed),))
+    return Behaviour("ticket_server", run, (("ticketbleed", ticketbleed), ("ticket_size", ticket_size),
+                                            ("junk_after", junk_after)))
 
 
 def _sha256(*parts: bytes) -> bytes:

@@ -8,16 +8,24 @@
 # it); what a Heartbleed server leaks is never kept, only its length; a verdict is one of
 # VULNERABLE / NOT_VULNERABLE / INCONCLUSIVE / NOT_APPLICABLE, decided by one function per
 # check from what was observed, and inconsistent answers are said as such, never guessed.
+# One rule for the statuses: not_applicable only when the server lacks what the flaw needs
+# (the protocol version, an RSA key exchange suite, session tickets); a check this client
+# could not run (no suite or key it can use, a limit it keeps) is inconclusive, its
+# evidence starting "not tested:". One rule for what counts as an answer: fatal alerts
+# (level 2; no_renegotiation also at its RFC 5246 warning level), heartbeat responses
+# (type 2), the close; a read deadline is no observation. Nothing a server sends escapes
+# as an exception: each check runs under _guarded, which turns one into an inconclusive
+# verdict with a reason, besides the specific bounds (ticket size, RSA key size).
 # Budget on a healthy server: 1 (Heartbleed) + 1 (CCS) + 5 (ROBOT, only when an RSA key
 # exchange suite is accepted) + 1 (client-initiated renegotiation) + 1 (Ticketbleed, when
 # that handshake brought a session ticket) + 1 (a TLS 1.3 ticket; +1 to resume it only
-# when it offers early data) connections; ROBOT's 5 are repeated once only when the
-# answers differ, to tell an oracle from noise.
+# when it offers early data) connections; when ROBOT's answers differ its 5 vectors are
+# run twice more (15 in all, ROBOT_RUNS), to tell an oracle from noise.
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import trio
 
@@ -26,12 +34,13 @@ from handshakes import events as ev
 from handshakes import followup as fu
 from handshakes import registry as reg
 from handshakes.client_hello import ClientHelloSpec
-from handshakes.keyshare import generate_key_share
+from handshakes.errors import LocalProtocolError
+from handshakes.keyshare import SUPPORTED_KEY_SHARE_GROUPS, generate_key_share
 from handshakes.renegotiation import GCM_SUITES, RenegotiationProbe
 from handshakes.server_flight import HandshakeProbe
 from handshakes.tls13_resume import Ticket, TicketProbe, early_data_accepted, resumption_hello
 from scanner.engine import Connector, ProbeOutcome
-from scanner.options import TIMEOUT
+from scanner.options import ALERT, TIMEOUT
 from scanner.probes.context import ProbeContext
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, HelloFactory, candidate_suites
 from scanner.probes.suites import VersionScan
@@ -66,25 +75,68 @@ def _suites_for(scan: VersionScan) -> list[int]:
     return scan.suites or list(candidate_suites(scan.version))[:MAX_SUITES_PER_HELLO]
 
 
+def _all_known(scan: VersionScan, suites_enumerated: bool) -> bool:
+    """True when ``scan.suites`` lists every suite the server accepts in that version: the
+    suites probe ran and the deadline did not cut it."""
+    return suites_enumerated and scan.complete
+
+
+def _not_tested(check: str, why: str, version: int | None = None, connections: int = 0) -> VulnCheck:
+    """The verdict of a check this client could not run or finish: inconclusive, never
+    not_applicable (which says the server lacks what the flaw needs)."""
+    return VulnCheck(check=check, status=INCONCLUSIVE, version=version, connections=connections,
+                     evidence=f"not tested: {why}")
+
+
+def _article(n: int) -> str:
+    """'a' or 'an' before a number written in digits ("an 83-byte", "an 8-byte")."""
+    digits = str(n)
+    lead = digits[: len(digits) % 3 or 3]  # the group read first: "eleven thousand ..."
+    return "an" if digits[0] == "8" or lead in ("11", "18") else "a"
+
+
+async def _guarded(results: dict[str, VulnCheck], names: tuple[str, ...],
+                   check: Callable[[], Awaitable[None]]) -> None:
+    """Run one check; whatever it raises (a server's bytes the code did not foresee)
+    becomes an inconclusive verdict for each of ``names`` not yet decided, with a reason
+    in words (the exception's class, never its text: that may quote the server's bytes)."""
+    try:
+        await check()
+    except Exception as exc:  # noqa: BLE001 - nothing a server sends may escape the family
+        for name in names:
+            results.setdefault(name, _not_tested(
+                name, f"the check stopped on something it could not handle ({type(exc).__name__}) "
+                "in the server's answer"))
+
+
 async def run(ctx: ProbeContext, supported: list[int]) -> None:
     """The probe family's entry point: ``found.vulns``, one VulnCheck per check."""
-    ctx.found.vulns = await check_vulns(ctx.conn, ctx.hello, ctx.found.versions)
+    ctx.found.vulns = await check_vulns(
+        ctx.conn, ctx.hello, ctx.found.versions, suites_enumerated="suites" in ctx.options.probes
+    )
 
 
 async def check_vulns(
-    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
+    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan], *, suites_enumerated: bool = False
 ) -> tuple[VulnCheck, ...]:
     """The active checks, concurrently, against the highest of TLS 1.0-1.2 the scan found
     supported (renegotiation and Ticketbleed: TLS 1.2; 0-RTT: TLS 1.3). Returns one VulnCheck per name in CHECKS, in that
     order (not_applicable when no TLS 1.0-1.2 version is supported; for ROBOT when no RSA
     key exchange suite, for renegotiation when no TLS 1.2 ECDHE AES-GCM suite, was
-    accepted). Never raises for what the server does."""
+    accepted). ``suites_enumerated``: the suites probe ran, so a version whose scan is
+    complete lists every accepted suite; otherwise a check offers every suite it can use
+    and lets the server pick. Never raises for what the server does."""
     results: dict[str, VulnCheck] = {}
+
+    async def early() -> None:
+        results["zero_rtt"] = await zero_rtt(conn, hello, versions)
+
     top = _legacy_top(versions)
     if top is None:
         why = "no TLS 1.0-1.2 version is supported; the check needs one"
         results = {name: VulnCheck(check=name, status=NOT_APPLICABLE, evidence=why) for name in CHECKS}
-        results["zero_rtt"] = await zero_rtt(conn, hello, versions)
+        del results["zero_rtt"]
+        await _guarded(results, ("zero_rtt",), early)
         return tuple(results[n] for n in CHECKS)
     scan = versions[top]
 
@@ -95,22 +147,21 @@ async def check_vulns(
         results["ccs_injection"] = await ccs_injection(conn, hello, scan)
 
     async def rsa() -> None:
-        results["robot"] = await robot(conn, hello, versions)
+        results["robot"] = await robot(conn, hello, versions, suites_enumerated)
 
     async def reneg() -> None:
         # Ticketbleed resumes the session ticket this handshake brought: one more connection.
-        results["client_renegotiation"], ticket, suites = await client_renegotiation(conn, hello, versions)
-        results["ticketbleed"] = await ticketbleed(conn, hello, ticket, suites)
-
-    async def early() -> None:
-        results["zero_rtt"] = await zero_rtt(conn, hello, versions)
+        results["client_renegotiation"], ticket, suites = await client_renegotiation(
+            conn, hello, versions, suites_enumerated
+        )
+        results["ticketbleed"] = await ticketbleed(conn, hello, ticket, suites, results["client_renegotiation"])
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(hb)
-        nursery.start_soon(ccs)
-        nursery.start_soon(rsa)
-        nursery.start_soon(reneg)
-        nursery.start_soon(early)
+        nursery.start_soon(_guarded, results, ("heartbleed", "crime"), hb)
+        nursery.start_soon(_guarded, results, ("ccs_injection",), ccs)
+        nursery.start_soon(_guarded, results, ("robot",), rsa)
+        nursery.start_soon(_guarded, results, ("client_renegotiation", "ticketbleed"), reneg)
+        nursery.start_soon(_guarded, results, ("zero_rtt",), early)
     return tuple(results[n] for n in CHECKS)
 
 
@@ -139,7 +190,9 @@ async def heartbleed(conn: Connector, hello: HelloFactory, scan: VersionScan) ->
         return malformed + well_formed
 
     def stop(e: ev.Event) -> bool:
-        return isinstance(e, ev.Alert | ev.HeartbeatResponse)
+        # What counts (module comment): a fatal alert or a heartbeat response (type 2); a
+        # heartbeat request from the server is read past.
+        return _fatal(e) or (isinstance(e, ev.HeartbeatResponse) and e.message_type == fu.HEARTBEAT_RESPONSE)
 
     out = await conn.probe(
         "Heartbleed",
@@ -188,7 +241,13 @@ def heartbleed_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
                          evidence=f"heartbeat negotiated, but the {name} server flight did not "
                          f"reach ServerHelloDone: {out.describe()}")
     sent = 3 + fu.HEARTBEAT_MIN_PADDING
+    ignored: list[str] = []
     for e in _after_flight(out):
+        if isinstance(e, ev.HeartbeatResponse) and e.message_type != fu.HEARTBEAT_RESPONSE:
+            # RFC 6520 section 3: only a heartbeat_response (2) answers a request.
+            ignored.append(f"a heartbeat message of type {e.message_type} ({e.record_length} bytes), "
+                           "not a response, was not counted")
+            continue
         if isinstance(e, ev.HeartbeatResponse):
             if e.payload_length == HB_DECLARED and e.record_length > sent:
                 leaked = e.record_length - sent
@@ -196,8 +255,9 @@ def heartbleed_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
                     check="heartbleed", status=VULNERABLE, version=version, connections=out.connections,
                     evidence=(
                         f"a {sent}-byte heartbeat request declaring {HB_DECLARED} payload bytes "
-                        f"and carrying none was answered with a {e.record_length}-byte heartbeat "
-                        f"response ({leaked} bytes more than sent; their content was not kept)"
+                        f"and carrying none was answered with {_article(e.record_length)} "
+                        f"{e.record_length}-byte heartbeat response ({leaked} bytes more than sent; "
+                        "their content was not kept)"
                     ),
                 )
             if e.payload_length == HB_WELL_FORMED:
@@ -214,26 +274,50 @@ def heartbleed_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
                 evidence=f"a heartbeat response declaring {e.payload_length} payload bytes "
                 f"({e.record_length}-byte record) answered neither request",
             )
-        if isinstance(e, ev.Alert):
+        if _fatal(e):
+            assert isinstance(e, ev.Alert)
             return VulnCheck(
                 check="heartbleed", status=NOT_VULNERABLE, version=version, connections=out.connections,
                 evidence=(f"the heartbeat requests sent before the handshake completed got no "
-                          f"heartbeat response but alert {e.name} ({e.description})"),
+                          f"heartbeat response but alert {_alert_words(e)}"),
             )
     return VulnCheck(check="heartbleed", status=INCONCLUSIVE, version=version, connections=out.connections,
                      evidence="heartbeat negotiated, but neither heartbeat request was answered: "
-                     + _ending(out))
+                     + "; ".join((*ignored, _ending(out))))
+
+
+def _fatal(e: ev.Event) -> bool:
+    """A fatal alert (level 2, RFC 5246 section 7.2): the only alerts that decide a verdict."""
+    return isinstance(e, ev.Alert) and e.fatal
+
+
+def _alert_words(a: ev.Alert) -> str:
+    """'bad_record_mac (20)', with the level when it is not fatal ('..., level 1')."""
+    return f"{a.name} ({a.description})" if a.fatal else f"{a.name} ({a.description}, level {a.level})"
 
 
 def _ending(out: ProbeOutcome) -> str:
-    """How the reaction ended when no alert said it: closed, reset or the read deadline."""
+    """How the reaction after the follow-up ended when no fatal alert said it: what else
+    came (sizes and types only), then closed, reset, the read deadline or the read limit."""
+    parts: list[str] = []
+    for e in _after_flight(out):
+        if isinstance(e, ev.Alert):
+            parts.append(f"alert {_alert_words(e)} (not fatal: not counted)")
+        elif isinstance(e, ev.UnreadableReaction):
+            parts.append(f"{e.length} bytes that could not be read as TLS records (not kept)")
+        elif isinstance(e, ev.OpaqueRecord):
+            kind = "heartbeat record too short to be a message" if e.content_type == c.HEARTBEAT \
+                else f"record of type {e.content_type}"
+            parts.append(f"{_article(e.length)} {e.length}-byte {kind}")
     if any(isinstance(e, ev.ConnectionClosed) for e in out.events):
-        return "the server closed the connection"
-    if out.ended == TIMEOUT:
-        return "no answer before the read deadline"
-    if out.ended:
-        return f"the connection ended ({out.ended})"
-    return out.describe()
+        parts.append("the server closed the connection")
+    elif out.ended == TIMEOUT:
+        parts.append("no answer before the read deadline" if not parts else "then nothing before the read deadline")
+    elif out.ended:
+        parts.append(f"the connection ended ({out.ended})")
+    elif not any(isinstance(e, ev.UnreadableReaction) for e in out.events):
+        parts.append("the reading stopped at its limit without an answer")
+    return ", ".join(parts)
 
 
 def _with_extension(spec: ClientHelloSpec, ext_type: int, body: bytes) -> ClientHelloSpec:
@@ -272,7 +356,8 @@ def ccs_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
         return VulnCheck(check="ccs_injection", status=INCONCLUSIVE, version=version, connections=conns,
                          evidence=f"the {name} server flight did not reach ServerHelloDone: {out.describe()}")
     after = _after_flight(out)
-    alert = next((e for e in after if isinstance(e, ev.Alert)), None)
+    # Only a fatal alert decides (module comment); an odd level is said, not counted.
+    alert = next((e for e in after if isinstance(e, ev.Alert) and e.fatal), None)
     sent = "a ChangeCipherSpec sent right after ServerHelloDone, before any key exchange"
     if alert is not None and alert.description == c.ALERT_UNEXPECTED_MESSAGE:
         return VulnCheck(check="ccs_injection", status=NOT_VULNERABLE, version=version, connections=conns,
@@ -287,7 +372,7 @@ def ccs_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
         return VulnCheck(check="ccs_injection", status=INCONCLUSIVE, version=version, connections=conns,
                          evidence=f"{sent}, was answered with alert {alert.name} ({alert.description})")
     return VulnCheck(check="ccs_injection", status=INCONCLUSIVE, version=version, connections=conns,
-                     evidence=f"{sent}, got no alert: {_ending(out)}")
+                     evidence=f"{sent}, got no fatal alert: {_ending(out)}")
 
 
 def _after_flight(out: ProbeOutcome) -> list[ev.Event]:
@@ -308,12 +393,26 @@ def _after_flight(out: ProbeOutcome) -> list[ev.Event]:
 # CVE-2017-13099 (wolfSSL), CVE-2017-6168 (F5), CVE-2012-5081 (Java JSSE) and others.
 
 
-async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]) -> VulnCheck:
-    # The accepted suites when they were enumerated; otherwise every RSA candidate, and
-    # the server picks (a server that accepts none makes the test inconclusive, not a guess).
+# ROBOT's bounds on the server's RSA key (a hostile certificate must not make the scan do
+# long arithmetic on the event loop): the public exponent at most 2^32 (real keys use
+# 65537) and the modulus at most 8192 bits; else the test is not run.
+MAX_RSA_EXPONENT = 2**32
+MAX_RSA_MODULUS_BITS = 8192
+# How many times the five vectors run when their answers differ: an oracle must give the
+# same answers in every run. Two runs let a server answering each ClientKeyExchange at
+# random between two alerts pass with chance 1/32; three, 1/1024.
+ROBOT_RUNS = 3
+
+
+async def robot(
+    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan], suites_enumerated: bool = False
+) -> VulnCheck:
+    # The accepted suites when they were enumerated to the end; otherwise (--probes
+    # without suites, an enumeration the deadline cut) every RSA candidate, and the server
+    # picks: a server that accepts none makes the check not_applicable, said so.
     rsa_by_version = {
         v: [
-            s for s in (scan.suites or candidate_suites(v))
+            s for s in (scan.suites if _all_known(scan, suites_enumerated) else [*scan.suites, *candidate_suites(v)])
             if (info := reg.cipher_suite(s)) is not None and info.kx == "RSA"
         ]
         for v, scan in versions.items()
@@ -324,10 +423,13 @@ async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, Ver
         return VulnCheck(check="robot", status=NOT_APPLICABLE,
                          evidence="no RSA key exchange suite was accepted in TLS 1.0-1.2")
     version = max(usable)
-    spec = hello.spec(version, rsa_by_version[version])
+    offered = list(dict.fromkeys(rsa_by_version[version]))[:MAX_SUITES_PER_HELLO]
+    spec = hello.spec(version, offered)
     # One padding string and one premaster secret for all vectors, as robot-detect does,
     # so that the vectors differ only where the test wants them to.
     seed = os.urandom(2048)  # enough nonzero bytes for moduli up to 8192 bits
+    refused: list[str] = []  # why the server's key was not used (robot_key_refusal)
+    refusals: list[bool] = []  # per connection: the server refused every RSA suite
 
     async def run_all() -> list[tuple[str, int]]:
         answers: dict[str, tuple[str, int]] = {}
@@ -338,10 +440,11 @@ async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, Ver
                 if key is None:
                     return None
                 n, e = key
-                try:
-                    block = robot_plaintext(vector, (n.bit_length() + 7) // 8, spec.legacy_version, seed)
-                except ValueError:
-                    return None  # a modulus too small for a PKCS#1 block with a premaster secret
+                why = robot_key_refusal(n, e)
+                if why is not None:
+                    refused.append(why)
+                    return None
+                block = robot_plaintext(vector, (n.bit_length() + 7) // 8, spec.legacy_version, seed)
                 encrypted = pow(int.from_bytes(block, "big"), e, n).to_bytes(len(block), "big")
                 return (
                     fu.rsa_client_key_exchange(sh.version, encrypted)
@@ -352,6 +455,7 @@ async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, Ver
             out = await conn.probe(
                 f"ROBOT {vector}", lambda: fu.FollowUpProbe(spec, follow_up=follow_up)
             )
+            refusals.append(out.server_hello is None and out.outcome == ALERT)
             answers[vector] = (robot_reaction(out), out.connections)
 
         async with trio.open_nursery() as nursery:
@@ -360,14 +464,33 @@ async def robot(conn: Connector, hello: HelloFactory, versions: Mapping[int, Ver
         return [answers[v] for v in ROBOT_VECTORS]
 
     first = await run_all()
-    reactions = [r for r, _ in first]
+    runs = [[r for r, _ in first]]
     connections = sum(n for _, n in first)
-    second: list[str] | None = None
-    if len(set(reactions)) > 1 and not _no_key(reactions):
+    if refused:
+        return _not_tested("robot", f"{refused[0]}; no ClientKeyExchange was sent", version, connections)
+    if all(refusals):
+        return VulnCheck(check="robot", status=NOT_APPLICABLE, version=version, connections=connections,
+                         evidence=f"the server refused all {len(offered)} RSA key exchange suites offered "
+                         f"in {reg.version_name(version)}: {runs[0][0]}")
+    while len(set(runs[0])) > 1 and len(runs) < ROBOT_RUNS and runs[-1] == runs[0] and _observed(runs[0]):
         again = await run_all()
-        second = [r for r, _ in again]
+        runs.append([r for r, _ in again])
         connections += sum(n for _, n in again)
-    return robot_verdict(reactions, second, version, connections)
+    return robot_verdict(runs, version, connections)
+
+
+def robot_key_refusal(n: int, e: int) -> str | None:
+    """Why ROBOT does not encrypt to this RSA key (None: it does): an exponent over
+    MAX_RSA_EXPONENT or a modulus over MAX_RSA_MODULUS_BITS would cost seconds of
+    arithmetic per vector; a modulus under 512 bits cannot hold a PKCS#1 block with a
+    premaster secret (RFC 8017 section 7.2.1)."""
+    if e > MAX_RSA_EXPONENT or e < 3:
+        return f"the certificate's RSA public exponent ({e.bit_length()} bits) is outside 3..2^32"
+    if n.bit_length() > MAX_RSA_MODULUS_BITS:
+        return f"the certificate's RSA modulus has {n.bit_length()} bits, over the {MAX_RSA_MODULUS_BITS} tested"
+    if n.bit_length() < 512:
+        return f"the certificate's RSA modulus has {n.bit_length()} bits, too few for a premaster secret block"
+    return None
 
 
 def robot_plaintext(vector: str, k: int, version: int, seed: bytes) -> bytes:
@@ -415,11 +538,13 @@ def _rsa_key(flight: tuple[ev.Event, ...]) -> tuple[int, int] | None:
 
 
 _NO_KEY = "no RSA certificate in the flight: nothing sent"
+_DEADLINE = "no answer (read deadline)"
+_JUNK = "bytes that are not a TLS record"
 
 
 def robot_reaction(out: ProbeOutcome) -> str:
-    """The server's answer to one vector, in words: the alerts in order, then how the
-    connection ended (closed, reset, the read deadline)."""
+    """The server's answer to one vector, in words: the alerts in order (the level when
+    not fatal), then how the connection ended (closed, reset, the read deadline)."""
     if not any(isinstance(e, ev.ServerHelloDone) for e in out.events):
         return f"flight not read: {out.describe()}"
     after = _after_flight(out)
@@ -428,15 +553,17 @@ def robot_reaction(out: ProbeOutcome) -> str:
     parts = []
     for e in after:
         if isinstance(e, ev.Alert):
-            parts.append(f"alert {e.name} ({e.description})")
+            parts.append(f"alert {_alert_words(e)}")
         elif isinstance(e, ev.ConnectionClosed):
             parts.append("closed")
         elif isinstance(e, ev.ChangeCipherSpec):
             parts.append("ChangeCipherSpec")
         elif isinstance(e, ev.OpaqueRecord):
             parts.append(f"record type {e.content_type}")
+        elif isinstance(e, ev.UnreadableReaction):
+            parts.append(_JUNK)
     if out.ended:
-        parts.append("no answer (read deadline)" if out.ended == TIMEOUT else out.ended)
+        parts.append(_DEADLINE if out.ended == TIMEOUT else out.ended)
     return ", ".join(parts) or "no answer"
 
 
@@ -444,28 +571,43 @@ def _no_key(reactions: list[str]) -> bool:
     return any(r == _NO_KEY or r.startswith("flight not read") for r in reactions)
 
 
-def robot_verdict(first: list[str], second: list[str] | None, version: int, connections: int) -> VulnCheck:
-    """Identical answers to the five vectors: not vulnerable. Different answers, the same
-    again on the repeat: an oracle, weak when the three malformed blocks (wrong first
+def _observed(reactions: list[str]) -> bool:
+    """Every vector got an answer: a read deadline with nothing before it, or bytes that
+    are not a record, are no observation."""
+    return not any(r == _DEADLINE or _JUNK in r for r in reactions)
+
+
+def robot_verdict(runs: list[list[str]], version: int, connections: int) -> VulnCheck:
+    """``runs``: the five answers (robot_reaction) of each run, in ROBOT_VECTORS order.
+    A vector with no answer but the read deadline: inconclusive (no observation).
+    Identical answers to the five vectors: not vulnerable. Different answers, the same in
+    all ROBOT_RUNS runs: an oracle, weak when the three malformed blocks (wrong first
     bytes, zero misplaced, no zero) share one answer, strong otherwise (robot-detect's
-    rule). Different answers on the repeat: inconclusive, said as such."""
+    rule). Different answers that change between runs, or fewer than ROBOT_RUNS runs:
+    inconclusive, said as such (noise is never taken for an oracle)."""
+    first = runs[0]
     listing = "; ".join(f"{v}: {r}" for v, r in zip(ROBOT_VECTORS, first, strict=True))
     if _no_key(first):
+        return _not_tested("robot", f"the server's flight could not be used: {listing}", version, connections)
+    if not _observed(first):
+        silent = [v for v, r in zip(ROBOT_VECTORS, first, strict=True) if r == _DEADLINE or _JUNK in r]
         return VulnCheck(check="robot", status=INCONCLUSIVE, version=version, connections=connections,
-                         evidence=f"the test could not be run: {listing}")
+                         evidence=f"no answer before the read deadline, or no TLS record, to {', '.join(silent)} "
+                         f"(a timeout is no observation): {listing}")
     if len(set(first)) == 1:
         return VulnCheck(check="robot", status=NOT_VULNERABLE, version=version, connections=connections,
                          evidence=f"the five ClientKeyExchange vectors got the same answer: {first[0]}")
-    if second is not None and second != first:
-        again = "; ".join(f"{v}: {r}" for v, r in zip(ROBOT_VECTORS, second, strict=True))
+    changed = next((r for r in runs[1:] if r != first), None)
+    if changed is not None or len(runs) < ROBOT_RUNS:
+        again = "; ".join(f"{v}: {r}" for v, r in zip(ROBOT_VECTORS, changed or first, strict=True))
         return VulnCheck(check="robot", status=INCONCLUSIVE, version=version, connections=connections,
-                         evidence=f"the answers differ between two runs (first: {listing}; "
-                         f"repeat: {again}): the server is inconsistent, no verdict")
+                         evidence=f"the answers differ between runs (first: {listing}; "
+                         f"then: {again}): the server is inconsistent, no verdict")
     weak = first[1] == first[2] == first[3]
     return VulnCheck(
         check="robot", status=VULNERABLE, version=version, connections=connections,
         oracle="weak" if weak else "strong",
-        evidence=f"the answers differ by padding, the same in two runs: {listing}",
+        evidence=f"the answers differ by padding, the same in {len(runs)} runs: {listing}",
     )
 
 
@@ -478,23 +620,29 @@ def robot_verdict(first: list[str], second: list[str] | None, version: int, conn
 # closes; one that allows it answers with a ServerHello.
 # Insecure renegotiation (no RFC 5746, CVE-2009-3555) is tls.insecure_renegotiation.
 
-RENEG_GROUPS = (0x001D, 0x0017, 0x0018)
+# Every elliptic-curve group the client can complete ECDHE with (handshakes/keyshare.py):
+# x25519, secp256r1, secp384r1, secp521r1, x448, so a server limited to one still talks.
+RENEG_GROUPS = (0x001D, 0x0017, 0x0018, 0x0019, 0x001E)
 
 
 async def client_renegotiation(
-    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]
+    conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan], suites_enumerated: bool = False
 ) -> tuple[VulnCheck, bytes | None, list[int]]:
     """The verdict, the session ticket the completed handshake brought (or None) and the
     suites offered."""
     scan = versions.get(c.TLS12)
     if scan is None or not scan.supported:
-        return VulnCheck(check="client_renegotiation", status=NOT_APPLICABLE,
-                         evidence="TLS 1.2 is not supported (the check completes a TLS 1.2 handshake)"), None, []
-    suites = [s for s in (scan.suites or GCM_SUITES) if s in GCM_SUITES]
+        # The flaw exists in TLS 1.0 and 1.1 too; this client completes TLS 1.2 only.
+        return _not_tested("client_renegotiation", "TLS 1.2 is not supported and the check completes "
+                           "a TLS 1.2 handshake"), None, []
+    # The accepted ECDHE AES-GCM suites when enumerated to the end, else all of them.
+    known = _all_known(scan, suites_enumerated)
+    suites = [s for s in (scan.suites if known else [*scan.suites, *GCM_SUITES]) if s in GCM_SUITES]
+    suites = list(dict.fromkeys(suites))
     if not suites:
-        return VulnCheck(check="client_renegotiation", status=NOT_APPLICABLE, version=c.TLS12,
-                         evidence="no ECDHE AES-GCM suite is accepted in TLS 1.2 (the suites this check "
-                         "can complete a handshake with)"), None, []
+        return _not_tested("client_renegotiation", "needs a TLS 1.2 ECDHE AES-GCM suite (the only suites "
+                           "this client completes a handshake with), and the server accepts none",
+                           c.TLS12), None, []
     spec = hello.spec(c.TLS12, suites, groups=RENEG_GROUPS)
     probes: list[RenegotiationProbe] = []
 
@@ -506,6 +654,11 @@ async def client_renegotiation(
     out = await conn.probe("client-initiated renegotiation", make)
     completed = bool(probes) and probes[-1].completed
     ticket = probes[-1].ticket if completed else None
+    if not completed and out.server_hello is None and out.outcome == ALERT:
+        # Suites not enumerated: the server refused every ECDHE AES-GCM suite offered.
+        return _not_tested("client_renegotiation", "needs a TLS 1.2 ECDHE AES-GCM suite (the only suites "
+                           f"this client completes a handshake with), and the server refused all {len(suites)} "
+                           f"offered: {out.describe()}", c.TLS12, out.connections), None, suites
     return renegotiation_verdict(out, completed), ticket, suites
 
 
@@ -516,8 +669,7 @@ def renegotiation_verdict(out: ProbeOutcome, completed: bool) -> VulnCheck:
     conns = out.connections
     if not completed:
         return VulnCheck(check="client_renegotiation", status=INCONCLUSIVE, version=c.TLS12, connections=conns,
-                         evidence=f"the TLS 1.2 handshake did not complete: {out.describe()}"
-                         + (f" ({out.ended})" if out.ended else ""))
+                         evidence=f"the TLS 1.2 handshake did not complete: {_incomplete(out)}")
     after = list(out.events)
     for i, e in enumerate(after):
         if isinstance(e, ev.Finished):
@@ -529,10 +681,20 @@ def renegotiation_verdict(out: ProbeOutcome, completed: bool) -> VulnCheck:
             return VulnCheck(check="client_renegotiation", status=VULNERABLE, version=c.TLS12, connections=conns,
                              evidence=f"{sent} was answered with a ServerHello: the server renegotiates "
                              "whenever a client asks")
-        if isinstance(e, ev.Alert):
+        # A fatal alert refuses; so does no_renegotiation at its warning level (RFC 5246
+        # section 7.2.2). Another alert at another level is said, not counted.
+        if isinstance(e, ev.Alert) and (e.fatal or (e.description == c.ALERT_NO_RENEGOTIATION and e.level == 1)):
             return VulnCheck(check="client_renegotiation", status=NOT_VULNERABLE, version=c.TLS12,
                              connections=conns,
                              evidence=f"{sent} was refused with alert {e.name} ({e.description})")
+        if isinstance(e, ev.Alert) and e.description == c.ALERT_CLOSE_NOTIFY:
+            # RFC 5246 section 7.2.1: close_notify closes the connection, a refusal too.
+            return VulnCheck(check="client_renegotiation", status=NOT_VULNERABLE, version=c.TLS12,
+                             connections=conns, evidence=f"{sent}: the server closed the connection (close_notify)")
+        if isinstance(e, ev.Alert):
+            return VulnCheck(check="client_renegotiation", status=INCONCLUSIVE, version=c.TLS12,
+                             connections=conns,
+                             evidence=f"{sent} was answered with alert {_alert_words(e)}, not a refusal")
         if isinstance(e, ev.ConnectionClosed):
             return VulnCheck(check="client_renegotiation", status=NOT_VULNERABLE, version=c.TLS12,
                              connections=conns, evidence=f"{sent}: the server closed the connection")
@@ -550,9 +712,20 @@ def renegotiation_verdict(out: ProbeOutcome, completed: bool) -> VulnCheck:
 TICKETBLEED_ID_LENGTH = 31
 
 
-async def ticketbleed(conn: Connector, hello: HelloFactory, ticket: bytes | None, suites: list[int]) -> VulnCheck:
+async def ticketbleed(
+    conn: Connector, hello: HelloFactory, ticket: bytes | None, suites: list[int], reneg: VulnCheck
+) -> VulnCheck:
+    """Resume the ticket the renegotiation check's completed handshake brought; ``reneg``
+    is that check's verdict, which says why there is no ticket when there is none."""
+    if ticket is None and reneg.evidence.startswith("not tested:"):
+        return _not_tested("ticketbleed", "needs a session ticket from a completed TLS 1.2 handshake, "
+                           "which the renegotiation check could not make: " + reneg.evidence.removeprefix("not tested: "),
+                           reneg.version)
+    if ticket is None and reneg.evidence.startswith("the TLS 1.2 handshake did not complete"):
+        return _not_tested("ticketbleed", "needs a session ticket from a completed TLS 1.2 handshake, "
+                           "and that handshake did not complete", c.TLS12)
     if ticket is None:
-        return VulnCheck(check="ticketbleed", status=NOT_APPLICABLE,
+        return VulnCheck(check="ticketbleed", status=NOT_APPLICABLE, version=c.TLS12,
                          evidence="no session ticket was issued in a completed TLS 1.2 handshake "
                          "(RFC 5077), so there is none to resume")
     session_id = os.urandom(TICKETBLEED_ID_LENGTH)
@@ -598,6 +771,19 @@ def ticketbleed_verdict(out: ProbeOutcome, sent: bytes) -> VulnCheck:
 ZERO_RTT_GROUPS = (0x001D,)
 
 
+def _tls13_group(scan: VersionScan) -> tuple[int, ...]:
+    """The key share group to offer: the one the server chose when the scan proved TLS 1.3
+    (its ServerHello's key_share, or its HelloRetryRequest's selected group, RFC 8446
+    section 4.2.8), so that neither handshake meets a HelloRetryRequest; else x25519."""
+    out = scan.first
+    if out is not None:
+        for e in out.events:
+            group = e.selected_group if isinstance(e, ev.ServerHello | ev.HelloRetryRequest) else None
+            if group is not None and group in SUPPORTED_KEY_SHARE_GROUPS:
+                return (group,)
+    return ZERO_RTT_GROUPS
+
+
 def _fresh_shares(spec: ClientHelloSpec) -> ClientHelloSpec:
     """The spec with key shares generated for this connection alone: these handshakes are
     completed, so they do not share the pool's key pairs."""
@@ -605,12 +791,25 @@ def _fresh_shares(spec: ClientHelloSpec) -> ClientHelloSpec:
     return dataclasses.replace(spec, key_shares=tuple(generate_key_share(g) for g in groups))
 
 
+def _incomplete(out: ProbeOutcome) -> str:
+    """Why a handshake this client meant to complete did not, in words."""
+    if out.server_hello is None:
+        return out.describe()
+    if out.first(ev.HelloRetryRequest) is not None:
+        return "the server asked for another key share (HelloRetryRequest)"
+    why = "the server's ServerHello came, but not its Finished"
+    if out.detail:
+        why += f" ({out.describe()})"
+    return why + (f"; {_ending(out)}" if out.ended or out.first(ev.ConnectionClosed) else "")
+
+
 async def zero_rtt(conn: Connector, hello: HelloFactory, versions: Mapping[int, VersionScan]) -> VulnCheck:
     scan = versions.get(c.TLS13)
     if scan is None or not scan.supported:
         return VulnCheck(check="zero_rtt", status=NOT_APPLICABLE, evidence="TLS 1.3 is not supported")
     suites = scan.suites or list(reg.TLS13_SUITES)
-    spec = _fresh_shares(hello.spec(c.TLS13, suites))
+    shares = _tls13_group(scan)
+    spec = _fresh_shares(hello.spec(c.TLS13, suites, shares=shares))
     probes: list[TicketProbe] = []
 
     def make() -> TicketProbe:
@@ -622,7 +821,7 @@ async def zero_rtt(conn: Connector, hello: HelloFactory, versions: Mapping[int, 
     probe = probes[-1] if probes else None
     if probe is None or not probe.completed:
         return VulnCheck(check="zero_rtt", status=INCONCLUSIVE, version=c.TLS13, connections=out.connections,
-                         evidence=f"the TLS 1.3 handshake did not complete: {out.describe()}")
+                         evidence=f"the TLS 1.3 handshake did not complete: {_incomplete(out)}")
     if not probe.tickets:
         return VulnCheck(check="zero_rtt", status=NOT_APPLICABLE, version=c.TLS13, connections=out.connections,
                          evidence="no session ticket came after a completed TLS 1.3 handshake "
@@ -632,12 +831,20 @@ async def zero_rtt(conn: Connector, hello: HelloFactory, versions: Mapping[int, 
         return VulnCheck(check="zero_rtt", status=NOT_VULNERABLE, version=c.TLS13, connections=out.connections,
                          evidence="the server's TLS 1.3 session ticket carries no early_data extension "
                          "(RFC 8446 section 4.6.1): it offers no 0-RTT")
-    resume = await _resume_with_early_data(conn, hello, ticket)
+    try:
+        resume = await _resume_with_early_data(conn, hello, ticket, shares)
+    except LocalProtocolError:
+        # RFC 8446 section 4.6.1 lets a ticket be 2^16-1 bytes, more than fits a ClientHello.
+        return _not_tested("zero_rtt", f"the server's TLS 1.3 session ticket of {len(ticket.ticket)} bytes "
+                           "is too large to offer in a ClientHello", c.TLS13, out.connections)
     return zero_rtt_verdict(ticket, resume, out.connections + resume.connections)
 
 
-async def _resume_with_early_data(conn: Connector, hello: HelloFactory, ticket: Ticket) -> ProbeOutcome:
-    spec = resumption_hello(_fresh_shares(hello.spec(c.TLS13, [ticket.suite])), ticket)
+async def _resume_with_early_data(
+    conn: Connector, hello: HelloFactory, ticket: Ticket, shares: tuple[int, ...]
+) -> ProbeOutcome:
+    """Raises LocalProtocolError when the ticket does not fit a ClientHello."""
+    spec = resumption_hello(_fresh_shares(hello.spec(c.TLS13, [ticket.suite], shares=shares)), ticket)
     return await conn.probe(
         "TLS 1.3 0-RTT",
         lambda: HandshakeProbe(spec, read_flight=True, answer_hrr=False,

@@ -25,6 +25,8 @@ from scanner.options import SEVERITIES
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
 from scanner.report.printable import printable
+from scanner.report.vulnrows import HEADERS as VULN_HEADERS
+from scanner.report.vulnrows import vuln_rows
 
 __all__ = ["render_diff_html", "render_scan_html"]
 
@@ -191,9 +193,15 @@ def _endpoint_section(endpoint: Mapping[str, Any]) -> str:
         (name, _e(value) if isinstance(value, str) else _codes(value))
         for name, value in d.endpoint_facts(endpoint)
     ]
+    vulns = endpoint.get("vulns") or []
+    checks = ""
+    if vulns:
+        # Each cell made printable by vuln_rows, then HTML-escaped here.
+        table = _table([_e(h) for h in VULN_HEADERS], [[_e(cell) for cell in row] for row in vuln_rows(vulns)])
+        checks = f"<h4>Vulnerabilities</h4>{table}"
     findings = sorted_finding_dicts(endpoint)
     body = "".join(_finding(f) for f in findings) if findings else "<p>No findings.</p>"
-    return f"<section><h3>{_e(label)}</h3>{_facts(rows)}<h4>Findings</h4>{body}</section>"
+    return f"<section><h3>{_e(label)}</h3>{_facts(rows)}{checks}<h4>Findings</h4>{body}</section>"
 
 
 def render_scan_html(

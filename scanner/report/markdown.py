@@ -22,6 +22,8 @@ from scanner.options import SEVERITIES
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
 from scanner.report.printable import printable
+from scanner.report.vulnrows import HEADERS as VULN_HEADERS
+from scanner.report.vulnrows import vuln_rows
 
 __all__ = ["render_diff_markdown", "render_scan_markdown"]
 
@@ -113,6 +115,11 @@ def _endpoint_section(endpoint: Mapping[str, Any]) -> str:
         for label, value in d.endpoint_facts(endpoint)
     ]
     parts.append(_table(["", ""], rows))
+    vulns = endpoint.get("vulns") or []
+    if vulns:
+        # Each cell made printable by vuln_rows, then inert for Markdown here.
+        parts.append("**Vulnerabilities**")
+        parts.append(_table(list(VULN_HEADERS), [[_esc(cell) for cell in row] for row in vuln_rows(vulns)]))
     findings = sorted_finding_dicts(endpoint)
     if findings:
         parts.append("**Findings**")

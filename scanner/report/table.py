@@ -18,6 +18,8 @@ from tabulate import tabulate
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
 from scanner.report.printable import printable, printable_text
+from scanner.report.vulnrows import HEADERS as VULN_HEADERS
+from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
     SEVERITIES,
     Behaviours,
@@ -30,6 +32,7 @@ from scanner.results import (
     ProtocolResult,
     StartTLSResult,
     SuiteResult,
+    to_json,
 )
 
 __all__ = [
@@ -236,6 +239,8 @@ def _render_endpoint(result: EndpointResult, *, verbose: bool, color: bool, now:
         parts.append(_section("Behaviours", _behaviours(result.behaviours)))
     if result.tolerance:
         parts.append(_section("Tolerance", _tolerance(result)))
+    if result.vulns:
+        parts.append(_section("Vulnerabilities", _vulns(result)))
     if result.findings:
         parts.append(_section("Findings", _findings(result.findings, verbose, color)))
     if verbose and result.probes:
@@ -622,6 +627,11 @@ def _tolerance(result: EndpointResult) -> str:
         for t in result.tolerance
     ]
     return _table(rows, ("Check", "Version", "Verdict", "What the server did"))
+
+
+def _vulns(result: EndpointResult) -> str:
+    """The active checks, one row each (scanner.report.vulnrows: sanitized there)."""
+    return _table(vuln_rows(to_json(v) for v in result.vulns), VULN_HEADERS)
 
 
 def _findings(findings: Sequence[Finding], verbose: bool, color: bool) -> str:

@@ -168,3 +168,41 @@ def test_arbitrary_reaction_only_raises_remote_protocol_error(data: bytes, cuts:
         probe.receive_data(b"")
     except RemoteProtocolError:
         pass
+
+
+def test_junk_after_an_answer_ends_the_reaction_without_raising_or_keeping_bytes() -> None:
+    # Issue 18 point 10: a warning alert (not an answer: read on) then bytes that are not a
+    # record, cut anywhere: the alert is an event, the junk ends the reaction as an
+    # UnreadableReaction carrying only a length, and nothing is raised.
+    junk = b"\x99LEAKED-SECRET-BYTES"
+    for cut in (0, 3, 7):
+        probe = fu.FollowUpProbe(spec(), follow_up=lambda sh, f: b"x")
+        probe.initiate()
+        probe.receive_data(FLIGHT)
+        data = record(c.ALERT, h("01 00")) + junk
+        events = probe.receive_data(data[: len(data) - cut]) + (probe.receive_data(data[len(data) - cut :]) if cut else [])
+        assert events[0] == ev.Alert(level=1, description=0)
+        assert [type(e) for e in events[1:]] == [ev.UnreadableReaction]
+        assert probe.terminal
+        assert "LEAK" not in repr(events)
+
+
+def test_only_fatal_alerts_stop_the_default_reaction() -> None:
+    # Point 12: a warning (or odd-level) alert is not an answer that ends the reaction.
+    probe = fu.FollowUpProbe(spec(), follow_up=lambda sh, f: b"x")
+    probe.initiate()
+    probe.receive_data(FLIGHT)
+    assert probe.receive_data(record(c.ALERT, h("07 14"))) == [ev.Alert(level=7, description=20)]
+    assert not probe.terminal
+    assert probe.receive_data(record(c.ALERT, h("02 0a"))) == [ev.Alert(level=2, description=10)]
+    assert probe.terminal
+
+
+def test_junk_right_behind_the_flight_is_the_reaction_and_nothing_is_sent() -> None:
+    # Point 10 / the tester's garbage_after server: 300 bytes of junk in the flight's read.
+    sent: list[bool] = []
+    probe = fu.FollowUpProbe(spec(), follow_up=lambda sh, f: sent.append(True) or b"x")
+    probe.initiate()
+    events = probe.receive_data(FLIGHT + b"\x99" + bytes(299))
+    assert isinstance(events[-1], ev.UnreadableReaction) and probe.terminal
+    assert not sent and probe.data_to_send() == b""

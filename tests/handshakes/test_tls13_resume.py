@@ -8,6 +8,8 @@ tests/interop/test_vulns_interop.py); here the encoding is checked byte by byte.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,10 +17,16 @@ from test_server_flight import h
 
 from handshakes import constants as c
 from handshakes.client_hello import ClientHelloSpec, encode_client_hello
-from handshakes.errors import RemoteProtocolError
+from handshakes.errors import LocalProtocolError, RemoteProtocolError
 from handshakes.keyshare import generate_key_share
 from handshakes.tls13 import derive_secret, early_secret, finished_verify_data, transcript_hash
-from handshakes.tls13_resume import Ticket, TicketProbe, parse_new_session_ticket, resumption_hello
+from handshakes.tls13_resume import (
+    MAX_RESUMABLE_TICKET,
+    Ticket,
+    TicketProbe,
+    parse_new_session_ticket,
+    resumption_hello,
+)
 
 NST = h("""
     00 00 1c 20                 # ticket_lifetime 7200 s
@@ -76,3 +84,18 @@ def test_arbitrary_bytes_only_raise_remote_protocol_error(data: bytes, cuts: lis
         probe.receive_data(b"")
     except RemoteProtocolError:
         pass
+
+
+@pytest.mark.parametrize("size", [65263, 65530, 65535])
+def test_a_legal_ticket_too_large_for_a_client_hello_is_refused_cleanly(size: int) -> None:
+    # Issue 18 point 3: RFC 8446 section 4.6.1 allows tickets of 2^16-1 bytes; one that
+    # cannot fit the ClientHello's extensions raised struct.error or an unclear error.
+    ticket = Ticket(suite=0x1301, ticket=bytes(size), age_add=5, lifetime=7200, psk=bytes(32), max_early_data=16384)
+    spec = ClientHelloSpec(
+        legacy_version=c.TLS12, cipher_suites=(0x1301,), random=bytes(32), supported_versions=(c.TLS13,),
+        supported_groups=(29,), key_shares=(generate_key_share(29),), signature_algorithms=(0x0804,),
+    )
+    with pytest.raises(LocalProtocolError, match="does not fit a ClientHello"):
+        resumption_hello(spec, ticket)
+    fits = dataclasses.replace(ticket, ticket=bytes(MAX_RESUMABLE_TICKET))
+    assert len(encode_client_hello(resumption_hello(spec, fits))) > MAX_RESUMABLE_TICKET

@@ -188,3 +188,55 @@ async def test_gnutls_accepting_early_data(gnutls_server: Any) -> None:
     # gnutls-serv --earlydata: a second real 0-RTT positive (no early data is sent).
     result = await scan(gnutls_server("--earlydata"))
     assert_healthy(result, connections=11, renegotiation="vulnerable", zero_rtt="vulnerable")
+
+
+# -- issue 18's fresh-eyes report, against s_server -----------------------------------------
+
+VULNS_ONLY = ScanOptions(
+    probes=frozenset({"protocols", "vulns"}),
+    use_system_store=False,
+    deadlines=Deadlines(connect=10, read=10, endpoint=120),
+    verbose=True,
+)
+
+
+async def test_without_suite_enumeration_robot_offers_the_rsa_suites_and_any_ec_group_works(
+    openssl_server: Any,
+) -> None:
+    # Points 7 and 8: with --probes protocols,vulns the protocol probe saw only the ECDHE
+    # suite, yet s_server accepts AES128-SHA (RSA key exchange, `openssl ciphers -v` says
+    # Kx=RSA): ROBOT must run. -groups secp521r1: the renegotiation handshake and the
+    # Ticketbleed resumption must still complete (secp521r1 is offered).
+    server = openssl_server(max_version=c.TLS12, cipher="ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA",
+                            groups="secp521r1")
+    with trio.fail_after(120):
+        result = await scan_endpoint(Target(host="127.0.0.1", port=server.address[1], ip="127.0.0.1"), VULNS_ONLY)
+    found = {v.check: v for v in result.vulns}
+    assert found["robot"].status == "not_vulnerable", found["robot"].evidence
+    assert found["client_renegotiation"].status == "not_vulnerable", found["client_renegotiation"].evidence
+    assert found["ticketbleed"].status == "not_vulnerable", found["ticketbleed"].evidence
+
+
+async def test_zero_rtt_on_a_server_limited_to_secp384r1(openssl_server: Any) -> None:
+    # Point 8: the 0-RTT handshakes offer the group the server chose, not x25519 alone.
+    server = openssl_server(min_version=c.TLS13, groups="secp384r1", extra_args=("-early_data",))
+    with trio.fail_after(120):
+        result = await scan_endpoint(Target(host="127.0.0.1", port=server.address[1], ip="127.0.0.1"), VULNS_ONLY)
+    z = next(v for v in result.vulns if v.check == "zero_rtt")
+    assert z.status == "vulnerable", z.evidence
+
+
+async def test_checks_not_run_are_not_tested_not_not_applicable(openssl_server: Any) -> None:
+    # Point 9: TLS 1.2 with AES128-SHA only: the renegotiation check has no ECDHE AES-GCM
+    # suite to complete a handshake with, so neither it nor Ticketbleed ran.
+    # Without the suites probe the check offers them all and the server refuses them.
+    server = openssl_server(max_version=c.TLS12, cipher="AES128-SHA")
+    for options in (OPTIONS, VULNS_ONLY):
+        with trio.fail_after(120):
+            result = await scan_endpoint(Target(host="127.0.0.1", port=server.address[1], ip="127.0.0.1"), options)
+        found = {v.check: v for v in result.vulns}
+        for name in ("client_renegotiation", "ticketbleed"):
+            assert found[name].status == "inconclusive", found[name]
+            assert found[name].evidence.startswith("not tested: needs"), found[name]
+        assert "no session ticket was issued" not in found["ticketbleed"].evidence
+        assert found["robot"].status == "not_vulnerable"

@@ -121,7 +121,7 @@ def select_profiles(ids: Sequence[str] | None, extra: Sequence[ClientProfile] = 
             else:
                 near = [p for p in by_id if key.lower() in p.lower()][:8]
                 hint = f" (did you mean: {', '.join(near)})" if near else ""
-                raise UsageError(f"unknown profile {key!r}{hint}; list them with --list-profiles")
+                raise UsageError(f"unknown profile {key!r}{hint}; list them with tlscompat simulate --list-profiles")
     chosen |= {p.id: p for p in extra}
     return tuple(chosen.values())
 

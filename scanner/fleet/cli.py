@@ -87,8 +87,10 @@ def layer_from_args(args: argparse.Namespace) -> Layer:
     kw: dict[str, Any] = {}
     if getattr(args, "quick", False):
         kw["depth"] = DEPTHS["quick"]
-    if getattr(args, "probes", None):
+    if getattr(args, "probes", None) is not None:
         wanted = {p.strip() for p in args.probes.split(",") if p.strip()}
+        if not wanted:
+            raise UsageError(f"--probes names no probe; known: {', '.join(KNOWN_PROBES)}")
         unknown = wanted - set(KNOWN_PROBES)
         if unknown:
             raise UsageError(f"unknown probe(s): {', '.join(sorted(unknown))}; known: {', '.join(KNOWN_PROBES)}")
@@ -238,6 +240,8 @@ def run_scan(args: argparse.Namespace) -> int:
         raise UsageError("--resume needs --format jsonl and -o FILE (the file to continue)")
     if args.cidr_cap < 1:
         raise UsageError("--cidr-cap must be at least 1")
+    if args.output == "-":
+        args.output = None  # "-o -": standard output, as "-f -" is standard input
     check_output(args.output)
     if args.db and not args.no_db:
         check_output(args.db, "--db")
@@ -266,9 +270,14 @@ def _db_path(args: argparse.Namespace) -> str | None:
         return None
     if args.db:
         return str(args.db)
-    if args.output:
+    if args.output and _regular_or_new(args.output):
+        # Next to a report file; none for /dev/null, a FIFO or a terminal.
         return str(default_path(args.output))
     return None
+
+
+def _regular_or_new(path: str) -> bool:
+    return not os.path.exists(path) or os.path.isfile(path)
 
 
 def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tuple[int, int] | None = None) -> int:
@@ -328,7 +337,8 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tu
             if out is not sys.stdout:
                 out.close()
             if progress is not None:
-                progress.finish()
+                # Tables on the same terminal: the bar goes, the tables stay last.
+                progress.clear() if clear else progress.finish()
         interrupted = run_status.interrupted or run_status.lost is not None
         status = "interrupted" if interrupted else "completed"
     finally:

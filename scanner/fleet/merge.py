@@ -56,6 +56,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     history = [p.lower().endswith(HISTORY_SUFFIXES) for p in inputs]
     if any(history) and not all(history):
         raise UsageError("merge either JSON Lines files or history databases, not both")
+    if all(history) != args.output.lower().endswith(HISTORY_SUFFIXES):
+        want = "a history database (" + ", ".join(HISTORY_SUFFIXES) + ")" if all(history) else "a JSON Lines file"
+        raise UsageError(f"-o {args.output}: the merge of these inputs is {want}; name it so")
     if all(history):
         runs, endpoints = merge_history(inputs, args.output)
         print(f"tlscompat: {args.output}: {runs} runs, {endpoints} endpoint rows", file=sys.stderr)
@@ -119,11 +122,15 @@ def _seekable(path: str, spools: contextlib.ExitStack) -> str:
 def _merge_jsonl(inputs: list[str], output: str, *, db: str | None) -> int:
     best: dict[int, tuple[str, int, int]] = {}
     for i, path in enumerate(inputs):
+        lines = 0
         for _, start, data in _records(path):
+            lines += 1
             key = line_keys(data)[0]
             rank = (str(data.get("started") or ""), i, start)
             if key not in best or rank >= best[key]:
                 best[key] = rank
+        if not lines:
+            raise UsageError(f"{path}: no endpoint line (tlscompat scan --format jsonl writes them)")
     winners: dict[int, set[int]] = {}
     for _, i, start in best.values():
         winners.setdefault(i, set()).add(start)

@@ -78,8 +78,10 @@ def load_resume(path: str, on_line: Callable[[dict[str, Any]], None]) -> tuple[s
                 except ValueError:  # JSONDecodeError, SchemaError (nested too deeply)
                     data = None
             if not isinstance(data, dict) or "host" not in data:
+                # Only a torn last line (no newline: a scan killed mid-write) is cut off;
+                # a complete line that is not an endpoint means this is not our file.
                 rest = fp.read()
-                if rest.strip():
+                if rest.strip() or raw.endswith(b"\n"):
                     raise ResumeError(f"{path}:{number}: not an endpoint line; cannot resume this file")
                 break
             problem = endpoint_problem(data)  # types checked against docs/schema.json

@@ -313,7 +313,7 @@ def lab_table(running: Sequence[RunningScenario]) -> str:
 
 
 def _selection(args: argparse.Namespace) -> str | None:
-    return getattr(args, "only", None) or None
+    return getattr(args, "only", None)
 
 
 def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:

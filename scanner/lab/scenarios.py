@@ -474,7 +474,7 @@ async def _sni_required(ctx: LabContext) -> Started:
 @_scenario(
     "sni-name-unknown",
     title="Server refuses the name the client sends (unrecognized_name) but works without SNI",
-    reproduces="issue 11: a site missing from the server's SNI bindings; the server is not broken",
+    reproduces="a site missing from the server's SNI bindings: the name is refused, the server itself works",
     # The default certificate, served without SNI, is another site's: not valid for the name.
     expected=("sni.name_unknown", "cert.hostname_mismatch"),
 )
@@ -609,7 +609,7 @@ async def _smtp(ctx: LabContext, name: str, mode: str) -> Started:
 @_scenario(
     "smtp-no-starttls",
     title="Mail server that does not offer STARTTLS, but offers AUTH in plaintext",
-    reproduces="issue 13: STARTTLS not offered (EHLO lists no STARTTLS), AUTH PLAIN before TLS",
+    reproduces="a mail server that does not offer STARTTLS (EHLO lists none) but offers AUTH PLAIN in plaintext",
     expected=("starttls.not_offered", "starttls.plaintext_auth"),
     scan_options={"starttls": "smtp"},
 )
@@ -620,7 +620,7 @@ async def _smtp_no_starttls(ctx: LabContext) -> Started:
 @_scenario(
     "smtp-throttling",
     title="Mail server that answers 421 too many connections to two connections of the scan",
-    reproduces="issue 13: throttling met during a scan: back off with jitter, resume, record it",
+    reproduces="a mail server that turns connections away with 421 under load: the scan backs off and resumes",
     expected_info=("starttls.throttled",),
     scan_options={"starttls": "smtp"},
 )
@@ -631,7 +631,7 @@ async def _smtp_throttling(ctx: LabContext) -> Started:
 @_scenario(
     "smtp-injection",
     title="Mail server that runs commands pipelined after STARTTLS inside TLS",
-    reproduces="issue 13: STARTTLS command injection, CVE-2011-0411 class",
+    reproduces="a mail server that runs commands sent before STARTTLS inside TLS (CVE-2011-0411 class)",
     expected=("starttls.injection",),
     scan_options={"starttls": "smtp"},
 )
@@ -642,7 +642,7 @@ async def _smtp_injection(ctx: LabContext) -> Started:
 @_scenario(
     "submission-client-cert",
     title="Submission server whose TLS (after STARTTLS) requires a client certificate",
-    reproduces="issue 13 / seeds: enterprise client-certificate authentication on SMTP submission",
+    reproduces="enterprise client-certificate authentication on SMTP submission, after STARTTLS",
     # The client-authentication full handshakes go through the scan's connection factory,
     # so through the dialogue too: they see the server abort without a certificate.
     expected=("client_auth.required",),
@@ -655,7 +655,7 @@ async def _submission_client_cert(ctx: LabContext) -> Started:
 @_scenario(
     "postgres17-direct-tls",
     title="PostgreSQL 17 direct TLS: TLS at once, ALPN \"postgresql\" required",
-    reproduces="issue 13: PostgreSQL 17's sslnegotiation=direct (not packaged here); any other ALPN gets no_application_protocol",
+    reproduces="PostgreSQL 17's direct TLS (sslnegotiation=direct): TLS at once, and only with ALPN postgresql",
     scan_options={"starttls": "postgres-direct"},
 )
 async def _postgres17_direct_tls(ctx: LabContext) -> Started:
@@ -685,21 +685,21 @@ def _vulnerable_scenario(name: str, *, title: str, reproduces: str, finding: str
 _vulnerable_scenario(
     "heartbleed",
     title="Heartbleed: heartbeats answered with the length the request declares",
-    reproduces="issue 18: CVE-2014-0160 (OpenSSL 1.0.1 to 1.0.1f)",
+    reproduces="Heartbleed (CVE-2014-0160): OpenSSL 1.0.1 to 1.0.1f returned its memory in heartbeats",
     finding="vuln.heartbleed",
     heartbleed=True,
 )
 _vulnerable_scenario(
     "ccs-injection",
     title="CCS injection: a ChangeCipherSpec before the key exchange is accepted",
-    reproduces="issue 18: CVE-2014-0224 (OpenSSL before 0.9.8za, 1.0.0m, 1.0.1h)",
+    reproduces="CCS injection (CVE-2014-0224): OpenSSL before 0.9.8za, 1.0.0m, 1.0.1h took an early ChangeCipherSpec",
     finding="vuln.ccs_injection",
     early_ccs=True,
 )
 _vulnerable_scenario(
     "robot-oracle",
     title="ROBOT: the RSA key exchange answers differently when the padding is wrong",
-    reproduces="issue 18: Bleichenbacher's oracle as the ROBOT paper (USENIX Security 2018) tests it",
+    reproduces="ROBOT: an RSA key exchange that tells good padding from bad (Bleichenbacher's oracle)",
     finding="vuln.robot",
     robot_oracle="strong",
 )
@@ -709,7 +709,7 @@ _vulnerable_scenario(
 @_scenario(
     "ticketbleed",
     title="Ticketbleed: a resumed session ID echoed as 32 bytes whatever its length",
-    reproduces="issue 18: CVE-2016-9244 (F5 BIG-IP session tickets)",
+    reproduces="Ticketbleed (CVE-2016-9244): F5 BIG-IP echoed 32 bytes of session ID whatever the client sent",
     expected=("vuln.ticketbleed",),
 )
 async def _ticketbleed(ctx: LabContext) -> Started:
@@ -737,7 +737,7 @@ async def _behind_front_end(
 @_scenario(
     "hello-length-window",
     title="A front end never answers a ClientHello of 256-511 bytes (the F5 bug)",
-    reproduces="RFC 7685 section 4: F5 BIG-IP hangs on ClientHellos of 256 to 511 bytes",
+    reproduces="a load balancer (the F5 BIG-IP bug behind RFC 7685) that never answers ClientHellos of 256 to 511 bytes",
     expected=("intolerance.hello_length",),
 )
 async def _hello_length_window(ctx: LabContext) -> Started:
@@ -747,7 +747,7 @@ async def _hello_length_window(ctx: LabContext) -> Started:
 @_scenario(
     "suite-count-limit",
     title="A front end closes TCP when the hello lists more than 100 cipher suites",
-    reproduces="issue 11 case 2: appliances that choke on long suite lists (the server looks TLS 1.3-only)",
+    reproduces="an appliance that drops hellos listing more than 100 cipher suites (the server looked TLS 1.3-only)",
     expected=("intolerance.suite_count",),
 )
 async def _suite_count_limit(ctx: LabContext) -> Started:
@@ -757,7 +757,7 @@ async def _suite_count_limit(ctx: LabContext) -> Started:
 @_scenario(
     "silent-refusals",
     title="A front end swallows the server's alerts: every refusal is a TCP close",
-    reproduces="issue 11 case 6: a refused TLS_FALLBACK_SCSV hello is not missing protection",
+    reproduces="a front end that swallows alerts: a refusal is a TCP close (a refused fallback hello is not missing protection)",
 )
 async def _silent_refusals(ctx: LabContext) -> Started:
     return await _behind_front_end(ctx, "silent-refusals", forward_all, swallow_alerts=True)
@@ -766,7 +766,7 @@ async def _silent_refusals(ctx: LabContext) -> Started:
 @_scenario(
     "chacha-priority",
     title="Server order with ChaCha20 priority (-serverpref -prioritize_chacha)",
-    reproduces="issue 11 case 3: the server order was reported as the client's",
+    reproduces="a server that imposes its order but gives ChaCha20 to clients that list it first (-prioritize_chacha)",
     expected_info=("cipher.chacha_priority",),
 )
 async def _chacha_priority(ctx: LabContext) -> Started:
@@ -783,7 +783,7 @@ async def _chacha_priority(ctx: LabContext) -> Started:
 @_scenario(
     "record-splitting",
     title="HTTPS application that reads one record only: a 1/n-1 split request gets no answer",
-    reproduces="seed 001 scenario 6: MS12-006 (KB 2643584) sends an extra record; the site fails",
+    reproduces="a site that breaks when the client splits its request into a 1-byte record and the rest (the MS12-006 update)",
     expected=("intolerance.record_splitting",),
 )
 async def _record_splitting(ctx: LabContext) -> Started:
@@ -796,7 +796,7 @@ async def _record_splitting(ctx: LabContext) -> Started:
 @_scenario(
     "sni-odd-alert",
     title="Without SNI the front end answers 15 00 00 00 02 02 28 (an alert in a record with version 0x0000)",
-    reproduces="issue 11 case 4: a large CDN refuses hellos without SNI with a malformed alert record",
+    reproduces="a CDN that refuses hellos without SNI with an alert in a malformed record (version 0x0000)",
     expected=("sni.required",),
 )
 async def _sni_odd_alert(ctx: LabContext) -> Started:
@@ -816,9 +816,11 @@ def by_name(name: str) -> Scenario:
 
 def select(only: str | None) -> tuple[Scenario, ...]:
     """All scenarios, or those named in a comma-separated list (in catalogue order)."""
-    if not only:
+    if only is None:
         return SCENARIOS
     wanted = [n.strip() for n in only.split(",") if n.strip()]
+    if not wanted:
+        raise KeyError(f"--only names no scenario; known: {', '.join(_REGISTRY)}")
     for name in wanted:
         by_name(name)
     return tuple(s for s in SCENARIOS if s.name in wanted)

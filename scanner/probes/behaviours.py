@@ -14,7 +14,7 @@ from handshakes import registry as reg
 from scanner.options import ACCEPTED, ALERT, Target
 from scanner.probes.certificates import tls13_staple
 from scanner.probes.context import Found, ProbeContext
-from scanner.probes.etm import encrypt_then_mac
+from scanner.probes.etm import cbc_suites, encrypt_then_mac
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, candidate_suites
 from scanner.results import Behaviours
 
@@ -104,8 +104,13 @@ def behaviours(found: Found, target: Target) -> Behaviours:
         if etm is not None and etm.server_hello is not None:
             kw["encrypt_then_mac"] = etm.server_hello.encrypt_then_mac
         elif etm is None and found.versions[legacy[0]].suites:
+            # RFC 7366 applies to CBC suites only: without the CBC-only hello there is no answer.
             kw["encrypt_then_mac"] = None
-            kw["encrypt_then_mac_detail"] = "not applicable: no CBC suite is accepted"
+            kw["encrypt_then_mac_detail"] = (
+                "not asked: the behaviours probe asks it with the accepted CBC suites"
+                if cbc_suites(found.versions[legacy[0]].suites)
+                else "not applicable: no CBC suite is accepted"
+            )
         kw["session_ticket"] = sh.session_ticket
         kw["compression"] = (sh.compression,) if sh.compression else ()
         if tls13 is not None and tls13.supported and legacy[0] == c.TLS12:

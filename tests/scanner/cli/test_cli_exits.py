@@ -51,6 +51,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "deep_json": d / "deep.json",
         "bad_jsonl": d / "bad.jsonl",
         "good_jsonl": d / "good.jsonl",
+        "notours": d / "notes.txt",
     }
     out["empty"].write_text("# only a comment\n")
     out["noca"].write_text("not a certificate\n")
@@ -59,6 +60,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out["deep_json"].write_text("[" * 200000 + "]" * 200000)
     out["bad_jsonl"].write_text('{"host": "a", "port": 443, "protocols": "TLSv1.2"}\n')
     out["good_jsonl"].write_text('{"host": "a", "port": 443, "findings": []}\n')
+    out["notours"].write_text("hello world\n")
     return out
 
 
@@ -94,6 +96,10 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Path]], list[str]], str]] = [
     ("diff wrong types", lambda f: ["diff", str(f["bad_jsonl"]), str(f["good_jsonl"])], "protocols"),
     ("report deep JSON", lambda f: ["report", str(f["deep_json"])], "nested"),
     ("report wrong types", lambda f: ["report", str(f["bad_jsonl"])], "protocols"),
+    ("scan --probes empty", lambda f: ["scan", "--probes", "", "127.0.0.1:1"], "names no probe"),
+    ("scan --resume a file that is not ours", lambda f: ["scan", "--resume", "--format", "jsonl", "-o", str(f["notours"]), "--no-db", "127.0.0.1:1"], "cannot resume"),
+    ("lab --only empty", lambda f: ["lab", "--only", ""], "no scenario"),
+    ("merge -o named like a database", lambda f: ["merge", str(f["good_jsonl"]), "-o", str(f["empty"].parent / "m.sqlite")], "JSON Lines file"),
     ("merge missing input", lambda f: ["merge", "/nonexistent/a.jsonl", "-o", str(f["empty"].parent / "m.jsonl")], "no such file"),
     ("merge -o into a missing directory", lambda f: ["merge", str(f["good_jsonl"]), "-o", "/nonexistent/m.jsonl"], "does not exist"),
     ("merge not JSON Lines", lambda f: ["merge", str(f["empty"]), str(f["deep_json"]), "-o", str(f["empty"].parent / "m.jsonl"), "--no-db"], "not an endpoint line"),
@@ -113,7 +119,7 @@ def test_every_subcommand_is_covered() -> None:
 
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    covered = {argv({k: Path("/x") for k in ("empty", "noca", "deep_yaml", "key_yaml", "deep_json", "bad_jsonl", "good_jsonl")})[0]
+    covered = {argv({k: Path("/x") for k in ("empty", "noca", "deep_yaml", "key_yaml", "deep_json", "bad_jsonl", "good_jsonl", "notours")})[0]
                for _, argv, _ in BAD_INPUTS}
     assert set(sub.choices) <= covered
     assert set(sub.choices) <= set(INTERRUPTS)

@@ -115,7 +115,16 @@ async def gather(
     if opener is not None:
         result = with_starttls(result, opener, conn.throttled)
     if result.certificates:
-        result = replace(result, certificates=await _examine_chains(result, options, deadline_at))
+        chains, cut = await _examine_chains(result, options, deadline_at)
+        result = replace(result, certificates=chains)
+        if cut and not result.partial:
+            # The deadline came during the revocation lookups: partial, as a deadline
+            # during the probes makes it (docs/cli.md, "--endpoint-timeout").
+            note = (
+                f"endpoint deadline of {options.deadlines.endpoint:g}s reached before the revocation "
+                "check finished, results are partial"
+            )
+            result = replace(result, partial=True, detail=f"{result.detail}; {note}" if result.detail else note)
     return result
 
 
@@ -240,13 +249,20 @@ def _endpoint_failure(found: Found) -> tuple[str, str]:
     return "error", "no outcome"
 
 
-async def _examine_chains(result: EndpointResult, options: ScanOptions, deadline_at: float) -> tuple[ChainResult, ...]:
+async def _examine_chains(
+    result: EndpointResult, options: ScanOptions, deadline_at: float
+) -> tuple[tuple[ChainResult, ...], bool]:
     """Decode and validate every chain kept (local work, bounded by the chain cap), and
     check revocation within the endpoint deadline (``deadline_at``, trio time): identical
     leaves are checked once, the lookups go through the run's cache and the endpoint's
-    lookup budget, concurrently."""
+    lookup budget, concurrently. (the chains, whether the deadline cut a check short)."""
     from scanner.revocation import LookupBudget, RevocationResult
-    from scanner.x509 import CertificateDecodeError, decode_certificate, validate_chain
+    from scanner.x509 import (
+        CertificateDecodeError,
+        decode_certificate,
+        issuer_certificate,
+        validate_chain,
+    )
 
     out = []
     hostname = result.sni or result.host
@@ -263,42 +279,68 @@ async def _examine_chains(result: EndpointResult, options: ScanOptions, deadline
         )
         out.append(replace(chain, certificates=tuple(infos), validation=validation))
     if "revocation" not in options.probes:
-        return tuple(out)
-    # One check per distinct (leaf, issuer), all inside the endpoint deadline.
-    wanted = {
-        (ch.der[0], ch.der[1] if len(ch.der) > 1 else None): ch for ch in out if ch.sni == result.sni
-    }
+        return tuple(out), False
+    # One check per distinct (leaf, issuer), all inside the endpoint deadline. The issuer
+    # is the one of the path: sent by the server, or else the root of --ca-file or of the
+    # system store that signed the leaf (without it OCSP cannot be asked).
+    wanted: dict[tuple[bytes, bytes | None], ChainResult] = {}
+    keys: list[tuple[bytes, bytes | None] | None] = []
+    for ch in out:
+        key = None
+        if ch.sni == result.sni:
+            issuer = issuer_certificate(ch.der, ca_file=options.ca_file, use_system_store=options.use_system_store)
+            key = (ch.der[0], issuer)
+            wanted.setdefault(key, ch)
+        keys.append(key)
     verdicts: dict[tuple[bytes, bytes | None], Any] = {}
+    tried: dict[tuple[bytes, bytes | None], list[str]] = {key: [] for key in wanted}
     budget = LookupBudget()
 
     async def one(key: tuple[bytes, bytes | None], chain: ChainResult) -> None:
-        verdicts[key] = await _revocation(chain, options, budget)
+        verdicts[key] = await _revocation(chain, key[1], options, budget, tried[key])
 
     with trio.CancelScope(deadline=deadline_at):
         async with trio.open_nursery() as nursery:
             for key, chain in wanted.items():
                 nursery.start_soon(one, key, chain)
-    late = RevocationResult(
-        status="not_checked", method="none",
-        detail=f"endpoint deadline of {options.deadlines.endpoint:g}s reached before the revocation check finished",
-    )
-    return tuple(
-        replace(ch, revocation=verdicts.get((ch.der[0], ch.der[1] if len(ch.der) > 1 else None), late))
-        if ch.sni == result.sni else ch
-        for ch in out
-    )
+    late = f"endpoint deadline of {options.deadlines.endpoint:g}s reached before the revocation check finished"
+    chains = []
+    for ch, key in zip(out, keys, strict=True):
+        if key is None:
+            chains.append(ch)
+            continue
+        verdict = verdicts.get(key)
+        if verdict is None:
+            urls = tuple(tried[key])
+            verdict = RevocationResult(
+                status="not_checked", method=_method_of(urls, ch), detail=late, urls_tried=urls
+            )
+        chains.append(replace(ch, revocation=verdict))
+    return tuple(chains), len(verdicts) < len(wanted)
 
 
-async def _revocation(chain: ChainResult, options: ScanOptions, budget: Any) -> Any:
-    from scanner.revocation import check_revocation, check_stapled
+def _method_of(urls: tuple[str, ...], chain: ChainResult) -> str:
+    """The method of the URLs asked: "ocsp" when an OCSP responder was among them."""
+    if not urls:
+        return "none"
+    info = chain.certificates[0] if chain.certificates else None
+    ocsp_urls = set(getattr(info, "ocsp_urls", ()) or ())
+    return "ocsp" if any(u in ocsp_urls for u in urls) else "crl"
 
-    issuer = chain.der[1] if len(chain.der) > 1 else None
+
+async def _revocation(
+    chain: ChainResult, issuer: bytes | None, options: ScanOptions, budget: Any, tried: list[str]
+) -> Any:
+    from scanner.revocation import RevocationResult, check_revocation, check_stapled
+
     if chain.stapled_ocsp:
         stapled = check_stapled(chain.stapled_ocsp, chain.der[0], issuer)
         if stapled.status in ("good", "revoked"):
             return stapled
     with trio.move_on_after(min(options.deadlines.read * 2, 10)):
-        return await check_revocation(chain.der[0], issuer, budget=budget)
-    from scanner.revocation import RevocationResult
-
-    return RevocationResult(status="unreachable", method="none", detail="revocation check deadline reached")
+        return await check_revocation(chain.der[0], issuer, budget=budget, tried=tried)
+    urls = tuple(tried)
+    return RevocationResult(
+        status="unreachable", method=_method_of(urls, chain), urls_tried=urls,
+        detail="revocation check deadline reached: no answer from " + (", ".join(urls) or "any URL"),
+    )

@@ -132,6 +132,9 @@ class RevocationResult:
     revoked_at: datetime.datetime | None = None
     reason: str | None = None  # RFC 5280 §5.3.1 name: "keyCompromise", ...
     urls_tried: tuple[str, ...] = ()
+    # The URLs whose body was over the cap, each with the size seen: "URL (Content-Length
+    # 9000000 bytes; ...)". The server answered, but the answer could not be read.
+    too_large: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,11 +186,14 @@ async def check_revocation(
     client: httpx.AsyncClient | None = None,
     cache: FetchCache | None = None,
     budget: LookupBudget | None = None,
+    tried: list[str] | None = None,
 ) -> RevocationResult:
     """Ask the leaf's OCSP responders, then its CRL distribution points, until one gives a
     usable answer. Never raises for network or garbage problems. ``cache``: the run's
     FetchCache (default: run_cache()); ``budget``: the endpoint's fetches left (default:
-    unbounded); a URL not fetched for want of budget is named in the detail."""
+    unbounded); a URL not fetched for want of budget is named in the detail. ``tried``:
+    each URL is appended as it is asked, so that a caller whose deadline cancels the check
+    can still say what was tried."""
     try:
         leaf = _load(leaf_der)
         info = decode_certificate(leaf_der)
@@ -204,7 +210,9 @@ async def check_revocation(
     issuer, issuer_note = _load_issuer(issuer_der)
     fetcher = _Fetcher(client=client, cache=cache or run_cache(), budget=budget or LookupBudget(left=10**9))
     try:
-        return await _check(leaf, issuer, issuer_note, ocsp_urls, crl_urls, skipped, fetcher)
+        return await _check(
+            leaf, issuer, issuer_note, ocsp_urls, crl_urls, skipped, fetcher, [] if tried is None else tried
+        )
     finally:
         if fetcher.own is not None:
             with trio.CancelScope(shield=True):
@@ -248,9 +256,10 @@ async def _check(
     crl_urls: tuple[str, ...],
     skipped: list[str],
     fetch: _Fetcher,
+    tried: list[str],
 ) -> RevocationResult:
     notes: list[str] = []
-    tried: list[str] = []
+    too_large: list[str] = []
     answered_by: list[str] = []  # methods that got an answer, even an unusable one
 
     # OCSP first, then the CRLs: the first answer that says good or revoked decides.
@@ -280,6 +289,7 @@ async def _check(
                 if got.answered:
                     # Too large to read: an answer we cannot use (status unknown).
                     notes.append(f"{label} too large: {url} {got.failure}")
+                    too_large.append(f"{url} {got.failure}")
                     answered_by.append(method)
                 else:
                     notes.append(f"{label} {url} {got.failure}")
@@ -297,7 +307,8 @@ async def _check(
     detail = "; ".join(notes) + issuer_note
     if answered_by:
         return RevocationResult(
-            status="unknown", method=answered_by[0], detail=detail, urls_tried=tuple(tried)
+            status="unknown", method=answered_by[0], detail=detail, urls_tried=tuple(tried),
+            too_large=tuple(too_large),
         )
     if not tried:
         return RevocationResult(status="unknown", method="none", detail=detail)

@@ -64,6 +64,7 @@ __all__ = [
     "TrustStoreError",
     "decode_certificate",
     "dn_to_string",
+    "issuer_certificate",
     "load_trust_store",
     "match_hostname",
     "validate_chain",
@@ -755,6 +756,36 @@ class _Cert:
     cert: x509.Certificate
     info: CertificateInfo
     sent: bool  # came from the server (False: from the trust store)
+
+
+def issuer_certificate(
+    chain: Sequence[bytes], *, ca_file: str | None = None, use_system_store: bool = True
+) -> bytes | None:
+    """The DER of the certificate that issued the leaf (``chain[0]``): one the server sent,
+    or else a root of the trust store (``ca_file``, the system store), the one whose
+    subject is the leaf's issuer and whose key verifies the leaf's signature (RFC 5280
+    section 6.1.3). None when neither holds it or the leaf is undecodable. Raises
+    TrustStoreError only for an unusable ca_file."""
+    try:
+        leaf = _load_certificate(chain[0])
+    except Exception:
+        return None
+    candidates: list[x509.Certificate] = []
+    for der in chain[1:]:
+        try:
+            candidates.append(_load_certificate(der))
+        except Exception:
+            continue
+    candidates.extend(load_trust_store(ca_file, use_system_store).certificates)
+    for cert in candidates:
+        if cert.subject != leaf.issuer:
+            continue
+        try:
+            leaf.verify_directly_issued_by(cert)
+        except Exception:
+            continue
+        return cert.public_bytes(serialization.Encoding.DER)
+    return None
 
 
 def validate_chain(

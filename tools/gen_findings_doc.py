@@ -197,6 +197,11 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
     revocation_offline = SimpleNamespace(
         status="unreachable", method="ocsp+crl", detail="connect timed out", revoked_at=None, reason=None,
         urls_tried=("http://ocsp.example-ca.test", "http://crl.example-ca.test/intermediate.crl"))
+    revocation_big = SimpleNamespace(
+        status="unknown", method="crl", revoked_at=None, reason=None,
+        detail="CRL too large: http://crl.example-ca.test/intermediate.crl (more than 8388608 bytes sent; bodies over 8 MiB are not read)",
+        urls_tried=("http://crl.example-ca.test/intermediate.crl",),
+        too_large=("http://crl.example-ca.test/intermediate.crl (more than 8388608 bytes sent; bodies over 8 MiB are not read)",))
     revoked = SimpleNamespace(status="revoked", method="OCSP", detail="", reason="keyCompromise",
                               revoked_at=datetime(2025, 2, 14, 9, 30, tzinfo=UTC), urls_tried=())
     client_ca = "CN=Contoso Client CA,O=Contoso"
@@ -293,6 +298,7 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
             ScanOptions(now=NOW, ca_file="private-root.pem")),
         "cert.revoked": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, revocation=revoked),)), o),
         "cert.revocation_unreachable": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, revocation=revocation_offline),)), o),
+        "cert.revocation_unreadable": (_ok(certificates=(_chain(LEAF, INTERMEDIATE, revocation=revocation_big),)), o),
         "client_auth.required": (_ok(client_auth=(ClientAuthResult(version=c.TLS12, mode="required", certificate_authorities=(client_ca,),
                                                                    signature_algorithms=(0x0804, 0x0401),
                                                                    detail="without a certificate: alert handshake_failure (40)"),)), o),

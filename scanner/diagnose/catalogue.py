@@ -715,6 +715,26 @@ _ENTRIES = (
         ),
         windows_error="0x80092013 (CRYPT_E_REVOCATION_OFFLINE)",
     ),
+    Entry(
+        id="cert.revocation_unreadable",
+        topic="Certificates",
+        severity="medium",
+        title="The revocation answer is too large to read",
+        cause=(
+            "The revocation status is unknown: the certificate's CRL distribution point (or OCSP "
+            "responder) answered, but with a body over the size a client reads (8 MiB for a CRL, "
+            "1 MiB for an OCSP response; the size seen is in the evidence). Clients that require "
+            "a revocation check give up on it the same way, or spend minutes downloading it."
+        ),
+        resolution=(
+            "CA side: publish a smaller CRL (partition it with issuing distribution points, RFC "
+            "5280 section 5.2.5, or issue delta CRLs), serve OCSP, and check that the URL in the "
+            "evidence returns the CRL itself and not something else (an endless or wrong file): "
+            "`curl -sS -o /dev/null -w '%{size_download}' URL`. Server side: enable OCSP "
+            "stapling so clients need not fetch the CRL."
+        ),
+        windows_error="0x80092013 (CRYPT_E_REVOCATION_OFFLINE)",
+    ),
     # -- client certificates --------------------------------------------------------------
     Entry(
         id="client_auth.required",

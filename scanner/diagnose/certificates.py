@@ -378,6 +378,22 @@ def revocation_unreachable(result: EndpointResult, options: ScanOptions) -> Find
     return make("cert.revocation_unreachable", lines(parts))
 
 
+def revocation_unreadable(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """A chain's RevocationResult names URLs in ``too_large``: a CRL or OCSP body over the
+    cap, so the revocation status could not be read. Quotes each URL with the size seen."""
+    parts = []
+    for ch in result.certificates:
+        r = ch.revocation
+        big = tuple(getattr(r, "too_large", ()) or ())
+        if not big or getattr(r, "status", None) in ("good", "revoked"):
+            continue
+        info = leaf(ch)
+        text = "revocation could not be read, too large: " + ", ".join(big)
+        parts.append(f"leaf {info.subject!r}: " + text if info is not None else text)
+    if not parts:
+        return None
+    return make("cert.revocation_unreadable", lines(parts))
+
 
 # finding id -> the one function that decides it.
 RULES: dict[str, Rule] = {
@@ -397,4 +413,5 @@ RULES: dict[str, Rule] = {
     "cert.webpki_deviation": webpki_deviation,
     "cert.revoked": revoked,
     "cert.revocation_unreachable": revocation_unreachable,
+    "cert.revocation_unreadable": revocation_unreadable,
 }

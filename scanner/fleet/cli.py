@@ -365,7 +365,13 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tu
     if not getattr(args, "quiet", False) and (args.format != "table" or args.output):
         # Always one line at the end (CI logs included): what was done and where it went.
         where = f"; written to {args.output}" if args.output else ""
-        where += f"; history in {db_path}" if store is not None else ""
+        if store is not None:
+            # Not "history in ..." when some endpoints did not get into it (warned above).
+            n = store.unwritten
+            where += (
+                f"; history database {db_path} not written for {n} endpoint{'s' if n != 1 else ''}"
+                if n else f"; history in {db_path}"
+            )
         print(f"tlscompat: {summary.one_line()}{where}", file=sys.stderr)
     return EXIT_FINDINGS if summary.fails(args.fail_on) else EXIT_OK
 

@@ -24,7 +24,7 @@ from scanner.compare import (
 from scanner.options import SEVERITIES
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
-from scanner.report.printable import printable
+from scanner.report.printable import printable, printable_line
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 
@@ -88,8 +88,9 @@ STATE_SYMBOLS = {
 
 
 def _e(text: Any) -> str:
-    # HTML shows a newline as a space: say so, and make every other control visible.
-    return html.escape(printable(" ".join(str(text).split("\n"))), quote=True)
+    # HTML shows a newline as a space: say so (our own line breaks), and make a server's
+    # CR LF and every other control visible (scanner.report.printable).
+    return html.escape(printable_line(text), quote=True)
 
 
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -190,7 +191,8 @@ def _finding(f: Mapping[str, Any]) -> str:
 def _endpoint_section(endpoint: Mapping[str, Any]) -> str:
     label = endpoint_label(endpoint)
     rows = [
-        (name, _e(value) if isinstance(value, str) else _codes(value))
+        # One value each (a server's string among them): every line break escaped.
+        (name, _e(printable(value)) if isinstance(value, str) else _codes(value))
         for name, value in d.endpoint_facts(endpoint)
     ]
     vulns = endpoint.get("vulns") or []

@@ -21,7 +21,7 @@ from scanner.compare import (
 from scanner.options import SEVERITIES
 from scanner.profiles import ClientProfile
 from scanner.report import diff as d
-from scanner.report.printable import printable
+from scanner.report.printable import printable, printable_line
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 
@@ -48,12 +48,12 @@ _ESCAPED = "\\`*_[]<>|#"
 def _esc(text: Any) -> str:
     """Free text made inert: no emphasis, links, HTML or table breaks, no control
     characters (scanner.report.printable)."""
-    out = "".join("\\" + ch if ch in _ESCAPED else ch for ch in printable(" ".join(str(text).split("\n"))))
+    out = "".join("\\" + ch if ch in _ESCAPED else ch for ch in printable_line(text))
     return out
 
 
 def _code(text: Any) -> str:
-    body = printable(" ".join(str(text).replace("`", "'").split("\n")))
+    body = printable_line(str(text).replace("`", "'"))
     return f"`{body}`" if body else ""
 
 
@@ -111,7 +111,8 @@ def _finding_block(f: Mapping[str, Any], heading: str = "####") -> str:
 def _endpoint_section(endpoint: Mapping[str, Any]) -> str:
     parts = [f"### {_esc(endpoint_label(endpoint))}"]
     rows = [
-        [label, _esc(value) if isinstance(value, str) else ", ".join(_code(n) for n in value)]
+        # One value each (a server's string among them): every line break escaped.
+        [label, _esc(printable(value)) if isinstance(value, str) else ", ".join(_code(n) for n in value)]
         for label, value in d.endpoint_facts(endpoint)
     ]
     parts.append(_table(["", ""], rows))

@@ -8,7 +8,9 @@
 #   not printable (C0 and C1 controls, DEL, Unicode format characters such as the bidi
 #   overrides, line and paragraph separators) is shown as a visible escape, \x1b, \u202e.
 # - `printable` is for one value (a newline in it is escaped too); `printable_text` is for
-#   a whole rendered text (our own newlines and our own SGR colour codes are kept).
+#   a whole rendered text (our own newlines and our own SGR colour codes are kept);
+#   `printable_line` is for text a document (Markdown, HTML) shows on one line: our own
+#   line breaks (a bare LF) become a space, a server's CR LF is escaped as `printable` does.
 # - A spreadsheet never sees a formula: a CSV cell starting with =, +, -, @, TAB or CR is
 #   prefixed with an apostrophe (OWASP "CSV injection").
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["csv_cell", "printable", "printable_text"]
+__all__ = ["csv_cell", "printable", "printable_line", "printable_text"]
 
 # Our own colour codes: SGR sequences only (ESC [ digits/semicolons m).
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -36,6 +38,16 @@ def printable(value: Any) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def printable_line(value: Any) -> str:
+    """``value`` for one line of a document (Markdown, HTML), where a line break shows as
+    a space: every LF that ends an item of our own multi-line text (we write bare LFs)
+    becomes a space; a CR and an LF right after it, which only a server writes, are
+    escaped (``\\x0d\\x0a``) as `printable` shows them in a table or a CSV cell."""
+    text = value if isinstance(value, str) else str(value)
+    crlf = printable("\r\n")
+    return crlf.join(" ".join(printable(part) for part in piece.split("\n")) for piece in text.split("\r\n"))
 
 
 def printable_text(text: str) -> str:

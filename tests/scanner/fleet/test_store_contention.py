@@ -75,4 +75,7 @@ def test_database_locked_for_the_whole_scan(tmp_path: Path, quick: None, closed_
     assert len(records) == 6
     err = capsys.readouterr().err
     assert err.count("was not written for 6 endpoints") == 1 and "Traceback" not in err
+    # The one-line summary at the end does not claim the history holds them.
+    last = err.strip().splitlines()[-1]
+    assert "history in" not in last and f"history database {db_path} not written for 6 endpoints" in last
     assert sqlite3.connect(db_path).execute("SELECT COUNT(*) FROM endpoints").fetchone() == (0,)

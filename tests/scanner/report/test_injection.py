@@ -23,7 +23,7 @@ from scanner.options import ScanOptions, Target
 from scanner.report.csvout import write_csv
 from scanner.report.html import render_scan_html
 from scanner.report.markdown import render_scan_markdown
-from scanner.report.printable import csv_cell, printable, printable_text
+from scanner.report.printable import csv_cell, printable, printable_line, printable_text
 from scanner.report.table import render_endpoint
 from scanner.results import endpoint_json
 
@@ -77,6 +77,10 @@ async def test_a_hostile_subject_reaches_no_renderer_raw(hostile_cert, openssl_s
             assert bad not in text, (where, bad)
         assert not any(line.lstrip().startswith("Subject     CN=fake") for line in text.splitlines()), where
     assert "\\x1b[2J" in outputs["table"]  # shown, visibly
+    # A CR LF is shown the same way everywhere: both escaped, not a space for the LF.
+    assert "\\x0d\\x0a" in outputs["table"] and "\\x0d\\x0a" in outputs["csv"]
+    assert "\\x0d\\x0a" in outputs["html"] and "\\x0d " not in outputs["html"]
+    assert "\\\\x0d\\\\x0a" in outputs["markdown"] and "\\x0d " not in outputs["markdown"]
     rows = list(csv.reader(io.StringIO(outputs["csv"])))
     assert len(rows) == 2  # a header and one endpoint: no row broken by the CR LF
 
@@ -84,6 +88,8 @@ async def test_a_hostile_subject_reaches_no_renderer_raw(hostile_cert, openssl_s
 def test_the_sanitizer() -> None:
     assert printable("a\x1b[2Jb\n") == "a\\x1b[2Jb\\x0a"
     assert printable("bücher.example") == "bücher.example"
+    # One line of a document: our own LFs become spaces, a server's CR LF is escaped.
+    assert printable_line("first\nsecond: a\r\nb\rc") == "first second: a\\x0d\\x0ab\\x0dc"
     assert printable_text("\x1b[31mhigh\x1b[0m\n\x1b]0;t\x07") == "\x1b[31mhigh\x1b[0m\n\\x1b]0;t\\x07"
     for formula in ("=1+2", "+cmd|x", "-2+3", "@SUM(A1)"):
         assert str(csv_cell(formula)).startswith("'")

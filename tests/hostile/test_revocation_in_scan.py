@@ -1,0 +1,154 @@
+# Revocation inside a scan (scanner.facts): the issuer comes from the validated path (the
+# root of --ca-file when the server sends only its leaf), a body over the cap is the finding
+# cert.revocation_unreadable, and a deadline reached during the lookups makes the result
+# partial and still says which URLs were asked. CRL and OCSP servers on 127.0.0.1.
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import trio
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+from scanner.api import scan_endpoint
+from scanner.diagnose import diagnose
+from scanner.lab.hostile import Endpoint, HttpServer, tls12_server
+from scanner.lab.ocsp import OcspResponder
+from scanner.options import Deadlines, ScanOptions, Target
+from scanner.revocation import MAX_CRL_BODY
+
+TARGET = Target(host="hostile.test", ip="127.0.0.1", port=443)
+PROBES = frozenset({"protocols", "certificates", "revocation"})
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+DAY = dt.timedelta(days=1)
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+CA_KEY = ec.generate_private_key(ec.SECP256R1())
+CA = (
+    x509.CertificateBuilder()
+    .subject_name(_name("Path CA"))
+    .issuer_name(_name("Path CA"))
+    .public_key(CA_KEY.public_key())
+    .serial_number(1)
+    .not_valid_before(NOW - DAY)
+    .not_valid_after(NOW + 365 * DAY)
+    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    .sign(CA_KEY, hashes.SHA256())
+)
+
+
+def _leaf(*, ocsp_url: str | None = None, crl_url: str | None = None) -> bytes:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name("hostile.test"))
+        .issuer_name(CA.subject)
+        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + 30 * DAY)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hostile.test")]), critical=False)
+    )
+    if ocsp_url:
+        access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+    if crl_url:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return builder.sign(CA_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def _ca_file(tmp_path: Path) -> str:
+    path = tmp_path / "ca.pem"
+    path.write_bytes(CA.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+async def test_ocsp_is_asked_with_the_root_of_the_ca_file(nursery, tmp_path: Path) -> None:
+    """The server sends only its leaf: OCSP needs the issuer's hashes (RFC 6960 section
+    4.1.1), taken from the root of --ca-file that signed the leaf."""
+    with OcspResponder(CA, CA_KEY) as responder:
+        leaf = _leaf(ocsp_url=responder.url)
+        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
+        options = ScanOptions(probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False)
+        result = await scan_endpoint(TARGET, options, open_stream=endpoint)
+        revocation = result.certificates[0].revocation
+        assert revocation is not None
+        assert (revocation.status, revocation.method) == ("good", "ocsp"), revocation.detail
+        assert revocation.urls_tried == (responder.url,)
+        assert "issuer certificate not available" not in revocation.detail
+        # Without the CA file the issuer is not known: OCSP is not asked, and it says so.
+        bare = await scan_endpoint(TARGET, ScanOptions(probes=PROBES, use_system_store=False), open_stream=endpoint)
+        revocation = bare.certificates[0].revocation
+        assert revocation is not None and revocation.status == "unknown"
+        assert "OCSP not asked" in revocation.detail
+
+
+async def test_crl_too_large_is_a_finding_and_uses_the_issuer(nursery, tmp_path: Path) -> None:
+    with HttpServer("endless", cap=4 * MAX_CRL_BODY) as crl:
+        leaf = _leaf(crl_url=crl.url)
+        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
+        options = ScanOptions(probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False)
+        result = await scan_endpoint(TARGET, options, open_stream=endpoint)
+    revocation = result.certificates[0].revocation
+    assert revocation is not None
+    assert (revocation.status, revocation.method) == ("unknown", "crl")
+    assert revocation.urls_tried == (crl.url,)
+    assert revocation.too_large == (
+        f"{crl.url} (more than {MAX_CRL_BODY} bytes sent; bodies over 8 MiB are not read)",
+    )
+    assert "issuer certificate not available" not in revocation.detail
+    found = {f.id: f for f in diagnose(result, options)}
+    assert "cert.revocation_unreadable" in found
+    assert f"too large: {crl.url} (more than {MAX_CRL_BODY} bytes" in found["cert.revocation_unreadable"].evidence
+    assert "cert.revocation_unreachable" not in found
+
+
+async def test_deadline_during_revocation_makes_the_result_partial(nursery, autojump_clock, tmp_path: Path) -> None:
+    """docs/cli.md, --endpoint-timeout: revocation lookups included; what was found is
+    kept, the result is ok and partial, and the URL being asked is named."""
+    with HttpServer("blackhole") as crl:
+        leaf = _leaf(crl_url=crl.url)
+        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
+        options = ScanOptions(
+            probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False,
+            deadlines=Deadlines(endpoint=5, read=5),
+        )
+        t0 = trio.current_time()
+        result = await scan_endpoint(TARGET, options, open_stream=endpoint)
+        assert trio.current_time() - t0 == 5
+    assert result.outcome == "ok" and result.partial
+    assert "before the revocation check finished" in result.detail
+    assert any(p.supported for p in result.protocols)
+    revocation = result.certificates[0].revocation
+    assert revocation is not None
+    assert (revocation.status, revocation.method) == ("not_checked", "crl")
+    assert revocation.urls_tried == (crl.url,)
+    found = {f.id: f for f in diagnose(result, options)}
+    assert "revocation check finished" in found["scan.partial"].evidence
+
+
+async def test_revocation_timeout_names_what_was_tried(nursery, autojump_clock, tmp_path: Path) -> None:
+    """The revocation check's own limit (2 x the read deadline) passes first: unreachable,
+    with the URL asked and its method."""
+    with HttpServer("blackhole") as crl:
+        leaf = _leaf(crl_url=crl.url)
+        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
+        options = ScanOptions(
+            probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False,
+            deadlines=Deadlines(endpoint=60, read=2),
+        )
+        result = await scan_endpoint(TARGET, options, open_stream=endpoint)
+    assert not result.partial
+    revocation = result.certificates[0].revocation
+    assert revocation is not None
+    assert (revocation.status, revocation.method) == ("unreachable", "crl")
+    assert revocation.urls_tried == (crl.url,)
+    found = {f.id: f for f in diagnose(result, options)}
+    assert crl.url in found["cert.revocation_unreachable"].evidence

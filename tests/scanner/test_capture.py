@@ -221,6 +221,29 @@ def test_not_a_capture_and_bad_keylog(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "line 1" in err and err.count("\n") == 1
     with pytest.raises(ValueError, match="line 2"):
         parse_keylog("# comment\nSERVER_HANDSHAKE_TRAFFIC_SECRET 00 00\n")
+    keylog.write_text("")  # an empty file is not a key log either (docs/capture.md)
+    assert main(["explain", "--keylog", str(keylog), str(good)]) == 2
+    assert "not a key log" in capsys.readouterr().err
+
+
+def test_keylog_read_leniently_like_wireshark(ca: trustme.CA, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Unknown labels (draft-ietf-tls-keylogfile's ECH_SECRET, ECH_CONFIG), a UTF-8 BOM and a
+    cut-off last line are skipped with a note; the valid lines still decrypt."""
+    keys = tmp_path / "keys.log"
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3, keylog=keys)
+    flights = ssl_conversation(client, server, server_hostname="localhost", request=b"hello")
+    good = keys.read_text()
+    cr = good.split()[good.split().index("CLIENT_TRAFFIC_SECRET_0") + 1]
+    keys.write_bytes(
+        b"\xef\xbb\xbf# keys\n" + good.encode()
+        + f"ECH_SECRET {cr} {'ab' * 32}\nECH_CONFIG {cr} {'ab' * 40}\nCLIENT_RANDOM {cr[:20]}".encode()
+    )
+    cap = tmp_path / "c.pcapng"
+    cap.write_bytes(write(flights).getvalue())
+    assert main(["explain", "--format", "summary", "--keylog", str(keys), str(cap)]) == 0
+    out = capsys.readouterr().out
+    assert "3 line(s) skipped" in out and "'ECH_SECRET' not used here" in out and "cut-off" in out
+    assert only(write(flights), keylog=load_keylog(str(keys))).keylog == "used"
 
 
 @settings(max_examples=150, deadline=None)

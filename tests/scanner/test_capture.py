@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from handshakes import constants as c
 from scanner.capture.analyze import analyze
 from scanner.capture.keylog import load_keylog, parse_keylog
-from scanner.capture.packets import CaptureError, read_segments
+from scanner.capture.packets import CaptureError, ReadStats, read_segments
 from scanner.capture.tcp import MAX_PENDING, Reassembler
 from scanner.capture.writer import Conversation, PcapngWriter, ssl_conversation
 from scanner.cli import main
@@ -211,7 +211,7 @@ def test_not_a_capture_and_bad_keylog(tmp_path: Path, capsys: pytest.CaptureFixt
     bad = tmp_path / "x.pcap"
     bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\x00" * 3)
     assert main(["explain", str(bad)]) == 2
-    assert "not a readable pcap" in capsys.readouterr().err
+    assert "cut-off capture" in capsys.readouterr().err
     keylog = tmp_path / "keys"
     keylog.write_text("CLIENT_RANDOM zz 00\n")
     good = tmp_path / "ok.pcapng"
@@ -244,6 +244,34 @@ def test_keylog_read_leniently_like_wireshark(ca: trustme.CA, tmp_path: Path, ca
     out = capsys.readouterr().out
     assert "3 line(s) skipped" in out and "'ECH_SECRET' not used here" in out and "cut-off" in out
     assert only(write(flights), keylog=load_keylog(str(keys))).keylog == "used"
+
+
+def test_broken_blocks_get_readable_notes() -> None:
+    """An absurd pcap caplen, a pcapng block length of 0xFFFFFFFC or of 5, and a cut-off last
+    frame: each stops the reading with a note in words, never Python's own message."""
+    import struct
+
+    pcap_head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    frame = b"\x00" * 60
+    record = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+    ok_ng = write([]).getvalue()  # a section header and an interface description
+
+    def notes(data: bytes) -> list[str]:
+        stats = ReadStats()
+        for _ in read_segments(io.BytesIO(data), stats):
+            pass
+        return stats.notes
+
+    n = notes(pcap_head + record + struct.pack("<IIII", 1, 0, 0xFFFFFFF0, 0xFFFFFFF0) + b"x" * 100)
+    assert n == ["a broken capture file: the block after frame 1 announces 4294967280 bytes (more than 64 MB); the rest of the file was not read"]
+    n = notes(ok_ng + struct.pack("<II", 0x0BAD, 12) + b"\x00" * 4 + struct.pack("<II", 6, 0xFFFFFFFC) + b"\x00" * 40)
+    assert len(n) == 1 and "announces 4294967284 bytes (more than 64 MB)" in n[0]
+    n = notes(ok_ng + struct.pack("<II", 6, 5))
+    assert len(n) == 1 and "a negative length (-3)" in n[0]
+    n = notes(pcap_head + record + record[:30])
+    assert n == ["the capture file is cut off: its last block has 14 of the 60 bytes it announces"]
+    for note in n:
+        assert "()" not in note
 
 
 @settings(max_examples=150, deadline=None)

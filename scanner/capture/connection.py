@@ -755,10 +755,13 @@ class ConnectionTracker:
         client = self.client or (self.a if self.a[1] > self.b[1] else self.b)
         server = self._other(client)
         cside, sside = self.sides[client], self.sides[server]
-        # Who closed first: a fatal alert, a FIN or a RST, whichever frame came first.
+        # Who closed first: a fatal alert, a close_notify (RFC 8446 section 6.1, RFC 5246
+        # section 7.2.1), an alert still encrypted (normally one of those two), a FIN or a RST,
+        # whichever frame came first. The same with or without the key log: decrypting a
+        # close_notify (a warning) must not hand the close to the other side's later FIN.
         events: list[tuple[int, str, str]] = []
         for a in st.alerts:
-            if a.level == 2 or (a.level is None and a.sender):
+            if a.level == 2 or a.description == 0 or (a.level is None and a.sender):
                 events.append((a.frame, a.sender, "alert"))
         for role, side in (("client", cside), ("server", sside)):
             if side.fin is not None:

@@ -162,6 +162,23 @@ def test_tls12_and_tls10_keylog(ca: trustme.CA, tmp_path: Path) -> None:
         assert ("client", 1, 0) in [(a.sender, a.level, a.description) for a in r.alerts]
 
 
+def test_who_closed_first_does_not_depend_on_the_keylog(ca: trustme.CA, tmp_path: Path) -> None:
+    """The server's close_notify comes first, then the client's FIN: the server closed, read
+    as an encrypted alert without keys and as close_notify with them (RFC 8446 section 6.1)."""
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        keys = tmp_path / f"{version.name}.keys"
+        client, server = contexts(ca, version=version, keylog=keys)
+        flights = ssl_conversation(client, server, server_hostname="localhost", request=b"hello")
+        *head, (c_first, c_notify), (s_first, s_notify) = flights
+        assert c_first and not s_first
+        flights = [*head, (False, s_notify)]  # the server's close_notify, then the client's FIN
+        plain, opened = only(write(flights)), only(write(flights), keylog=load_keylog(str(keys)))
+        assert opened.keylog == "used"
+        assert (plain.closed_by, plain.close) == (opened.closed_by, opened.close) == ("server", "alert")
+        assert plain.close_frame == opened.close_frame
+        assert [a.description for a in opened.alerts] == [0]
+
+
 def test_server_reset_after_client_hello(ca: trustme.CA) -> None:
     client, _ = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
     bio_in, bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()

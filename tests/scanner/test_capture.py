@@ -209,6 +209,34 @@ def test_starttls(ca: trustme.CA, name: str, plain: list[tuple[bool, bytes]]) ->
     assert r.client_port == CLIENT[1] and r.stage in ("complete", "application_data")
 
 
+@pytest.mark.parametrize(
+    ("name", "plain", "reply"),
+    [
+        ("smtp", [(False, b"220 mx ESMTP\r\n"), (True, b"EHLO me\r\n"), (False, b"250-mx\r\n250 STARTTLS\r\n"), (True, b"STARTTLS\r\n"), (False, b"454 4.7.0 TLS not available\r\n")], b"502 no\r\n"),
+        ("imap", [(False, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n"), (True, b"a1 STARTTLS\r\n"), (False, b"a1 NO not now\r\n")], b"* BAD what\r\n"),
+    ],
+)
+def test_starttls_refused_then_plain_answer(ca: trustme.CA, name: str, plain: list[tuple[bool, bytes]], reply: bytes) -> None:
+    """The server refuses STARTTLS; the client (as openssl s_client -starttls does) sends its
+    ClientHello anyway and gets plain text back: starttls.refused quoting the refusal, and
+    the timeline shows the refusal and the plain answer."""
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
+    hello = ssl_conversation(client, server, server_hostname="localhost")[0]
+    assert hello[0]
+    r = only(write([*plain, hello, (False, reply)]))
+    refusal = plain[-1][1].decode().strip()
+    assert r.starttls == name and r.starttls_refused == repr(refusal)
+    assert [f.id for f in r.findings] == ["starttls.refused"]
+    assert refusal in r.findings[0].evidence and "sent its ClientHello anyway" in r.findings[0].evidence
+    whats = [(s.sender, s.what) for s in r.steps]
+    assert ("server", f"refused STARTTLS: {refusal!r}") in whats
+    assert ("server", f"not TLS: {reply.decode().strip()!r}") in whats
+    assert r.not_tls is not None
+    # A STARTTLS accepted is not a refusal (test_starttls), nor is an SMTP 250 before it.
+    ok = [(False, b"220 mx\r\n"), (True, b"STARTTLS\r\n"), (False, b"220 go ahead\r\n")]
+    assert only(write([*ok, hello])).starttls_refused is None
+
+
 def test_refused_and_unanswered_syn() -> None:
     buf = io.BytesIO()
     out = PcapngWriter(buf)

@@ -415,7 +415,7 @@ class ConnectionTracker:
                     self.st.starttls = proto
                     self._step(frame, self._role(key), f"STARTTLS ({proto}): {len(text)} bytes of plain text before TLS")
                     if self._role(key) == "client":
-                        self._starttls_answer(self._other(key))
+                        self._starttls_answer(self._other(key), text)
                 side.mode = "tls"
                 side.buf += buf[i:]
                 side.plain = bytearray(text[:256])
@@ -425,7 +425,7 @@ class ConnectionTracker:
             side.mode = "other"
             side.plain = bytearray(buf[:256])
 
-    def _starttls_answer(self, server: tuple[bytes, int]) -> None:
+    def _starttls_answer(self, server: tuple[bytes, int], client_text: bytes) -> None:
         """The client's ClientHello came after a plain-text dialogue: was the server's last
         reply before it a refusal (SMTP/FTP 4xx or 5xx, RFC 3207 section 4 and RFC 4217
         section 6; IMAP NO/BAD, RFC 9051 section 6.2.1; POP3 -ERR, RFC 2595 section 4; XMPP
@@ -433,8 +433,9 @@ class ConnectionTracker:
         plain = self.sides[server].plain
         self.st.server_plain_at_hello = len(plain)
         lines = [ln.strip() for ln in bytes(plain[-512:]).decode("latin-1").splitlines() if ln.strip()]
-        if not lines:
-            return
+        said = client_text.strip().rsplit(b"\n", 1)[-1].upper()
+        if not lines or not any(cmd in said for cmd in (b"STARTTLS", b"STLS", b"AUTH TLS", b"AUTH SSL")):
+            return  # the client's last command was not the request to start TLS
         last = lines[-1]
         if _REFUSAL.match(last) or "<failure" in last:
             self.st.starttls_refused = _quote(last)

@@ -235,6 +235,9 @@ def test_starttls_refused_then_plain_answer(ca: trustme.CA, name: str, plain: li
     # A STARTTLS accepted is not a refusal (test_starttls), nor is an SMTP 250 before it.
     ok = [(False, b"220 mx\r\n"), (True, b"STARTTLS\r\n"), (False, b"220 go ahead\r\n")]
     assert only(write([*ok, hello])).starttls_refused is None
+    # A refusal of another command is not a refusal of STARTTLS.
+    other = [(False, b"220 mx\r\n"), (True, b"VRFY root\r\n"), (False, b"502 no VRFY\r\n")]
+    assert only(write([*other, hello])).starttls_refused is None
 
 
 def test_refused_and_unanswered_syn() -> None:

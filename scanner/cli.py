@@ -118,6 +118,25 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return run_scan(args)
 
 
+def _looks_like_path(arg: str) -> bool:
+    """Is this single explain argument meant as a file name (a separator, or a name with an
+    extension), and not hex text?"""
+    import os
+    import re
+
+    from scanner.explain import parse_hex
+
+    if os.path.isdir(arg):
+        return True
+    if not ("/" in arg or "\\" in arg or re.search(r"\.[A-Za-z][A-Za-z0-9]{0,9}$", arg)):
+        return False
+    try:
+        parse_hex(arg)
+    except ValueError:
+        return True
+    return False
+
+
 def _capture_source(args: argparse.Namespace) -> BinaryIO | None:
     """The capture to read, when the input is one: a single existing file argument, or
     stdin ("-" or no argument) starting with a pcap/pcapng magic number. None: hex text."""
@@ -147,6 +166,10 @@ def _capture_source(args: argparse.Namespace) -> BinaryIO | None:
             args.hex = [text]
             return None
         return f
+    if len(args.hex) == 1 and args.hex[0] != "-" and _looks_like_path(args.hex[0]):
+        # A file name that is not a file: say so rather than "not hex".
+        what = "is a directory" if os.path.isdir(args.hex[0]) else "no such file"
+        raise UsageError(f"{args.hex[0]}: {what} (give a pcap/pcapng capture file, or the record bytes in hex)")
     if args.hex and args.hex != ["-"]:
         return None
     args.source = "-"

@@ -34,6 +34,8 @@ def explain_capture(args: argparse.Namespace, stream: BinaryIO, out: TextIO | No
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     stats = ReadStats()
+    if keylog is not None:
+        stats.notes.extend(keylog.notes)  # the key log lines skipped
     try:
         reports = analyze(stream, keylog=keylog, stats=stats, tls_only=not args.all_connections)
     except CaptureError as exc:

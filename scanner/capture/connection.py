@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +142,7 @@ class ConnectionReport:
     tls: bool
     starttls: str | None
     not_tls: str | None  # the protocol the server answered with instead of TLS
+    starttls_refused: str | None  # the server's reply refusing STARTTLS (e.g. SMTP 454), quoted
     hello: HelloSeen | None
     hello_count: int
     retry_request: bool
@@ -258,6 +260,10 @@ class _State:
     notes: list[str] = field(default_factory=list)
     starttls: str | None = None
     not_tls: str | None = None
+    starttls_refused: str | None = None
+    server_plain_frame: int = 0  # the last frame with plain text from the server
+    server_plain_at_hello: int | None = None  # the server's plain text bytes when the ClientHello came
+    server_after_hello_frame: int | None = None  # the first server plain text after it
     keylog: str = "none"
     hidden_client_flight: bool = False
     server_leaf: bytes = b""
@@ -377,6 +383,10 @@ class ConnectionTracker:
         """Plain text before TLS: a STARTTLS dialogue, or another protocol altogether."""
         start = len(side.plain)
         side.plain += data
+        if self._role(key) == "server":
+            self.st.server_plain_frame = frame
+            if self.st.server_plain_at_hello is not None and self.st.server_after_hello_frame is None:
+                self.st.server_after_hello_frame = frame
         if start == 0 and self.st.hello is not None and self._role(key) == "server":
             # The client spoke TLS first and the server answers in something else.
             proto = identify_protocol(bytes(data[:64]))
@@ -404,6 +414,8 @@ class ConnectionTracker:
                 if self.st.starttls is None:
                     self.st.starttls = proto
                     self._step(frame, self._role(key), f"STARTTLS ({proto}): {len(text)} bytes of plain text before TLS")
+                    if self._role(key) == "client":
+                        self._starttls_answer(self._other(key), text)
                 side.mode = "tls"
                 side.buf += buf[i:]
                 side.plain = bytearray(text[:256])
@@ -412,6 +424,22 @@ class ConnectionTracker:
         if len(buf) > _MAX_PLAIN:
             side.mode = "other"
             side.plain = bytearray(buf[:256])
+
+    def _starttls_answer(self, server: tuple[bytes, int], client_text: bytes) -> None:
+        """The client's ClientHello came after a plain-text dialogue: was the server's last
+        reply before it a refusal (SMTP/FTP 4xx or 5xx, RFC 3207 section 4 and RFC 4217
+        section 6; IMAP NO/BAD, RFC 9051 section 6.2.1; POP3 -ERR, RFC 2595 section 4; XMPP
+        <failure/>, RFC 6120 section 5.4.2.2)? The client sent its ClientHello anyway."""
+        plain = self.sides[server].plain
+        self.st.server_plain_at_hello = len(plain)
+        lines = [ln.strip() for ln in bytes(plain[-512:]).decode("latin-1").splitlines() if ln.strip()]
+        said = client_text.strip().rsplit(b"\n", 1)[-1].upper()
+        if not lines or not any(cmd in said for cmd in (b"STARTTLS", b"STLS", b"AUTH TLS", b"AUTH SSL")):
+            return  # the client's last command was not the request to start TLS
+        last = lines[-1]
+        if _REFUSAL.match(last) or "<failure" in last:
+            self.st.starttls_refused = _quote(last)
+            self._step(self.st.server_plain_frame, "server", f"refused STARTTLS: {self.st.starttls_refused}")
 
     def _records(self, key: tuple[bytes, int], side: _Side, frame: int) -> None:
         buf = side.buf
@@ -755,10 +783,13 @@ class ConnectionTracker:
         client = self.client or (self.a if self.a[1] > self.b[1] else self.b)
         server = self._other(client)
         cside, sside = self.sides[client], self.sides[server]
-        # Who closed first: a fatal alert, a FIN or a RST, whichever frame came first.
+        # Who closed first: a fatal alert, a close_notify (RFC 8446 section 6.1, RFC 5246
+        # section 7.2.1), an alert still encrypted (normally one of those two), a FIN or a RST,
+        # whichever frame came first. The same with or without the key log: decrypting a
+        # close_notify (a warning) must not hand the close to the other side's later FIN.
         events: list[tuple[int, str, str]] = []
         for a in st.alerts:
-            if a.level == 2 or (a.level is None and a.sender):
+            if a.level == 2 or a.description == 0 or (a.level is None and a.sender):
                 events.append((a.frame, a.sender, "alert"))
         for role, side in (("client", cside), ("server", sside)):
             if side.fin is not None:
@@ -776,6 +807,13 @@ class ConnectionTracker:
                     self._step(side.fin, role, "FIN")
                 if side.rst is not None:
                     self._step(side.rst, role, "RST")
+        at = st.server_plain_at_hello
+        if at is not None and sside.mode in ("plain", "other") and len(sside.plain) > at and st.not_tls is None:
+            # The server answered the ClientHello in plain text (a STARTTLS it refused).
+            after = bytes(sside.plain[at:])
+            st.not_tls = identify_protocol(after[:64])
+            first = after.decode("latin-1").strip().splitlines()[0] if after.strip() else ""
+            self._step(st.server_after_hello_frame or self.last_frame, "server", f"not TLS: {_quote(first)}")
         if cside.reasm.midstream or sside.reasm.midstream:
             st.notes.append("the capture starts after the connection did (no SYN): earlier bytes are missing")
         hello = _hello_seen(st.hello) if st.hello is not None else None
@@ -795,6 +833,7 @@ class ConnectionTracker:
             tls=tls,
             starttls=st.starttls,
             not_tls=st.not_tls,
+            starttls_refused=st.starttls_refused,
             hello=hello,
             hello_count=st.hello_count,
             retry_request=st.retry,
@@ -844,6 +883,16 @@ def _resync(data: bytes) -> int | None:
         if end == len(data) or (end + 3 <= len(data) and data[end] in _CONTENT and data[end + 1] == 3 and data[end + 2] <= 4):
             return i
     return None
+
+
+# A reply refusing a request: SMTP/FTP 4xx or 5xx, an IMAP tagged NO/BAD, POP3 -ERR.
+_REFUSAL = re.compile(r"^(?:[45]\d\d(?:[ -]|$)|-ERR\b|\S+ (?:NO|BAD)\b)")
+
+
+def _quote(line: str) -> str:
+    """A line of the peer's text, quoted for the user: printable, at most 120 characters."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in line)
+    return repr(text[:120] + ("..." if len(text) > 120 else ""))
 
 
 def _starttls_name(text: bytes) -> str:

@@ -140,10 +140,23 @@ def refused(r: ConnectionReport) -> Finding | None:
 
 def not_tls(r: ConnectionReport) -> Finding | None:
     """The client sent a ClientHello and the server answered with something else."""
-    if r.not_tls is None or r.hello is None:
-        return None
+    if r.not_tls is None or r.hello is None or r.starttls_refused is not None:
+        return None  # after a refused STARTTLS the refusal is the finding (starttls_refused)
     proto = r.not_tls.upper() if r.not_tls != "unknown" else "bytes that are not TLS"
     return make("port.not_tls", f"{_where(r)}: the server answered the ClientHello with {proto}")
+
+
+def starttls_refused(r: ConnectionReport) -> Finding | None:
+    """The server refused the plain-text request to start TLS (SMTP 454, IMAP NO, POP3 -ERR,
+    ...); a client that sends its ClientHello anyway gets plain text back."""
+    if r.starttls_refused is None:
+        return None
+    then = ""
+    if r.not_tls is not None:
+        proto = r.not_tls.upper() if r.not_tls != "unknown" else "plain text"
+        then = f"; the client sent its ClientHello anyway and the server answered it with {proto}, not TLS"
+    proto = (r.starttls or "starttls").upper()
+    return make("starttls.refused", f"{_where(r)}: the server answered the {proto} request to start TLS with {r.starttls_refused}{then}")
 
 
 def client_cert_required(r: ConnectionReport) -> Finding | None:
@@ -246,6 +259,7 @@ RULES: dict[str, Callable[[ConnectionReport], Finding | None]] = {
     "port.closed": refused,
     "port.timeout": timeout,
     "port.not_tls": not_tls,
+    "starttls.refused": starttls_refused,
     "protocol.no_common_version": no_common_version,
     "cipher.no_common_suite": no_common_suite,
     "sni.required": sni_required,

@@ -30,6 +30,42 @@ class CaptureError(Exception):
     """The input is not a pcap or pcapng capture, or uses a link type not read here."""
 
 
+# No pcap record or pcapng block is larger than this (tcpdump's largest snaplen is 256 KiB;
+# a pcapng block holds one packet and its options): a bigger length field is a broken file,
+# and is not read (dpkt would read that many bytes into memory).
+_MAX_BLOCK = 64 << 20
+
+
+class _BadLength(Exception):
+    """A length field of the capture file that cannot be right (negative or absurd)."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+
+class _Guarded:
+    """The capture stream as dpkt reads it: refuses a read of an impossible length and
+    remembers a short read (the file is cut off)."""
+
+    __slots__ = ("_raw", "short")
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.short: tuple[int, int] | None = None  # (bytes announced, bytes there)
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > _MAX_BLOCK:
+            raise _BadLength(n)
+        data = self._raw.read(n)
+        if data and len(data) < n:
+            self.short = (n, len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Segment:
     """One TCP segment. Addresses are the packed IP bytes (4 or 16); ``frame`` counts the
@@ -104,15 +140,28 @@ def read_segments(stream: BinaryIO, stats: ReadStats | None = None) -> Iterator[
         raise CaptureError("an empty or cut-off capture (fewer than 4 bytes)")
     if not is_capture(head):
         raise CaptureError(f"not a pcap or pcapng file (it starts with {head.hex(' ')})")
+    guarded = _Guarded(stream)
     try:
-        reader = dpkt.pcapng.Reader(stream) if head == _PCAPNG_MAGIC else dpkt.pcap.Reader(stream)
-    except (ValueError, dpkt.NeedData, dpkt.UnpackError, struct_error) as exc:
+        reader = dpkt.pcapng.Reader(guarded) if head == _PCAPNG_MAGIC else dpkt.pcap.Reader(guarded)
+    except _BadLength as exc:
+        raise CaptureError(f"a broken capture file: a header block announces {_length_text(exc.length)}") from None
+    except dpkt.NeedData:
+        raise CaptureError("a cut-off capture: the file ends inside its header") from None
+    except (ValueError, dpkt.UnpackError, struct_error) as exc:
         raise CaptureError(f"not a readable pcap or pcapng file ({exc})") from None
     link = reader.datalink()
     stats.link_type = link
     if link not in _LINKS:
         raise CaptureError(f"link type {link} is not read (Ethernet, Linux cooked, loopback and raw IP are)")
-    return _segments(reader, link, stats)
+    return _segments(reader, link, stats, guarded)
+
+
+def _after(frame: int) -> str:
+    return "the first block after the file header" if frame == 0 else f"the block after frame {frame}"
+
+
+def _length_text(length: int) -> str:
+    return f"a negative length ({length})" if length < 0 else f"{length} bytes (more than {_MAX_BLOCK >> 20} MB)"
 
 
 _ETH_IPV4 = b"\x08\x00"
@@ -140,7 +189,7 @@ def _fast_ethernet_ipv4_tcp(buf: bytes) -> tuple[bytes, int, bytes, int, int, in
     return src, sport, dst, dport, seq, ack, flags, buf[data_at:end]
 
 
-def _segments(reader: Any, link: int, stats: ReadStats) -> Iterator[Segment]:
+def _segments(reader: Any, link: int, stats: ReadStats, guarded: _Guarded) -> Iterator[Segment]:
     frame = 0
     tcp_type = dpkt.tcp.TCP
     try:
@@ -173,8 +222,17 @@ def _segments(reader: Any, link: int, stats: ReadStats) -> Iterator[Segment]:
                 frame=frame, ts=float(ts), src=bytes(ip.src), sport=tcp.sport, dst=bytes(ip.dst),
                 dport=tcp.dport, seq=tcp.seq, ack=tcp.ack, flags=tcp.flags, payload=bytes(tcp.data),
             )
-    except (dpkt.NeedData, dpkt.UnpackError, ValueError, struct_error) as exc:
-        stats.notes.append(f"the capture ends with a cut-off frame after frame {frame} ({exc})")
+    except _BadLength as exc:
+        stats.notes.append(
+            f"a broken capture file: {_after(frame)} announces {_length_text(exc.length)};"
+            " the rest of the file was not read"
+        )
+    except (dpkt.NeedData, dpkt.UnpackError, ValueError, struct_error):
+        stats.notes.append(f"a broken capture file: {_after(frame)} is broken or cut off; the rest of the file was not read")
+    else:
+        if guarded.short is not None:
+            announced, there = guarded.short
+            stats.notes.append(f"the capture file is cut off: its last block has {there} of the {announced} bytes it announces")
     finally:
         stats.frames = frame
 

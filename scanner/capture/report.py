@@ -79,6 +79,8 @@ def connection_text(r: ConnectionReport, *, verbose: bool = False) -> str:
         out.append("  client certificate: " + (_certs_text(r.client_certificates) if r.client_certificates else "none (an empty Certificate message)"))
     elif r.client_certificate_hidden:
         out.append("  client certificate: inside the encrypted TLS 1.3 flight (give --keylog to read it)")
+    if r.starttls_refused:
+        out.append(f"  STARTTLS refused: the server answered {r.starttls_refused}")
     if r.not_tls:
         out.append(f"  not TLS: the server answered with {r.not_tls.upper() if r.not_tls != 'unknown' else 'bytes that are not TLS'}")
     out.append(f"  handshake: {STAGE_TEXT[r.stage]}")
@@ -145,6 +147,7 @@ def connection_json(r: ConnectionReport) -> dict[str, Any]:
         "tls": r.tls,
         "starttls": r.starttls,
         "not_tls": r.not_tls,
+        "starttls_refused": r.starttls_refused,
         "client_hello": None if h is None else {
             "sni": h.sni,
             "legacy_version": reg.version_name(h.legacy_version),

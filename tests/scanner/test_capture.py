@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from handshakes import constants as c
 from scanner.capture.analyze import analyze
 from scanner.capture.keylog import load_keylog, parse_keylog
-from scanner.capture.packets import CaptureError, read_segments
+from scanner.capture.packets import CaptureError, ReadStats, read_segments
 from scanner.capture.tcp import MAX_PENDING, Reassembler
 from scanner.capture.writer import Conversation, PcapngWriter, ssl_conversation
 from scanner.cli import main
@@ -162,6 +162,23 @@ def test_tls12_and_tls10_keylog(ca: trustme.CA, tmp_path: Path) -> None:
         assert ("client", 1, 0) in [(a.sender, a.level, a.description) for a in r.alerts]
 
 
+def test_who_closed_first_does_not_depend_on_the_keylog(ca: trustme.CA, tmp_path: Path) -> None:
+    """The server's close_notify comes first, then the client's FIN: the server closed, read
+    as an encrypted alert without keys and as close_notify with them (RFC 8446 section 6.1)."""
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        keys = tmp_path / f"{version.name}.keys"
+        client, server = contexts(ca, version=version, keylog=keys)
+        flights = ssl_conversation(client, server, server_hostname="localhost", request=b"hello")
+        *head, (c_first, c_notify), (s_first, s_notify) = flights
+        assert c_first and not s_first
+        flights = [*head, (False, s_notify)]  # the server's close_notify, then the client's FIN
+        plain, opened = only(write(flights)), only(write(flights), keylog=load_keylog(str(keys)))
+        assert opened.keylog == "used"
+        assert (plain.closed_by, plain.close) == (opened.closed_by, opened.close) == ("server", "alert")
+        assert plain.close_frame == opened.close_frame
+        assert [a.description for a in opened.alerts] == [0]
+
+
 def test_server_reset_after_client_hello(ca: trustme.CA) -> None:
     client, _ = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
     bio_in, bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -192,6 +209,37 @@ def test_starttls(ca: trustme.CA, name: str, plain: list[tuple[bool, bytes]]) ->
     assert r.client_port == CLIENT[1] and r.stage in ("complete", "application_data")
 
 
+@pytest.mark.parametrize(
+    ("name", "plain", "reply"),
+    [
+        ("smtp", [(False, b"220 mx ESMTP\r\n"), (True, b"EHLO me\r\n"), (False, b"250-mx\r\n250 STARTTLS\r\n"), (True, b"STARTTLS\r\n"), (False, b"454 4.7.0 TLS not available\r\n")], b"502 no\r\n"),
+        ("imap", [(False, b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n"), (True, b"a1 STARTTLS\r\n"), (False, b"a1 NO not now\r\n")], b"* BAD what\r\n"),
+    ],
+)
+def test_starttls_refused_then_plain_answer(ca: trustme.CA, name: str, plain: list[tuple[bool, bytes]], reply: bytes) -> None:
+    """The server refuses STARTTLS; the client (as openssl s_client -starttls does) sends its
+    ClientHello anyway and gets plain text back: starttls.refused quoting the refusal, and
+    the timeline shows the refusal and the plain answer."""
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3)
+    hello = ssl_conversation(client, server, server_hostname="localhost")[0]
+    assert hello[0]
+    r = only(write([*plain, hello, (False, reply)]))
+    refusal = plain[-1][1].decode().strip()
+    assert r.starttls == name and r.starttls_refused == repr(refusal)
+    assert [f.id for f in r.findings] == ["starttls.refused"]
+    assert refusal in r.findings[0].evidence and "sent its ClientHello anyway" in r.findings[0].evidence
+    whats = [(s.sender, s.what) for s in r.steps]
+    assert ("server", f"refused STARTTLS: {refusal!r}") in whats
+    assert ("server", f"not TLS: {reply.decode().strip()!r}") in whats
+    assert r.not_tls is not None
+    # A STARTTLS accepted is not a refusal (test_starttls), nor is an SMTP 250 before it.
+    ok = [(False, b"220 mx\r\n"), (True, b"STARTTLS\r\n"), (False, b"220 go ahead\r\n")]
+    assert only(write([*ok, hello])).starttls_refused is None
+    # A refusal of another command is not a refusal of STARTTLS.
+    other = [(False, b"220 mx\r\n"), (True, b"VRFY root\r\n"), (False, b"502 no VRFY\r\n")]
+    assert only(write([*other, hello])).starttls_refused is None
+
+
 def test_refused_and_unanswered_syn() -> None:
     buf = io.BytesIO()
     out = PcapngWriter(buf)
@@ -211,7 +259,7 @@ def test_not_a_capture_and_bad_keylog(tmp_path: Path, capsys: pytest.CaptureFixt
     bad = tmp_path / "x.pcap"
     bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\x00" * 3)
     assert main(["explain", str(bad)]) == 2
-    assert "not a readable pcap" in capsys.readouterr().err
+    assert "cut-off capture" in capsys.readouterr().err
     keylog = tmp_path / "keys"
     keylog.write_text("CLIENT_RANDOM zz 00\n")
     good = tmp_path / "ok.pcapng"
@@ -221,6 +269,57 @@ def test_not_a_capture_and_bad_keylog(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "line 1" in err and err.count("\n") == 1
     with pytest.raises(ValueError, match="line 2"):
         parse_keylog("# comment\nSERVER_HANDSHAKE_TRAFFIC_SECRET 00 00\n")
+    keylog.write_text("")  # an empty file is not a key log either (docs/capture.md)
+    assert main(["explain", "--keylog", str(keylog), str(good)]) == 2
+    assert "not a key log" in capsys.readouterr().err
+
+
+def test_keylog_read_leniently_like_wireshark(ca: trustme.CA, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Unknown labels (draft-ietf-tls-keylogfile's ECH_SECRET, ECH_CONFIG), a UTF-8 BOM and a
+    cut-off last line are skipped with a note; the valid lines still decrypt."""
+    keys = tmp_path / "keys.log"
+    client, server = contexts(ca, version=ssl.TLSVersion.TLSv1_3, keylog=keys)
+    flights = ssl_conversation(client, server, server_hostname="localhost", request=b"hello")
+    good = keys.read_text()
+    cr = good.split()[good.split().index("CLIENT_TRAFFIC_SECRET_0") + 1]
+    keys.write_bytes(
+        b"\xef\xbb\xbf# keys\n" + good.encode()
+        + f"ECH_SECRET {cr} {'ab' * 32}\nECH_CONFIG {cr} {'ab' * 40}\nCLIENT_RANDOM {cr[:20]}".encode()
+    )
+    cap = tmp_path / "c.pcapng"
+    cap.write_bytes(write(flights).getvalue())
+    assert main(["explain", "--format", "summary", "--keylog", str(keys), str(cap)]) == 0
+    out = capsys.readouterr().out
+    assert "3 line(s) skipped" in out and "'ECH_SECRET' not used here" in out and "cut-off" in out
+    assert only(write(flights), keylog=load_keylog(str(keys))).keylog == "used"
+
+
+def test_broken_blocks_get_readable_notes() -> None:
+    """An absurd pcap caplen, a pcapng block length of 0xFFFFFFFC or of 5, and a cut-off last
+    frame: each stops the reading with a note in words, never Python's own message."""
+    import struct
+
+    pcap_head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    frame = b"\x00" * 60
+    record = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+    ok_ng = write([]).getvalue()  # a section header and an interface description
+
+    def notes(data: bytes) -> list[str]:
+        stats = ReadStats()
+        for _ in read_segments(io.BytesIO(data), stats):
+            pass
+        return stats.notes
+
+    n = notes(pcap_head + record + struct.pack("<IIII", 1, 0, 0xFFFFFFF0, 0xFFFFFFF0) + b"x" * 100)
+    assert n == ["a broken capture file: the block after frame 1 announces 4294967280 bytes (more than 64 MB); the rest of the file was not read"]
+    n = notes(ok_ng + struct.pack("<II", 0x0BAD, 12) + b"\x00" * 4 + struct.pack("<II", 6, 0xFFFFFFFC) + b"\x00" * 40)
+    assert len(n) == 1 and "announces 4294967284 bytes (more than 64 MB)" in n[0]
+    n = notes(ok_ng + struct.pack("<II", 6, 5))
+    assert len(n) == 1 and "a negative length (-3)" in n[0]
+    n = notes(pcap_head + record + record[:30])
+    assert n == ["the capture file is cut off: its last block has 14 of the 60 bytes it announces"]
+    for note in n:
+        assert "()" not in note
 
 
 @settings(max_examples=150, deadline=None)

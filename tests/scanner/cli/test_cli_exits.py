@@ -86,6 +86,8 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Path]], list[str]], str]] = [
     ("scan YAML mapping key", lambda f: ["scan", "-f", str(f["key_yaml"])], "key"),
     ("scan --resume wrong types", lambda f: ["scan", "--resume", "--format", "jsonl", "-o", str(f["bad_jsonl"]), "--no-db", "127.0.0.1:1"], "protocols"),
     ("explain not hex", lambda f: ["explain", "zz top"], "not hex"),
+    ("explain missing file", lambda f: ["explain", str(f["empty"].parent / "nothing.pcap")], "no such file"),
+    ("explain a directory", lambda f: ["explain", str(f["empty"].parent)], "is a directory"),
     ("lab unknown scenario", lambda f: ["lab", "--only", "no-such-scenario"], "no-such-scenario"),
     ("demo unknown scenario", lambda f: ["demo", "--only", "no-such-scenario"], "no-such-scenario"),
     ("simulate -o into a missing directory", lambda f: ["simulate", "127.0.0.1:1", "-o", "/nonexistent/x"], "does not exist"),

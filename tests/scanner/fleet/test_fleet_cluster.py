@@ -27,9 +27,10 @@ from scanner.options import ScanOptions, Target
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-# Generous read deadlines: the machine is shared, and a probe that times out under load
-# would change an endpoint's suites between two runs.
-FAST = ["--connect-timeout", "2", "--read-timeout", "5", "--endpoint-timeout", "60"]
+# Generous deadlines: each farm endpoint is one `openssl s_server` (one connection at a
+# time) and the machine may be loaded; a probe that times out would change an endpoint's
+# versions or suites between the runs compared.
+FAST = ["--connect-timeout", "5", "--read-timeout", "10", "--endpoint-timeout", "90"]
 SUBNETS, PER_SUBNET_HOSTS = 3, 3
 
 

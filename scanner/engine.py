@@ -392,39 +392,30 @@ class Connector:
         attempt = 0
         pauses = 0
         total_sent = total_received = total_conns = 0
-        result: ProbeOutcome | None = None
-        try:
-            while True:
-                probe = make()
-                async with self.slot():
-                    result = await run_probe(
-                        probe, self.ip, self.port, deadlines=self.deadlines,
-                        open_stream=self.open_stream,
-                    )
-                total_sent += result.bytes_sent
-                total_received += result.bytes_received
-                total_conns += result.connections
-                if result.outcome == THROTTLED:
-                    self.throttled += 1
-                    if pauses >= self.throttle_retries:
-                        break
-                    pauses += 1
-                    attempt += 1
-                    await trio.sleep(self.throttle_backoff * 2 ** (pauses - 1) * self.jitter.uniform(0.5, 1.5))
-                    continue
-                if result.outcome not in TRANSIENT or attempt - pauses >= self.retries:
+        while True:
+            probe = make()
+            async with self.slot():
+                result = await run_probe(
+                    probe, self.ip, self.port, deadlines=self.deadlines,
+                    open_stream=self.open_stream,
+                )
+            total_sent += result.bytes_sent
+            total_received += result.bytes_received
+            total_conns += result.connections
+            if result.outcome == THROTTLED:
+                self.throttled += 1
+                if pauses >= self.throttle_retries:
                     break
+                pauses += 1
                 attempt += 1
-                await trio.sleep(self.backoff * (2 ** (attempt - pauses - 1)))
-            if attempt:
-                result = _with_totals(result, total_sent, total_received, total_conns)
-        except trio.Cancelled:
-            # The endpoint deadline came during a pause (throttling, retry backoff): the
-            # connections already made still count, with the last outcome seen.
-            if result is not None:
-                self.log.append((name, probe, _with_totals(result, total_sent, total_received, total_conns)))
-            raise
-        assert result is not None
+                await trio.sleep(self.throttle_backoff * 2 ** (pauses - 1) * self.jitter.uniform(0.5, 1.5))
+                continue
+            if result.outcome not in TRANSIENT or attempt - pauses >= self.retries:
+                break
+            attempt += 1
+            await trio.sleep(self.backoff * (2 ** (attempt - pauses - 1)))
+        if attempt:
+            result = _with_totals(result, total_sent, total_received, total_conns)
         self.log.append((name, probe, result))
         return result
 

@@ -265,7 +265,9 @@ def with_starttls(result: EndpointResult, opener: StartTLSOpener, throttled: int
     extra = (1 if opener.injection else 0) + (1 if opener.simple_bind_detail else 0)
     return replace(
         result, starttls=opener.result(throttled),
-        stats=replace(result.stats, connections=result.stats.connections + extra),
+        # A probe the endpoint deadline cut during a throttling pause is in no log; its
+        # dialogues still count.
+        stats=replace(result.stats, connections=max(result.stats.connections + extra, opener.dialogues)),
     )
 
 

@@ -183,7 +183,7 @@ def _assemble(ctx: ProbeContext, started: datetime, duration: float, *, deadline
     protocols = tuple(versions.protocol_result(found.versions[v], deadline) for v in sorted(found.versions, reverse=True))
     partial_detail = f"{deadline}, results are partial" if deadline else ""
     if not any(p.supported for p in protocols):
-        outcome, detail = _endpoint_failure(found)
+        outcome, detail = _endpoint_failure(found, log, getattr(ctx.conn.open_stream, "failure", None))
         if outcome != "ok":
             if deadline:
                 detail = f"{detail}; {partial_detail}" if detail else partial_detail
@@ -223,10 +223,17 @@ def _assemble(ctx: ProbeContext, started: datetime, duration: float, *, deadline
     )
 
 
-def _endpoint_failure(found: Found) -> tuple[str, str]:
+def _endpoint_failure(found: Found, log: list[Any] | None = None, failure: Any = None) -> tuple[str, str]:
     """Why no version worked: "ok" when TLS was spoken (an alert is TLS: the server just
-    accepts nothing we offered), else the most telling outcome among the probes."""
+    accepts nothing we offered), else the most telling outcome among the probes. ``log``
+    (the Connector's) and ``failure`` (the dialogue's first failure, StartTLSOpener.failure):
+    a probe the endpoint deadline cut during a pause (a throttling server's back-off)
+    never reached its version's scan, but its dialogue said why."""
     outcomes = [s.first for s in found.versions.values() if s.first is not None]
+    if not outcomes:
+        outcomes = [o for _, _, o in log or () if o.outcome in STARTTLS_OUTCOMES]
+    if not outcomes and failure is not None:
+        return failure.kind, failure.detail
     if not outcomes:
         return TIMEOUT, "the endpoint deadline was reached before any probe finished"
     kinds = {o.outcome for o in outcomes}

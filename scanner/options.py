@@ -31,7 +31,16 @@ TRANSIENT = (RESET, TIMEOUT)
 STARTTLS_NOT_OFFERED = "starttls_not_offered"
 STARTTLS_REFUSED = "starttls_refused"
 THROTTLED = "throttled"
-STARTTLS_OUTCOMES = (STARTTLS_NOT_OFFERED, STARTTLS_REFUSED, THROTTLED)
+# The dialogue itself broke (a reply it cannot read), stalled (no complete reply within
+# the dialogue's deadline), or the server speaks another protocol (the greeting says so).
+# Distinct from the TLS outcomes protocol_error / timeout: no ClientHello was sent.
+STARTTLS_PROTOCOL_ERROR = "starttls_protocol_error"
+STARTTLS_TIMEOUT = "starttls_timeout"
+STARTTLS_WRONG_PROTOCOL = "starttls_wrong_protocol"
+STARTTLS_OUTCOMES = (
+    STARTTLS_NOT_OFFERED, STARTTLS_REFUSED, THROTTLED,
+    STARTTLS_PROTOCOL_ERROR, STARTTLS_TIMEOUT, STARTTLS_WRONG_PROTOCOL,
+)
 
 # The dialogues a user can choose (--starttls, `starttls:`, a URL scheme), and the ports
 # that choose one by themselves (`--starttls none` turns that off). Implicit-TLS ports

@@ -235,7 +235,8 @@ class Stats:
 class StartTLSResult:
     """The pre-TLS dialogue of an endpoint (STARTTLS and its cousins): what the server
     announced before TLS and how the dialogue ended. ``outcome``: "ok" (the server
-    agreed), starttls_not_offered, starttls_refused, throttled, timeout, protocol_error;
+    agreed), starttls_not_offered, starttls_refused, throttled, timeout, protocol_error, wrong_protocol,
+    not_reached (no dialogue ended);
     ``reply``: the server's words when it did not agree, exact."""
 
     protocol: str  # smtp, imap, pop3, ftp, ldap, xmpp, postgres, mysql, ...

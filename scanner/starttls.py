@@ -13,11 +13,13 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field, replace
 from types import EllipsisType
+from typing import NoReturn
 
 import trio
 
 from handshakes.errors import RemoteProtocolError
-from handshakes.starttls import Failed, Ready, State, make_dialogue, printable
+from handshakes.server_flight import identify_protocol
+from handshakes.starttls import THROTTLED, Failed, Ready, State, make_dialogue, printable
 from handshakes.starttls._base import Facts
 from scanner.engine import OpenStream, PreTLSFailure
 from scanner.options import (
@@ -25,12 +27,58 @@ from scanner.options import (
     PROTOCOL_ERROR,
     STARTTLS_ALPN,
     STARTTLS_PER_ENDPOINT,
+    STARTTLS_PROTOCOL_ERROR,
+    STARTTLS_TIMEOUT,
+    STARTTLS_WRONG_PROTOCOL,
     TIMEOUT,
     ScanOptions,
     Target,
     dialogue_for,
 )
 from scanner.results import EndpointResult, StartTLSResult
+
+_HEARD = 4096  # the server's first bytes kept as evidence of a failed dialogue
+WRONG_PROTOCOL = "wrong_protocol"  # starttls.outcome: the greeting is another protocol's
+
+# What handshakes.server_flight.identify_protocol calls a greeting, per dialogue: a
+# dialogue whose greeting is named otherwise talks to another protocol.
+_GREETS_AS = {
+    "smtp": ("smtp", "smtp_or_ftp"), "lmtp": ("smtp", "smtp_or_ftp"), "ftp": ("ftp", "smtp_or_ftp"),
+    "imap": ("imap",), "pop3": ("pop3",), "xmpp": ("xmpp",), "xmpp-server": ("xmpp",), "mysql": ("mysql",),
+}
+# The dialogue to suggest for a recognised greeting (as port.not_tls does).
+_DIALOGUE_OF = {
+    "smtp": "smtp", "smtp_or_ftp": "smtp", "ftp": "ftp", "pop3": "pop3", "imap": "imap",
+    "mysql": "mysql", "xmpp": "xmpp",
+}
+# Dialogues that are lines of text from the server: a greeting with other bytes is binary.
+_TEXT = frozenset({"smtp", "lmtp", "ftp", "imap", "pop3", "nntp", "sieve"})
+
+
+def wrong_protocol(protocol: str, heard: bytes) -> str | None:
+    """One line saying that ``heard`` (the server's first bytes) is not ``protocol``'s
+    dialogue, with the --starttls to use when the greeting is recognised; None when it
+    may be ``protocol``'s (or nothing was heard)."""
+    if not heard:
+        return None
+    quoted = printable(heard[:64], 80)
+    if heard[:1] in (b"\x15", b"\x16") and heard[1:2] == b"\x03":
+        # A TLS record: the port speaks TLS from the first byte (RFC 8446 section 5.1).
+        return f"the server answered with TLS, not {protocol.upper()}: the port speaks TLS at once; scan it without --starttls"
+    name = identify_protocol(heard)
+    if name == "unknown":
+        if protocol in _TEXT and any(b < 0x20 and b not in b"\r\n\t" or b >= 0x7F for b in heard[:64]):
+            return f"the greeting is binary, not {protocol.upper()}: {quoted}"
+        return None
+    if name in _GREETS_AS.get(protocol, ()):
+        return None
+    if protocol not in _GREETS_AS and name in ("smtp_or_ftp", "mysql"):
+        return None  # too loose a match to contradict a dialogue we cannot recognise
+    named = "SMTP or FTP" if name == "smtp_or_ftp" else name.upper()
+    text = f"the greeting is {named}, not {protocol.upper()}: {quoted}"
+    if name in _DIALOGUE_OF:
+        text += f"; to scan it: --starttls {_DIALOGUE_OF[name]}"
+    return text
 
 
 class _Prefixed(trio.abc.Stream):
@@ -125,33 +173,59 @@ class StartTLSOpener:
         dialogue = make_dialogue(self.protocol, domain=self.domain, inject=inject)
         self.dialogues += 1
         events: list[Ready | Failed] = []
+        heard = b""  # the server's first bytes (at most _HEARD), for the failures' evidence
         with trio.move_on_after(self.deadline) as scope:
             try:
                 out = dialogue.initiate()
                 if out:
                     await stream.send_all(out)
                 while dialogue.state is State.TALKING:
-                    data = bytes(await stream.receive_some(65536))
+                    try:
+                        data = bytes(await stream.receive_some(65536))
+                    except (trio.BrokenResourceError, OSError):
+                        data = b""  # a reset mid-dialogue ends it as a close does
+                    if len(heard) < _HEARD:
+                        heard += data[: _HEARD - len(heard)]
                     events += dialogue.receive_data(data)
                     out = dialogue.data_to_send()
                     if out:
                         await stream.send_all(out)
             except RemoteProtocolError as exc:
-                raise PreTLSFailure(
-                    PROTOCOL_ERROR, f"{self.protocol}: {exc} while waiting for {dialogue.waiting_for}", exc.data
-                ) from None
+                # The dialogue cannot read the reply (a line over MAX_LINE, too many
+                # lines...): the same every time, so an outcome of its own, never TLS's.
+                reason = str(exc)
+                if not reason.startswith(f"{self.protocol}:"):
+                    reason = f"{self.protocol}: {reason}"
+                self._fail(Failed(
+                    kind=PROTOCOL_ERROR, detail=f"{reason} while waiting for {dialogue.waiting_for}",
+                    words=bytes(exc.data[:_HEARD]) or heard, facts=dialogue.current_facts(),
+                ), STARTTLS_PROTOCOL_ERROR, heard)
         if scope.cancelled_caught:
-            self._remember(dialogue.current_facts(), None)
-            raise PreTLSFailure(
-                TIMEOUT, f"{self.protocol}: no answer within {self.deadline:g}s while waiting for {dialogue.waiting_for}"
+            detail = (
+                f"{self.protocol}: no complete answer within {self.deadline:g}s while waiting for "
+                f"{dialogue.waiting_for}"
+            )
+            detail += f"; received: {printable(heard, 120)}" if heard else "; nothing received"
+            self._fail(
+                Failed(kind=TIMEOUT, detail=detail, words=heard, facts=dialogue.current_facts()),
+                STARTTLS_TIMEOUT, heard,
             )
         for event in events:
             if isinstance(event, Failed):
-                self._remember(event.facts, event)
-                raise PreTLSFailure(event.kind, event.detail, event.words)
+                self._fail(event, event.kind, heard)
             self._remember(event.facts, None)
             self.ready += 1
         return _Prefixed(stream, dialogue.leftover) if dialogue.leftover else stream
+
+    def _fail(self, failure: Failed, outcome: str, heard: bytes) -> NoReturn:
+        """Record ``failure`` (the first one is kept) and raise it as the probe's outcome;
+        a greeting of another protocol is said as such, whatever the dialogue made of it."""
+        other = wrong_protocol(self.protocol, heard)
+        if other is not None and failure.kind != THROTTLED:
+            failure = Failed(kind=WRONG_PROTOCOL, detail=other, words=heard, facts=failure.facts)
+            outcome = STARTTLS_WRONG_PROTOCOL
+        self._remember(failure.facts, failure)
+        raise PreTLSFailure(outcome, failure.detail, failure.words)
 
     def _remember(self, facts: Facts, failure: Failed | None) -> None:
         if self.facts is None:
@@ -171,7 +245,10 @@ class StartTLSOpener:
             outcome="ok" if self.ready else fail.kind if fail is not None else "not_reached",
             detail=fail.detail if fail is not None else "",
             reply=fail.words.decode("utf-8", errors="backslashreplace") if fail is not None else "",
-            banner=f.banner,
+            # A dialogue that broke before the greeting ended: its first line as heard.
+            banner=f.banner or (
+                printable(fail.words.split(b"\n", 1)[0], 200) if fail is not None and fail.kind != THROTTLED else ""
+            ),
             capabilities=f.capabilities,
             server_version=f.server_version,
             plaintext_auth=(*f.plaintext_auth, *(("simple bind",) if self.simple_bind else ())),
@@ -188,7 +265,9 @@ def with_starttls(result: EndpointResult, opener: StartTLSOpener, throttled: int
     extra = (1 if opener.injection else 0) + (1 if opener.simple_bind_detail else 0)
     return replace(
         result, starttls=opener.result(throttled),
-        stats=replace(result.stats, connections=result.stats.connections + extra),
+        # A probe the endpoint deadline cut during a throttling pause is in no log; its
+        # dialogues still count.
+        stats=replace(result.stats, connections=max(result.stats.connections + extra, opener.dialogues)),
     )
 
 

@@ -219,6 +219,17 @@ def examples() -> dict[str, tuple[EndpointResult, ScanOptions]]:
                                      port=25, starttls=StartTLSResult(protocol="smtp", outcome="starttls_refused",
                                      detail="STARTTLS answered 454 4.7.0 TLS not available due to local problem",
                                      reply="454 4.7.0 TLS not available due to local problem\r\n")), o),
+        "starttls.stalled": (_failed("starttls_timeout", "smtp: no complete answer within 15s while waiting for the server's greeting; received: 220-mx.example.test still thinking",
+                                     port=25, starttls=StartTLSResult(protocol="smtp", outcome="timeout",
+                                     detail="smtp: no complete answer within 15s while waiting for the server's greeting; received: 220-mx.example.test still thinking",
+                                     reply="220-mx.example.test still thinking\r\n")), o),
+        "starttls.protocol_error": (_failed("starttls_protocol_error", "smtp: a reply of more than 200 lines while waiting for the server's greeting",
+                                            port=25, starttls=StartTLSResult(protocol="smtp", outcome="protocol_error",
+                                            detail="smtp: a reply of more than 200 lines while waiting for the server's greeting")), o),
+        "starttls.wrong_protocol": (_failed("starttls_wrong_protocol", "the greeting is IMAP, not SMTP: * OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.; to scan it: --starttls imap",
+                                            port=143, starttls=StartTLSResult(protocol="smtp", outcome="wrong_protocol",
+                                            detail="the greeting is IMAP, not SMTP: * OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.; to scan it: --starttls imap",
+                                            reply="* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready.\r\n")), o),
         "starttls.plaintext_auth": (_ok(port=143, starttls=StartTLSResult(
             protocol="imap", outcome="ok", plaintext_auth=("LOGIN", "PLAIN"))), o),
         "starttls.injection": (_ok(port=25, starttls=StartTLSResult(

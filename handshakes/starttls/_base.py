@@ -198,7 +198,9 @@ class Dialogue:
         buf = self._buf
         if isinstance(need, ReadLine):
             end = buf.find(b"\n")
-            if end < 0:
+            # Too long whether or not its end came in the same read: the verdict must not
+            # depend on how TCP cut the bytes.
+            if end < 0 or end >= MAX_LINE:
                 if len(buf) > MAX_LINE:
                     raise RemoteProtocolError(f"{self.PROTOCOL}: a line longer than {MAX_LINE} bytes", data=bytes(buf[:64]))
                 return None

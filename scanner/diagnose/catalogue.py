@@ -1177,6 +1177,63 @@ _ENTRIES = (
         ),
     ),
     Entry(
+        id="starttls.stalled",
+        topic="STARTTLS",
+        severity="high",
+        title="The dialogue before TLS stalled",
+        cause=(
+            "The server accepted the connection but did not finish its part of the dialogue "
+            "before TLS within the dialogue's deadline (`--starttls-timeout`, 15 s by default): "
+            "a greeting that never ends (an SMTP `220-` line with no last line), a server "
+            "sending a byte at a time (a tarpit), or one waiting for something else (the wrong "
+            "dialogue chosen for the port). No ClientHello was sent: nothing is known of its "
+            "TLS. The evidence quotes what the server did send."
+        ),
+        resolution=(
+            "Check the server's greeting by hand (`openssl s_client -starttls smtp -connect "
+            "HOST:PORT`, or `nc HOST PORT`). A tarpit or greeting delay (postfix "
+            "`postscreen_greet_wait`, sendmail `greet_pause`) may need the scanner's address "
+            "allowed or a longer `--starttls-timeout`; a server that hangs mid-greeting needs "
+            "its own log read and the service restarted."
+        ),
+    ),
+    Entry(
+        id="starttls.protocol_error",
+        topic="STARTTLS",
+        severity="high",
+        title="The dialogue before TLS is malformed",
+        cause=(
+            "The server's reply in the dialogue before TLS breaks the protocol's rules, e.g. an "
+            "SMTP line longer than 8192 bytes or a reply of more than 200 lines (RFC 5321 "
+            "section 4.5.3.1 allows 512 bytes a line): a broken or hostile server, or a front "
+            "end (load balancer, filter) mangling the dialogue. It will be the same on every "
+            "connection; no ClientHello was sent."
+        ),
+        resolution=(
+            "Look at the reply quoted in the evidence and at whatever sits in front of the "
+            "server; a client would fail at the same point. Fix or replace the component that "
+            "produces it."
+        ),
+    ),
+    Entry(
+        id="starttls.wrong_protocol",
+        topic="STARTTLS",
+        severity="critical",
+        title="The greeting is another protocol than the chosen dialogue",
+        cause=(
+            "The dialogue chosen (`--starttls`, a URL scheme or the port's default) is not the "
+            "one this server speaks: its greeting is recognisably another protocol (an IMAP "
+            "`* OK` asked for SMTP, an SMTP `220` asked for POP3, binary bytes where a text "
+            "greeting is due), or a TLS record (the port speaks TLS from the first byte). No "
+            "ClientHello was sent."
+        ),
+        resolution=(
+            "Scan again with the dialogue the evidence suggests (`--starttls imap`...), or "
+            "without `--starttls` for a port that speaks TLS at once; check that the port is "
+            "the service you meant."
+        ),
+    ),
+    Entry(
         id="starttls.injection",
         topic="STARTTLS",
         severity="high",

@@ -102,6 +102,13 @@ _DIALOGUE_OF = {
 }
 
 
+def _first_bytes(text: str) -> str:
+    """The first bytes of a not_tls detail as quoted text. Already quoted by quote_bytes:
+    as is (balancing parentheses would add a stray ")" to a banner cut inside one,
+    `"+OK Dovecot (Deb"...`); a bytes repr is converted."""
+    return text if text.startswith('"') else clean_detail("", text)
+
+
 def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """The scan's outcome is not_tls: the first reply was recognisably another protocol
     (or no TLS record). Quotes the protocol the codec recognised and the first bytes, and
@@ -116,7 +123,7 @@ def port_not_tls(result: EndpointResult, options: ScanOptions) -> Finding | None
             named = "an unrecognised protocol" if proto == "unknown" else proto.upper()
             evidence = (
                 f"{_where(result)} answered the ClientHello with {named}, not TLS; "
-                f"first bytes received: {clean_detail('', m.group('first'))}"
+                f"first bytes received: {_first_bytes(m.group('first'))}"
             )
             # A protocol with a dialogue before TLS: say how to scan it.
             dialogue = _DIALOGUE_OF.get(proto)

@@ -1,5 +1,6 @@
 # Findings about the dialogue before TLS (STARTTLS and its cousins, issue 13): TLS not
-# offered, refused, authentication offered in plaintext, throttling met during the scan.
+# offered, refused, stalled, malformed, another protocol's greeting, authentication offered
+# in plaintext, throttling met during the scan.
 #
 # Each function takes the scan result and options, returns one Finding or None, and says
 # in its docstring exactly which evidence (EndpointResult.starttls) makes it fire.
@@ -39,6 +40,35 @@ def refused(result: EndpointResult, options: ScanOptions) -> Finding | None:
     return make("starttls.refused", f"{_where(result)}: {st.detail}")
 
 
+def stalled(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """starttls.outcome is timeout: no dialogue reached TLS, the first one got no complete
+    reply within the dialogue's deadline. Quotes what the server did send (the greeting's
+    start), or says it sent nothing."""
+    st = result.starttls
+    if st is None or st.outcome != "timeout":
+        return None
+    return make("starttls.stalled", f"{_where(result)}: {st.detail}")
+
+
+def protocol_error(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """starttls.outcome is protocol_error: no dialogue reached TLS, the first one could not
+    read the server's reply (a line over 8192 bytes, more than 200 lines...). Says why."""
+    st = result.starttls
+    if st is None or st.outcome != "protocol_error":
+        return None
+    return make("starttls.protocol_error", f"{_where(result)}: {st.detail}")
+
+
+def wrong_protocol(result: EndpointResult, options: ScanOptions) -> Finding | None:
+    """starttls.outcome is wrong_protocol: the server's first bytes are recognisably another
+    protocol than the dialogue's (handshakes.server_flight.identify_protocol), binary
+    where a text greeting is due, or a TLS record. Names it and the --starttls to use."""
+    st = result.starttls
+    if st is None or st.outcome != "wrong_protocol":
+        return None
+    return make("starttls.wrong_protocol", f"{_where(result)}: {st.detail}")
+
+
 def plaintext_auth(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """starttls.plaintext_auth is not empty: before TLS the server advertised
     authentication (SMTP AUTH, IMAP without LOGINDISABLED, POP3 USER/SASL, ManageSieve
@@ -63,6 +93,16 @@ def throttled(result: EndpointResult, options: ScanOptions) -> Finding | None:
     st = result.starttls
     if st is None or (st.throttled == 0 and st.outcome != "throttled"):
         return None
+    if st.outcome == "throttled" and "closed the connection" in st.detail:
+        # Every attempt ended in a close part-way through the dialogue, never a word of
+        # load (421, "too many"): once may be load, every time is a broken dialogue.
+        return make(
+            "starttls.throttled",
+            f"{_where(result)} closed the connection part-way through the dialogue on every attempt "
+            f"({st.detail}); {st.throttled} connection(s) closed, so this is more likely a broken "
+            "dialogue or a server rejecting this client than load; results are partial",
+            severity="medium",
+        )
     if st.outcome == "throttled":
         return make(
             "starttls.throttled",
@@ -89,6 +129,9 @@ def injection(result: EndpointResult, options: ScanOptions) -> Finding | None:
 RULES: dict[str, Rule] = {
     "starttls.not_offered": not_offered,
     "starttls.refused": refused,
+    "starttls.stalled": stalled,
+    "starttls.protocol_error": protocol_error,
+    "starttls.wrong_protocol": wrong_protocol,
     "starttls.plaintext_auth": plaintext_auth,
     "starttls.throttled": throttled,
     "starttls.injection": injection,

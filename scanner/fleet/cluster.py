@@ -12,9 +12,9 @@
 #   (a task rerun after its worker died) and scans only the others; the client drops any
 #   duplicate anyway (batches.Dispatcher).
 # - Names resolve on the workers. The per-subnet limit is one distributed.Semaphore per
-#   /24 or /64 for the whole cluster, taken per connection after resolution; a worker keeps
-#   a lease it has just used for its next connection into that network and gives idle
-#   leases back within IDLE_LEASE seconds, so a lease held is always >= a connection open.
+#   /24 or /64 for the whole cluster, taken per connection after resolution and given back
+#   within IDLE_LEASE seconds of the close, so a lease held is always >= a connection open
+#   and the workers take turns.
 # - --rate and --max-connections are divided between the worker processes present when
 #   the scan starts; the client bounds the endpoints in flight for the whole cluster.
 # - A scheduler that goes away ends the run with what was written (RunStatus.lost).
@@ -37,7 +37,7 @@ from scanner.fleet.batches import Batch, Dispatcher, Item, Results, scan_batch
 from scanner.fleet.limits import subnet_of
 from scanner.fleet.run import Engine, FleetSettings, pickled_results
 
-IDLE_LEASE = 0.25  # seconds an unused subnet lease is kept for the task's next connection
+IDLE_LEASE = 0.05  # seconds at most before a closed connection's subnet lease is given back
 ANSWER_TIMEOUT = 120.0  # seconds a task waits for the client to say what to skip
 LOST_AFTER = 20.0  # seconds without a scheduler before the run is declared lost
 WATCH = 0.2  # seconds between two looks at the scheduler and the failed tasks
@@ -275,9 +275,10 @@ def _quiet_dask() -> None:
 
 class ClusterSubnets:
     """The per-subnet limit of the whole cluster: one distributed.Semaphore per /24 or /64
-    (named after the run and the network), a lease per connection open. Leases this task
-    stopped using are kept IDLE_LEASE seconds for its next connection into the network,
-    then returned (``sweep``), so most connections cost no round trip to the scheduler."""
+    (named after the run and the network), a lease per connection open. A closed
+    connection's lease is given back by ``sweep`` within IDLE_LEASE seconds (release is
+    called from a synchronous close); a new connection always asks the scheduler, so the
+    workers take turns."""
 
     def __init__(self, run: str, per_subnet: int, worker: Any) -> None:
         self.run = run
@@ -299,14 +300,14 @@ class ClusterSubnets:
 
     async def acquire(self, ip: str) -> Callable[[], None]:
         net = subnet_of(ip)
-        if self._idle.get(net):
-            self._idle[net] -= 1
-            await trio.lowlevel.checkpoint()
-        else:
-            sem = self._semaphore(net)
-            # Short waits, so a cancelled scan stops waiting within one of them.
-            while not await trio.to_thread.run_sync(lambda: sem.acquire(timeout=0.5)):
-                pass
+        # Every connection asks the scheduler, in turn with the other workers: a lease this
+        # worker just stopped using is not kept for its own next connection, which would
+        # starve the other workers' endpoints in the same network (seen as endpoint
+        # deadlines in the tests).
+        sem = self._semaphore(net)
+        # Short waits, so a cancelled scan stops waiting within one of them.
+        while not await trio.to_thread.run_sync(lambda: sem.acquire(timeout=0.5)):
+            pass
         released = False
 
         def release() -> None:

@@ -14,7 +14,7 @@ from handshakes import constants as c
 from handshakes import registry as reg
 from scanner.api import scan
 from scanner.lab.certs import IssuedCert, Pki
-from scanner.options import ScanOptions, Target
+from scanner.options import Deadlines, ScanOptions, Target
 from scanner.results import EndpointResult
 from tests.interop import daemons as dm
 
@@ -331,3 +331,30 @@ def test_scanned_as_plain_tls_the_banner_names_the_dialogue(fixture: str, key: s
     assert result.outcome == "not_tls"
     [finding] = [f for f in result.findings if f.id == "port.not_tls"]
     assert f"tlscompat scan --starttls {key} localhost:{port}" in finding.evidence
+
+
+@pytest.mark.parametrize(("proto", "heard"), [("smtp", "IMAP"), ("pop3", "IMAP")])
+def test_the_wrong_dialogue_against_dovecot_names_imap(proto: str, heard: str, dovecot: dm.Daemon, lab_pki: Pki) -> None:
+    """Report t1315 point 6: a wrong --starttls is not a refusal; the greeting is named and
+    the right --starttls suggested, in one connection, with no TLS finding."""
+    result = _scan(dovecot.ports["imap"], proto, lab_pki, deadlines=Deadlines(starttls=3.0))
+    assert result.outcome == "starttls_wrong_protocol"
+    assert result.starttls is not None and result.starttls.outcome == "wrong_protocol"
+    assert result.starttls.detail.startswith(f"the greeting is {heard}, not {proto.upper()}: * OK")
+    assert result.starttls.detail.endswith("; to scan it: --starttls imap")
+    assert result.stats.connections == 1
+    assert {f.id for f in result.findings} == {"starttls.wrong_protocol"}
+
+
+@pytest.mark.parametrize("proto", ["imap", "ldap", "xmpp", "mysql"])
+def test_the_wrong_dialogue_against_postfix_names_smtp(proto: str, postfix: dm.Daemon, lab_pki: Pki) -> None:
+    """Report t1315 points 1, 2 and 6: postfix's `220` greeting under another dialogue (one
+    that speaks first, LDAP and XMPP, or waits for a greeting of its own) is named SMTP,
+    not a refusal, a protocol error or a TCP timeout."""
+    result = _scan(postfix.ports["smtp"], proto, lab_pki, deadlines=Deadlines(starttls=3.0))
+    assert result.outcome == "starttls_wrong_protocol", result.detail
+    assert result.starttls is not None and result.starttls.outcome == "wrong_protocol"
+    assert result.starttls.detail.startswith(f"the greeting is SMTP, not {proto.upper()}: 220 mx.test.invalid")
+    assert result.starttls.detail.endswith("; to scan it: --starttls smtp")
+    assert result.stats.connections == 1
+    assert {f.id for f in result.findings} == {"starttls.wrong_protocol"}

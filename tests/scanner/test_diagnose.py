@@ -265,6 +265,15 @@ def test_port_not_tls_names_protocol_and_first_bytes() -> None:
     assert "netstat -ano" in f.resolution and "ss -ltnp" in f.resolution
 
 
+def test_port_not_tls_keeps_a_banner_cut_inside_parentheses() -> None:
+    """Report t1315 point 10a: no stray parenthesis after a banner cut inside one."""
+    detail = 'not_tls (pop3: "+OK Dovecot (Deb"...)'
+    r = failed("not_tls", detail, protocols=(_proto(c.TLS12, False, "not_tls", detail=detail),))
+    evidence = finding(r, "port.not_tls").evidence
+    assert 'first bytes received: "+OK Dovecot (Deb"...;' in evidence
+    assert "--starttls pop3" in evidence
+
+
 def test_handshake_aborted_seed_001_no_key_or_binding() -> None:
     protocols = (
         _proto(c.TLS13, False, "reset", detail="reset (connection reset by peer)"),

@@ -15,8 +15,8 @@ from scanner.engine import Connector, run_probe
 from scanner.options import (
     ALERT,
     STARTTLS_NOT_OFFERED,
+    STARTTLS_TIMEOUT,
     THROTTLED,
-    TIMEOUT,
     Deadlines,
     ScanOptions,
     Target,
@@ -94,9 +94,10 @@ async def test_a_silent_server_times_out_at_the_dialogue_deadline(autojump_clock
         opener = StartTLSOpener(protocol="smtp", inner=_factory(nursery, silent), connect=5.0, deadline=15.0)
         start = trio.current_time()
         out = await run_probe(_probe(), "192.0.2.1", 25, deadlines=Deadlines(), open_stream=opener)
-        assert out.outcome == TIMEOUT
+        assert out.outcome == STARTTLS_TIMEOUT
         assert out.phase == "starttls"
-        assert "no answer within 15s while waiting for the greeting" in out.detail
+        assert "no complete answer within 15s while waiting for the greeting; nothing received" in out.detail
+        assert opener.result().outcome == "timeout"  # not not_reached: the dialogue ran
         assert trio.current_time() - start == pytest.approx(15.0)
         nursery.cancel_scope.cancel()
 

@@ -187,8 +187,9 @@ def handshake_aborted(result: EndpointResult, options: ScanOptions) -> Finding |
 
 def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """TLS is spoken but no version is accepted, and the answers are not all aborts
-    (handshake.aborted) nor all unrecognized_name (sni.required): the server refuses what
-    was offered. Quotes every version's alert."""
+    (handshake.aborted) nor all unrecognized_name (sni.required), and a server_name was
+    sent (with none sent and every TLS hello refused with an alert, it is sni.required):
+    the server refuses what was offered. Quotes every version's alert."""
     ps = _no_version(result)
     answered = [p for p in ps if p.outcome != "timeout"]
     if not answered or all(_aborted(p) for p in answered):
@@ -207,8 +208,9 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
     """Fires when (a) the SNI probe recorded that a handshake without SNI fails
     (Behaviours.sni_required), (b) no version is accepted and every refusal is
     unrecognized_name (112) (no SNI sent, or a name the server does not know) or, with no
-    SNI sent, handshake_failure (40) in a malformed record (version 0x0000), or
-    (c) without SNI the server sends another leaf certificate that is not valid for the
+    SNI sent, handshake_failure (40) in a malformed record (version 0x0000), or no SNI was
+    sent (a target given by address) and every TLS and SSL 3.0 hello was refused with an
+    alert (the evidence says to scan by name or with --sni NAME), or (c) without SNI the server sends another leaf certificate that is not valid for the
     name (the chain seen with sni=None against the one seen with the scan's SNI)."""
     evidence: list[str] = []
     b = result.behaviours

@@ -46,6 +46,7 @@ class HelloInfo:
     has_sni: bool
     suite_list: tuple[int, ...] = ()
     pq_share: bool = False  # a hybrid post-quantum key share (group 0x11EC..0x11EE) is sent
+    ext_types: tuple[int, ...] = ()  # the extension types, in order
 
 
 # A quirk: "forward", "drop" (never answer), "close" (TCP FIN), or bytes to answer with.
@@ -74,12 +75,14 @@ def parse_hello(raw: bytes) -> HelloInfo | None:
         p += 2 + 2 * n_suites
         p += 1 + msg[p]
         has_sni = pq_share = False
+        types: list[int] = []
         if p + 2 <= length:
             end = p + 2 + int.from_bytes(msg[p : p + 2], "big")
             p += 2
             while p + 4 <= min(end, length):
                 ext_type = int.from_bytes(msg[p : p + 2], "big")
                 has_sni = has_sni or ext_type == 0
+                types.append(ext_type)
                 if ext_type == 51:  # key_share (RFC 8446 section 4.2.8): 2-byte list, then entries
                     q, stop = p + 6, p + 4 + int.from_bytes(msg[p + 2 : p + 4], "big")
                     while q + 4 <= stop:
@@ -88,7 +91,7 @@ def parse_hello(raw: bytes) -> HelloInfo | None:
                 p += 4 + int.from_bytes(msg[p + 2 : p + 4], "big")
     except IndexError:
         return None
-    return HelloInfo(raw=bytes(raw), length=length, suites=n_suites, has_sni=has_sni, suite_list=codes, pq_share=pq_share)
+    return HelloInfo(raw=bytes(raw), length=length, suites=n_suites, has_sni=has_sni, suite_list=codes, pq_share=pq_share, ext_types=tuple(types))
 
 
 def silent_in_length_window(low: int = 256, high: int = 511) -> Quirk:
@@ -110,6 +113,17 @@ def close_on_pq_key_share() -> Quirk:
     """Close TCP when the hello carries a post-quantum hybrid key share (X25519MLKEM768,
     0x11EC), whatever its length: the key share itself is what breaks."""
     return lambda h: "close" if h.pq_share else "forward"
+
+
+# Extension types a 2020-era appliance knows (IANA TLS ExtensionType Values): the rest,
+# GREASE types (RFC 8701) included, make it close the connection.
+KNOWN_EXTENSIONS = frozenset({0, 1, 5, 10, 11, 13, 16, 18, 21, 22, 23, 27, 28, 35, 41, 42, 43, 44, 45, 49, 50,
+                              51, 17513, 65037, 65281})
+
+
+def close_on_unknown_extension() -> Quirk:
+    """Close TCP when the hello carries an extension type not in KNOWN_EXTENSIONS."""
+    return lambda h: "close" if any(t not in KNOWN_EXTENSIONS for t in h.ext_types) else "forward"
 
 
 def close_above_length(limit: int = 1024) -> Quirk:

@@ -3,15 +3,20 @@
 #
 # When the first hello of a version ends in a timeout, a TCP close or reset, or a bare
 # handshake_failure (40), the version is asked once more with the hello of a mainstream
-# client (mainstream_spec: the shape of current Chrome / Firefox hellos). If that is refused
-# too, the version is refused and nothing more is spent. If it is accepted, the difference
-# between the two hellos is bisected (length, then suite count, else the whole shape) with
-# as few connections as it takes, the endpoint's HelloFactory learns the working shape
-# (every later probe goes through it), and the intolerance is recorded as evidence.
+# client (mainstream_spec: the shape of current Chrome / Firefox hellos, 512 bytes). If that
+# is refused with an alert, the version is refused (and its row shows that alert). If it is
+# silent too, one short hello as openssl s_client sends (small_spec, about 200 bytes) is
+# tried before the version is called silent. When one of them is accepted, the difference
+# is measured with a few connections (the failing length range bisected from both sides,
+# then the suite count, else the whole shape), the endpoint's HelloFactory learns the
+# working shape (every later probe goes through it), and the intolerance is recorded with
+# only the sizes measured (low/high: the smallest and largest hello seen failing).
 #
-# Rules kept: at most one connection per refused version, none after protocol_version (70)
-# (RFC 5246 appendix E.1: the version itself is refused, whatever the hello looks like);
-# the retry is not retried on a timeout (one connection, not the engine's transient retry).
+# Rules kept: 1 connection per version refused with an alert, 2 when both hellos are
+# silent; nothing after protocol_version (70) (RFC 5246 appendix E.1: the version itself is
+# refused, whatever the hello looks like); no trial is retried on a timeout (one
+# connection, not the engine's transient retry); a default openssl s_server (alerts, no
+# silence) costs nothing more.
 from __future__ import annotations
 
 import dataclasses

@@ -264,7 +264,23 @@ async def tolerance(
         for i, check in enumerate(chosen):
             nursery.start_soon(run, i, check)
     done = [r for r in results if r is not None]
-    return tuple(f for _, f, _ in done), tuple(i for _, _, i in done if i is not None)
+    found = [i for _, _, i in done if i is not None]
+    return tuple(f for _, f, _ in done), tuple(_name_extensions(found))
+
+
+def _name_extensions(found: list[Intolerance]) -> list[Intolerance]:
+    """When the server also refuses an extension of an unassigned type, the GREASE check's
+    trigger names what it shares with that one: GREASE extension types (RFC 8701 section
+    3: they are unknown types a server must ignore)."""
+    if not any(i.kind == "extension" and f"0x{UNKNOWN_EXTENSION:04x}" in i.trigger for i in found):
+        return found
+    return [
+        dataclasses.replace(
+            i, trigger="GREASE extension types (RFC 8701): the server also refuses an extension of "
+            f"unassigned type 0x{UNKNOWN_EXTENSION:04x}, so it refuses unknown extensions, GREASE ones included",
+        ) if i.kind == "grease" else i
+        for i in found
+    ]
 
 
 async def run(ctx: ProbeContext, supported: list[int]) -> None:

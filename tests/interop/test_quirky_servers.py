@@ -421,6 +421,22 @@ async def test_grease_intolerance(front_end, lab_pki) -> None:
     assert [t.name for t in result.tolerance if not t.tolerated] == ["GREASE"]
 
 
+async def test_unknown_extension_intolerance_names_extensions_in_grease(front_end, lab_pki) -> None:
+    """Fresh-eyes point 9: a server refusing every unknown extension type fails the GREASE
+    check for its extensions; the GREASE trigger says so."""
+    from scanner.lab.frontends import KNOWN_EXTENSIONS, close_on_unknown_extension
+
+    fe = front_end(close_on_unknown_extension(), max_version=c.TLS13)
+    # The truth: s_client's hello (known extension types only) connects.
+    assert s_client(fe.port)
+    assert set(fe.hellos[-1].ext_types) <= KNOWN_EXTENSIONS
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
+    assert c.TLS13 in result.supported_versions()
+    kinds = {i.kind: i for i in result.intolerances}
+    assert "extension" in kinds and "grease" in kinds
+    assert kinds["grease"].trigger.startswith("GREASE extension types")
+
+
 async def test_an_unknown_name_is_not_a_broken_server(stdlib_ssl_server, lab_pki) -> None:
     import ssl
 

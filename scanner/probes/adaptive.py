@@ -234,6 +234,19 @@ async def adapt(
         if not _answered(got, version):
             return Adaptation(proof=_telling(out, got), intolerance=None, refused=True)
         bad = min(f_len, w_len)
+        if bad <= s_len:  # a hello no longer than the short one failed: not its length
+            return Adaptation(
+                proof=got,
+                intolerance=Intolerance(
+                    kind="hello_shape",
+                    trigger=f"the scanner's and a mainstream client's {name} hellos get no answer while "
+                    f"a short one as openssl s_client sends is accepted",
+                    failed=(*failed_text, f"a mainstream client's {name} hello of {w_len} bytes: {_said(proof)}"),
+                    worked=(f"a short {name} hello of {s_len} bytes: accepted",),
+                    versions=(version,),
+                ),
+                template=short,
+            )
         good, bad, _ = await narrow(short, s_len, bad)
         # Enumerate through the short shape with as many suites as fit in what worked.
         hello.adapt(max_length=good, max_suites=len(short.cipher_suites) + (good - s_len) // 2)

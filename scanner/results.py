@@ -172,7 +172,8 @@ class Intolerance:
     tolerance probe's kind (scanner.probes.tolerance). ``trigger``: the exact difference,
     in words. ``failed`` / ``worked``: the hellos tried and how each ended, in words.
     ``low`` / ``high``: the failing range of the measured quantity (bytes of the
-    ClientHello handshake message for hello_length, suites for suite_count; None: open),
+    ClientHello handshake message for hello_length, suites for suite_count; measured: the
+    smallest and largest hello seen failing; None: open),
     so a client simulation can tell whether a given hello falls in it.
     """
 

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from handshakes import constants as c
 from handshakes import registry as reg
 from scanner.profiles import ClientProfile
+from scanner.profiles.model import live_hello_size
 from scanner.results import EndpointResult, Intolerance
 
 __all__ = [
@@ -82,6 +83,9 @@ class ServerCapabilities:
     cert_signature_hash: str | None = None
     alpn: tuple[str, ...] = ()
     intolerances: tuple[Intolerance, ...] = ()  # hello shapes the server fails on (issue 11)
+    # The name a client sends to this server (None: none, a target given by address): the
+    # hello-length intolerances are applied to the hello as sent there.
+    server_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,6 +167,7 @@ def capabilities_from_result(result: EndpointResult) -> ServerCapabilities:
         cert_key_type=key_type,
         cert_key_bits=key_bits,
         cert_signature_hash=sig_hash,
+        server_name=result.sni,
         alpn=result.behaviours.alpn,
         intolerances=result.intolerances,
     )
@@ -333,14 +338,14 @@ def _key_share_groups(profile: ClientProfile) -> tuple[int, ...]:
     return ()
 
 
-def _intolerance(profile: ClientProfile, found: Intolerance) -> str:
+def _intolerance(profile: ClientProfile, found: Intolerance, server_name: str | None) -> str:
     """Why ``profile``'s hello falls in ``found`` ("" when it does not). Kinds whose
     trigger cannot be read from a profile (an unknown extension, record framing) are not
     applied."""
     if profile.sslv2_hello:
         return ""
     if found.kind == "hello_length":
-        size = hello_size(profile)
+        size = live_hello_size(profile, server_name)
         if (found.low is None or size >= found.low) and (found.high is None or size <= found.high):
             return f"the client's ClientHello is {size} bytes"
     elif found.kind == "suite_count" and found.low is not None:
@@ -362,7 +367,7 @@ def simulate(profile: ClientProfile, server: ServerCapabilities) -> Simulation:
     # 0. Issue 11: a hello in a shape the server was found to fail on never gets an answer
     # the negotiation rules could apply to.
     for intolerance in server.intolerances:
-        why = _intolerance(profile, intolerance)
+        why = _intolerance(profile, intolerance, server.server_name)
         if why:
             return _fail(profile, "intolerance", f"{why}: {intolerance.trigger}")
     # 1. Version. RFC 5246 appendix E.1: the server answers with the highest version it

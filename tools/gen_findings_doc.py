@@ -346,11 +346,14 @@ def _intolerance_examples(o: ScanOptions) -> dict[str, tuple[EndpointResult, Sca
 
     return {
         "intolerance.hello_length": one(
-            kind="hello_length", trigger="ClientHello of 256-511 bytes gets no answer", versions=(c.TLS13,),
-            failed=("TLSv1.3 hello of 378 bytes with 5 suites: timeout (no complete answer within 5s)",),
+            kind="hello_length", trigger="a ClientHello of 257-478 bytes gets no answer (217 and 512 bytes work)",
+            versions=(c.TLS13,),
+            failed=("TLSv1.3 hello of 378 bytes with 5 suites: timeout (no complete answer within 5s)",
+                    "the same hello padded to 478 bytes: refused", "a short hello padded to 257 bytes: refused"),
             worked=("a mainstream client's TLSv1.3 hello of 512 bytes with 15 suites: accepted",
-                    "the same TLSv1.3 hello padded to 512 bytes: accepted"),
-            low=256, high=511),
+                    "the same TLSv1.3 hello padded to 512 bytes: accepted",
+                    "a short TLSv1.3 hello of 217 bytes: accepted"),
+            low=257, high=478),
         "intolerance.suite_count": one(
             kind="suite_count", trigger="a ClientHello with more than 100 cipher suites is refused", versions=(c.TLS12,),
             failed=("TLSv1.2 hello of 536 bytes with 128 suites: closed", "TLSv1.2 hello with 101 suites: refused"),

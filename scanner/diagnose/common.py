@@ -55,6 +55,9 @@ def outcome_text(p: ProtocolResult) -> str:
 
     if p.outcome == "alert" and p.alert is not None:
         text = f"alert {alert_text(p.alert)}"
+        odd = " in a malformed record"  # a clue (issue 11: how some servers refuse no SNI)
+        if odd in p.detail:
+            text += p.detail[p.detail.index(odd):]
     elif p.outcome == "accepted" or p.supported:
         text = p.detail or p.outcome
     else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from handshakes import constants as c
 from scanner.diagnose.common import (
     Rule,
     alert_text,
@@ -164,6 +165,17 @@ def _all_unrecognized_name(ps: list[ProtocolResult], no_sni: bool = False) -> bo
     ) and all(p.outcome in ("alert", "timeout") for p in ps)
 
 
+def _refused_without_sni(result: EndpointResult, ps: list[ProtocolResult]) -> bool:
+    """No server_name was sent (a target given by IP address, or --sni '') and every TLS
+    and SSL 3.0 hello was refused with an alert: likely a server that needs SNI (RFC 6066
+    section 3 lets a server refuse a hello without it). SSL 2.0 is left out: its hello
+    cannot carry the extension."""
+    if result.sni is not None:
+        return False
+    tls = [p for p in ps if p.version != c.SSL2]
+    return bool(tls) and all(p.outcome == "alert" for p in tls)
+
+
 def handshake_aborted(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """TCP connects, no version is accepted, and every ClientHello that got an answer got
     a reset, a close without alert, or internal_error (80): the service cannot use its
@@ -182,14 +194,17 @@ def handshake_aborted(result: EndpointResult, options: ScanOptions) -> Finding |
 
 def handshake_rejected(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """TLS is spoken but no version is accepted, and the answers are not all aborts
-    (handshake.aborted) nor all unrecognized_name (sni.required): the server refuses what
-    was offered. Quotes every version's alert."""
+    (handshake.aborted) nor all unrecognized_name (sni.required), and a server_name was
+    sent (with none sent and every TLS hello refused with an alert, it is sni.required):
+    the server refuses what was offered. Quotes every version's alert."""
     ps = _no_version(result)
     answered = [p for p in ps if p.outcome != "timeout"]
     if not answered or all(_aborted(p) for p in answered):
         return None
     if _all_unrecognized_name(ps, no_sni=result.sni is None) or result.behaviours.sni_name_refused:
         return None
+    if _refused_without_sni(result, ps):
+        return None  # sni.required: scan by name first
     return make(
         "handshake.rejected",
         f"{_where(result)} refused every ClientHello: " + lines(outcome_text(p) for p in ps),
@@ -200,8 +215,9 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
     """Fires when (a) the SNI probe recorded that a handshake without SNI fails
     (Behaviours.sni_required), (b) no version is accepted and every refusal is
     unrecognized_name (112) (no SNI sent, or a name the server does not know) or, with no
-    SNI sent, handshake_failure (40) in a malformed record (version 0x0000), or
-    (c) without SNI the server sends another leaf certificate that is not valid for the
+    SNI sent, handshake_failure (40) in a malformed record (version 0x0000), or no SNI was
+    sent (a target given by address) and every TLS and SSL 3.0 hello was refused with an
+    alert (the evidence says to scan by name or with --sni NAME), or (c) without SNI the server sends another leaf certificate that is not valid for the
     name (the chain seen with sni=None against the one seen with the scan's SNI)."""
     evidence: list[str] = []
     b = result.behaviours
@@ -222,6 +238,13 @@ def sni_required(result: EndpointResult, options: ScanOptions) -> Finding | None
         evidence.append(
             f"{sent} and every ClientHello was refused with {how}: "
             + lines(outcome_text(p) for p in ps)
+        )
+    elif _refused_without_sni(result, ps):
+        evidence.append(
+            "no server_name was sent (the target was given by address) and every ClientHello "
+            "without SNI was refused: " + lines(outcome_text(p) for p in ps)
+            + f"; the server likely requires SNI: scan it by name, or with --sni NAME "
+            f"(tlscompat scan --sni NAME {result.host}:{result.port})"
         )
     if result.sni is not None and not b.sni_name_refused:  # that case: sni.name_unknown
         with_sni = [ch for ch in result.certificates if ch.sni == result.sni]

@@ -45,6 +45,8 @@ class HelloInfo:
     suites: int
     has_sni: bool
     suite_list: tuple[int, ...] = ()
+    pq_share: bool = False  # a hybrid post-quantum key share (group 0x11EC..0x11EE) is sent
+    ext_types: tuple[int, ...] = ()  # the extension types, in order
 
 
 # A quirk: "forward", "drop" (never answer), "close" (TCP FIN), or bytes to answer with.
@@ -72,17 +74,24 @@ def parse_hello(raw: bytes) -> HelloInfo | None:
         codes = tuple(int.from_bytes(msg[p + 2 + 2 * i : p + 4 + 2 * i], "big") for i in range(n_suites))
         p += 2 + 2 * n_suites
         p += 1 + msg[p]
-        has_sni = False
+        has_sni = pq_share = False
+        types: list[int] = []
         if p + 2 <= length:
             end = p + 2 + int.from_bytes(msg[p : p + 2], "big")
             p += 2
             while p + 4 <= min(end, length):
                 ext_type = int.from_bytes(msg[p : p + 2], "big")
                 has_sni = has_sni or ext_type == 0
+                types.append(ext_type)
+                if ext_type == 51:  # key_share (RFC 8446 section 4.2.8): 2-byte list, then entries
+                    q, stop = p + 6, p + 4 + int.from_bytes(msg[p + 2 : p + 4], "big")
+                    while q + 4 <= stop:
+                        pq_share = pq_share or 0x11EC <= int.from_bytes(msg[q : q + 2], "big") <= 0x11EE
+                        q += 4 + int.from_bytes(msg[q + 2 : q + 4], "big")
                 p += 4 + int.from_bytes(msg[p + 2 : p + 4], "big")
     except IndexError:
         return None
-    return HelloInfo(raw=bytes(raw), length=length, suites=n_suites, has_sni=has_sni, suite_list=codes)
+    return HelloInfo(raw=bytes(raw), length=length, suites=n_suites, has_sni=has_sni, suite_list=codes, pq_share=pq_share, ext_types=tuple(types))
 
 
 def silent_in_length_window(low: int = 256, high: int = 511) -> Quirk:
@@ -93,6 +102,28 @@ def silent_in_length_window(low: int = 256, high: int = 511) -> Quirk:
 def close_above_suites(limit: int = 100) -> Quirk:
     """Close TCP when the hello lists more than ``limit`` cipher suites."""
     return lambda h: "close" if h.suites > limit else "forward"
+
+
+def silent_above_length(limit: int = 511) -> Quirk:
+    """A ClientHello longer than ``limit`` bytes gets no answer (the connection is held)."""
+    return lambda h: "drop" if h.length > limit else "forward"
+
+
+def close_on_pq_key_share() -> Quirk:
+    """Close TCP when the hello carries a post-quantum hybrid key share (X25519MLKEM768,
+    0x11EC), whatever its length: the key share itself is what breaks."""
+    return lambda h: "close" if h.pq_share else "forward"
+
+
+# Extension types a 2020-era appliance knows (IANA TLS ExtensionType Values): the rest,
+# GREASE types (RFC 8701) included, make it close the connection.
+KNOWN_EXTENSIONS = frozenset({0, 1, 5, 10, 11, 13, 16, 18, 21, 22, 23, 27, 28, 35, 41, 42, 43, 44, 45, 49, 50,
+                              51, 17513, 65037, 65281})
+
+
+def close_on_unknown_extension() -> Quirk:
+    """Close TCP when the hello carries an extension type not in KNOWN_EXTENSIONS."""
+    return lambda h: "close" if any(t not in KNOWN_EXTENSIONS for t in h.ext_types) else "forward"
 
 
 def close_above_length(limit: int = 1024) -> Quirk:
@@ -106,10 +137,17 @@ def close_on_grease() -> Quirk:
     return lambda h: "close" if any(s & 0x0F0F == 0x0A0A and s >> 12 == (s >> 4) & 0xF for s in h.suite_list) else "forward"
 
 
-def sni_required_odd_alert() -> Quirk:
+def sni_required_odd_alert(*, close_other: bool = False) -> Quirk:
     """Without SNI, answer ``15 00 00 00 02 02 28`` (a fatal handshake_failure alert in a
-    record with version 0x0000); with SNI, forward."""
-    return lambda h: "forward" if h.has_sni else ODD_ALERT
+    record with version 0x0000); with SNI, forward. ``close_other``: close TCP on a hello
+    that is not in a TLS handshake record (SSL 2.0), as the real ones do."""
+
+    def quirk(h: HelloInfo) -> str | bytes:
+        if close_other and h.raw[:1] != b"\x16":
+            return "close"
+        return "forward" if h.has_sni else ODD_ALERT
+
+    return quirk
 
 
 def forward_all(_h: HelloInfo) -> str:

@@ -3,15 +3,20 @@
 #
 # When the first hello of a version ends in a timeout, a TCP close or reset, or a bare
 # handshake_failure (40), the version is asked once more with the hello of a mainstream
-# client (mainstream_spec: the shape of current Chrome / Firefox hellos). If that is refused
-# too, the version is refused and nothing more is spent. If it is accepted, the difference
-# between the two hellos is bisected (length, then suite count, else the whole shape) with
-# as few connections as it takes, the endpoint's HelloFactory learns the working shape
-# (every later probe goes through it), and the intolerance is recorded as evidence.
+# client (mainstream_spec: the shape of current Chrome / Firefox hellos, 512 bytes). If that
+# is refused with an alert, the version is refused (and its row shows that alert). If it is
+# silent too, one short hello as openssl s_client sends (small_spec, about 200 bytes) is
+# tried before the version is called silent. When one of them is accepted, the difference
+# is measured with a few connections (the failing length range bisected from both sides,
+# then the suite count, else the whole shape), the endpoint's HelloFactory learns the
+# working shape (every later probe goes through it), and the intolerance is recorded with
+# only the sizes measured (low/high: the smallest and largest hello seen failing).
 #
-# Rules kept: at most one connection per refused version, none after protocol_version (70)
-# (RFC 5246 appendix E.1: the version itself is refused, whatever the hello looks like);
-# the retry is not retried on a timeout (one connection, not the engine's transient retry).
+# Rules kept: 1 connection per version refused with an alert, 2 when both hellos are
+# silent; nothing after protocol_version (70) (RFC 5246 appendix E.1: the version itself is
+# refused, whatever the hello looks like); no trial is retried on a timeout (one
+# connection, not the engine's transient retry); a default openssl s_server (alerts, no
+# silence) costs nothing more.
 from __future__ import annotations
 
 import dataclasses
@@ -105,14 +110,35 @@ def mainstream_spec(hello: HelloFactory, version: int) -> ClientHelloSpec:
     return spec
 
 
+def small_spec(hello: HelloFactory, version: int) -> ClientHelloSpec:
+    """A short hello (about 200 bytes) in the shape `openssl s_client -tls1_2` / `-tls1_3`
+    sends: a few AEAD suites, X25519 and P-256, no ALPN, no status_request, no padding."""
+    suites = tuple(s for s in MAINSTREAM_SUITES[:7] if s in set(reg.suites_for_version(version)))
+    if version == c.TLS13:
+        suites = MAINSTREAM_SUITES[:7]
+    return dataclasses.replace(
+        mainstream_spec(hello, version), cipher_suites=suites, alpn=None, status_request=False,
+        supported_groups=MAINSTREAM_GROUPS[:2], padding_to=None, random=os.urandom(32),
+    )
+
+
+# Bisection steps per bound of a failing length range: each halves the gap between the
+# largest (smallest) size measured failing and the nearest size measured working, so the
+# range reported is measured to about a quarter of the first gap in 2 connections.
+BISECT_STEPS = 2
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Adaptation:
     """What the adaptive step found for one version: the outcome that proves support
-    (``proof``) and the intolerance behind the first refusal (None: not the shape)."""
+    (``proof``) and the intolerance behind the first refusal (None: not the shape).
+    ``refused``: no shape tried was accepted; ``proof`` is then the most telling refusal
+    (an alert rather than silence), for the version's row."""
 
     proof: ProbeOutcome
     intolerance: Intolerance | None
-    template: ClientHelloSpec | None = None  # the shape to enumerate with (hello_shape only)
+    template: ClientHelloSpec | None = None  # the shape to enumerate with
+    refused: bool = False
 
 
 def _answered(out: ProbeOutcome, version: int) -> bool:
@@ -128,47 +154,148 @@ def _said(out: ProbeOutcome) -> str:
     return out.describe()
 
 
+def _telling(first: ProbeOutcome, retry: ProbeOutcome) -> ProbeOutcome:
+    """The refusal that says more: the retry's alert over the first hello's silence."""
+    if first.outcome in SILENT and retry.outcome == ALERT:
+        return retry
+    return first
+
+
+def _length_intolerance(
+    name: str, version: int, silent: bool, failed: list[str], worked: list[str],
+    bad_low: int, bad_high: int, good_below: int | None, good_above: int | None,
+) -> Intolerance:
+    """hello_length from measured sizes only: ``bad_low``..``bad_high`` failed (the
+    smallest and largest hello measured failing), ``good_below`` / ``good_above`` the
+    nearest sizes measured working (None: none tried on that side, the range is open)."""
+    verb = "gets no answer" if silent else "is refused"
+    if good_above is None:
+        trigger = f"a ClientHello of {bad_low} bytes or more {verb}"
+        if good_below is not None:
+            trigger += f" ({good_below} bytes works)"
+    else:
+        trigger = f"a ClientHello of {bad_low}-{bad_high} bytes {verb}"
+        if good_below is not None:
+            trigger += f" ({good_below} and {good_above} bytes work)"
+        else:
+            trigger += f" ({good_above} bytes works)"
+    return Intolerance(
+        kind="hello_length", trigger=trigger, failed=tuple(failed), worked=tuple(worked),
+        versions=(version,), low=bad_low, high=None if good_above is None else bad_high,
+    )
+
+
 async def adapt(
     conn: Connector, hello: HelloFactory, version: int, failed: ClientHelloSpec, out: ProbeOutcome
-) -> Adaptation | None:
-    """One mainstream-shaped retry of a refused ``version``, then the bisection when it
-    works. None: the mainstream hello is refused too (the version is not supported).
-    Connections: 1 when refused; 2 to about 9 (suite-count bisection) when accepted."""
+) -> Adaptation:
+    """One mainstream-shaped retry of a refused ``version`` (and, when that one gets no
+    answer either, one short s_client-shaped hello), then the bisection of the difference
+    when one works. ``refused`` in the result: no shape was accepted.
+    Connections: 1 when the mainstream retry is refused with an alert, 2 when it is silent
+    too; about 2 to 9 more when one shape is accepted (length bounds, suite count)."""
     once = dataclasses.replace(conn, retries=0)  # shares the log and the limiters
     name = reg.version_name(version)
+    silent = out.outcome in SILENT
+    f_len = hello_length(failed)
+    failed_text = [f"{name} hello of {f_len} bytes with {len(failed.cipher_suites)} suites: {_said(out)}"]
     works = mainstream_spec(hello, version)
+    w_len = hello_length(works)
     proof = await once.probe(f"{name} mainstream retry", partial(hello.probe, works, answer_hrr=True))
-    if not _answered(proof, version):
-        return None
-    f_len, w_len = hello_length(failed), hello_length(works)
-    failed_text = f"{name} hello of {f_len} bytes with {len(failed.cipher_suites)} suites: {_said(out)}"
-    worked = [f"a mainstream client's {name} hello of {w_len} bytes with {len(works.cipher_suites)} suites: accepted"]
 
     async def trial(label: str, spec: ClientHelloSpec) -> ProbeOutcome:
         return await once.probe(f"{name} {label}", partial(hello.probe, spec, read_flight=False, answer_hrr=False))
 
-    # 1. Length: the same hello padded past the F5 window (RFC 7685 section 4).
+    async def narrow(base: ClientHelloSpec, good: int, bad: int) -> tuple[int, int, ProbeOutcome | None]:
+        """Bisect between a working size and a failing one by padding ``base`` (RFC 7685);
+        sizes are the lengths actually sent. Returns (good, bad, last accepted outcome)."""
+        last = None
+        for _ in range(BISECT_STEPS):
+            if abs(bad - good) <= 8:  # the padding extension's granularity (4-byte header)
+                break
+            spec = dataclasses.replace(base, padding_to=(good + bad) // 2, random=os.urandom(32))
+            size = hello_length(spec)
+            if size in (good, bad) or not min(good, bad) < size < max(good, bad):
+                break
+            got = await trial(f"hello of {size} bytes", spec)
+            if _answered(got, version):
+                good, last = size, got
+            else:
+                bad = size
+        return good, bad, last
+
+    if not _answered(proof, version):
+        if proof.outcome not in SILENT:
+            return Adaptation(proof=_telling(out, proof), intolerance=None, refused=True)
+        # 1b. The mainstream hello got no answer either: a short hello, as openssl
+        # s_client sends, before calling the version (or the port) silent.
+        short = small_spec(hello, version)
+        s_len = hello_length(short)
+        got = await trial(f"short hello of {s_len} bytes", short)
+        if not _answered(got, version):
+            return Adaptation(proof=_telling(out, got), intolerance=None, refused=True)
+        bad = min(f_len, w_len)
+        if bad <= s_len:  # a hello no longer than the short one failed: not its length
+            return Adaptation(
+                proof=got,
+                intolerance=Intolerance(
+                    kind="hello_shape",
+                    trigger=f"the scanner's and a mainstream client's {name} hellos get no answer while "
+                    f"a short one as openssl s_client sends is accepted",
+                    failed=(*failed_text, f"a mainstream client's {name} hello of {w_len} bytes: {_said(proof)}"),
+                    worked=(f"a short {name} hello of {s_len} bytes: accepted",),
+                    versions=(version,),
+                ),
+                template=short,
+            )
+        good, bad, _ = await narrow(short, s_len, bad)
+        # Enumerate through the short shape with as many suites as fit in what worked.
+        hello.adapt(max_length=good, max_suites=len(short.cipher_suites) + (good - s_len) // 2)
+        found = _length_intolerance(
+            name, version, silent,
+            [*failed_text, f"a mainstream client's {name} hello of {w_len} bytes: {_said(proof)}",
+             *([f"{name} hello of {bad} bytes: refused"] if bad not in (f_len, w_len) else [])],
+            [f"a short {name} hello of {s_len} bytes: accepted",
+             *([f"{name} hello padded to {good} bytes: accepted"] if good != s_len else [])],
+            bad, max(f_len, w_len), good, None,
+        )
+        return Adaptation(proof=got, intolerance=found, template=short)
+    worked = [f"a mainstream client's {name} hello of {w_len} bytes with {len(works.cipher_suites)} suites: accepted"]
+
+    # 1. Length: the same hello padded past the F5 window (RFC 7685 section 4), then the
+    # failing range measured: its top by padding, its bottom with a short hello.
     if f_len < PAD_TO:
         padded = dataclasses.replace(failed, padding_to=PAD_TO, random=os.urandom(32))
         got = await trial("padded hello", padded)
         if _answered(got, version):
             hello.adapt(pad_to=PAD_TO)
-            in_window = F5_WINDOW[0] <= f_len <= F5_WINDOW[1]
-            trigger = (
-                f"ClientHello of {F5_WINDOW[0]}-{F5_WINDOW[1]} bytes gets no answer"
-                if in_window and out.outcome in SILENT
-                else f"a ClientHello shorter than {PAD_TO} bytes is refused"
-            )
+            p_len = hello_length(padded)
+            good_above, bad_high, _ = await narrow(failed, p_len, f_len)
+            failed_list = [*failed_text]
+            worked_list = [*worked, f"the same {name} hello padded to {p_len} bytes: accepted"]
+            if bad_high != f_len:
+                failed_list.append(f"the same hello padded to {bad_high} bytes: refused")
+            if good_above != p_len:
+                worked_list.append(f"the same hello padded to {good_above} bytes: accepted")
+            short = small_spec(hello, version)
+            s_len = hello_length(short)
+            good_below: int | None = None
+            bad_low = f_len
+            if s_len < f_len:
+                tried = await trial(f"short hello of {s_len} bytes", short)
+                if _answered(tried, version):
+                    good_below, bad_low, _ = await narrow(short, s_len, f_len)
+                    worked_list.append(f"a short {name} hello of {s_len} bytes: accepted")
+                    if good_below != s_len:
+                        worked_list.append(f"a short hello padded to {good_below} bytes: accepted")
+                    if bad_low != f_len:
+                        failed_list.append(f"a short hello padded to {bad_low} bytes: refused")
+                else:
+                    failed_list.append(f"a short {name} hello of {s_len} bytes: {_said(tried)}")
+                    bad_low = s_len
             return Adaptation(
                 proof=got,
-                intolerance=Intolerance(
-                    kind="hello_length",
-                    trigger=trigger,
-                    failed=(failed_text,),
-                    worked=(*worked, f"the same {name} hello padded to {hello_length(padded)} bytes: accepted"),
-                    versions=(version,),
-                    low=F5_WINDOW[0] if in_window else None,
-                    high=F5_WINDOW[1] if in_window else PAD_TO - 1,
+                intolerance=_length_intolerance(
+                    name, version, silent, failed_list, worked_list, bad_low, bad_high, good_below, good_above
                 ),
             )
     # 2. Suite count: the same hello with fewer suites (padded, so length is not the cause).
@@ -196,7 +323,7 @@ async def adapt(
                 intolerance=Intolerance(
                     kind="suite_count",
                     trigger=f"a ClientHello with more than {n_ok} cipher suites is refused",
-                    failed=(failed_text, f"{name} hello with {n_bad} suites: refused"),
+                    failed=(*failed_text, f"{name} hello with {n_bad} suites: refused"),
                     worked=(*worked, f"{name} hello with {n_ok} suites: accepted"),
                     versions=(version,),
                     low=n_ok + 1,
@@ -209,7 +336,7 @@ async def adapt(
         intolerance=Intolerance(
             kind="hello_shape",
             trigger=f"the scanner's {name} hello is refused while a mainstream client's is accepted",
-            failed=(failed_text,),
+            failed=tuple(failed_text),
             worked=tuple(worked),
             versions=(version,),
         ),

@@ -12,17 +12,22 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from types import EllipsisType
 
 from handshakes import constants as c
 from handshakes import registry as reg
-from handshakes.client_hello import ClientHelloSpec
+from handshakes.client_hello import ClientHelloSpec, encode_client_hello
 from handshakes.events import ServerHello
 from handshakes.keyshare import KeySharePool
 from handshakes.server_flight import HandshakeProbe
 
 MAX_SUITES_PER_HELLO = 128  # issue 3: servers choke on longer ClientHellos (SCSVs count)
+
+
+def _length(spec: ClientHelloSpec) -> int:
+    """Bytes of the ClientHello handshake message ``spec`` encodes to."""
+    return len(encode_client_hello(dataclasses.replace(spec, random=bytes(32))))
 
 
 def batch_size(version: int) -> int:
@@ -36,6 +41,8 @@ SIGALGS_ALL = (
     0x0401, 0x0501, 0x0601, 0x081A, 0x081B, 0x081C, 0x0303, 0x0301, 0x0302, 0x0402, 0x0502,
     0x0602, 0x0203, 0x0201, 0x0202, 0x0101, 0x0102, 0x0103,
 )
+# The signature schemes of a mainstream client's hello: what _fit keeps under a length limit.
+SIGALGS_SHORT = (0x0403, 0x0503, 0x0603, 0x0807, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601)
 SIGALGS_RSA = (0x0804, 0x0805, 0x0806, 0x0809, 0x080A, 0x080B, 0x0401, 0x0501, 0x0601)
 SIGALGS_ECDSA = (0x0403, 0x0503, 0x0603)
 
@@ -91,14 +98,19 @@ class HelloFactory:
     alpn: tuple[str, ...] | None = ("h2", "http/1.1")
     pad_to: int | None = None  # learned: pad every hello to this many bytes (RFC 7685)
     max_suites: int | None = None  # learned: never offer more suites than this
+    max_length: int | None = None  # learned: the largest hello (bytes) measured working
 
-    def adapt(self, *, pad_to: int | None = None, max_suites: int | None = None) -> None:
+    def adapt(
+        self, *, pad_to: int | None = None, max_suites: int | None = None, max_length: int | None = None
+    ) -> None:
         """Tighten the endpoint's working shape (never loosen it): ``pad_to`` in bytes of
         the ClientHello handshake message, ``max_suites`` suites per hello (SCSVs count)."""
         if pad_to is not None:
             self.pad_to = max(self.pad_to or 0, pad_to)
         if max_suites is not None:
             self.max_suites = min(self.max_suites or max_suites, max_suites)
+        if max_length is not None:
+            self.max_length = min(self.max_length or max_length, max_length)
 
     def batch(self, version: int) -> int:
         """Candidate suites per hello for ``version`` under the learned shape."""
@@ -135,12 +147,13 @@ class HelloFactory:
                 cipher_suites=(*suites, c.TLS_EMPTY_RENEGOTIATION_INFO_SCSV),
                 compression_methods=(1, 0) if compression else (0,),
             )
+        fit = partial(self._fit, default_groups=groups is None, default_sigalgs=sigalgs is SIGALGS_ALL)
         if version == c.TLS13:
             use_groups = groups if groups is not None else ALL_GROUPS_TLS13
             share_groups = shares if shares is not None else tuple(
                 g for g in DEFAULT_SHARES if g in use_groups
             )
-            return ClientHelloSpec(
+            return fit(ClientHelloSpec(
                 legacy_version=c.TLS12,
                 record_version=c.TLS10,
                 cipher_suites=suites,
@@ -155,8 +168,8 @@ class HelloFactory:
                 alpn=alpn,
                 status_request=True,
                 padding_to=self.pad_to,
-            )
-        return ClientHelloSpec(
+            ))
+        return fit(ClientHelloSpec(
             legacy_version=version,
             record_version=c.TLS10 if version >= c.TLS10 else version,
             cipher_suites=suites,
@@ -173,7 +186,19 @@ class HelloFactory:
             status_request=True,
             alpn=alpn,
             padding_to=self.pad_to,
-        )
+        ))
+
+    def _fit(self, spec: ClientHelloSpec, *, default_groups: bool, default_sigalgs: bool) -> ClientHelloSpec:
+        """Under a learned ``max_length`` (an endpoint that never answers longer hellos):
+        the default group and signature scheme lists shortened to what mainstream clients
+        send, so the hello fits; lists a probe chose itself are kept (they are its question)."""
+        if self.max_length is None or _length(spec) <= self.max_length:
+            return spec
+        if default_sigalgs and spec.signature_algorithms:
+            spec = dataclasses.replace(spec, signature_algorithms=SIGALGS_SHORT)
+        if default_groups and spec.supported_groups:
+            spec = dataclasses.replace(spec, supported_groups=tuple(g for g in spec.supported_groups[:4]))
+        return spec
 
     def probe(
         self,

@@ -176,11 +176,12 @@ async def _scan_version(
                 # issue 11: refused for its shape? Ask as a mainstream client would.
                 result.adapted = True
                 found = await adaptive.adapt(conn, hello, version, spec, out)
-                if found is not None:
+                if not found.refused:
                     if found.intolerance is not None:
                         result.intolerances.append(found.intolerance)
                     template = found.template
                     continue  # enumerate again from the start, through the working shape
+                out = found.proof  # the most telling refusal (the retry's alert over silence)
             result.first = out
             if on_first is not None:
                 on_first()

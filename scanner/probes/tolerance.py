@@ -67,7 +67,7 @@ def _checks(hello: HelloFactory) -> list[_Check]:
         ),
         _Check(
             name="hello of 256-511 bytes", kind="hello_length", version=c.TLS12,
-            trigger=f"a ClientHello of {F5_WINDOW[0]}-{F5_WINDOW[1]} bytes (300) gets no answer",
+            trigger=f"a ClientHello of 300 bytes (in the {F5_WINDOW[0]}-{F5_WINDOW[1]} window of RFC 7685 section 4) gets no answer",
             build=lambda s: r(
                 s, cipher_suites=s.cipher_suites[:1], supported_groups=(0x001D, 0x0017, 0x0018),
                 signature_algorithms=(0x0403, 0x0804, 0x0401), padding_to=300,
@@ -184,6 +184,33 @@ def _verdict(check: _Check, out: ProbeOutcome) -> tuple[bool, str]:
     return True, "accepted"
 
 
+async def _size_or_share(
+    conn: Connector, hello: HelloFactory, base: ClientHelloSpec, length: int,
+    found: Intolerance, fact: ToleranceCheck,
+) -> tuple[Intolerance, ToleranceCheck]:
+    """The post-quantum hello failed: one classical hello padded to the same ``length``
+    (RFC 7685) tells the key share from the size. Refused too: a hello_length intolerance
+    (the size is the cause, measured at ``length`` bytes); accepted: ``found`` stands."""
+    name = reg.version_name(c.TLS13)
+    spec = dataclasses.replace(base, padding_to=length)
+    size = hello_length(spec)
+    out = await conn.probe("tolerance: classical hello of the same size", partial(hello.probe, spec, read_flight=False))
+    if out.outcome == ACCEPTED and _answered_version(out) == c.TLS13:
+        worked = (*found.worked, f"a classical {name} hello padded to {size} bytes: accepted")
+        return dataclasses.replace(found, worked=worked), fact
+    sized = Intolerance(
+        kind="hello_length",
+        trigger=f"a ClientHello of {min(size, length)} bytes is refused, with or without a post-quantum key share",
+        failed=(*found.failed, f"a classical {name} hello padded to {size} bytes: {out.describe()}"),
+        worked=(f"the {name} hello of {hello_length(base)} bytes: accepted (the version scan)",),
+        versions=(c.TLS13,),
+        low=min(size, length),
+        high=max(size, length),
+    )
+    detail = f"{fact.detail}; a classical hello of {size} bytes is refused too: the size, not the key share"
+    return sized, dataclasses.replace(fact, detail=detail)
+
+
 async def tolerance(
     conn: Connector, hello: HelloFactory, suites: dict[int, list[int]], *, full: bool = False
 ) -> tuple[tuple[ToleranceCheck, ...], tuple[Intolerance, ...]]:
@@ -223,18 +250,37 @@ async def tolerance(
                 failed=(f"{name} hello of {length} bytes: {detail}",),
                 worked=(f"the same {name} hello without it: accepted (the version scan)",),
                 versions=(check.version,),
-                low=F5_WINDOW[0] if check.kind == "hello_length" and length <= F5_WINDOW[1] else None,
-                high=F5_WINDOW[1] if check.kind == "hello_length" and length <= F5_WINDOW[1] else None,
+                # Only the size measured (issue 11): one hello of ``length`` bytes failed.
+                low=length if check.kind == "hello_length" else None,
+                high=length if check.kind == "hello_length" else None,
             )
             if check.kind == "suite_count":
                 found = dataclasses.replace(found, low=len(spec.cipher_suites))
+            if check.kind == "pq_key_share":
+                found, fact = await _size_or_share(conn, hello, base, length, found, fact)
         results[i] = (check, fact, found)
 
     async with trio.open_nursery() as nursery:
         for i, check in enumerate(chosen):
             nursery.start_soon(run, i, check)
     done = [r for r in results if r is not None]
-    return tuple(f for _, f, _ in done), tuple(i for _, _, i in done if i is not None)
+    found = [i for _, _, i in done if i is not None]
+    return tuple(f for _, f, _ in done), tuple(_name_extensions(found))
+
+
+def _name_extensions(found: list[Intolerance]) -> list[Intolerance]:
+    """When the server also refuses an extension of an unassigned type, the GREASE check's
+    trigger names what it shares with that one: GREASE extension types (RFC 8701 section
+    3: they are unknown types a server must ignore)."""
+    if not any(i.kind == "extension" and f"0x{UNKNOWN_EXTENSION:04x}" in i.trigger for i in found):
+        return found
+    return [
+        dataclasses.replace(
+            i, trigger="GREASE extension types (RFC 8701): the server also refuses an extension of "
+            f"unassigned type 0x{UNKNOWN_EXTENSION:04x}, so it refuses unknown extensions, GREASE ones included",
+        ) if i.kind == "grease" else i
+        for i in found
+    ]
 
 
 async def run(ctx: ProbeContext, supported: list[int]) -> None:

@@ -553,6 +553,38 @@ def _fresh_key_shares(body: bytes, pool: KeySharePool | None) -> bytes:
     return len(shares).to_bytes(2, "big") + shares
 
 
+def live_hello_size(profile: ClientProfile, server_name: str | None) -> int:
+    """Bytes of the ClientHello handshake message (4-byte header included, RFC 7685's
+    measure) that spec_for_profile sends to ``server_name`` (None: no SNI), by the same
+    rules: the SNI rewritten, PSK / early_data / cookie dropped, the ticket sent empty, key
+    shares of the same sizes, padding resized to keep the captured extensions' length."""
+    if profile.sslv2_hello:
+        return 0
+    captured = sum(4 + len(body) for _, body in profile.extensions)
+    size = 0
+    padding: int | None = None  # the captured padding's body length
+    for ext_type, body in profile.extensions:
+        if ext_type in _DROPPED:
+            continue
+        if ext_type == c.EXT_SERVER_NAME:
+            if server_name is None or not profile.sends_sni:
+                continue
+            body = _sni_body(server_name)
+        elif ext_type == c.EXT_SESSION_TICKET:
+            body = b""
+        elif ext_type == c.EXT_PADDING:
+            padding = len(body)
+        size += 4 + len(body)
+    if padding is not None:  # resized so the extensions keep their captured length, if it can
+        size = max(size - padding, captured)
+    # The encoder sends an extensions vector, even empty, above SSL 3.0 (handshakes/client_hello.py).
+    ext = 2 + size if size or profile.legacy_version > c.SSL3 else 0
+    return (
+        4 + 2 + 32 + 1 + profile.session_id_length + 2 + 2 * len(profile.cipher_suites)
+        + 1 + len(profile.compression_methods) + ext
+    )
+
+
 def spec_for_profile(
     profile: ClientProfile, server_name: str | None, *, key_shares: KeySharePool | None = None
 ) -> ClientHelloSpec:

@@ -36,13 +36,13 @@ CASES = {
 # Virtual seconds each scan takes, from the deadlines: a server that never completes an
 # answer costs the first contact's read deadline twice (one retry, RESET and TIMEOUT are
 # transient) plus the 0.25 s backoff, then once more for the adaptive step's mainstream
-# hello (scanner/probes/adaptive.py: silence may be a refusal of the hello's shape), and
-# ends the scan; a reset costs three rounds of
+# hello and once more for its short, s_client-shaped hello (scanner/probes/adaptive.py:
+# silence may be a refusal of the hello's shape or length), and ends the scan; a reset costs three rounds of
 # backoff (the first contact, the other versions, the next batch); a stalled certificate
 # costs a read deadline for every flight read, more than the endpoint deadline allows.
 # Every other case is settled without waiting.
 READ = 5.0
-ELAPSED = {"drip": 3 * READ + 0.25, "silent": 3 * READ + 0.25, "reset": 3 * 0.25, "stalled_certificate": DEADLINE}
+ELAPSED = {"drip": 4 * READ + 0.25, "silent": 4 * READ + 0.25, "reset": 3 * 0.25, "stalled_certificate": DEADLINE}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

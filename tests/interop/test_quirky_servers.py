@@ -106,10 +106,62 @@ async def test_hello_length_window(front_end, lab_pki) -> None:
     assert "sni.required" not in ids
     assert "intolerance.hello_length" in ids
     finding = next(f for f in result.findings if f.id == "intolerance.hello_length")
-    assert "ClientHello of 256-511 bytes gets no answer" in finding.evidence
     (found,) = [i for i in result.intolerances if i.kind == "hello_length"]
-    assert (found.low, found.high) == (256, 511)
+    # Measured, not assumed (fresh-eyes point 2): the sizes seen failing, inside the window.
+    assert found.low is not None and found.high is not None
+    assert 256 <= found.low <= found.high <= 511
+    assert f"ClientHello of {found.low}-{found.high} bytes gets no answer" in finding.evidence
     assert found.failed and found.worked
+    # Fresh-eyes point 8: the rows of refused versions show the server's alert (what
+    # s_client gets: its TLS 1.0 hello is under 256 bytes), not the first hello's silence.
+    s_client_tls10 = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{fe.port}", "-tls1"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=5,
+    )
+    assert fe.hellos[-1].length < 256
+    if "alert" in s_client_tls10.stderr:
+        row = next(p for p in result.protocols if p.version == c.TLS10)
+        assert row.outcome == "alert" and row.alert is not None
+
+
+async def test_hello_length_window_is_measured(front_end, lab_pki) -> None:
+    """Fresh-eyes point 2: a window of 300-400 bytes is reported from the sizes tried."""
+    fe = front_end(silent_in_length_window(300, 400), max_version=c.TLS13)
+    # The truth: s_client's TLS 1.3-only hello (under 300 bytes) gets through, its default
+    # hello (300-400 bytes) gets no answer.
+    assert s_client(fe.port, "-tls1_3")
+    assert fe.hellos[-1].length < 300
+    assert not s_client(fe.port)
+    assert 300 <= fe.hellos[-1].length <= 400
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites"}))
+    assert c.TLS13 in result.supported_versions()
+    (found,) = [i for i in result.intolerances if i.kind == "hello_length"]
+    assert found.low is not None and found.high is not None
+    assert 300 <= found.low <= found.high <= 400
+
+
+async def test_hellos_over_511_bytes_get_no_answer(front_end, lab_pki) -> None:
+    """Fresh-eyes point 1: no answer to hellos over 511 bytes is not 'no TLS': a short
+    hello, as s_client sends, is tried before giving up."""
+    from scanner.lab.frontends import silent_above_length
+
+    fe = front_end(silent_above_length(511), max_version=c.TLS13)
+    # The truth: s_client's short hellos connect; one with a large key share (ffdhe8192:
+    # over 1 KB) gets no answer.
+    assert s_client(fe.port, "-tls1_2")
+    assert s_client(fe.port, "-tls1_3")
+    assert not s_client(fe.port, "-tls1_3", "-groups", "ffdhe8192")
+    assert fe.hellos[-1].length > 511
+    tls13 = truth_suites(fe.port, c.TLS13)
+    tls12 = truth_suites(fe.port, c.TLS12)
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites"}))
+    assert result.outcome == "ok"
+    assert suites_of(result, c.TLS13) == tls13
+    assert suites_of(result, c.TLS12) == tls12
+    ids = {f.id for f in result.findings}
+    assert "port.timeout" not in ids and "intolerance.hello_length" in ids
+    found = [i for i in result.intolerances if i.kind == "hello_length"]
+    assert found and all(i.low is not None and i.low > 511 and i.high is None for i in found)
 
 
 async def test_suite_count_limit(front_end, lab_pki) -> None:
@@ -182,10 +234,33 @@ async def test_alert_in_an_odd_record_means_sni_required(front_end, lab_pki) -> 
     ids = {f.id for f in by_ip.findings}
     assert "sni.required" in ids
     assert not ids & {"port.not_tls", "handshake.rejected"}
-
     text = explain("15 00 00 00 02 02 28")
     assert "Not TLS" not in text
     assert "fatal, handshake_failure (40)" in text and "version 0x0000" in text
+
+
+async def test_sni_required_by_address_when_ssl2_is_closed_on(front_end, lab_pki) -> None:
+    """Fresh-eyes point 5: scanned by address (no SNI sent), every TLS hello refused with
+    an alert and the SSL 2.0 hello closed on: sni.required with that evidence, not
+    handshake.rejected."""
+    from scanner.lab.frontends import sni_required_odd_alert
+
+    fe = front_end(sni_required_odd_alert(close_other=True), max_version=c.TLS13)
+    # The truth: s_client without a name is refused, with one it connects.
+    assert not s_client(fe.port, "-noservername")
+    assert s_client(fe.port)
+    options = ScanOptions(
+        deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False,
+        probes=frozenset({"protocols", "suites"}),
+    )
+    by_ip = await scan_endpoint(Target(host="127.0.0.1", ip="127.0.0.1", port=fe.port), options)
+    ids = {f.id for f in by_ip.findings}
+    assert "sni.required" in ids
+    assert "handshake.rejected" not in ids
+    finding = next(f for f in by_ip.findings if f.id == "sni.required")
+    assert "--sni NAME" in finding.evidence
+    assert "malformed record (version 0x0000)" in finding.evidence
+
 
 
 def _server_extensions(port: int, *args: str) -> str:
@@ -290,22 +365,45 @@ async def test_tolerance_family_on_a_healthy_server(openssl_server, lab_pki) -> 
 
 
 async def test_post_quantum_key_share_intolerance(front_end, lab_pki) -> None:
-    from scanner.lab.frontends import close_above_length
+    from scanner.lab.frontends import close_on_pq_key_share
 
-    fe = front_end(close_above_length(1024), max_version=c.TLS13)
-    # The truth: s_client with a large key share (ffdhe8192: a hello over 1 KB) is closed
-    # on, its default hello connects.
-    assert not s_client(fe.port, "-tls1_3", "-groups", "ffdhe8192")
+    fe = front_end(close_on_pq_key_share(), max_version=c.TLS13)
+    # The truth: size is not the cause (s_client with a large classical key share, ffdhe8192:
+    # a hello over 1 KB, connects); the front end closes on a hybrid key share (its quirk).
+    assert s_client(fe.port, "-tls1_3", "-groups", "ffdhe8192")
     assert fe.hellos[-1].length > 1024
-    assert s_client(fe.port, "-tls1_3")
     result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
     assert c.TLS13 in result.supported_versions()
     pq = next(t for t in result.tolerance if t.name == "post-quantum key share")
     assert not pq.tolerated
     ids = {f.id for f in result.findings}
     assert "intolerance.pq_key_share" in ids
+    assert "intolerance.hello_length" not in ids
     finding = next(f for f in result.findings if f.id == "intolerance.pq_key_share")
     assert "X25519MLKEM768" in finding.evidence
+    assert "classical TLSv1.3 hello padded to" in finding.evidence
+
+
+async def test_a_large_hello_refused_is_not_blamed_on_the_key_share(front_end, lab_pki) -> None:
+    """Fresh-eyes point 4: a front end closing on any hello over 1 KB refuses the
+    post-quantum hello for its size; one classical hello of the same size tells."""
+    from scanner.lab.frontends import close_above_length
+
+    fe = front_end(close_above_length(1024), max_version=c.TLS13)
+    # The truth: s_client with a large classical key share (ffdhe8192: a hello over 1 KB)
+    # is closed on, its default hello connects.
+    assert not s_client(fe.port, "-tls1_3", "-groups", "ffdhe8192")
+    assert fe.hellos[-1].length > 1024
+    assert s_client(fe.port, "-tls1_3")
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
+    assert c.TLS13 in result.supported_versions()
+    ids = {f.id for f in result.findings}
+    assert "intolerance.pq_key_share" not in ids
+    assert "intolerance.hello_length" in ids
+    (found,) = [i for i in result.intolerances if i.kind == "hello_length"]
+    assert found.low is not None and found.low > 1024
+    pq = next(t for t in result.tolerance if t.name == "post-quantum key share")
+    assert "the size, not the key share" in pq.detail
 
 
 async def test_grease_intolerance(front_end, lab_pki) -> None:
@@ -321,6 +419,22 @@ async def test_grease_intolerance(front_end, lab_pki) -> None:
     assert not grease.tolerated
     assert "intolerance.grease" in {f.id for f in result.findings}
     assert [t.name for t in result.tolerance if not t.tolerated] == ["GREASE"]
+
+
+async def test_unknown_extension_intolerance_names_extensions_in_grease(front_end, lab_pki) -> None:
+    """Fresh-eyes point 9: a server refusing every unknown extension type fails the GREASE
+    check for its extensions; the GREASE trigger says so."""
+    from scanner.lab.frontends import KNOWN_EXTENSIONS, close_on_unknown_extension
+
+    fe = front_end(close_on_unknown_extension(), max_version=c.TLS13)
+    # The truth: s_client's hello (known extension types only) connects.
+    assert s_client(fe.port)
+    assert set(fe.hellos[-1].ext_types) <= KNOWN_EXTENSIONS
+    result = await scan(fe.port, lab_pki, frozenset({"protocols", "suites", "tolerance"}))
+    assert c.TLS13 in result.supported_versions()
+    kinds = {i.kind: i for i in result.intolerances}
+    assert "extension" in kinds and "grease" in kinds
+    assert kinds["grease"].trigger.startswith("GREASE extension types")
 
 
 async def test_an_unknown_name_is_not_a_broken_server(stdlib_ssl_server, lab_pki) -> None:

@@ -9,7 +9,7 @@ from handshakes.client_hello import ClientHelloSpec, encode_client_hello
 from handshakes.keyshare import KeySharePool
 from scanner.audit.whatif import endpoint_from_json
 from scanner.profiles import ClientProfile, load_builtin_profiles
-from scanner.profiles.model import profile_from_client_hello_hex
+from scanner.profiles.model import live_hello_size, profile_from_client_hello_hex, spec_for_profile
 from scanner.results import (
     EndpointResult,
     Intolerance,
@@ -66,9 +66,10 @@ def test_a_hello_in_the_length_window_fails_with_that_reason() -> None:
     assert 256 <= hello_size(in_window) <= 511
     sim = simulate(in_window, caps)
     assert not sim.ok and sim.reason_code == "intolerance"
-    assert f"{hello_size(in_window)} bytes" in sim.reason and F5.trigger in sim.reason
+    live = live_hello_size(in_window, "www.example.test")
+    assert f"{live} bytes" in sim.reason and F5.trigger in sim.reason
     padded = BY_ID["android_12"]
-    assert hello_size(padded) >= 512
+    assert live_hello_size(padded, "www.example.test") >= 512
     assert simulate(padded, caps).ok
     # Without the intolerance the same client connects.
     assert simulate(in_window, capabilities_from_result(_server())).ok
@@ -91,3 +92,28 @@ def test_the_audit_reads_intolerances_back_from_a_scan_file() -> None:
     assert back.intolerances == (F5, PQ)
     sim = simulate(_mlkem_profile(), capabilities_from_result(back))
     assert sim.reason_code == "intolerance"
+
+
+def test_the_length_intolerance_measures_the_hello_as_sent_live() -> None:
+    """Fresh-eyes point 3: the size compared with a measured failing range is that of the
+    hello a live simulation sends to this endpoint (its SNI, no pre_shared_key), for every
+    built-in profile; the truth is the encoder that sends it."""
+    pool = KeySharePool()
+    for profile in BY_ID.values():
+        if profile.sslv2_hello:
+            continue
+        for name in ("www.example.test", None):
+            sent = encode_client_hello(spec_for_profile(profile, name, key_shares=pool))
+            assert live_hello_size(profile, name) == len(sent), (profile.id, name)
+
+
+def test_a_client_just_outside_a_measured_range_is_not_failed() -> None:
+    """Only measured sizes fail: a range of 300-400 bytes leaves a 283-byte hello alone."""
+    window = Intolerance(kind="hello_length", trigger="a ClientHello of 300-400 bytes gets no answer",
+                         versions=(c.TLS13,), low=300, high=400)
+    caps = capabilities_from_result(_server(window))
+    for profile in BY_ID.values():
+        size = live_hello_size(profile, "www.example.test")
+        failed = simulate(profile, caps).reason_code == "intolerance"
+        if not profile.sslv2_hello:
+            assert failed is (300 <= size <= 400), (profile.id, size)

@@ -24,10 +24,11 @@ def lines(path: Path) -> list[dict]:
 
 
 def essence(records: list[dict]) -> set[tuple]:
-    """What must not depend on timing: who, the outcome, versions and suites."""
+    """What must not depend on timing: who, the outcome, whether the scan finished before
+    its deadline, versions and suites."""
     return {
         (
-            r["host"], r["port"], r["outcome"],
+            r["host"], r["port"], r["outcome"], r["partial"],
             tuple(sorted(p["version"] for p in r["protocols"] if p["supported"])),
             tuple(sorted((s["version"], s["code"]) for s in r["cipher_suites"])),
         )

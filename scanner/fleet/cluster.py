@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import signal
 import threading
 import uuid
 from collections.abc import Callable
@@ -141,6 +142,7 @@ class DaskBackend:
                     self.local = LocalCluster(
                         n_workers=int(value), threads_per_worker=self.threads_per_worker, processes=True,
                         dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
+                        preload=[__name__],  # dask_setup below
                     )
                 self.client = Client(self.local)
             else:
@@ -270,6 +272,14 @@ def _quiet_dask() -> None:
 
 
 # -- on the workers -------------------------------------------------------------------------
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask preload hook, run in each worker process of ``--cluster local:N`` as it starts
+    (in its main thread). Ctrl-C in a terminal sends SIGINT to the whole foreground process
+    group, these workers included, which then printed Dask's tracebacks over the summary:
+    they ignore it, and the client, which does see it, closes the cluster."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class ClusterSubnets:

@@ -442,3 +442,49 @@ def test_a_rerun_batch_skips_the_endpoints_already_written(farm, tmp_path, black
     keys = [(r["host"], r["port"]) for r in records]
     assert len(keys) == len(set(keys)) == len(rest) + 2
     assert front.by_address[address] == connections  # not scanned again
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_stops_a_local_cluster_scan_without_worker_tracebacks(tmp_path, blackhole):
+    """A terminal's Ctrl-C reaches the whole foreground process group, the worker processes
+    of --cluster local:N included: only the client may answer it."""
+    import pty
+    import select
+
+    targets = tmp_path / "t.txt"
+    targets.write_text(f"127.0.0.1:{blackhole}\n127.0.0.1:1\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    argv = [str(BIN / "tlscompat"), "scan", "-f", str(targets), "--cluster", "local:2", "--format", "jsonl",
+            "-o", str(out), "--no-db", "--connect-timeout", "60", "--endpoint-timeout", "120"]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the scan, in the terminal's foreground process group
+        os.execv(argv[0], argv)
+    text = b""
+    started = time.monotonic()
+    interrupted = False
+    status = None
+    while time.monotonic() - started < 90:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            text += chunk
+        if not interrupted and out.exists() and out.read_text(encoding="utf-8").strip():
+            time.sleep(1)
+            os.write(fd, b"\x03")  # the terminal turns it into SIGINT for the foreground group
+            interrupted = True
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f"the scan did not stop after Ctrl-C: {text.decode(errors='replace')[-2000:]}")
+    os.close(fd)
+    shown = text.decode(errors="replace")
+    assert interrupted
+    assert os.waitstatus_to_exitcode(status) == 130, shown[-2000:]
+    assert "Traceback" not in shown and "KeyboardInterrupt" not in shown, shown[-3000:]
+    assert "interrupted" in shown

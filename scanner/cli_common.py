@@ -117,6 +117,8 @@ def check_ca_file(path: str, option: str = "--ca-file") -> None:
     """Raise UsageError unless ``path`` holds at least one certificate (PEM or DER)."""
     from scanner.x509 import TrustStoreError, load_trust_store
 
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory; give a file of PEM or DER certificates")
     if not os.path.isfile(path):
         raise UsageError(f"{option} {path}: no such file")
     try:

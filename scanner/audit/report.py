@@ -11,6 +11,7 @@ from handshakes import registry as reg
 from scanner.audit.live import LiveSimulation
 from scanner.audit.policy import ClientPolicy, Deviation, ServerPolicy
 from scanner.audit.whatif import CHANGES, AuditReport, EndpointAudit, ProfileChange
+from scanner.options import DNS_ERROR, NOT_TLS, REFUSED, STARTTLS_OUTCOMES, UNREACHABLE
 from scanner.report.printable import printable, printable_text
 from scanner.simulate import Simulation
 
@@ -131,9 +132,20 @@ def _negotiated(sim: Simulation) -> str:
     return " ".join(parts)
 
 
+NOT_REACHED = (REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, *STARTTLS_OUTCOMES)
+
+
 def render_live(target: str, results: Sequence[LiveSimulation], *, color: bool = False) -> str:
     """The live simulation as a table; ``color``: ok in green, FAIL in red (ANSI)."""
     ok_text, fail_text = ("\x1b[32mok\x1b[0m", "\x1b[31mFAIL\x1b[0m") if color else ("ok", "FAIL")
+    reasons = {(r.outcome, r.reason) for r in results}
+    if len(reasons) == 1 and not any(r.ok for r in results) and results[0].outcome in NOT_REACHED:
+        # Nothing TLS was reached (refused, no route, no such name, another protocol, a
+        # STARTTLS dialogue that failed): one line, not a row per client saying the same.
+        reason = printable(results[0].reason or results[0].outcome)
+        return printable_text(
+            f"Client simulation against {target}: no client connects: {reason} (the same for all {len(results)} clients)\n"
+        )
     rows = []
     for r in results:
         rows.append(

@@ -238,6 +238,8 @@ def run_scan(args: argparse.Namespace) -> int:
         raise UsageError("stdin ('-') can be read only once")
     if args.resume and (not args.output or args.format != "jsonl"):
         raise UsageError("--resume needs --format jsonl and -o FILE (the file to continue)")
+    if getattr(args, "csv_findings", False) and args.format != "csv":
+        raise UsageError("--csv-findings needs --format csv")
     if args.cidr_cap < 1:
         raise UsageError("--cidr-cap must be at least 1")
     if args.output == "-":

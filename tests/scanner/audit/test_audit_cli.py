@@ -108,3 +108,15 @@ def _captured_hex() -> str:
     )
     msg = "01" + f"{len(body) // 2:06x}" + body
     return "16 0301 " + f"{len(msg) // 2:04x} " + msg
+
+
+def test_simulate_against_a_closed_port_says_so_once(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: connections are refused
+    assert main(["simulate", f"127.0.0.1:{port}", "--profile", "current"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1, out
+    assert "no client connects" in out and "refused" in out

@@ -82,6 +82,8 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Path]], list[str]], str]] = [
     ("scan name > 253", lambda f: ["scan", ("a" * 60 + ".") * 5 + "com"], "253"),
     ("scan NUL-like control", lambda f: ["scan", "a\x01b.example"], "control character"),
     ("scan --ca-file without certificate", lambda f: ["scan", "--ca-file", str(f["noca"]), "127.0.0.1:1"], "no certificate"),
+    ("scan --ca-file a directory", lambda f: ["scan", "--ca-file", str(f["empty"].parent), "127.0.0.1:1"], "is a directory"),
+    ("scan --csv-findings without csv", lambda f: ["scan", "--csv-findings", "127.0.0.1:1"], "needs --format csv"),
     ("scan YAML too deep", lambda f: ["scan", "-f", str(f["deep_yaml"])], "nested"),
     ("scan YAML mapping key", lambda f: ["scan", "-f", str(f["key_yaml"])], "key"),
     ("scan --resume wrong types", lambda f: ["scan", "--resume", "--format", "jsonl", "-o", str(f["bad_jsonl"]), "--no-db", "127.0.0.1:1"], "protocols"),

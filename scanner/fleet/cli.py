@@ -32,6 +32,7 @@ from scanner.fleet.output import (
 from scanner.fleet.run import Completed, FleetSettings, RunStatus, run_fleet
 from scanner.fleet.targets_file import DEFAULT_CIDR_CAP, DEPTHS, Layer, RunLimits, load_targets
 from scanner.options import KNOWN_PROBES, ScanOptions, Target
+from scanner.report.printable import counted
 from scanner.results import endpoint_json
 from scanner.targets import TargetError, parse_target
 
@@ -359,10 +360,10 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tu
         sys.stderr.write(summary.render(color=sys.stderr.isatty()))
     if run_status.lost is not None:
         again = " (run it again with --resume to continue)" if args.resume or args.format == "jsonl" and args.output else ""
-        print(f"tlscompat: {run_status.lost}; {summary.total} endpoints written{again}", file=sys.stderr)
+        print(f"tlscompat: {run_status.lost}; {counted(summary.total, 'endpoint')} written{again}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if interrupted:
-        print(f"tlscompat: interrupted; {summary.total} endpoints written", file=sys.stderr)
+        print(f"tlscompat: interrupted; {counted(summary.total, 'endpoint')} written", file=sys.stderr)
         return EXIT_INTERRUPTED
     if not getattr(args, "quiet", False) and (args.format != "table" or args.output):
         # Always one line at the end (CI logs included): what was done and where it went.

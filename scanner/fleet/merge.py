@@ -25,6 +25,7 @@ from typing import Any
 from scanner.cli_common import check_output
 from scanner.exits import EXIT_OK, UsageError
 from scanner.fleet.output import line_keys
+from scanner.report.printable import counted
 
 HISTORY_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
@@ -69,7 +70,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
         db = args.db or str(default_path(args.output))
     count = merge_jsonl(inputs, args.output, db=db)
-    print(f"tlscompat: {args.output}: {count} endpoints", file=sys.stderr)
+    print(f"tlscompat: {args.output}: {counted(count, 'endpoint')}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from tabulate import tabulate
 
 from handshakes import registry as reg
 from scanner.options import SEVERITIES, Target
+from scanner.report.printable import counted
 from scanner.report.table import severity_rank, version_order
 from scanner.results import SCHEMA_VERSION, EndpointResult
 from scanner.schema import endpoint_problem, loads
@@ -273,7 +274,7 @@ class FleetSummary:
     def render(self, *, color: bool = False) -> str:
         from scanner.report.table import _section, _severity  # the report's own helpers
 
-        parts = [f"{self.total} endpoints"]
+        parts = [counted(self.total, "endpoint")]
         if not self.total:
             return parts[0] + "\n"
         rows: list[tuple[str, ...]] = [

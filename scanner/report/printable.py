@@ -78,3 +78,9 @@ def csv_cell(value: Any) -> Any:
     if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):  # "-31" is a number
         return "'" + text
     return text
+
+
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless one: counted(1, "endpoint") -> "1 endpoint",
+    counted(3, "endpoint") -> "3 endpoints" (regular English plurals only)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
-from scanner.report.printable import printable, printable_text
+from scanner.report.printable import counted, printable, printable_text
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
@@ -679,7 +679,7 @@ def _probes(probes: Sequence[ProbeLog]) -> str:
 
 def render_summary(results: Sequence[EndpointResult], *, color: bool = False) -> str:
     """Totals for a multi-endpoint run: outcomes, highest protocols, findings, slowest."""
-    parts = [f"{len(results)} endpoints"]
+    parts = [counted(len(results), "endpoint")]
     if not results:
         return parts[0] + "\n"
 

@@ -577,7 +577,7 @@ def test_odd_values_do_not_crash() -> None:
     assert_row(text, "Subject", "?")
     assert_row(text, "Validity", "-")
     assert_row(text, "weird", "x")
-    assert render_summary([result]).startswith("1 endpoints")
+    assert render_summary([result]).startswith("1 endpoint")
 
 
 def test_summary(chain_der: tuple[bytes, bytes]) -> None:

@@ -167,6 +167,8 @@ def _has_reader(fifo: Path) -> Callable[[], bool]:
     held: list[int] = []
 
     def check() -> bool:
+        if held:
+            return True
         try:  # opening a FIFO for writing without blocking fails until a reader has it open
             held.append(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         except OSError:
@@ -235,7 +237,22 @@ def _scan_like(command: str) -> tuple[int, str]:
 def _fifo_reader(tmp: Path, argv: Callable[[str], list[str]]) -> tuple[int, str]:
     fifo = tmp / "scan.fifo"
     os.mkfifo(fifo)
-    return interrupt(argv(str(fifo)), lambda p: _has_reader(fifo))
+
+    def busy(proc: subprocess.Popen[str]) -> Callable[[], bool]:
+        # Ctrl-C once the command waits in read() for the file's contents. (Sent while the
+        # FIFO's open() is completing, CPython lost the signal about once in 300 tries.)
+        opened = _has_reader(fifo)
+        return lambda: opened() and _in_read(proc.pid)
+
+    return interrupt(argv(str(fifo)), busy)
+
+
+def _in_read(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/syscall").read_text().split()
+    except OSError:
+        return True
+    return fields[:1] in (["0"], ["63"])  # read(...): x86-64, aarch64
 
 
 def _lab() -> tuple[int, str]:

@@ -13,11 +13,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tabulate import tabulate
-
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
 from scanner.report.printable import printable, printable_text
+from scanner.report.terminal import fit_table
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
@@ -105,34 +104,8 @@ _WIDTH: contextvars.ContextVar[int | None] = contextvars.ContextVar("table_width
 
 
 def _fit(rows: list[list[Any]], headers: Sequence[str] | None, tablefmt: str, indent: int = 2) -> str:
-    """tabulate, kept within the terminal width (when there is one) by wrapping the widest
-    columns inside their cells."""
-    kw: dict[str, Any] = {"tablefmt": tablefmt, "disable_numparse": True}
-    if headers is not None:
-        kw["headers"] = list(headers)
-    text = tabulate(rows, **kw)
-    width = _WIDTH.get()
-    if width is None or not rows or max(len(line) for line in text.splitlines()) + indent <= width:
-        return text
-    columns = max(len(r) for r in rows)
-    natural = [
-        max([len(str(h)) for h in ([headers[i]] if headers and i < len(headers) else [])]
-            + [max((len(part) for part in str(r[i]).split("\n")), default=0) for r in rows if i < len(r)])
-        for i in range(columns)
-    ]
-    caps = list(natural)
-    for _ in range(8):  # bounded: each pass narrows the widest columns by what overflows
-        overflow = max(len(line) for line in text.splitlines()) + indent - width
-        if overflow <= 0:
-            break
-        for _ in range(overflow):
-            widest = max(range(columns), key=lambda i: caps[i])
-            if caps[widest] <= 12:
-                break
-            caps[widest] -= 1
-        capped = [c if c < n else None for c, n in zip(caps, natural, strict=True)]
-        text = tabulate(rows, maxcolwidths=capped, **kw)
-    return text
+    """tabulate, kept within the terminal width of this render (when there is one)."""
+    return fit_table(rows, headers, width=_WIDTH.get(), tablefmt=tablefmt, indent=indent)
 
 
 def _cells(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
 from scanner.report.printable import printable, printable_text
-from scanner.report.terminal import fit_table
+from scanner.report.terminal import GREEN, RED, RESET, SEVERITY_COLOURS, fit_table
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
@@ -50,14 +50,9 @@ _WEAKNESS_ORDER = ("null", "anonymous", "export", "rc4", "des", "3des", "md5")
 _TABLE_FORMAT = "simple"
 _SLOWEST = 5
 
-_ANSI_RESET = "\x1b[0m"
-_SEVERITY_COLOURS = {
-    "critical": "\x1b[1;31m",  # bold red
-    "high": "\x1b[31m",  # red
-    "medium": "\x1b[33m",  # yellow
-    "low": "\x1b[36m",  # cyan
-    "info": "\x1b[2m",  # dim
-}
+# The colours are scanner.report.terminal's, shared by every command.
+_ANSI_RESET = RESET
+_SEVERITY_COLOURS = SEVERITY_COLOURS
 
 # Compression methods (IANA TLS Compression Method Identifiers; RFC 3749, RFC 3943).
 _COMPRESSION_NAMES = {0: "null", 1: "DEFLATE", 64: "LZS"}
@@ -254,7 +249,7 @@ def _protocol_evidence(p: ProtocolResult) -> str:
 
 # Colours by strength, as testssl.sh users read them: current versions green, deprecated
 # ones red when offered (RFC 8996 deprecates TLS 1.0 and 1.1; RFC 7568 SSL 3.0).
-_GREEN, _RED = "\x1b[32m", "\x1b[31m"
+_GREEN, _RED = GREEN, RED
 _CURRENT_VERSIONS = (0x0304, 0x0303)
 
 

@@ -95,3 +95,11 @@ def test_starttls_columns(tmp_path: Path, smtp: Any) -> None:
     # The server's words: its EHLO answer, without STARTTLS.
     assert "250" in bad["starttls_reply"] and "AUTH PLAIN LOGIN" in bad["starttls_reply"]
     assert bad["highest_protocol"] == ""
+
+
+def test_docs_name_every_column() -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
+    text = docs.read_text(encoding="utf-8")
+    section = text[text.index("### CSV columns") : text.index("## `tlscompat explain`")]
+    missing = [c for c in ENDPOINT_COLUMNS if f"`{c}`" not in section]
+    assert not missing, f"docs/cli.md, CSV columns, does not name {missing}"

@@ -185,9 +185,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     capture = _capture_source(args)
     if capture is not None:
         from scanner.capture.cli import explain_capture
+        from scanner.report.terminal import style_for
 
+        style = style_for(sys.stdout, args.color)  # --color and NO_COLOR, as in every command
         try:
-            return explain_capture(args, capture)
+            return explain_capture(args, capture, severity=style.severity)
         finally:
             if capture is not getattr(sys.stdin, "buffer", None):
                 capture.close()

@@ -129,6 +129,13 @@ def select_profiles(ids: Sequence[str] | None, extra: Sequence[ClientProfile] = 
 # -- simulate --------------------------------------------------------------------------------
 
 
+def _style(args: argparse.Namespace) -> Any:
+    """Colour and width for the output: stdout, or the -o file (never a terminal)."""
+    from scanner.report.terminal import style_for
+
+    return style_for(None if args.output else sys.stdout, args.color)
+
+
 def _write(text: str, output: str | None) -> None:
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -204,11 +211,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(live_json(target.label, results), indent=2, ensure_ascii=False) + "\n"
     else:
-        from scanner.report.terminal import style_for
-
-        stream = sys.stdout if not args.output else None
-        color = args.color == "always" or (stream is not None and style_for(stream, args.color).color)
-        text = render_live(target.label, results, color=color)
+        style = _style(args)
+        text = render_live(target.label, results, color=style.color, width=style.width)
     _write(text, args.output)
     return EXIT_OK
 
@@ -246,7 +250,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = json.dumps(audit_json(report), indent=2, ensure_ascii=False) + "\n"
     else:
-        text = render_audit(report, verbose=args.verbose)
+        style = _style(args)
+        text = render_audit(report, verbose=args.verbose, color=style.color, width=style.width)
     _write(text, args.output)
     client_lost = any(e.client is not None and e.client.change == "lost" for e in report.endpoints)
     if report.lost() or client_lost or any(e.deviations for e in report.endpoints):

@@ -1,11 +1,12 @@
 # Formatting of audits and live simulations: tabulate text and JSON-ready plain dicts.
 # Formatting only, no logic: the verdicts come from scanner.audit.whatif and .live.
+# Text meets the terminal through scanner.report.terminal: colour only when the Style says
+# so, tables kept within its width (long cells wrapped inside the cell), prose wrapped with
+# a hanging indent; without a width (a file, a pipe) one row per line, never wrapped.
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
-from tabulate import tabulate
 
 from handshakes import registry as reg
 from scanner.audit.live import LiveSimulation
@@ -13,6 +14,7 @@ from scanner.audit.policy import ClientPolicy, Deviation, ServerPolicy
 from scanner.audit.whatif import CHANGES, AuditReport, EndpointAudit, ProfileChange
 from scanner.options import DNS_ERROR, NOT_TLS, REFUSED, STARTTLS_OUTCOMES, UNREACHABLE
 from scanner.report.printable import printable, printable_text
+from scanner.report.terminal import GREEN, RED, YELLOW, Style
 from scanner.simulate import Simulation
 
 __all__ = [
@@ -123,21 +125,29 @@ def audit_json(report: AuditReport) -> dict[str, Any]:
 # -- Text ------------------------------------------------------------------------------------
 
 
-def _negotiated(sim: Simulation) -> str:
+def _negotiated(sim: Simulation, style: Style | None = None) -> str:
     if not sim.ok:
-        return f"FAIL ({sim.reason_code})"
+        return (style or Style()).paint(f"FAIL ({sim.reason_code})", RED)
     parts = [_version(sim.version) or "?", _suite(sim.suite) or "?"]
     if sim.group is not None:
         parts.append(_group(sim.group) or "")
     return " ".join(parts)
 
 
+# The colour of each kind of change in an audit (scanner.audit.whatif.CHANGES).
+_CHANGE_COLOURS = {"lost": RED, "changed": YELLOW, "gained": GREEN}
+
+
 NOT_REACHED = (REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, *STARTTLS_OUTCOMES)
 
 
-def render_live(target: str, results: Sequence[LiveSimulation], *, color: bool = False) -> str:
-    """The live simulation as a table; ``color``: ok in green, FAIL in red (ANSI)."""
-    ok_text, fail_text = ("\x1b[32mok\x1b[0m", "\x1b[31mFAIL\x1b[0m") if color else ("ok", "FAIL")
+def render_live(
+    target: str, results: Sequence[LiveSimulation], *, color: bool = False, width: int | None = None
+) -> str:
+    """The live simulation as a table; ``color``: ok in green, FAIL in red (ANSI);
+    ``width``: a terminal's columns, long cells wrapped to fit (None: not wrapped)."""
+    style = Style(color=color, width=width)
+    ok_text, fail_text = style.paint("ok", GREEN), style.paint("FAIL", RED)
     reasons = {(r.outcome, r.reason) for r in results}
     if len(reasons) == 1 and not any(r.ok for r in results) and results[0].outcome in NOT_REACHED:
         # Nothing TLS was reached (refused, no route, no such name, another protocol, a
@@ -160,60 +170,67 @@ def render_live(target: str, results: Sequence[LiveSimulation], *, color: bool =
         )
     ok = sum(r.ok for r in results)
     head = f"Client simulation against {target}: {ok} of {len(results)} clients connect"
-    table = tabulate(rows, headers=("Client", "Result", "Version", "Suite", "Group", "Reason"))
+    table = style.table(rows, ("Client", "Result", "Version", "Suite", "Group", "Reason"))
     return printable_text(f"{head}\n\n{table}\n")
 
 
-def _endpoint_text(e: EndpointAudit, report: AuditReport, verbose: bool) -> str:
+def _endpoint_text(e: EndpointAudit, report: AuditReport, verbose: bool, style: Style) -> str:
     lines = [f"== {e.label}" + (f" ({e.ip})" if e.ip and e.ip != e.host else "")]
     if e.outcome != "ok":
-        lines.append(f"   not scanned successfully: {e.outcome}")
+        lines.append(style.hanging("   not scanned successfully: ", printable(e.outcome)))
     if report.policy is not None:
         if e.deviations:
-            lines.append(f"   Compliance with {report.policy.name}: {len(e.deviations)} deviation(s)")
-            lines += [f"     - {d.message}" for d in e.deviations]
+            count = style.paint(f"{len(e.deviations)} deviation(s)", YELLOW)
+            lines.append(f"   Compliance with {report.policy.name}: {count}")
+            lines += [style.hanging("     - ", d.message) for d in e.deviations]
         elif e.outcome == "ok":
-            lines.append(f"   Compliance with {report.policy.name}: compliant")
+            lines.append(f"   Compliance with {report.policy.name}: {style.paint('compliant', GREEN)}")
     if e.changes:
         counts = ", ".join(f"{len(e.by_change(c))} {c}" for c in CHANGES)
         lines.append(f"   After the change: {counts}")
         shown = [ch for ch in e.changes if verbose or ch.change in ("lost", "changed", "gained")]
         if shown:
             rows = [
-                (ch.profile_id, ch.change, _negotiated(ch.before), _negotiated(ch.after),
+                (ch.profile_id, style.paint(ch.change, _CHANGE_COLOURS.get(ch.change, "")),
+                 _negotiated(ch.before, style), _negotiated(ch.after, style),
                  ch.after.reason if not ch.after.ok else "")
                 for ch in sorted(shown, key=lambda ch: (CHANGES.index(ch.change), ch.profile_id))
             ]
-            table = tabulate(rows, headers=("Client", "Change", "Today", "After", "Why it fails after"))
+            table = style.table(rows, ("Client", "Change", "Today", "After", "Why it fails after"), indent=3)
             lines += ["   " + line for line in table.splitlines()]
     if e.client is not None:
         ch = e.client
         verdict = {
-            "lost": "would FAIL here",
-            "gained": "would connect here (the base client does not)",
-            "changed": "connects, with another version or suite",
+            "lost": style.paint("would FAIL here", RED),
+            "gained": style.paint("would connect here (the base client does not)", GREEN),
+            "changed": style.paint("connects, with another version or suite", YELLOW),
             "unchanged": "no change" if ch.after.ok else "fails here already today",
         }[ch.change]
         lines.append(f"   Client policy {ch.profile_id}: {verdict}")
-        lines.append(f"     today: {_negotiated(ch.before)}; with the policy: {_negotiated(ch.after)}")
+        lines.append(
+            style.hanging("     ", f"today: {_negotiated(ch.before, style)}; with the policy: {_negotiated(ch.after, style)}")
+        )
         if not ch.after.ok:
-            lines.append(f"     why: {ch.after.reason}")
+            lines.append(style.hanging("     why: ", ch.after.reason))
     return "\n".join(lines)
 
 
-def render_audit(report: AuditReport, *, verbose: bool = False) -> str:
+def render_audit(report: AuditReport, *, verbose: bool = False, color: bool = False, width: int | None = None) -> str:
     """The audit as text: per endpoint, compliance, then the clients lost, changed and
-    gained (every client with ``verbose``), then the client policy's verdict."""
+    gained (every client with ``verbose``), then the client policy's verdict. ``color``:
+    lost and FAIL in red, changed in yellow, gained in green (ANSI); ``width``: a
+    terminal's columns, tables and prose kept within it (None: not wrapped)."""
+    style = Style(color=color, width=width)
     head = []
     if report.policy is not None:
         desc = f": {report.policy.description}" if report.policy.description else ""
-        head.append(f"Server policy {report.policy.name} ({report.policy.source}){desc}")
+        head.append(style.hanging("", f"Server policy {report.policy.name} ({report.policy.source}){desc}"))
     if report.client_policy is not None:
         cp = report.client_policy
         desc = f": {cp.description}" if cp.description else ""
-        head.append(f"Client policy {cp.name} (base {cp.base}, {cp.source}){desc}")
+        head.append(style.hanging("", f"Client policy {cp.name} (base {cp.base}, {cp.source}){desc}"))
     head.append(f"{len(report.profile_ids)} client profiles, {len(report.endpoints)} endpoint(s)")
-    body = [_endpoint_text(e, report, verbose) for e in report.endpoints]
+    body = [_endpoint_text(e, report, verbose, style) for e in report.endpoints]
     summary = []
     if report.policy is not None:
         lost = report.lost()
@@ -223,8 +240,9 @@ def render_audit(report: AuditReport, *, verbose: bool = False) -> str:
         )
     if report.client_policy is not None:
         failing = [e.label for e in report.endpoints if e.client is not None and e.client.change == "lost"]
-        summary.append(
+        summary.append(style.hanging(
+            "",
             f"Client policy {report.client_policy.name} would fail to reach {len(failing)} "
-            f"endpoint(s) the base client reaches" + (f": {', '.join(failing)}" if failing else "")
-        )
+            f"endpoint(s) the base client reaches" + (f": {', '.join(failing)}" if failing else ""),
+        ))
     return printable_text("\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(summary) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import BinaryIO, TextIO
 
 from scanner.exits import EXIT_FINDINGS, EXIT_OK, UsageError
@@ -13,8 +14,15 @@ from scanner.options import SEVERITIES
 __all__ = ["explain_capture"]
 
 
-def explain_capture(args: argparse.Namespace, stream: BinaryIO, out: TextIO | None = None) -> int:
+def explain_capture(
+    args: argparse.Namespace,
+    stream: BinaryIO,
+    out: TextIO | None = None,
+    *,
+    severity: Callable[[str], str] | None = None,
+) -> int:
     """Explain one capture stream. Exit 0, or 1 with --fail-on and a finding at or above it.
+    ``severity``: how severities are shown in the table format (the CLI's --color style).
     Raises UsageError for an unreadable key log or an input that is not a capture."""
     from scanner.capture.analyze import analyze
     from scanner.capture.keylog import load_keylog
@@ -55,7 +63,7 @@ def explain_capture(args: argparse.Namespace, stream: BinaryIO, out: TextIO | No
         elif fmt == "summary":
             out.write(connection_summary(r) + "\n")
         else:
-            out.write(("\n" if count else "") + connection_text(r, verbose=args.verbose) + "\n")
+            out.write(("\n" if count else "") + connection_text(r, verbose=args.verbose, severity=severity) + "\n")
         count += 1
     if fmt == "json":
         totals = {"frames": stats.frames, "tcp_segments": stats.tcp_segments, "skipped": stats.skipped, "connections": count}

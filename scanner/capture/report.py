@@ -3,6 +3,7 @@
 # comes from the ConnectionReport, every meaning from its findings.
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from handshakes import registry as reg
@@ -48,8 +49,14 @@ def _certs_text(certs: tuple[CertSeen, ...]) -> str:
     return "; ".join(f"{c.subject!r} issued by {c.issuer!r} (valid {c.not_before} to {c.not_after})" for c in certs)
 
 
-def connection_text(r: ConnectionReport, *, verbose: bool = False) -> str:
-    """A block of text: the connection, what each side sent, where it stopped, findings."""
+def connection_text(
+    r: ConnectionReport, *, verbose: bool = False, severity: Callable[[str], str] | None = None
+) -> str:
+    """A block of text: the connection, what each side sent, where it stopped, findings.
+    ``severity``: how a finding's severity is shown (the caller's terminal style, e.g.
+    coloured: scanner.report.terminal.Style.severity, a layer above this one); as is by
+    default."""
+    shown = severity or str
     head = f"#{r.number}  {_ep(r.client, r.client_port)} -> {_ep(r.server, r.server_port)}  frames {r.first_frame}-{r.last_frame}"
     if r.starttls:
         head += f"  STARTTLS ({r.starttls})"
@@ -100,7 +107,7 @@ def connection_text(r: ConnectionReport, *, verbose: bool = False) -> str:
     for n in r.notes:
         out.append(f"  note: {n}")
     for f in r.findings:
-        out.append(f"  [{f.severity}] {f.id}: {f.title}")
+        out.append(f"  [{shown(f.severity)}] {f.id}: {f.title}")
         out.append(f"      evidence: {f.evidence}")
         if verbose:
             out.append(f"      cause: {f.cause}")

@@ -321,7 +321,10 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tu
             out = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="")
         else:
             out = sys.stdout
-            color = args.color == "always" or (args.color == "auto" and out.isatty() and not os.environ.get("NO_COLOR"))
+        # --color and NO_COLOR as in every command (a file gets colour only when "always").
+        from scanner.report.terminal import style_for
+
+        color = style_for(out, args.color).color
         writer = make_writer(
             args.format, out, verbose=args.verbose, color=color,
             csv_findings=getattr(args, "csv_findings", False),

@@ -103,7 +103,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
             text = render_diff_html(diff, profiles=matrix)
     else:
-        text = render_diff(diff)
+        from scanner.report.terminal import style_for
+
+        style = style_for(None if args.output else sys.stdout, args.color)
+        text = render_diff(diff, color=style.color, width=style.width)
     _write(text, args.output)
     return 0
 

@@ -1,5 +1,9 @@
 # CSV output for spreadsheets: one row per endpoint, or one row per finding. Formatting
 # only, through the csv module (open the file with newline="" as the csv docs ask).
+#
+# Rules kept: column names are stable (docs/cli.md lists them); new columns are appended,
+# never inserted, so a script that reads by position keeps working; every text that may
+# carry a server's words goes through csv_cell (printable, never read as a formula).
 from __future__ import annotations
 
 import csv
@@ -12,9 +16,13 @@ from handshakes import registry as reg
 from scanner.options import SEVERITIES
 from scanner.report.printable import csv_cell
 from scanner.report.table import days_left, highest_version, sorted_findings, version_order
-from scanner.results import EndpointResult
+from scanner.results import VULN_CHECK_TITLES, EndpointResult
 
-__all__ = ["ENDPOINT_COLUMNS", "FINDING_COLUMNS", "write_csv"]
+__all__ = ["ENDPOINT_COLUMNS", "FINDING_COLUMNS", "VULN_COLUMNS", "write_csv"]
+
+# One column per active vulnerability check, named after VulnCheck.check, then insecure
+# renegotiation (no RFC 5746 renegotiation_info, a behaviour, not an active check).
+VULN_COLUMNS = (*(f"vuln_{check}" for check in VULN_CHECK_TITLES), "vuln_insecure_renegotiation")
 
 ENDPOINT_COLUMNS = (
     "host",
@@ -32,6 +40,13 @@ ENDPOINT_COLUMNS = (
     "trusted",
     *SEVERITIES,
     "top_finding",
+    # The dialogue before TLS (issue 13): its protocol (empty: plain TLS), how it ended
+    # (StartTLSResult.outcome: ok, starttls_not_offered, ...), the server's words when it
+    # did not agree.
+    "starttls",
+    "starttls_outcome",
+    "starttls_reply",
+    *VULN_COLUMNS,
 )
 
 FINDING_COLUMNS = ("host", "port", "id", "severity", "title", "evidence")
@@ -92,4 +107,26 @@ def _endpoint_row(r: EndpointResult, now: datetime) -> list[Any]:
         trusted,
         *(severities.get(s, 0) for s in SEVERITIES),
         top[0].id if top else "",
+        *_starttls_cells(r),
+        *_vuln_cells(r),
     ]
+
+
+def _starttls_cells(r: EndpointResult) -> list[str]:
+    st = r.starttls
+    if st is None:
+        return ["", "", ""]
+    return [st.protocol, st.outcome, st.reply.strip()]
+
+
+def _vuln_cells(r: EndpointResult) -> list[str]:
+    """The verdict per VULN_COLUMNS: VulnCheck.status (vulnerable, not_vulnerable,
+    inconclusive, not_applicable), "not_tested" for a check that could not be run, and ""
+    for a check the scan did not run (the vulns family was not asked for)."""
+    verdicts: dict[str, str] = {}
+    for v in r.vulns:
+        not_run = v.status == "inconclusive" and v.evidence.startswith("not tested:")
+        verdicts[v.check] = "not_tested" if not_run else v.status
+    secure = r.behaviours.secure_renegotiation
+    insecure = "" if secure is None else ("not_vulnerable" if secure else "vulnerable")
+    return [*(verdicts.get(check, "") for check in VULN_CHECK_TITLES), insecure]

@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tabulate import tabulate
-
 from handshakes import registry as reg
 from scanner.compare import (
     ClientChange,
@@ -27,6 +25,7 @@ from scanner.compare import (
     supported_versions,
 )
 from scanner.profiles import ClientProfile
+from scanner.report.terminal import GREEN, RED, YELLOW, Style
 from scanner.simulate import Simulation
 
 __all__ = [
@@ -112,12 +111,11 @@ def summary_cells(d: EndpointDiff) -> dict[str, str]:
     }
 
 
-def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    return tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True)
-
-
-def render_diff(diff: ScanDiff) -> str:
-    """The diff as text: a summary table, then what changed at each endpoint."""
+def render_diff(diff: ScanDiff, *, color: bool = False, width: int | None = None) -> str:
+    """The diff as text: a summary table, then what changed at each endpoint. ``color``:
+    clients lost and new findings' severities in colour (ANSI); ``width``: a terminal's
+    columns, tables kept within it (None: a file or a pipe, not wrapped)."""
+    style = Style(color=color, width=width)
     head = [f"Before: {diff.before_source or '-'}", f"After:  {diff.after_source or '-'}"]
     counts = status_counts(diff)
     head.append(
@@ -129,15 +127,19 @@ def render_diff(diff: ScanDiff) -> str:
     rows = [diff_summary_row(d) for d in diff.endpoints]
     parts = ["\n".join(head)]
     if rows:
-        parts.append(_table(rows, DIFF_SUMMARY_HEADERS))
+        parts.append(style.table(rows, DIFF_SUMMARY_HEADERS))
     for d in diff.endpoints:
         if d.status != "changed":
             continue
-        parts.append(_endpoint_text(d))
+        parts.append(_endpoint_text(d, style))
     return "\n\n".join(parts) + "\n"
 
 
-def _endpoint_text(d: EndpointDiff) -> str:
+# The colour of a client's change (client_changes).
+_STATE_COLOURS = {"lost": RED, "gained": GREEN, "changed": YELLOW}
+
+
+def _endpoint_text(d: EndpointDiff, style: Style) -> str:
     title = change_title(d)
     lines = [title, "-" * len(title)]
     if d.outcome:
@@ -157,15 +159,16 @@ def _endpoint_text(d: EndpointDiff) -> str:
     if not d.certificate and certificate_facts(d.after or {}):
         lines.append("Certificate: unchanged")
     for f in d.findings_new:
-        lines.append(f"New finding [{f.severity}] {f.id}: {f.title}")
+        lines.append(style.hanging(f"New finding [{style.severity(f.severity)}] ", f"{f.id}: {f.title}"))
     for f in d.findings_resolved:
-        lines.append(f"Resolved finding [{f.severity}] {f.id}: {f.title}")
+        lines.append(style.hanging(f"Resolved finding [{f.severity}] ", f"{f.id}: {f.title}"))
     rows = [
-        (c.state, c.name, _sim_text(c.before), _sim_text(c.after)) for c in client_changes(d)
+        (style.paint(c.state, _STATE_COLOURS.get(c.state, "")), c.name, _sim_text(c.before), _sim_text(c.after))
+        for c in client_changes(d)
     ]
     if rows:
         lines.append("")
-        lines.append(_table(rows, ("Client", "Profile", "Before", "After")))
+        lines.append(style.table(rows, ("Client", "Profile", "Before", "After")))
     return "\n".join(lines)
 
 

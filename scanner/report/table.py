@@ -13,11 +13,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tabulate import tabulate
-
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
 from scanner.report.printable import counted, printable, printable_text
+from scanner.report.terminal import GREEN, RED, RESET, SEVERITY_COLOURS, fit_table
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
@@ -51,14 +50,9 @@ _WEAKNESS_ORDER = ("null", "anonymous", "export", "rc4", "des", "3des", "md5")
 _TABLE_FORMAT = "simple"
 _SLOWEST = 5
 
-_ANSI_RESET = "\x1b[0m"
-_SEVERITY_COLOURS = {
-    "critical": "\x1b[1;31m",  # bold red
-    "high": "\x1b[31m",  # red
-    "medium": "\x1b[33m",  # yellow
-    "low": "\x1b[36m",  # cyan
-    "info": "\x1b[2m",  # dim
-}
+# The colours are scanner.report.terminal's, shared by every command.
+_ANSI_RESET = RESET
+_SEVERITY_COLOURS = SEVERITY_COLOURS
 
 # Compression methods (IANA TLS Compression Method Identifiers; RFC 3749, RFC 3943).
 _COMPRESSION_NAMES = {0: "null", 1: "DEFLATE", 64: "LZS"}
@@ -105,34 +99,8 @@ _WIDTH: contextvars.ContextVar[int | None] = contextvars.ContextVar("table_width
 
 
 def _fit(rows: list[list[Any]], headers: Sequence[str] | None, tablefmt: str, indent: int = 2) -> str:
-    """tabulate, kept within the terminal width (when there is one) by wrapping the widest
-    columns inside their cells."""
-    kw: dict[str, Any] = {"tablefmt": tablefmt, "disable_numparse": True}
-    if headers is not None:
-        kw["headers"] = list(headers)
-    text = tabulate(rows, **kw)
-    width = _WIDTH.get()
-    if width is None or not rows or max(len(line) for line in text.splitlines()) + indent <= width:
-        return text
-    columns = max(len(r) for r in rows)
-    natural = [
-        max([len(str(h)) for h in ([headers[i]] if headers and i < len(headers) else [])]
-            + [max((len(part) for part in str(r[i]).split("\n")), default=0) for r in rows if i < len(r)])
-        for i in range(columns)
-    ]
-    caps = list(natural)
-    for _ in range(8):  # bounded: each pass narrows the widest columns by what overflows
-        overflow = max(len(line) for line in text.splitlines()) + indent - width
-        if overflow <= 0:
-            break
-        for _ in range(overflow):
-            widest = max(range(columns), key=lambda i: caps[i])
-            if caps[widest] <= 12:
-                break
-            caps[widest] -= 1
-        capped = [c if c < n else None for c, n in zip(caps, natural, strict=True)]
-        text = tabulate(rows, maxcolwidths=capped, **kw)
-    return text
+    """tabulate, kept within the terminal width of this render (when there is one)."""
+    return fit_table(rows, headers, width=_WIDTH.get(), tablefmt=tablefmt, indent=indent)
 
 
 def _cells(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
@@ -281,7 +249,7 @@ def _protocol_evidence(p: ProtocolResult) -> str:
 
 # Colours by strength, as testssl.sh users read them: current versions green, deprecated
 # ones red when offered (RFC 8996 deprecates TLS 1.0 and 1.1; RFC 7568 SSL 3.0).
-_GREEN, _RED = "\x1b[32m", "\x1b[31m"
+_GREEN, _RED = GREEN, RED
 _CURRENT_VERSIONS = (0x0304, 0x0303)
 
 

@@ -852,7 +852,9 @@ def test_empty_results() -> None:
         ["host", "port", "ip", "sni", "outcome", "highest_protocol", "protocols", "suites"]
         + ["weak_suites", "cert_subject", "cert_not_after", "cert_days_left", "trusted"]
         + list(results.SEVERITIES)
-        + ["top_finding"]
+        + ["top_finding", "starttls", "starttls_outcome", "starttls_reply"]
+        + [f"vuln_{check}" for check in results.VULN_CHECK_TITLES]
+        + ["vuln_insecure_renegotiation"]
     ]
     out = io.StringIO()
     write_json([], out)

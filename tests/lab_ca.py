@@ -1,6 +1,7 @@
 # The lab CA the revocation tests share (tests/scanner/test_revocation.py,
-# tests/hostile/test_revocation_in_scan.py), built by scanner.lab.certs.Pki, not by hand;
-# the fixture `lab_ca` (tests/conftest.py) makes one a session.
+# tests/hostile/test_revocation_in_scan.py): the root of the session's lab_pki
+# (scanner.lab.certs.Pki) and leaves it signs directly, issued by Pki, not by hand.
+# The fixture `lab_ca` (tests/conftest.py) makes one a session.
 from __future__ import annotations
 
 from itertools import count
@@ -12,7 +13,7 @@ from scanner.lab.certs import KeyType, Pki
 
 
 class LabCa:
-    """A lab root CA (scanner.lab.certs.Pki, ECDSA P-256) and the leaves it signs
+    """A lab root CA (scanner.lab.certs.Pki) and the leaves it signs
     directly: what the revocation tests need. ``cert``/``key``/``der``: the CA (for an
     OcspResponder, as the issuer a check is given); ``pem_path``: its PEM file (--ca-file)."""
 
@@ -28,7 +29,7 @@ class LabCa:
         """A new leaf for ``host`` (its SAN and CN) signed by the CA, with an OCSP URL
         (AIA, RFC 5280 section 4.2.2.1) and a CRL distribution point when given."""
         issued = self.pki.issue(
-            f"leaf-{next(self._names)}", sans=(host,), key=KeyType.ECDSA_P256, issuer="root",
+            f"revocation-leaf-{next(self._names)}", sans=(host,), key=KeyType.ECDSA_P256, issuer="root",
             ocsp_url=ocsp_url, crl_url=crl_url,
         )
         return issued.cert

@@ -5,6 +5,8 @@
 # and its leaves are the shared lab_ca fixture (tests/conftest.py).
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 from cryptography.hazmat.primitives import serialization
 
@@ -20,18 +22,24 @@ TARGET = Target(host="hostile.test", ip="127.0.0.1", port=443)
 PROBES = frozenset({"protocols", "certificates", "revocation"})
 
 
-def _leaf(lab_ca: LabCa, *, ocsp_url: str | None = None, crl_url: str | None = None) -> bytes:
-    cert = lab_ca.leaf("hostile.test", ocsp_url=ocsp_url, crl_url=crl_url)
-    return cert.public_bytes(serialization.Encoding.DER)
+def _endpoint(nursery: trio.Nursery, lab_ca: LabCa, *, ocsp_url: str | None = None, crl_url: str | None = None) -> Endpoint:
+    """A TLS 1.2 server that sends only its leaf (for hostile.test, signed by the lab CA,
+    with these revocation URLs)."""
+    leaf = lab_ca.leaf("hostile.test", ocsp_url=ocsp_url, crl_url=crl_url).public_bytes(serialization.Encoding.DER)
+    return Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
+
+
+def _options(lab_ca: LabCa, **kw: Any) -> ScanOptions:
+    """The revocation probes, trusting the lab CA's root (--ca-file) and nothing else."""
+    return ScanOptions(probes=PROBES, ca_file=lab_ca.pem_path, use_system_store=False, **kw)
 
 
 async def test_ocsp_is_asked_with_the_root_of_the_ca_file(nursery, lab_ca: LabCa) -> None:
     """The server sends only its leaf: OCSP needs the issuer's hashes (RFC 6960 section
     4.1.1), taken from the root of --ca-file that signed the leaf."""
     with OcspResponder(lab_ca.cert, lab_ca.key) as responder:
-        leaf = _leaf(lab_ca, ocsp_url=responder.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(probes=PROBES, ca_file=lab_ca.pem_path, use_system_store=False)
+        endpoint = _endpoint(nursery, lab_ca, ocsp_url=responder.url)
+        options = _options(lab_ca)
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
         revocation = result.certificates[0].revocation
         assert revocation is not None
@@ -47,9 +55,8 @@ async def test_ocsp_is_asked_with_the_root_of_the_ca_file(nursery, lab_ca: LabCa
 
 async def test_crl_too_large_is_a_finding_and_uses_the_issuer(nursery, lab_ca: LabCa) -> None:
     with HttpServer("endless", cap=4 * MAX_CRL_BODY) as crl:
-        leaf = _leaf(lab_ca, crl_url=crl.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(probes=PROBES, ca_file=lab_ca.pem_path, use_system_store=False)
+        endpoint = _endpoint(nursery, lab_ca, crl_url=crl.url)
+        options = _options(lab_ca)
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
     revocation = result.certificates[0].revocation
     assert revocation is not None
@@ -69,12 +76,8 @@ async def test_deadline_during_revocation_makes_the_result_partial(nursery, auto
     """docs/cli.md, --endpoint-timeout: revocation lookups included; what was found is
     kept, the result is ok and partial, and the URL being asked is named."""
     with HttpServer("blackhole") as crl:
-        leaf = _leaf(lab_ca, crl_url=crl.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(
-            probes=PROBES, ca_file=lab_ca.pem_path, use_system_store=False,
-            deadlines=Deadlines(endpoint=5, read=5),
-        )
+        endpoint = _endpoint(nursery, lab_ca, crl_url=crl.url)
+        options = _options(lab_ca, deadlines=Deadlines(endpoint=5, read=5))
         t0 = trio.current_time()
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
         assert trio.current_time() - t0 == 5
@@ -93,12 +96,8 @@ async def test_revocation_timeout_names_what_was_tried(nursery, autojump_clock, 
     """The revocation check's own limit (2 x the read deadline) passes first: unreachable,
     with the URL asked and its method."""
     with HttpServer("blackhole") as crl:
-        leaf = _leaf(lab_ca, crl_url=crl.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(
-            probes=PROBES, ca_file=lab_ca.pem_path, use_system_store=False,
-            deadlines=Deadlines(endpoint=60, read=2),
-        )
+        endpoint = _endpoint(nursery, lab_ca, crl_url=crl.url)
+        options = _options(lab_ca, deadlines=Deadlines(endpoint=60, read=2))
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
     assert not result.partial
     revocation = result.certificates[0].revocation

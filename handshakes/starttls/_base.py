@@ -435,6 +435,7 @@ class LineDialogue(Dialogue):
     # -- the shared script ----------------------------------------------------------------
 
     def refusal(self, what: str, reply: Reply) -> Stop:
+        """Stop for a ``reply`` that says no; its detail is ``what`` and the reply."""
         kind = THROTTLED if reply.code in self.BUSY or throttle_words(reply.status) else REFUSED
         return Stop(kind, f"{what} {printable(reply.status)}", reply.raw)
 

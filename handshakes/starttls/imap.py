@@ -48,7 +48,6 @@ class IMAP(LineDialogue):
             self.facts["plaintext_auth"] = tuple(dict.fromkeys(("LOGIN", *(c[5:] for c in caps if c.upper().startswith("AUTH=")))))
 
 
-
 def _tagged(name: str, ends: tuple[bytes, ...] = ()) -> Generator[Step, bytes, Reply]:
     """The untagged lines, then the tagged line answering ``name`` (or one of ``ends``)."""
     return (yield from until((TAGS[name] + b" ", *ends), MAX_UNTAGGED, f"no tagged answer to {name} in {MAX_UNTAGGED} lines"))

@@ -447,13 +447,7 @@ def _judge_ocsp(
         return _Verdict(status="good", detail="good" + suffix)
     if status == ocsp.OCSPCertStatus.REVOKED:
         reason = single.revocation_reason.value if single.revocation_reason else None
-        at = single.revocation_time_utc
-        return _Verdict(
-            status="revoked",
-            detail=f"revoked at {at}" + (f", {reason}" if reason else "") + suffix,
-            revoked_at=at,
-            reason=reason,
-        )
+        return _revoked(single.revocation_time_utc, reason, suffix)
     return _Verdict(status="unknown", detail="the responder does not know this certificate")
 
 
@@ -578,7 +572,12 @@ def _judge_crl(
     if entry is None:
         return _Verdict(status="good", detail=f"not listed ({len(crl)} entries)" + suffix)
     reason = _crl_reason(entry.extensions if _has_extensions(entry) else ())
-    at = entry.revocation_date_utc
+    return _revoked(entry.revocation_date_utc, reason, suffix)
+
+
+def _revoked(at: datetime.datetime | None, reason: str | None, suffix: str) -> _Verdict:
+    """The verdict "revoked" (an OCSP response's or a CRL entry's): when, and why if said
+    (RFC 5280 section 5.3.1 reason codes)."""
     return _Verdict(
         status="revoked",
         detail=f"revoked at {at}" + (f", {reason}" if reason else "") + suffix,

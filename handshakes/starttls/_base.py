@@ -10,10 +10,15 @@
 # needs: Send(bytes), ReadLine(), ReadExact(n) or ReadUntil(markers), and is sent back the
 # bytes read. The script raises Stop(kind, detail, words) for a reply that is not the
 # expected one and simply returns when the server said "go ahead".
+#
+# The text protocols (SMTP, LMTP, FTP, NNTP, IMAP, POP3, ManageSieve) share one script,
+# LineDialogue's: greeting, capability list, request, go-ahead. Each of their modules gives
+# its differences as data (reply codes or status words, command names) and says how its
+# replies read and what its capability list means.
 from __future__ import annotations
 
 import enum
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -299,3 +304,177 @@ def dot_block(max_lines: int = 500) -> Generator[Step, bytes, tuple[list[bytes],
             return lines, raw
         lines.append(body[1:] if body.startswith(b"..") else body)
     raise RemoteProtocolError(f"a block of more than {max_lines} lines", data=raw[:64])
+
+
+MAX_HEAD = 16  # bytes of a binary message's head, its length included
+
+
+def framed(length: Callable[[bytes], int | None], head: int) -> Generator[Step, bytes, bytes]:
+    """One message of a binary protocol whose head gives its length (LDAP's BER, MySQL's
+    packet, RDP's TPKT): ``head`` bytes first, then one more at a time while
+    ``length(data)`` is None (a length field of variable size), then the rest up to
+    ``length(data)``, the whole message's size in bytes. Returns the message. ``length``
+    raises RemoteProtocolError for a head it rejects."""
+    data = yield ReadExact(head)
+    for _ in range(MAX_HEAD):
+        total = length(data)
+        if total is not None:
+            if total > len(data):
+                data += yield ReadExact(total - len(data))
+            return data
+        data += yield ReadExact(1)
+    raise RemoteProtocolError(f"a message head longer than {MAX_HEAD} bytes", data=data)
+
+
+# -- the text protocols: greeting, capability list, request, go-ahead ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One reply of a text protocol. ``code``: its three-digit code (-1 where the protocol
+    has none); ``status``: what says yes or no (the whole reply of the SMTP family, the
+    status or tagged line of the others); ``lines``: what it lists (capabilities), as
+    sent; ``raw``: every byte of it, exact."""
+
+    code: int
+    status: bytes
+    lines: tuple[bytes, ...]
+    raw: bytes
+
+
+# What a reply must be or begin with: reply codes (the SMTP family) or status words
+# (b"+OK", b"* OK"), compared without regard to case.
+Verdict = tuple[int | bytes, ...]
+
+
+def said(reply: Reply, verdict: Verdict) -> bool:
+    """Whether ``reply`` has one of the codes, or begins with one of the words, of ``verdict``."""
+    up = reply.status.upper()
+    return any(reply.code == v if isinstance(v, int) else up.startswith(v) for v in verdict)
+
+
+def one_line() -> Generator[Step, bytes, Reply]:
+    """A reply of one status line (POP3 RFC 1939 section 3, IMAP's greeting)."""
+    line = yield ReadLine()
+    return Reply(code=-1, status=line, lines=(), raw=line)
+
+
+def until(ends: tuple[bytes, ...], most: int, missing: str) -> Generator[Step, bytes, Reply]:
+    """Lines up to the first that begins with one of ``ends`` (its status; the lines
+    before it are the reply's ``lines``), at most ``most`` of them: past that, Stop
+    REFUSED with the detail ``missing`` (IMAP's tagged answer, ManageSieve's OK)."""
+    raw = b""
+    lines: list[bytes] = []
+    for _ in range(most):
+        line = yield ReadLine()
+        raw += line
+        if line.upper().startswith(ends):
+            return Reply(code=-1, status=line, lines=tuple(lines), raw=raw)
+        lines.append(line)
+    raise Stop(REFUSED, missing, raw)
+
+
+def numeric() -> Generator[Step, bytes, Reply]:
+    """A reply of the SMTP family (numeric_reply): its code, its texts as ``lines``."""
+    code, texts, raw = yield from numeric_reply()
+    return Reply(code=code, status=raw, lines=tuple(texts), raw=raw)
+
+
+@dataclass(slots=True)
+class LineDialogue(Dialogue):
+    """A text protocol's way to TLS in four steps, the differences as data:
+
+    1. the greeting (``read_greeting``) must be one of GREETING_OK;
+    2. CAPA (when the protocol has one) asks for the capability list (``read_list``,
+       ``capabilities``); a list without REQUEST ends NOT_OFFERED;
+    3. REQUEST (with INJECT pipelined when ``inject`` is set);
+    4. its answer (``read_reply``) must be one of GO_AHEAD; one of UNKNOWN, when no list
+       named REQUEST, ends NOT_OFFERED.
+
+    A refusal is THROTTLED when its code is one of BUSY or its words say so
+    (throttle_words), REFUSED otherwise."""
+
+    GREETING_OK: ClassVar[Verdict] = ()
+    BUSY: ClassVar[tuple[int, ...]] = ()  # reply codes meaning "not now": load, too many connections
+    CAPA: ClassVar[str] = ""  # the command asking for the capability list; "": none asked
+    LIST_FOLLOWS: ClassVar[Verdict] = ()  # CAPA's answers that a "."-ended list follows
+    REQUEST: ClassVar[str] = "STARTTLS"  # the request to start TLS, and its capability
+    GO_AHEAD: ClassVar[Verdict] = ()
+    UNKNOWN: ClassVar[Verdict] = ()  # answers to a command the server does not know
+
+    # -- how this protocol's replies read (overridden where they differ) ------------------
+
+    def read_reply(self) -> Generator[Step, bytes, Reply]:
+        return (yield from numeric())
+
+    def read_greeting(self) -> Generator[Step, bytes, Reply]:
+        return (yield from self.read_reply())
+
+    def read_list(self) -> Generator[Step, bytes, Reply]:
+        """CAPA's answer, with the "."-ended list (RFC 1939 section 3, RFC 3977 section
+        3.1.1) that follows one of LIST_FOLLOWS."""
+        reply = yield from self.read_reply()
+        if not said(reply, self.LIST_FOLLOWS):
+            return reply
+        lines, block = yield from dot_block()
+        return Reply(code=reply.code, status=reply.status, lines=tuple(lines), raw=reply.raw + block)
+
+    def line(self, name: str) -> bytes:
+        """The command ``name`` as sent."""
+        return name.encode() + b"\r\n"
+
+    def capabilities(self, reply: Reply) -> list[str] | None:
+        """The capability list ``reply`` holds (None: it holds none). Called with the
+        greeting when there is no CAPA, else with CAPA's answer."""
+        return [text(x) for x in reply.lines] if said(reply, self.LIST_FOLLOWS) else None
+
+    def note(self, caps: list[str]) -> None:
+        """Record in ``facts`` what the list says beyond itself (plaintext_auth,
+        server_version)."""
+
+    # -- the shared script ----------------------------------------------------------------
+
+    def refusal(self, what: str, reply: Reply) -> Stop:
+        """Stop for a ``reply`` that says no; its detail is ``what`` and the reply."""
+        kind = THROTTLED if reply.code in self.BUSY or throttle_words(reply.status) else REFUSED
+        return Stop(kind, f"{what} {printable(reply.status)}", reply.raw)
+
+    def script(self) -> Script:
+        greeting = yield from self.read_greeting()
+        self.facts["banner"] = text(greeting.status.rstrip(b"\r\n"))
+        listing = greeting
+        caps = None if self.CAPA else self._listed(greeting)  # ManageSieve's greeting lists them
+        if not said(greeting, self.GREETING_OK):
+            raise self.refusal("greeting:", greeting)
+        if self.CAPA:
+            self.waiting_for = f"the answer to {self.CAPA}"
+            yield Send(self.line(self.CAPA))
+            listing = yield from self.read_list()
+            caps = self._listed(listing)
+        if caps is not None and not any(_name(c).upper() == self.REQUEST for c in caps):
+            names = ", ".join(_name(c) for c in caps if c.strip()) or "nothing"
+            raise Stop(NOT_OFFERED, f"{self.REQUEST} not offered ({self.CAPA or 'the greeting'} lists: {names})", listing.raw)
+        self.waiting_for = f"the answer to {self.REQUEST}"
+        yield Send(self.command(self.line(self.REQUEST)))
+        answer = yield from self.read_reply()
+        if said(answer, self.GO_AHEAD):
+            return
+        if not caps and said(answer, self.UNKNOWN):
+            detail = f"{self.REQUEST} not offered: {printable(answer.status)}"
+            if self.CAPA:  # the evidence: no list, or one without REQUEST
+                detail += f" (and {self.CAPA} answered {printable(listing.status)})"
+            raise Stop(NOT_OFFERED, detail, listing.raw + answer.raw if self.CAPA else answer.raw)
+        raise self.refusal(f"{self.REQUEST} answered", answer)
+
+    def _listed(self, reply: Reply) -> list[str] | None:
+        caps = self.capabilities(reply)
+        if caps is not None:
+            self.facts["capabilities"] = tuple(caps)
+            self.note(caps)
+        return caps
+
+
+def _name(capability: str) -> str:
+    """A capability's name: its first word, unquoted (ManageSieve quotes them)."""
+    words = capability.split()
+    return words[0].strip('"') if words else ""

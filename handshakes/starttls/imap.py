@@ -3,68 +3,51 @@
 # Greeting "* OK" (or "* PREAUTH"; "* BYE" is a refusal, RFC 3501 section 7.1.5), then
 # CAPABILITY (section 6.1.1) and STARTTLS, answered by a tagged OK. A server that does not
 # list LOGINDISABLED accepts LOGIN in plaintext (RFC 3501 section 6.2.3): recorded as
-# plaintext authentication offered, with the AUTH= mechanisms listed.
+# plaintext authentication offered, with the AUTH= mechanisms listed. The steps are
+# LineDialogue's (_base); what is IMAP's own is the tags.
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from handshakes.starttls._base import (
-    NOT_OFFERED,
-    REFUSED,
-    THROTTLED,
-    Dialogue,
-    ReadLine,
-    Script,
-    Send,
-    Stop,
-    printable,
-    text,
-    throttle_words,
-)
+from handshakes.starttls._base import LineDialogue, Reply, Step, one_line, text, until
+
+# Each command's tag (RFC 3501 section 2.2.1); its answer is the line with that tag.
+TAGS = {"CAPABILITY": b"A1", "STARTTLS": b"A2"}
+MAX_UNTAGGED = 100
 
 
 @dataclass(slots=True)
-class IMAP(Dialogue):
+class IMAP(LineDialogue):
     PROTOCOL: ClassVar[str] = "imap"
     RFC: ClassVar[str] = "RFC 3501"
     INJECT: ClassVar[bytes] = b"A3 NOOP\r\n"
+    GREETING_OK = (b"* OK", b"* PREAUTH")
+    CAPA = "CAPABILITY"
+    GO_AHEAD = (TAGS["STARTTLS"] + b" OK",)
 
-    def script(self) -> Script:
-        greeting = yield ReadLine()
-        self.facts["banner"] = text(greeting.rstrip(b"\r\n"))
-        up = greeting.upper()
-        if not up.startswith((b"* OK", b"* PREAUTH")):
-            kind = THROTTLED if throttle_words(greeting) else REFUSED
-            raise Stop(kind, f"greeting: {printable(greeting)}", greeting)
-        self.waiting_for = "the answer to CAPABILITY"
-        yield Send(b"A1 CAPABILITY\r\n")
-        caps: list[str] = []
-        raw = b""
-        for _ in range(100):
-            line = yield ReadLine()
-            raw += line
-            if line.upper().startswith(b"* CAPABILITY "):
-                caps += text(line[13:].strip()).split()
-            elif line.startswith(b"A1 "):
-                break
-        else:
-            raise Stop(REFUSED, "no tagged answer to CAPABILITY in 100 lines", raw)
-        self.facts["capabilities"] = tuple(caps)
-        upper = [c.upper() for c in caps]
-        if "LOGINDISABLED" not in upper:
+    def line(self, name: str) -> bytes:
+        return TAGS[name] + b" " + name.encode() + b"\r\n"
+
+    def read_greeting(self) -> Generator[Step, bytes, Reply]:
+        return (yield from one_line())
+
+    def read_list(self) -> Generator[Step, bytes, Reply]:
+        return (yield from _tagged(self.CAPA))
+
+    def read_reply(self) -> Generator[Step, bytes, Reply]:
+        # A "* BYE" ends it too: the server closes (RFC 3501 section 7.1.5).
+        return (yield from _tagged(self.REQUEST, ends=(b"* BYE",)))
+
+    def capabilities(self, reply: Reply) -> list[str] | None:
+        return [c for x in reply.lines if x.upper().startswith(b"* CAPABILITY ") for c in text(x[13:].strip()).split()]
+
+    def note(self, caps: list[str]) -> None:
+        if "LOGINDISABLED" not in (c.upper() for c in caps):
             self.facts["plaintext_auth"] = tuple(dict.fromkeys(("LOGIN", *(c[5:] for c in caps if c.upper().startswith("AUTH=")))))
-        if "STARTTLS" not in upper:
-            raise Stop(NOT_OFFERED, f"STARTTLS not offered (CAPABILITY lists: {' '.join(caps) or 'nothing'})", raw)
-        self.waiting_for = "the answer to STARTTLS"
-        yield Send(self.command(b"A2 STARTTLS\r\n"))
-        for _ in range(100):
-            line = yield ReadLine()
-            if line.startswith(b"A2 "):
-                if line[3:5].upper() == b"OK":
-                    return
-                kind = THROTTLED if throttle_words(line) else REFUSED
-                raise Stop(kind, f"STARTTLS answered {printable(line)}", line)
-            if line.upper().startswith(b"* BYE"):
-                raise Stop(THROTTLED if throttle_words(line) else REFUSED, f"STARTTLS answered {printable(line)}", line)
-        raise Stop(REFUSED, "no tagged answer to STARTTLS in 100 lines")
+
+
+def _tagged(name: str, ends: tuple[bytes, ...] = ()) -> Generator[Step, bytes, Reply]:
+    """The untagged lines, then the tagged line answering ``name`` (or one of ``ends``)."""
+    return (yield from until((TAGS[name] + b" ", *ends), MAX_UNTAGGED, f"no tagged answer to {name} in {MAX_UNTAGGED} lines"))

@@ -19,10 +19,10 @@ from handshakes.starttls._base import (
     REFUSED,
     THROTTLED,
     Dialogue,
-    ReadExact,
     Script,
     Send,
     Stop,
+    framed,
     printable,
     text,
 )
@@ -77,22 +77,8 @@ class LDAP(Dialogue):
     def script(self) -> Script:
         yield Send(start_tls_request())
         self.waiting_for = "the answer to the StartTLS extended operation"
-        head = yield ReadExact(2)
-        if head[0] != 0x30:
-            raise RemoteProtocolError("LDAP: the answer is not an LDAPMessage", data=head)
-        extra = b""
-        if head[1] >= 0x80:
-            n = head[1] & 0x7F
-            if n == 0 or n > 4:
-                raise RemoteProtocolError("LDAP: bad message length", data=head)
-            extra = yield ReadExact(n)
-            length = int.from_bytes(extra, "big")
-        else:
-            length = head[1]
-        if length > MAX_MESSAGE:
-            raise RemoteProtocolError(f"LDAP: a message of {length} bytes", data=head + extra)
-        body = yield ReadExact(length)
-        message = head + extra + body
+        message = yield from framed(message_length, head=2)
+        _, body, _ = _read_tlv(message, 0)
         _, msgid, at = _read_tlv(body, 0)
         op_tag, op, _ = _read_tlv(body, at)
         if op_tag != 0x78:  # [APPLICATION 24] ExtendedResponse

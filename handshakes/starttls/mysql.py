@@ -20,10 +20,10 @@ from handshakes.starttls._base import (
     REFUSED,
     THROTTLED,
     Dialogue,
-    ReadExact,
     Script,
     Send,
     Stop,
+    framed,
     printable,
     text,
 )
@@ -42,15 +42,18 @@ def ssl_request(charset: int = 33) -> bytes:
     return len(payload).to_bytes(3, "little") + b"\x01" + payload
 
 
+def _packet_length(head: bytes) -> int:
+    return 4 + int.from_bytes(head[:3], "little")  # a 3-byte little-endian length, a sequence id
+
+
 @dataclass(slots=True)
 class MySQL(Dialogue):
     PROTOCOL: ClassVar[str] = "mysql"
     RFC: ClassVar[str] = "MySQL protocol HandshakeV10 / SSLRequest"
 
     def script(self) -> Script:
-        head = yield ReadExact(4)
-        length = int.from_bytes(head[:3], "little")
-        payload = yield ReadExact(length)
+        packet = yield from framed(_packet_length, head=4)
+        payload = packet[4:]
         if payload[:1] == b"\xff":
             code = int.from_bytes(payload[1:3], "little") if len(payload) >= 3 else -1
             message = payload[3:]
@@ -59,7 +62,7 @@ class MySQL(Dialogue):
             detail = f"error {code}: {printable(message)}"
             self.facts["banner"] = text(message)
             kind = THROTTLED if code in THROTTLING_ERRORS else REFUSED
-            raise Stop(kind, f"greeting replaced by {detail}", head + payload)
+            raise Stop(kind, f"greeting replaced by {detail}", packet)
         if payload[:1] != b"\x0a":
             raise RemoteProtocolError("MySQL: the greeting is not protocol version 10", data=payload)
         end = payload.find(b"\x00", 1)
@@ -77,5 +80,5 @@ class MySQL(Dialogue):
         self.facts["capabilities"] = (f"0x{caps:08x}",)
         if not caps & CLIENT_SSL:
             self.facts["plaintext_auth"] = ("plaintext session",)
-            raise Stop(NOT_OFFERED, f"the greeting of {version} has no CLIENT_SSL capability", head + payload)
+            raise Stop(NOT_OFFERED, f"the greeting of {version} has no CLIENT_SSL capability", packet)
         yield Send(ssl_request())

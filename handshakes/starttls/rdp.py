@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from handshakes.errors import RemoteProtocolError
-from handshakes.starttls._base import NOT_OFFERED, REFUSED, Dialogue, ReadExact, Script, Send, Stop
+from handshakes.starttls._base import NOT_OFFERED, REFUSED, Dialogue, Script, Send, Stop, framed
 
 PROTOCOL_SSL = 1
 PROTOCOLS = {0: "standard RDP security", 1: "TLS", 2: "CredSSP", 4: "RDSTLS", 8: "CredSSP early user auth"}
@@ -29,6 +29,16 @@ def connection_request(protocols: int = PROTOCOL_SSL) -> bytes:
     return struct.pack("!BBH", 3, 0, 4 + len(x224)) + x224  # TPKT version 3
 
 
+def _tpkt_length(head: bytes) -> int:
+    """The length of the TPKT (RFC 1006 section 6) that ``head`` begins, head included."""
+    if head[0] != 3:
+        raise RemoteProtocolError("RDP: not a TPKT", data=head)
+    length: int = struct.unpack("!H", head[2:4])[0]
+    if length < 11:
+        raise RemoteProtocolError("RDP: a TPKT too short for a Connection Confirm", data=head)
+    return length
+
+
 @dataclass(slots=True)
 class RDP(Dialogue):
     PROTOCOL: ClassVar[str] = "rdp"
@@ -37,14 +47,8 @@ class RDP(Dialogue):
     def script(self) -> Script:
         yield Send(connection_request())
         self.waiting_for = "the X.224 Connection Confirm"
-        head = yield ReadExact(4)
-        if head[0] != 3:
-            raise RemoteProtocolError("RDP: not a TPKT", data=head)
-        length = struct.unpack("!H", head[2:4])[0]
-        if length < 11:
-            raise RemoteProtocolError("RDP: a TPKT too short for a Connection Confirm", data=head)
-        body = yield ReadExact(length - 4)
-        words = head + body
+        words = yield from framed(_tpkt_length, head=4)
+        body = words[4:]
         if len(body) < 7 or body[1] & 0xF0 != 0xD0:
             raise Stop(REFUSED, "the answer is not an X.224 Connection Confirm", words)
         neg = body[7:]

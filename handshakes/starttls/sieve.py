@@ -2,52 +2,38 @@
 #
 # The server speaks first with its capabilities, one quoted pair per line ("STARTTLS",
 # "SASL" "PLAIN LOGIN", "IMPLEMENTATION" "..."), ended by OK; STARTTLS is answered OK
-# (NO/BYE refuse, RFC 5804 section 1.3).
+# (NO/BYE refuse, RFC 5804 section 1.3). The steps are LineDialogue's (_base); what is
+# ManageSieve's own is the capability list in place of a greeting.
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from handshakes.starttls._base import (
-    NOT_OFFERED,
-    REFUSED,
-    THROTTLED,
-    Dialogue,
-    ReadLine,
-    Script,
-    Send,
-    Stop,
-    printable,
-    text,
-    throttle_words,
-)
+from handshakes.starttls._base import LineDialogue, Reply, Step, one_line, text, until
 
-
-def _ends(line: bytes) -> bool:
-    return line[:2].upper() == b"OK" or line[:2].upper() == b"NO" or line[:3].upper() == b"BYE"
+MAX_CAPABILITIES = 200
+ENDS = (b"OK", b"NO", b"BYE")  # RFC 5804 section 1.3: a response ends with one of these
 
 
 @dataclass(slots=True)
-class Sieve(Dialogue):
+class Sieve(LineDialogue):
     PROTOCOL: ClassVar[str] = "sieve"
     RFC: ClassVar[str] = "RFC 5804"
     INJECT: ClassVar[bytes] = b"NOOP\r\n"
+    GREETING_OK = (b"OK",)
+    GO_AHEAD = (b"OK",)
 
-    def script(self) -> Script:
-        caps: list[str] = []
-        raw = b""
-        last = b""
-        for _ in range(200):
-            line = yield ReadLine()
-            raw += line
-            if _ends(line):
-                last = line
-                break
-            caps.append(text(line.rstrip(b"\r\n")))
-        else:
-            raise Stop(REFUSED, "no OK after 200 capability lines", raw)
-        self.facts["banner"] = text(last.rstrip(b"\r\n"))
-        self.facts["capabilities"] = tuple(caps)
+    def read_greeting(self) -> Generator[Step, bytes, Reply]:
+        return (yield from until(ENDS, MAX_CAPABILITIES, f"no OK after {MAX_CAPABILITIES} capability lines"))
+
+    def read_reply(self) -> Generator[Step, bytes, Reply]:
+        return (yield from one_line())
+
+    def capabilities(self, reply: Reply) -> list[str] | None:
+        return [text(x.rstrip(b"\r\n")) for x in reply.lines]
+
+    def note(self, caps: list[str]) -> None:
         for c in caps:
             if c.upper().startswith('"IMPLEMENTATION"'):
                 self.facts["server_version"] = c.split(" ", 1)[1].strip('"') if " " in c else ""
@@ -55,15 +41,3 @@ class Sieve(Dialogue):
                 mechs = c.split(" ", 1)[1].strip('"').split()
                 if mechs:
                     self.facts["plaintext_auth"] = tuple(mechs)
-        if not last.upper().startswith(b"OK"):
-            kind = THROTTLED if throttle_words(last) else REFUSED
-            raise Stop(kind, f"greeting: {printable(last)}", raw)
-        if not any(c.upper() == '"STARTTLS"' for c in caps):
-            raise Stop(NOT_OFFERED, f"STARTTLS not offered (capabilities: {', '.join(caps) or 'none'})", raw)
-        self.waiting_for = "the answer to STARTTLS"
-        yield Send(self.command(b"STARTTLS\r\n"))
-        line = yield ReadLine()
-        if line[:2].upper() == b"OK":
-            return
-        kind = THROTTLED if throttle_words(line) else REFUSED
-        raise Stop(kind, f"STARTTLS answered {printable(line)}", line)

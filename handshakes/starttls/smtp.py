@@ -4,74 +4,48 @@
 # 250 capability list (RFC 5321 section 4.1.1.1), STARTTLS answered 220 "ready to start
 # TLS"; 454 is "TLS not available due to temporary reason" (RFC 3207 section 4). AUTH
 # advertised before TLS is recorded as plaintext authentication offered (RFC 4954 section 4
-# lets a server hide it until TLS).
+# lets a server hide it until TLS). The steps are LineDialogue's (_base).
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from handshakes.starttls._base import (
-    NOT_OFFERED,
-    REFUSED,
-    THROTTLED,
-    Dialogue,
-    Script,
-    Send,
-    Stop,
-    numeric_reply,
-    printable,
-    text,
-    throttle_words,
-)
+from handshakes.starttls._base import LineDialogue, Reply, text
 
 CLIENT_NAME = "tlscompat.invalid"
 
 
-def _fail_greeting(code: int, raw: bytes, what: str) -> Stop:
-    # RFC 5321 section 3.8: 421 is the server shutting the channel (load, too many
-    # connections); other codes are a refusal.
-    kind = THROTTLED if code == 421 or throttle_words(raw) else REFUSED
-    return Stop(kind, f"{what}: {printable(raw)}", raw)
-
-
 @dataclass(slots=True)
-class SMTP(Dialogue):
+class SMTP(LineDialogue):
     PROTOCOL: ClassVar[str] = "smtp"
     RFC: ClassVar[str] = "RFC 3207"
     INJECT: ClassVar[bytes] = b"NOOP\r\n"
-    HELLO: ClassVar[bytes] = b"EHLO"
+    GREETING_OK = (220,)
+    # RFC 5321 section 3.8: 421 is the server shutting the channel (load, too many
+    # connections); other codes are a refusal.
+    BUSY = (421,)
+    CAPA = "EHLO"
+    GO_AHEAD = (220,)
     client_name: str = CLIENT_NAME
+    waiting_for: str = "the greeting"
 
-    def script(self) -> Script:
-        self.waiting_for = "the greeting"
-        code, _, raw = yield from numeric_reply()
-        self.facts["banner"] = text(raw.rstrip(b"\r\n"))
-        if code != 220:
-            raise _fail_greeting(code, raw, "greeting")
-        self.waiting_for = f"the answer to {self.HELLO.decode()}"
-        yield Send(self.HELLO + b" " + self.client_name.encode() + b"\r\n")
-        code, lines, raw = yield from numeric_reply()
-        if code != 250:
-            raise _fail_greeting(code, raw, self.HELLO.decode())
-        caps = tuple(text(x) for x in lines[1:])
-        self.facts["capabilities"] = caps
+    def line(self, name: str) -> bytes:
+        # RFC 5321 section 4.1.1.1: EHLO names the client.
+        return (f"{name} {self.client_name}" if name == self.CAPA else name).encode() + b"\r\n"
+
+    def capabilities(self, reply: Reply) -> list[str] | None:
+        if reply.code != 250:
+            raise self.refusal(f"{self.CAPA}:", reply)
+        return [text(x) for x in reply.lines[1:]]  # the first line greets, the rest list
+
+    def note(self, caps: list[str]) -> None:
         auth = [c for c in caps if c.upper().startswith(("AUTH ", "AUTH="))]
         if auth:
             self.facts["plaintext_auth"] = tuple(m for a in auth for m in a[5:].split())
-        if not any(c.upper() == "STARTTLS" for c in caps):
-            listed = ", ".join(c.split(" ")[0] for c in caps) or "nothing"
-            raise Stop(NOT_OFFERED, f"STARTTLS not offered ({self.HELLO.decode()} lists: {listed})", raw)
-        self.waiting_for = "the answer to STARTTLS"
-        yield Send(self.command(b"STARTTLS\r\n"))
-        code, _, raw = yield from numeric_reply()
-        if code == 220:
-            return
-        kind = THROTTLED if code == 421 or throttle_words(raw) else REFUSED
-        raise Stop(kind, f"STARTTLS answered {printable(raw)}", raw)
 
 
 @dataclass(slots=True)
 class LMTP(SMTP):
     PROTOCOL: ClassVar[str] = "lmtp"
     RFC: ClassVar[str] = "RFC 2033"
-    HELLO: ClassVar[bytes] = b"LHLO"
+    CAPA = "LHLO"

@@ -53,16 +53,42 @@ def _alert(description: int) -> bytes:
     return _record(_ALERT, bytes((2, description)))
 
 
+def _certificate(cert: IssuedCert) -> bytes:
+    """The Certificate handshake message (RFC 5246 section 7.4.2) of ``cert`` and its chain:
+    each DER with a 3-byte length, the list with another."""
+    listed = b"".join(_vec(c.public_bytes(serialization.Encoding.DER), 3) for c in (cert.cert, *cert.chain))
+    return _handshake(11, _vec(listed, 3))
+
+
+def _read_hello(conn: RawConnection) -> _Hello | None:
+    """The client's ClientHello, or None when the connection is done with: the first
+    record is not a ClientHello (closed), or the hello does not parse (decode_error, 50)."""
+    first = conn.read_hello()
+    if len(first) < 9 or first[0] != _HANDSHAKE or first[5] != 1:
+        conn.finish()
+        return None
+    try:
+        return _Hello(first[5 : 5 + int.from_bytes(first[3:5], "big")])
+    except (IndexError, struct.error):
+        conn.send(_alert(50))
+        conn.finish()
+        return None
+
+
 def _vec(data: bytes, size: int) -> bytes:
     return len(data).to_bytes(size, "big") + data
 
 
 class _Hello:
-    """What the server needs of a ClientHello (RFC 5246 section 7.4.1.2)."""
+    """What the server needs of a ClientHello (RFC 5246 section 7.4.1.2), given the
+    handshake message (type, 3-byte length, body): ``message`` as sent (for the transcript
+    hash), ``random``, the version, session ID, suites and extensions."""
 
-    def __init__(self, body: bytes) -> None:
-        i = 0
+    def __init__(self, message: bytes) -> None:
+        self.message = message
+        body = message[4:]
         self.version = int.from_bytes(body[0:2], "big")
+        self.random = body[2:34]
         i = 34
         sid_len = body[i]
         self.session_id = body[i + 1 : i + 1 + sid_len]
@@ -118,20 +144,11 @@ def legacy_rsa_server(
         if robot_oracle == "weak":
             return not _pkcs1_conforming(block)
         return False
-    chain = b"".join(
-        _vec(c.public_bytes(serialization.Encoding.DER), 3) for c in (cert.cert, *cert.chain)
-    )
+    certificate = _certificate(cert)
 
     def run(conn: RawConnection) -> None:
-        first = conn.read_hello()
-        if len(first) < 9 or first[0] != _HANDSHAKE or first[5] != 1:
-            conn.finish()
-            return
-        try:
-            hello = _Hello(first[9:])
-        except (IndexError, struct.error):
-            conn.send(_alert(50))
-            conn.finish()
+        hello = _read_hello(conn)
+        if hello is None:
             return
         if not hello.offers_tls12:
             conn.send(_alert(70))  # protocol_version (RFC 5246 appendix E.1)
@@ -156,7 +173,7 @@ def legacy_rsa_server(
             struct.pack(">H", TLS12) + os.urandom(32) + _vec(os.urandom(32), 1)
             + struct.pack(">HB", SUITE, 0) + _vec(exts, 2)
         )
-        messages = _handshake(2, body) + _handshake(11, _vec(chain, 3)) + _handshake(14, b"")
+        messages = _handshake(2, body) + certificate + _handshake(14, b"")
         return _record(_HANDSHAKE, messages)
 
     def _after_flight(conn: RawConnection, hello: _Hello) -> None:
@@ -276,23 +293,14 @@ def ticket_server(
     if not isinstance(cert.key, rsa.RSAPrivateKey):
         raise ValueError("ticket_server needs an RSA certificate")
     key = cert.key
-    chain = b"".join(
-        _vec(c.public_bytes(serialization.Encoding.DER), 3) for c in (cert.cert, *cert.chain)
-    )
+    certificate = _certificate(cert)
 
     def run(conn: RawConnection) -> None:
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding, x25519
 
-        first = conn.read_hello()
-        if len(first) < 9 or first[0] != _HANDSHAKE or first[5] != 1:
-            conn.finish()
-            return
-        try:
-            hello = _Hello(first[9:])
-        except (IndexError, struct.error):
-            conn.send(_alert(50))
-            conn.finish()
+        hello = _read_hello(conn)
+        if hello is None:
             return
         groups = hello.extensions.get(_EXT_GROUPS, b"")
         offered = {int.from_bytes(groups[j : j + 2], "big") for j in range(2, len(groups), 2)}
@@ -304,8 +312,8 @@ def ticket_server(
             conn.send(_alert(40))
             conn.finish()
             return
-        client_hello = first[5 : 5 + int.from_bytes(first[3:5], "big")]
-        client_random = first[11:43]
+        client_hello = hello.message
+        client_random = hello.random
         exts = b""
         if _EXT_RENEGO in hello.extensions or 0x00FF in hello.suites:
             exts += struct.pack(">HH", _EXT_RENEGO, 1) + b"\x00"
@@ -333,7 +341,7 @@ def ticket_server(
             padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256(),
         )
         ske = params + struct.pack(">H", 0x0804) + _vec(signature, 2)
-        flight = [_handshake(2, body), _handshake(11, _vec(chain, 3)), _handshake(12, ske), _handshake(14, b"")]
+        flight = [_handshake(2, body), certificate, _handshake(12, ske), _handshake(14, b"")]
         conn.send(_record(_HANDSHAKE, b"".join(flight)))
         transcript = [client_hello, *flight]
         records = _Records(conn)

@@ -14,7 +14,7 @@ import functools
 import json
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -553,16 +553,16 @@ def _fresh_key_shares(body: bytes, pool: KeySharePool | None) -> bytes:
     return len(shares).to_bytes(2, "big") + shares
 
 
-def live_hello_size(profile: ClientProfile, server_name: str | None) -> int:
-    """Bytes of the ClientHello handshake message (4-byte header included, RFC 7685's
-    measure) that spec_for_profile sends to ``server_name`` (None: no SNI), by the same
-    rules: the SNI rewritten, PSK / early_data / cookie dropped, the ticket sent empty, key
-    shares of the same sizes, padding resized to keep the captured extensions' length."""
-    if profile.sslv2_hello:
-        return 0
-    captured = sum(4 + len(body) for _, body in profile.extensions)
-    size = 0
-    padding: int | None = None  # the captured padding's body length
+def _sent_extensions(
+    profile: ClientProfile, server_name: str | None, key_share: Callable[[bytes], bytes]
+) -> list[tuple[int, bytes]]:
+    """The extensions a replay of ``profile``'s hello sends, in the captured order: PSK,
+    early_data and cookie dropped (_DROPPED), the server_name rewritten for
+    ``server_name`` (or left out: None, or a client that sends none), the key_share body
+    given to ``key_share``, a session ticket sent empty, and padding (RFC 7685) resized so
+    the extensions keep their captured length, when they can."""
+    out: list[tuple[int, bytes]] = []
+    padding_at: int | None = None
     for ext_type, body in profile.extensions:
         if ext_type in _DROPPED:
             continue
@@ -570,13 +570,30 @@ def live_hello_size(profile: ClientProfile, server_name: str | None) -> int:
             if server_name is None or not profile.sends_sni:
                 continue
             body = _sni_body(server_name)
+        elif ext_type == c.EXT_KEY_SHARE:
+            body = key_share(body)
         elif ext_type == c.EXT_SESSION_TICKET:
             body = b""
         elif ext_type == c.EXT_PADDING:
-            padding = len(body)
-        size += 4 + len(body)
-    if padding is not None:  # resized so the extensions keep their captured length, if it can
-        size = max(size - padding, captured)
+            padding_at = len(out)
+        out.append((ext_type, body))
+    if padding_at is not None:
+        captured = sum(4 + len(body) for _, body in profile.extensions)
+        size = sum(4 + len(body) for _, body in out)
+        missing = len(out[padding_at][1]) + captured - size
+        out[padding_at] = (c.EXT_PADDING, bytes(max(0, missing)))
+    return out
+
+
+def live_hello_size(profile: ClientProfile, server_name: str | None) -> int:
+    """Bytes of the ClientHello handshake message (4-byte header included, RFC 7685's
+    measure) that spec_for_profile sends to ``server_name`` (None: no SNI), by the same
+    rules: the SNI rewritten, PSK / early_data / cookie dropped, the ticket sent empty, key
+    shares of the same sizes, padding resized to keep the captured extensions' length."""
+    if profile.sslv2_hello:
+        return 0
+    # Key shares of the captured sizes: the size without making keys.
+    size = sum(4 + len(body) for _, body in _sent_extensions(profile, server_name, lambda body: body))
     # The encoder sends an extensions vector, even empty, above SSL 3.0 (handshakes/client_hello.py).
     ext = 2 + size if size or profile.legacy_version > c.SSL3 else 0
     return (
@@ -605,27 +622,7 @@ def spec_for_profile(
             cipher_suites=profile.cipher_suites,
             session_id=os.urandom(profile.session_id_length),
         )
-    out: list[tuple[int, bytes]] = []
-    padding_at: int | None = None
-    captured_size = sum(4 + len(body) for _, body in profile.extensions)
-    for ext_type, body in profile.extensions:
-        if ext_type in _DROPPED:
-            continue
-        if ext_type == c.EXT_SERVER_NAME:
-            if server_name is None or not profile.sends_sni:
-                continue
-            body = _sni_body(server_name)
-        elif ext_type == c.EXT_KEY_SHARE:
-            body = _fresh_key_shares(body, key_shares)
-        elif ext_type == c.EXT_SESSION_TICKET:
-            body = b""
-        elif ext_type == c.EXT_PADDING:
-            padding_at = len(out)
-        out.append((ext_type, body))
-    if padding_at is not None:
-        size = sum(4 + len(body) for _, body in out)
-        missing = len(out[padding_at][1]) + captured_size - size
-        out[padding_at] = (c.EXT_PADDING, bytes(max(0, missing)))
+    out = _sent_extensions(profile, server_name, lambda body: _fresh_key_shares(body, key_shares))
     return ClientHelloSpec(
         legacy_version=profile.legacy_version,
         record_version=profile.record_version,

@@ -2,19 +2,13 @@
 # flowing through as hex, and the generated data being exactly what the generator writes.
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from handshakes import registry as r
 from handshakes.constants import SSL2, SSL3, TLS10, TLS11, TLS12, TLS13
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-GENERATOR = REPO_ROOT / "tools" / "gen_registry.py"
-GENERATED = REPO_ROOT / "handshakes" / "_registry_data.py"
-REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+from tests.generated import assert_regenerates
 
 UP_TO_TLS12 = frozenset({SSL3, TLS10, TLS11, TLS12})
 TLS1_UP = frozenset({TLS10, TLS11, TLS12})
@@ -340,17 +334,4 @@ def test_grease() -> None:
 
 
 def test_generated_data_is_reproducible(tmp_path: Path) -> None:
-    if not (REFERENCE / "cipher-mapping.txt").exists():
-        pytest.skip(f"reference files not found in {REFERENCE}")
-    out = tmp_path / "_registry_data.py"
-    for attempt in range(2):
-        done = subprocess.run(
-            [sys.executable, str(GENERATOR), "--reference", str(REFERENCE), "--output", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        assert out.read_bytes() == GENERATED.read_bytes(), (
-            f"run {attempt + 1}: handshakes/_registry_data.py is stale: run `make registry`"
-        )
+    assert_regenerates("tools/gen_registry.py", "handshakes/_registry_data.py", "cipher-mapping.txt", "make registry", tmp_path)

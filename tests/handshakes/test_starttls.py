@@ -249,3 +249,54 @@ def test_an_xmpp_stream_header_is_recognised_as_xmpp() -> None:
 
     assert identify_protocol(b"<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams'") == "xmpp"
     assert identify_protocol(b"<?xml version='1.0'?><html>") == "html"
+
+
+# The text dialogues share one script (_base.LineDialogue): the same words for the same
+# verdict, whatever the protocol.
+NOT_OFFERED_DETAILS = {
+    # name: (dialogue, server replies, detail, words)
+    "smtp": ("smtp", CASES["smtp-not-offered"][1], "STARTTLS not offered (EHLO lists: PIPELINING)", b"250-mx\r\n250 PIPELINING\r\n"),
+    "imap": ("imap", CASES["imap-not-offered"][1], "STARTTLS not offered (CAPABILITY lists: IMAP4rev1)", b"* CAPABILITY IMAP4rev1\r\nA1 OK done\r\n"),
+    "sieve": ("sieve", [b'"IMPLEMENTATION" "x"\r\n"SASL" "PLAIN"\r\nOK\r\n'], "STARTTLS not offered (the greeting lists: IMPLEMENTATION, SASL)", b'"IMPLEMENTATION" "x"\r\n"SASL" "PLAIN"\r\nOK\r\n'),
+    "ftp": ("ftp", CASES["ftp-not-offered"][1], "AUTH TLS not offered: 500 AUTH not understood", b"500 AUTH not understood\r\n"),
+    "pop3": ("pop3", CASES["pop3-no-capa"][1], "STLS not offered: -ERR unknown command (and CAPA answered -ERR unknown command)", b"-ERR unknown command\r\n" * 2),
+    "nntp": ("nntp", [b"200 news\r\n", b"500 unknown\r\n", b"502 no\r\n"], "STARTTLS not offered: 502 no (and CAPABILITIES answered 500 unknown)", b"500 unknown\r\n502 no\r\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_OFFERED_DETAILS))
+def test_not_offered_says_what_the_server_listed_or_answered(case: str) -> None:
+    name, replies, detail, words = NOT_OFFERED_DETAILS[case]
+    [failed], _ = _run(name, replies)
+    assert isinstance(failed, Failed)
+    assert (failed.kind, failed.detail, failed.words) == (NOT_OFFERED, detail, words)
+
+
+@pytest.mark.parametrize(
+    ("name", "replies", "kind", "detail"),
+    [
+        ("smtp", [b"421 4.7.0 try again later\r\n"], THROTTLED, "greeting: 421 4.7.0 try again later"),
+        ("smtp", [b"220 mx\r\n", b"550 go away\r\n"], REFUSED, "EHLO: 550 go away"),
+        ("nntp", [b"200 news\r\n", b"101 caps\r\nSTARTTLS\r\n.\r\n", b"400 busy\r\n"], THROTTLED, "STARTTLS answered 400 busy"),
+        ("imap", [b"* OK hi\r\n", b"* CAPABILITY STARTTLS\r\nA1 OK\r\n", b"* BYE too many connections\r\n"], THROTTLED, "STARTTLS answered * BYE too many connections"),
+        ("imap", [b"* OK hi\r\n", b"* CAPABILITY STARTTLS\r\nA1 OK\r\n", b"A2 NO not now\r\n"], REFUSED, "STARTTLS answered A2 NO not now"),
+        ("sieve", [b'"STARTTLS"\r\nNO "too many connections"\r\n'], THROTTLED, 'greeting: NO "too many connections"'),
+        ("pop3", [b"+OK hi\r\n", b"+OK\r\nSTLS\r\n.\r\n", b"-ERR no\r\n"], REFUSED, "STLS answered -ERR no"),
+    ],
+)
+def test_a_refusal_is_throttled_by_its_code_or_words(name: str, replies: list[bytes], kind: str, detail: str) -> None:
+    [failed], _ = _run(name, replies)
+    assert isinstance(failed, Failed)
+    assert (failed.kind, failed.detail) == (kind, detail)
+
+
+def test_a_long_form_ber_length_is_read_byte_by_byte() -> None:
+    # X.690 section 8.1.3.5: a diagnosticMessage of 200 bytes makes the message length long form.
+    result = bytes((0x0A, 1, 52)) + b"\x04\x00" + b"\x04\x81\xc8" + b"x" * 200
+    op = b"\x78\x81" + bytes((len(result),)) + result
+    body = b"\x02\x01\x01" + op
+    long_form = b"\x30\x81" + bytes((len(body),)) + body
+    [failed], _ = _run("ldap", [long_form], bytewise=True)
+    assert isinstance(failed, Failed)
+    assert failed.kind == THROTTLED and failed.words == long_form
+    assert "resultCode 52 unavailable" in failed.detail

@@ -1,17 +1,14 @@
 # Revocation inside a scan (scanner.facts): the issuer comes from the validated path (the
 # root of --ca-file when the server sends only its leaf), a body over the cap is the finding
 # cert.revocation_unreadable, and a deadline reached during the lookups makes the result
-# partial and still says which URLs were asked. CRL and OCSP servers on 127.0.0.1.
+# partial and still says which URLs were asked. CRL and OCSP servers on 127.0.0.1; the CA
+# and its leaves are the shared lab_ca fixture (tests/conftest.py).
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
+from typing import Any
 
 import trio
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from cryptography.hazmat.primitives import serialization
 
 from scanner.api import scan_endpoint
 from scanner.diagnose import diagnose
@@ -19,64 +16,30 @@ from scanner.lab.hostile import Endpoint, HttpServer, tls12_server
 from scanner.lab.ocsp import OcspResponder
 from scanner.options import Deadlines, ScanOptions, Target
 from scanner.revocation import MAX_CRL_BODY
+from tests.lab_ca import LabCa
 
 TARGET = Target(host="hostile.test", ip="127.0.0.1", port=443)
 PROBES = frozenset({"protocols", "certificates", "revocation"})
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-DAY = dt.timedelta(days=1)
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+def _endpoint(nursery: trio.Nursery, lab_ca: LabCa, *, ocsp_url: str | None = None, crl_url: str | None = None) -> Endpoint:
+    """A TLS 1.2 server that sends only its leaf (for hostile.test, signed by the lab CA,
+    with these revocation URLs)."""
+    leaf = lab_ca.leaf("hostile.test", ocsp_url=ocsp_url, crl_url=crl_url).public_bytes(serialization.Encoding.DER)
+    return Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
 
 
-CA_KEY = ec.generate_private_key(ec.SECP256R1())
-CA = (
-    x509.CertificateBuilder()
-    .subject_name(_name("Path CA"))
-    .issuer_name(_name("Path CA"))
-    .public_key(CA_KEY.public_key())
-    .serial_number(1)
-    .not_valid_before(NOW - DAY)
-    .not_valid_after(NOW + 365 * DAY)
-    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-    .sign(CA_KEY, hashes.SHA256())
-)
+def _options(lab_ca: LabCa, **kw: Any) -> ScanOptions:
+    """The revocation probes, trusting the lab CA's root (--ca-file) and nothing else."""
+    return ScanOptions(probes=PROBES, ca_file=lab_ca.pem_path, use_system_store=False, **kw)
 
 
-def _leaf(*, ocsp_url: str | None = None, crl_url: str | None = None) -> bytes:
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name("hostile.test"))
-        .issuer_name(CA.subject)
-        .public_key(ec.generate_private_key(ec.SECP256R1()).public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - DAY)
-        .not_valid_after(NOW + 30 * DAY)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hostile.test")]), critical=False)
-    )
-    if ocsp_url:
-        access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))
-        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
-    if crl_url:
-        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
-        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
-    return builder.sign(CA_KEY, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-
-
-def _ca_file(tmp_path: Path) -> str:
-    path = tmp_path / "ca.pem"
-    path.write_bytes(CA.public_bytes(serialization.Encoding.PEM))
-    return str(path)
-
-
-async def test_ocsp_is_asked_with_the_root_of_the_ca_file(nursery, tmp_path: Path) -> None:
+async def test_ocsp_is_asked_with_the_root_of_the_ca_file(nursery, lab_ca: LabCa) -> None:
     """The server sends only its leaf: OCSP needs the issuer's hashes (RFC 6960 section
     4.1.1), taken from the root of --ca-file that signed the leaf."""
-    with OcspResponder(CA, CA_KEY) as responder:
-        leaf = _leaf(ocsp_url=responder.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False)
+    with OcspResponder(lab_ca.cert, lab_ca.key) as responder:
+        endpoint = _endpoint(nursery, lab_ca, ocsp_url=responder.url)
+        options = _options(lab_ca)
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
         revocation = result.certificates[0].revocation
         assert revocation is not None
@@ -90,11 +53,10 @@ async def test_ocsp_is_asked_with_the_root_of_the_ca_file(nursery, tmp_path: Pat
         assert "OCSP not asked" in revocation.detail
 
 
-async def test_crl_too_large_is_a_finding_and_uses_the_issuer(nursery, tmp_path: Path) -> None:
+async def test_crl_too_large_is_a_finding_and_uses_the_issuer(nursery, lab_ca: LabCa) -> None:
     with HttpServer("endless", cap=4 * MAX_CRL_BODY) as crl:
-        leaf = _leaf(crl_url=crl.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False)
+        endpoint = _endpoint(nursery, lab_ca, crl_url=crl.url)
+        options = _options(lab_ca)
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
     revocation = result.certificates[0].revocation
     assert revocation is not None
@@ -110,16 +72,12 @@ async def test_crl_too_large_is_a_finding_and_uses_the_issuer(nursery, tmp_path:
     assert "cert.revocation_unreachable" not in found
 
 
-async def test_deadline_during_revocation_makes_the_result_partial(nursery, autojump_clock, tmp_path: Path) -> None:
+async def test_deadline_during_revocation_makes_the_result_partial(nursery, autojump_clock, lab_ca: LabCa) -> None:
     """docs/cli.md, --endpoint-timeout: revocation lookups included; what was found is
     kept, the result is ok and partial, and the URL being asked is named."""
     with HttpServer("blackhole") as crl:
-        leaf = _leaf(crl_url=crl.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(
-            probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False,
-            deadlines=Deadlines(endpoint=5, read=5),
-        )
+        endpoint = _endpoint(nursery, lab_ca, crl_url=crl.url)
+        options = _options(lab_ca, deadlines=Deadlines(endpoint=5, read=5))
         t0 = trio.current_time()
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
         assert trio.current_time() - t0 == 5
@@ -134,16 +92,12 @@ async def test_deadline_during_revocation_makes_the_result_partial(nursery, auto
     assert "revocation check finished" in found["scan.partial"].evidence
 
 
-async def test_revocation_timeout_names_what_was_tried(nursery, autojump_clock, tmp_path: Path) -> None:
+async def test_revocation_timeout_names_what_was_tried(nursery, autojump_clock, lab_ca: LabCa) -> None:
     """The revocation check's own limit (2 x the read deadline) passes first: unreachable,
     with the URL asked and its method."""
     with HttpServer("blackhole") as crl:
-        leaf = _leaf(crl_url=crl.url)
-        endpoint = Endpoint(nursery, tls12_server(chain=lambda conn: (leaf,)))
-        options = ScanOptions(
-            probes=PROBES, ca_file=_ca_file(tmp_path), use_system_store=False,
-            deadlines=Deadlines(endpoint=60, read=2),
-        )
+        endpoint = _endpoint(nursery, lab_ca, crl_url=crl.url)
+        options = _options(lab_ca, deadlines=Deadlines(endpoint=60, read=2))
         result = await scan_endpoint(TARGET, options, open_stream=endpoint)
     assert not result.partial
     revocation = result.certificates[0].revocation

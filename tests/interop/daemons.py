@@ -106,12 +106,33 @@ class Daemon:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _popen(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
-    out = open(log, "ab")  # noqa: SIM115 - handed to the child
+def _started(daemon: Daemon, log: Path, seconds: float = 15.0) -> Daemon:
+    """``daemon`` once each of its ports listens; stopped (its directory removed) and the
+    error raised, with the end of ``log``, when one does not within ``seconds``."""
     try:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        for p in daemon.ports.values():
+            wait_port(p, seconds, log=log)
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
+def _start(
+    name: str, d: Path, ports: dict[str, int], cmd: list[str], *, output: str = "stdout.log",
+    log: str | None = None, seconds: float = 15.0, pidfile: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Daemon:
+    """Run ``cmd`` in the foreground, its output to ``d/output``, and wait for its
+    ``ports`` (_started; ``log``, in ``d``, is the file quoted if they do not open:
+    ``output`` unless the daemon logs elsewhere)."""
+    out = open(d / output, "ab")  # noqa: SIM115 - handed to the child
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     finally:
         out.close()
+    daemon = Daemon(name=name, directory=d, ports=ports, proc=proc, pidfile=pidfile)
+    return _started(daemon, d / (log or output), seconds)
 
 
 # -- postfix ---------------------------------------------------------------------------------
@@ -183,15 +204,10 @@ alias_database =
         stop_cmd=["postfix", "-c", str(d / "etc"), "stop"],
     )
     r = subprocess.run(["postfix", "-c", str(d / "etc"), "start"], capture_output=True, timeout=60, check=False)
-    try:
-        if r.returncode:
-            raise RuntimeError(f"postfix start failed: {r.stderr.decode(errors='replace')}")
-        for p in ports.values():
-            wait_port(p, log=d / "maillog")
-    except BaseException:
+    if r.returncode:
         daemon.stop()
-        raise
-    return daemon
+        raise RuntimeError(f"postfix start failed: {r.stderr.decode(errors='replace')}")
+    return _started(daemon, d / "maillog")
 
 
 # -- dovecot ---------------------------------------------------------------------------------
@@ -256,15 +272,7 @@ service lmtp {{
 }}
 """
     )
-    proc = _popen(["dovecot", "-F", "-c", str(d / "dovecot.conf")], d / "stdout.log")
-    daemon = Daemon(name="dovecot", directory=d, ports=ports, proc=proc)
-    try:
-        for p in ports.values():
-            wait_port(p, log=d / "dovecot.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
+    return _start("dovecot", d, ports, ["dovecot", "-F", "-c", str(d / "dovecot.conf")], log="dovecot.log")
 
 
 # -- slapd -----------------------------------------------------------------------------------
@@ -296,20 +304,13 @@ rootdn "cn=admin,dc=test,dc=invalid"
 directory {d}/db
 """
     )
-    proc = _popen(
+    ports = {"ldap": port, **({"ldaps": ldaps} if ldaps else {})}
+    return _start(
+        "slapd", d, ports,
         ["slapd", "-h", f"ldap://127.0.0.1:{port}/" + (f" ldaps://127.0.0.1:{ldaps}/" if ldaps else ""),
          "-f", str(d / "slapd.conf"), "-u", "openldap", "-d", "0"],
-        d / "slapd.log",
+        output="slapd.log",
     )
-    ports = {"ldap": port, **({"ldaps": ldaps} if ldaps else {})}
-    daemon = Daemon(name="slapd", directory=d, ports=ports, proc=proc)
-    try:
-        for p in ports.values():
-            wait_port(p, log=d / "slapd.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
 
 
 # -- postgresql ------------------------------------------------------------------------------
@@ -339,17 +340,11 @@ def start_postgres(cert: IssuedCert, *, ssl: bool = True) -> Daemon:
     with open(data / "postgresql.conf", "a") as fp:
         fp.write(f"ssl = {'on' if ssl else 'off'}\nssl_cert_file = '{crt}'\nssl_key_file = '{key}'\n")
     port = free_port()
-    proc = _popen(
+    return _start(
+        "postgres", d, {"postgres": port},
         ["su", "postgres", "-s", "/bin/sh", "-c", f"exec {postgres} -D {data} -p {port} -k {d} -h 127.0.0.1"],
-        d / "postgres.log",
+        output="postgres.log", pidfile=data / "postmaster.pid",
     )
-    daemon = Daemon(name="postgres", directory=d, ports={"postgres": port}, proc=proc, pidfile=data / "postmaster.pid")
-    try:
-        wait_port(port, log=d / "postgres.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
 
 
 # -- mariadb ---------------------------------------------------------------------------------
@@ -369,19 +364,13 @@ def start_mariadb(cert: IssuedCert, *, max_connections: int = 100) -> Daemon:
         shutil.rmtree(d, ignore_errors=True)
         raise RuntimeError(f"mariadb-install-db failed: {r.stdout.decode(errors='replace')[-1000:]}")
     port = free_port()
-    proc = _popen(
+    return _start(
+        "mariadb", d, {"mysql": port},
         ["mariadbd", "--no-defaults", f"--datadir={d}/data", f"--socket={d}/sock", f"--port={port}",
          "--bind-address=127.0.0.1", "--user=mysql", f"--ssl-cert={crt}", f"--ssl-key={key}",
          f"--pid-file={d}/mariadb.pid", f"--log-error={d}/error.log", f"--max-connections={max_connections}"],
-        d / "stdout.log",
+        log="error.log", seconds=60,
     )
-    daemon = Daemon(name="mariadb", directory=d, ports={"mysql": port}, proc=proc)
-    try:
-        wait_port(port, seconds=60, log=d / "error.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
 
 
 # -- prosody ---------------------------------------------------------------------------------
@@ -413,15 +402,7 @@ VirtualHost "localhost"
 """
     )
     chown(conf, "prosody")
-    proc = _popen(["prosody", "--config", str(conf), "-F"], d / "stdout.log")
-    daemon = Daemon(name="prosody", directory=d, ports=ports, proc=proc)
-    try:
-        for p in ports.values():
-            wait_port(p, log=d / "prosody.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
+    return _start("prosody", d, ports, ["prosody", "--config", str(conf), "-F"], log="prosody.log")
 
 
 # -- vsftpd ----------------------------------------------------------------------------------
@@ -450,14 +431,7 @@ vsftpd_log_file={d}/vsftpd.log
 seccomp_sandbox=NO
 """
     )
-    proc = _popen(["vsftpd", str(d / "vsftpd.conf")], d / "stdout.log")
-    daemon = Daemon(name="vsftpd", directory=d, ports={"ftp": port}, proc=proc)
-    try:
-        wait_port(port, log=d / "stdout.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
+    return _start("vsftpd", d, {"ftp": port}, ["vsftpd", str(d / "vsftpd.conf")])
 
 
 # -- inn2 (nnrpd) ----------------------------------------------------------------------------
@@ -506,21 +480,7 @@ def start_nnrpd(cert: IssuedCert) -> Daemon:
         capture_output=True, timeout=60, check=False, env=env,
     )
     port = free_port()
-    out = open(d / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
-    try:
-        proc = subprocess.Popen(
-            ["/usr/lib/news/bin/nnrpd", "-D", "-f", "-b", "127.0.0.1", "-p", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )
-    finally:
-        out.close()
-    daemon = Daemon(name="nnrpd", directory=d, ports={"nntp": port}, proc=proc)
-    try:
-        wait_port(port, log=d / "stdout.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
+    return _start("nnrpd", d, {"nntp": port}, ["/usr/lib/news/bin/nnrpd", "-D", "-f", "-b", "127.0.0.1", "-p", str(port)], env=env)
 
 
 # -- xrdp ------------------------------------------------------------------------------------
@@ -533,30 +493,20 @@ def start_xrdp(cert: IssuedCert) -> Daemon:
     d = instance_dir("xrdp")
     crt, key = copy_cert(cert, d)
     port = free_port()
-    out = []
-    for line in Path("/etc/xrdp/xrdp.ini").read_text().splitlines():
-        if line.startswith("port=3389"):
-            line = f"port=tcp://127.0.0.1:{port}"
-        elif line.startswith("security_layer="):
-            line = "security_layer=tls"
-        elif line.startswith("certificate="):
-            line = f"certificate={crt}"
-        elif line.startswith("key_file="):
-            line = f"key_file={key}"
-        elif line.startswith("ssl_protocols="):
-            line = "ssl_protocols=TLSv1.2, TLSv1.3"
-        elif line.startswith("LogFile="):
-            line = f"LogFile={d}/xrdp.log"
-        out.append(line)
+    replaced = {  # Debian's xrdp.ini lines that begin so -> ours
+        "port=3389": f"port=tcp://127.0.0.1:{port}",
+        "security_layer=": "security_layer=tls",
+        "certificate=": f"certificate={crt}",
+        "key_file=": f"key_file={key}",
+        "ssl_protocols=": "ssl_protocols=TLSv1.2, TLSv1.3",
+        "LogFile=": f"LogFile={d}/xrdp.log",
+    }
+    out = [
+        next((new for old, new in replaced.items() if line.startswith(old)), line)
+        for line in Path("/etc/xrdp/xrdp.ini").read_text().splitlines()
+    ]
     (d / "xrdp.ini").write_text("\n".join(out) + "\n")
-    proc = _popen(["xrdp", "--nodaemon", "--config", str(d / "xrdp.ini")], d / "stdout.log")
-    daemon = Daemon(name="xrdp", directory=d, ports={"rdp": port}, proc=proc)
-    try:
-        wait_port(port, log=d / "xrdp.log")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
+    return _start("xrdp", d, {"rdp": port}, ["xrdp", "--nodaemon", "--config", str(d / "xrdp.ini")], log="xrdp.log")
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -199,8 +199,8 @@ def test_tls12_keylog_decrypts_finished_and_alerts(tmp_path: Path, openssl_serve
     assert r.stage in ("complete", "application_data") and not r.findings
 
 
-def _reset_server() -> tuple[socket.socket, threading.Thread]:
-    """A listener that reads the ClientHello and resets the connection (SO_LINGER 0)."""
+def _one_shot(answer: Callable[[socket.socket], None]) -> tuple[socket.socket, threading.Thread]:
+    """A listener for one connection: it reads the ClientHello, then ``answer(conn)``."""
     sock = socket.create_server(("127.0.0.1", 0))
 
     def serve() -> None:
@@ -209,28 +209,21 @@ def _reset_server() -> tuple[socket.socket, threading.Thread]:
             conn.settimeout(5)
             with contextlib.suppress(OSError):
                 conn.recv(4096)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                answer(conn)
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     return sock, t
+
+
+def _reset_server() -> tuple[socket.socket, threading.Thread]:
+    """A listener that reads the ClientHello and resets the connection (SO_LINGER 0)."""
+    return _one_shot(lambda conn: conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"))
 
 
 def _http_server() -> tuple[socket.socket, threading.Thread]:
     """A listener that answers anything with an HTTP error (a plain HTTP port)."""
-    sock = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        conn, _ = sock.accept()
-        with conn:
-            conn.settimeout(5)
-            with contextlib.suppress(OSError):
-                conn.recv(4096)
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    return sock, t
+    return _one_shot(lambda conn: conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 
 
 @pytest.mark.parametrize(("make", "finding"), [(_reset_server, "handshake.aborted"), (_http_server, "port.not_tls")], ids=["reset", "http"])

@@ -4,7 +4,7 @@
 # certificate the daemon was configured with.
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from cryptography import x509
@@ -27,58 +27,26 @@ def cert(lab_pki: Pki) -> IssuedCert:
     return lab_pki.issue("starttls-daemons")
 
 
-@pytest.fixture(scope="module")
-def postfix(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_postfix(cert)) as d:
-        yield d
+def _daemon(start: Callable[[IssuedCert], dm.Daemon]) -> Callable[[IssuedCert], Iterator[dm.Daemon]]:
+    """A module fixture: the daemon ``start`` runs with the module's certificate."""
+
+    @pytest.fixture(scope="module")
+    def running(cert: IssuedCert) -> Iterator[dm.Daemon]:
+        with dm.running(start(cert)) as d:
+            yield d
+
+    return running
 
 
-@pytest.fixture(scope="module")
-def dovecot(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_dovecot(cert)) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def slapd(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_slapd(cert)) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def postgres(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_postgres(cert)) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def mariadb(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_mariadb(cert)) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def prosody(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_prosody(cert)) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def vsftpd(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_vsftpd(cert)) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def nnrpd(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_nnrpd(cert)) as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def xrdp(cert: IssuedCert) -> Iterator[dm.Daemon]:
-    with dm.running(dm.start_xrdp(cert)) as d:
-        yield d
+postfix = _daemon(dm.start_postfix)
+dovecot = _daemon(dm.start_dovecot)
+slapd = _daemon(dm.start_slapd)
+postgres = _daemon(dm.start_postgres)
+mariadb = _daemon(dm.start_mariadb)
+prosody = _daemon(dm.start_prosody)
+vsftpd = _daemon(dm.start_vsftpd)
+nnrpd = _daemon(dm.start_nnrpd)
+xrdp = _daemon(dm.start_xrdp)
 
 
 def _scan(port: int, proto: str | None, lab_pki: Pki, **kw: object) -> EndpointResult:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,11 +27,7 @@ from scanner.profiles import (
     spec_for_profile,
 )
 from scanner.profiles.hello import decode_key_share
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-GENERATOR = REPO_ROOT / "tools" / "gen_profiles.py"
-GENERATED = REPO_ROOT / "scanner" / "profiles" / "clients.json"
-REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+from tests.generated import assert_regenerates
 
 PROFILES = load_builtin_profiles()
 BY_ID = {p.id: p for p in PROFILES}
@@ -191,22 +185,11 @@ def test_replay_drops_a_stale_psk_and_empties_a_stale_ticket() -> None:
 
 
 def test_clients_json_is_reproducible(tmp_path: Path) -> None:
-    if not (REFERENCE / "client-simulation.txt").exists():
-        pytest.skip(f"reference files not found in {REFERENCE}")
-    out = tmp_path / "clients.json"
-    for attempt in range(2):
-        done = subprocess.run(
-            [sys.executable, str(GENERATOR), "--reference", str(REFERENCE), "--output", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        assert f"wrote {len(PROFILES)} profiles" in done.stdout
-        assert out.read_bytes() == GENERATED.read_bytes(), (
-            f"run {attempt + 1}: scanner/profiles/clients.json is stale: "
-            "run `python tools/gen_profiles.py`"
-        )
+    said = assert_regenerates(
+        "tools/gen_profiles.py", "scanner/profiles/clients.json", "client-simulation.txt",
+        "python tools/gen_profiles.py", tmp_path,
+    )
+    assert all(f"wrote {len(PROFILES)} profiles" in out for out in said)
 
 
 # -- A user's captured hello -----------------------------------------------------------------

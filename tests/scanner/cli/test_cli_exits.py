@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,13 +200,19 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def interrupt(argv: list[str], busy: Callable[[subprocess.Popen[str]], Callable[[], bool]]) -> tuple[int, str]:
-    proc = subprocess.Popen(
-        [TLSCOMPAT, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "NO_COLOR": "1"}, preexec_fn=_default_sigint,
+def _spawn(argv: list[str], **kw: Any) -> subprocess.Popen[str]:
+    """tlscompat ``argv``, its output piped, Ctrl-C not ignored (_default_sigint)."""
+    return subprocess.Popen(
+        [TLSCOMPAT, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "NO_COLOR": "1"}, preexec_fn=_default_sigint, **kw,
     )
+
+
+def _interrupted(proc: subprocess.Popen[str], ready: Callable[[], None]) -> tuple[int, str]:
+    """Ctrl-C (SIGINT) to ``proc`` once ``ready()`` returns; (exit code, stderr). Killed
+    if it is still running whatever happened."""
     try:
-        _wait(busy(proc), proc)
+        ready()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=WAIT)
     finally:
@@ -213,6 +220,11 @@ def interrupt(argv: list[str], busy: Callable[[subprocess.Popen[str]], Callable[
             proc.kill()
             proc.communicate()
     return proc.returncode, err
+
+
+def interrupt(argv: list[str], busy: Callable[[subprocess.Popen[str]], Callable[[], bool]]) -> tuple[int, str]:
+    proc = _spawn(argv, stdin=subprocess.PIPE)
+    return _interrupted(proc, lambda: _wait(busy(proc), proc))
 
 
 def _accepted(srv: socket.socket) -> Callable[[], bool]:
@@ -256,22 +268,15 @@ def _in_read(pid: int) -> bool:
 
 
 def _lab() -> tuple[int, str]:
-    proc = subprocess.Popen(
-        [TLSCOMPAT, "lab", "--only", "healthy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "NO_COLOR": "1"}, preexec_fn=_default_sigint,
-    )
-    try:
+    proc = _spawn(["lab", "--only", "healthy"])
+
+    def printed() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:  # bounded: the lab prints a table, then this line
             if "Ctrl-C" in line:
                 break
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return proc.returncode, err
+
+    return _interrupted(proc, printed)
 
 
 INTERRUPTS: dict[str, Callable[[Path], tuple[int, str]]] = {

@@ -207,6 +207,7 @@ def tlscompat_findings(jsonl: Path) -> dict[str, object]:
 def measure(label: str, argv: list[str], *, count: int, log: Path, watch: list[int]) -> dict[str, object]:
     """Run one scan to the end: wall time, endpoints/s, CPU of the scanner and of the
     `watch` processes (relay, farm), and the relay's connection figures."""
+    load = os.getloadavg()[0]
     before = os.times()
     watched = tree_cpu_s(watch)
     start = time.monotonic()
@@ -223,6 +224,7 @@ def measure(label: str, argv: list[str], *, count: int, log: Path, watch: list[i
         "endpoints_per_s": round(count / wall, 2),
         "scanner_cpu_s": round((after.children_user + after.children_system) - (before.children_user + before.children_system), 2),
         "relay_and_farm_cpu_s": round(tree_cpu_s(watch) - watched, 2),
+        "loadavg_before": round(load, 2),
     }
     figures.update(connection_figures(log, start, end))
     return figures
@@ -366,7 +368,7 @@ def main() -> int:
 def table(figures: dict[str, object]) -> str:
     """The runs as a Markdown table (what docs/performance.md shows)."""
     lines = [
-        "| run | wall | endpoints/s | connections per endpoint | at once per endpoint (max) | longest chain (median) "
+        "| run | wall | endpoints/s | connections per endpoint | at once per endpoint (median / max) | longest chain (median) "
         "| endpoint span (median) | scanner CPU |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -374,7 +376,7 @@ def table(figures: dict[str, object]) -> str:
         cpe = r.get("connections_per_endpoint", {})
         lines.append(
             f"| {r['label']} | {r['seconds']} s | {r['endpoints_per_s']} | {cpe.get('median', '-')} "
-            f"| {r.get('at_once_per_endpoint', {}).get('max', '-')} | {r.get('longest_chain', {}).get('median', '-')} "
+            f"| {r.get('at_once_per_endpoint', {}).get('median', '-')} / {r.get('at_once_per_endpoint', {}).get('max', '-')} | {r.get('longest_chain', {}).get('median', '-')} "
             f"| {r.get('endpoint_span_s', {}).get('median', '-')} s | {r['scanner_cpu_s']} s |"
         )
     return "\n".join(lines)

@@ -110,10 +110,12 @@ def install_nmap(install: bool) -> str:
     nmap = shutil.which("nmap")
     if nmap is None and install and os.geteuid() == 0 and shutil.which("apt-get"):
         print("installing nmap with apt-get ...", file=sys.stderr)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "nmap"], check=False, stdout=subprocess.DEVNULL,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-        )
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        command = ["apt-get", "install", "-y", "-q", "nmap"]
+        if subprocess.run(command, check=False, stdout=subprocess.DEVNULL, env=env).returncode != 0:
+            # A fresh machine may have no package lists yet.
+            subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=subprocess.DEVNULL, env=env)
+            subprocess.run(command, check=False, stdout=subprocess.DEVNULL, env=env)
         nmap = shutil.which("nmap")
     if nmap is None:
         raise RuntimeError("nmap is not installed (apt-get install nmap)")
@@ -383,4 +385,8 @@ def table(figures: dict[str, object]) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except RuntimeError as exc:  # a step that failed (ip, nginx, the relay, a scan): one line
+        print(f"fleet_rtt: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -147,3 +147,26 @@ def test_namespace_is_reachable_through_the_relay_and_removed(tmp_path: Path) ->
         lab.down()
     assert not lab.exists()
     assert "10.199." not in subprocess.run(["ip", "route", "show", "10.199.0.0/16"], capture_output=True, text=True).stdout
+
+
+def test_connection_figures_count_overlap_and_chains(tmp_path: Path) -> None:
+    import fleet_rtt
+
+    log = tmp_path / "relay.log"
+    spans = {
+        # a: three one after another, one beside the first two: chain 3, 2 at once
+        "a": [(0.0, 1.0), (1.0, 2.0), (2.5, 3.0), (0.5, 1.8)],
+        # b: four at once, then one: chain 2, 4 at once
+        "b": [(0.0, 1.0), (0.1, 1.0), (0.2, 1.0), (0.3, 1.0), (1.5, 2.0)],
+    }
+    log.write_text("".join(
+        json.dumps({"endpoint": e, "opened": 100 + a, "closed": 100 + b, "up": 1, "down": 1}) + "\n"
+        for e, rows in spans.items() for a, b in rows
+    ) + json.dumps({"endpoint": "late", "opened": 200.0, "closed": 201.0, "up": 1, "down": 1}) + "\n")
+    figures = fleet_rtt.connection_figures(log, 100.0, 150.0)
+    assert figures["endpoints_seen"] == 2  # "late" opened after the window
+    assert figures["connections"] == 9
+    assert figures["at_once_per_endpoint"] == {"median": 3.0, "max": 4}
+    assert figures["longest_chain"] == {"median": 2.5, "max": 3}
+    assert figures["at_once_whole_scan"] == 6
+    assert figures["connections_per_endpoint"] == {"median": 4.5, "max": 5, "min": 4}

@@ -255,6 +255,7 @@ def main() -> int:
                         "once per --per-endpoint value: a change to the engine measured before it is made")
     parser.add_argument("--seed", type=int, default=16, help="the relay's random seed (losses)")
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--relay-log", type=Path, help="keep the relay's log of every connection here (JSON lines)")
     opts = parser.parse_args()
     try:
         rtt = parse_duration(opts.rtt)
@@ -282,6 +283,8 @@ def main() -> int:
     def cleanup() -> None:
         if relay is not None:
             stop_process(relay)
+        if opts.relay_log and (workdir / "relay.log").exists():
+            shutil.copyfile(workdir / "relay.log", opts.relay_log)
         farm.stop()
         netlab.down()
         shutil.rmtree(workdir, ignore_errors=True)

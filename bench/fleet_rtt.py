@@ -274,7 +274,13 @@ def main() -> int:
     connections = opts.max_connections or 4 * opts.concurrency
     nmap = install_nmap(opts.install) if nmap_runs else ""
 
-    workdir = Path(tempfile.mkdtemp(prefix="tlscompat-fleet-rtt-"))
+    for stale in Path(tempfile.gettempdir()).glob("tlscompat-fleet-rtt-*-*"):
+        # The files of a run killed with SIGKILL (its pid is in the name); its namespace
+        # and processes go in Netlab.up.
+        owner = stale.name.split("-")[3]
+        if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+    workdir = Path(tempfile.mkdtemp(prefix=f"tlscompat-fleet-rtt-{os.getpid()}-"))
     os.chmod(workdir, 0o755)  # nginx's worker (nobody) reads nothing here, but may need to traverse
     netlab = Netlab()
     farm = NsFarm(opts.endpoints, workdir / "farm", netlab, install=opts.install)

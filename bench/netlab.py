@@ -92,7 +92,7 @@ def netem_available() -> bool:
 
 
 def remove_stale() -> list[str]:
-    """Delete namespaces (and their veth pairs) left by runs whose process is gone."""
+    """Delete namespaces (their processes and veth pairs) left by runs whose process is gone."""
     removed = []
     listing = _ip("netns", "list", check=False).stdout
     for line in listing.splitlines():
@@ -101,6 +101,10 @@ def remove_stale() -> list[str]:
             continue
         pid = name[len(PREFIX):]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            # What that run started in its namespace (the farm, the relay) outlived it.
+            for left in _ip("netns", "pids", name, check=False).stdout.split():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(left), signal.SIGKILL)
             _ip("link", "del", f"rtth{pid}", check=False)
             _ip("netns", "del", name, check=False)
             removed.append(name)

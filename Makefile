@@ -39,6 +39,7 @@ bench: $(RUNTIME)
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/fleet.py
 	$(BIN)/python bench/capture.py
+	$(BIN)/python bench/fleet_rtt.py --rtt 50ms --loss 0.5%
 
 registry: $(RUNTIME)
 	$(BIN)/python tools/gen_registry.py

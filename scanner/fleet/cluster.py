@@ -20,13 +20,14 @@
 # - A scheduler that goes away ends the run with what was written (RunStatus.lost).
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import pickle
 import signal
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -95,7 +96,8 @@ class DaskBackend:
     async def start(self, nursery: trio.Nursery, dispatcher: Dispatcher) -> int:
         self._dispatcher = dispatcher
         self._token = trio.lowlevel.current_trio_token()
-        _, workers = await trio.to_thread.run_sync(self._connect)
+        with _deaf_children(parse_cluster(self.spec)[0] == "local"):
+            _, workers = await trio.to_thread.run_sync(self._connect)
         # Each worker's share of the totals; the per-subnet limit stays whole (cluster-wide).
         self.task_settings = replace(self.settings, cluster_subnets=True).share(workers, workers)
         nursery.start_soon(self._pump)
@@ -150,6 +152,10 @@ class DaskBackend:
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"--cluster {self.spec}: cannot reach the Dask scheduler: {exc}") from None
         self.queue = Queue(f"tlscompat-{self.run}-results", client=self.client)
+        if kind == "local":
+            # Every worker process of a local cluster is spawned before this returns (while
+            # the caller ignores SIGINT, see _deaf_children), not later by its nanny.
+            self.client.wait_for_workers(int(value), timeout=60)
         nthreads = self.client.nthreads()
         if not nthreads:
             self.client.wait_for_workers(1, timeout=60)
@@ -274,11 +280,32 @@ def _quiet_dask() -> None:
 # -- on the workers -------------------------------------------------------------------------
 
 
+# Ctrl-C in a terminal sends SIGINT to the whole foreground process group, the worker
+# processes of `--cluster local:N` included, which then printed Dask's tracebacks over the
+# summary. They must ignore it (the client sees it and closes the cluster): a process
+# inherits an ignored signal across fork and exec, so the client ignores SIGINT while
+# LocalCluster spawns them (about a second; a Ctrl-C then is lost, the next one works),
+# and a worker a nanny starts again later ignores it from the preload hook below.
+
+
+@contextlib.contextmanager
+def _deaf_children(local: bool) -> Iterator[None]:
+    """SIGINT ignored in this process for the block, when ``local`` and on the main thread
+    (where signal dispositions can be set); the previous handler is put back after."""
+    if not local or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def dask_setup(worker: Any) -> None:
     """Dask preload hook, run in each worker process of ``--cluster local:N`` as it starts
-    (in its main thread). Ctrl-C in a terminal sends SIGINT to the whole foreground process
-    group, these workers included, which then printed Dask's tracebacks over the summary:
-    they ignore it, and the client, which does see it, closes the cluster."""
+    (in its main thread): ignore SIGINT (see above)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

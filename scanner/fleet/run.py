@@ -200,6 +200,13 @@ async def run_fleet(
         finally:
             helpers.cancel()
 
+    # The Ctrl-C watcher takes SIGINT once the backend has started: a local Dask cluster
+    # ignores SIGINT while it spawns its workers (scanner.fleet.cluster), so that they
+    # inherit the ignoring, and a handler installed meanwhile would undo it.
+    started = trio.Event()
+    if backend is None:
+        started.set()
+
     async with trio.open_nursery() as outer:
         outer.start_soon(run_writer)
         with trio.CancelScope() as scans:
@@ -208,7 +215,7 @@ async def run_fleet(
                 with helpers:
                     async with trio.open_nursery() as h:
                         if handle_sigint:
-                            h.start_soon(_watch_sigint, scans, writer_scope, status)
+                            h.start_soon(_watch_sigint, scans, writer_scope, status, started)
                         if tick is not None:
                             h.start_soon(_ticker, tick, tick_interval)
 
@@ -239,7 +246,10 @@ async def run_fleet(
                 dispatcher = Dispatcher(backend, deliver, 1, on_lost=lost)
                 try:
                     async with send:
-                        slots = await backend.start(outer, dispatcher)
+                        try:
+                            slots = await backend.start(outer, dispatcher)
+                        finally:
+                            started.set()
                         dispatcher.size = batch_size(settings, slots)
                         dispatcher.slots = slots
                         for index, (target, options) in enumerate(jobs):
@@ -266,7 +276,10 @@ def batch_size(settings: FleetSettings, slots: int) -> int:
     return max(1, min(MAX_BATCH, settings.endpoints // (2 * max(1, slots))))
 
 
-async def _watch_sigint(scans: trio.CancelScope, writer: trio.CancelScope, status: RunStatus) -> None:
+async def _watch_sigint(
+    scans: trio.CancelScope, writer: trio.CancelScope, status: RunStatus, started: trio.Event
+) -> None:
+    await started.wait()
     with trio.open_signal_receiver(signal.SIGINT) as signals:
         async for _ in signals:
             if scans.cancel_called:

@@ -38,6 +38,7 @@ bench: $(RUNTIME)
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/fleet.py
+	$(BIN)/python bench/versus_nmap.py
 	$(BIN)/python bench/capture.py
 
 registry: $(RUNTIME)

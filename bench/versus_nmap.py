@@ -10,8 +10,8 @@
 #   tlscompat scan -f farm.txt --probes protocols,suites,preference
 #   tlscompat scan -f farm.txt                       (every probe, tolerance included)
 # and measures for each: wall time, endpoints/s, CPU user+sys of the tool's whole process
-# tree (os.wait4 on the child: its rusage includes every descendant it waited for), CPU
-# per endpoint, peak RSS (the rusage's ru_maxrss: the largest process of the tree), and
+# tree (os.wait4, through a small launcher: see LAUNCHER), CPU per endpoint, peak RSS
+# (the rusage's ru_maxrss: the largest process of the tree), and
 # connections per endpoint counted at the server for both tools alike (nginx's own
 # `accepts` counter, read from a stub_status port before and after). Then the peak RSS of a
 # 10,000-target fleet (the farm plus refused ports in 127.1.0.0/16; goal: at most 100 MB).
@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
@@ -119,30 +118,50 @@ def ensure_nmap(install: bool) -> str:
     return nmap
 
 
+# The tool runs under this small launcher, which forks it and reports its os.wait4 usage.
+# Linux carries a process's peak RSS across fork and exec (the parent's high-water mark is
+# copied into the child's), so a tool started straight from this benchmark's 60 MB process
+# would report at least 60 MB; started from the launcher's fresh interpreter, the floor is
+# the launcher's ~10 MB. CPU is the tool's whole process tree (wait4 includes every
+# descendant it waited for), not the launcher's.
+LAUNCHER = """
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as fp:
+    json.dump({"wall": time.perf_counter() - started, "rc": os.waitstatus_to_exitcode(status),
+               "user": ru.ru_utime, "sys": ru.ru_stime, "maxrss_kb": ru.ru_maxrss}, fp)
+"""
+
+
 def measure(command: list[str], farm: IssueFarm | None, endpoints: int) -> dict[str, object]:
-    """Run one tool to its end: wall, CPU of its process tree, peak RSS, connections."""
+    """Run one tool to its end: wall, CPU of its process tree, peak RSS (of its largest
+    process), connections (accepted by nginx, when ``farm`` is given)."""
     before = farm.accepts() if farm else 0
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
-    assert process.stderr is not None
-    err = process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in (0, 1):
-        raise RuntimeError(f"{command[0]} failed ({process.returncode}): {err.decode(errors='replace')[-2000:]}")
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        process = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, report.name, *command],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, check=False,
+        )
+        usage = json.loads(Path(report.name).read_text() or "{}")
+    if process.returncode != 0 or usage.get("rc") not in (0, 1):
+        raise RuntimeError(f"{command[0]} failed ({usage.get('rc')}): {process.stderr.decode(errors='replace')[-2000:]}")
     # The status request itself is one accepted connection.
     conns = (farm.accepts() - before - 1) if farm else 0
-    cpu = usage.ru_utime + usage.ru_stime
+    cpu = usage["user"] + usage["sys"]
+    wall = usage["wall"]
     return {
         "seconds": round(wall, 2),
         "endpoints_per_s": round(endpoints / wall, 1),
-        "cpu_user_s": round(usage.ru_utime, 2),
-        "cpu_sys_s": round(usage.ru_stime, 2),
+        "cpu_user_s": round(usage["user"], 2),
+        "cpu_sys_s": round(usage["sys"], 2),
         "cpu_s": round(cpu, 2),
         "cpu_ms_per_endpoint": round(cpu / endpoints * 1000, 1),
         "connections_per_endpoint": round(conns / endpoints, 1),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(usage["maxrss_kb"] / 1024, 1),
     }
 
 
@@ -239,10 +258,10 @@ def main() -> int:
     if opts.json:
         Path(opts.json).write_text(text + "\n", encoding="utf-8")
     print(f"\n{figures['farm']}; load average before: {figures['loadavg_before']}")
-    header = f"{'best of ' + str(opts.repeat):<40} {'wall s':>7} {'ep/s':>6} {'CPU s':>6} {'CPU ms/ep':>9} {'conn/ep':>8} {'RSS MB':>7}"
+    header = f"{'best of ' + str(opts.repeat):<48} {'wall s':>7} {'ep/s':>6} {'CPU s':>6} {'CPU ms/ep':>9} {'conn/ep':>8} {'RSS MB':>7}"
     print(header)
     for name, r in best.items():
-        print(f"{name:<40} {r['seconds']:>7} {r['endpoints_per_s']:>6} {r['cpu_s']:>6} "
+        print(f"{name:<48} {r['seconds']:>7} {r['endpoints_per_s']:>6} {r['cpu_s']:>6} "
               f"{r['cpu_ms_per_endpoint']:>9} {r['connections_per_endpoint']:>8} {r['peak_rss_mb']:>7}")
     for name, ratio in ratios.items():
         print(f"{name} / nmap: CPU per endpoint {ratio['cpu_ms_per_endpoint']}, wall {ratio['seconds']}, "

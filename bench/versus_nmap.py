@@ -19,6 +19,8 @@
 #
 #   .venv/bin/python bench/versus_nmap.py                  # 200 endpoints, best of 3
 #   .venv/bin/python bench/versus_nmap.py --repeat 1 --memory 0 --json out.json
+#   git archive b9ad975 scanner handshakes | tar -x -C /tmp/before
+#   .venv/bin/python bench/versus_nmap.py --tree /tmp/before      # before and after, one run
 #
 # nmap is installed with apt-get when missing and --install-peers is on (the default,
 # as root); nginx likewise (nginx-light). Every address is in 127.0.0.0/8; the farm is
@@ -137,14 +139,14 @@ with open(sys.argv[1], "w") as fp:
 """
 
 
-def measure(command: list[str], farm: IssueFarm | None, endpoints: int) -> dict[str, object]:
+def measure(command: list[str], farm: IssueFarm | None, endpoints: int, cwd: Path = ROOT) -> dict[str, object]:
     """Run one tool to its end: wall, CPU of its process tree, peak RSS (of its largest
     process), connections (accepted by nginx, when ``farm`` is given)."""
     before = farm.accepts() if farm else 0
     with tempfile.NamedTemporaryFile(suffix=".json") as report:
         process = subprocess.run(
             [sys.executable, "-c", LAUNCHER, report.name, *command],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, check=False,
+            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV, check=False,
         )
         usage = json.loads(Path(report.name).read_text() or "{}")
     if process.returncode != 0 or usage.get("rc") not in (0, 1):
@@ -173,6 +175,8 @@ def main() -> int:
     parser.add_argument("--memory", type=int, default=10000, help="targets of the memory run (0: none)")
     parser.add_argument("--install-peers", action=argparse.BooleanOptionalAction, default=True,
                         help="apt-get install nmap and nginx-light when missing (as root)")
+    parser.add_argument("--tree", type=Path, help="also time the tlscompat of this source tree (scanner/ and handshakes/, "
+                        "e.g. a `git archive` of an older commit), in the same run, with this checkout's venv")
     parser.add_argument("--json", help="also write the figures here")
     opts = parser.parse_args()
 
@@ -206,6 +210,11 @@ def main() -> int:
             f"tlscompat --probes {NMAP_PROBES}": [*tlscompat, "--probes", NMAP_PROBES],
             "tlscompat full scan": tlscompat,
         }
+        where = {name: ROOT for name in tools}
+        if opts.tree:
+            for name in list(tools)[1:]:
+                tools[f"{name} (--tree)"] = tools[name]
+                where[f"{name} (--tree)"] = opts.tree.resolve()
         figures["farm"] = f"{n} endpoints, {farm.kind}, ssl_ciphers '{CIPHERS}'"
         figures["cpus"] = os.cpu_count()
         figures["loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
@@ -217,10 +226,11 @@ def main() -> int:
         print(f"farm: {figures['farm']}", file=sys.stderr)
         runs: dict[str, list[dict[str, object]]] = {name: [] for name in tools}
         # Warm-up: one endpoint, which also writes the bytecode caches.
-        measure([sys.executable, "-m", "scanner.cli", "scan", f"127.0.0.1:{farm.ports[0]}", "--no-db", "--format", "json"], None, 1)
+        for tree in {*where.values()}:
+            measure([sys.executable, "-m", "scanner.cli", "scan", f"127.0.0.1:{farm.ports[0]}", "--no-db", "--format", "json"], None, 1, tree)
         for i in range(opts.repeat):
             for name, command in tools.items():
-                run = measure(command, farm, n)
+                run = measure(command, farm, n, where[name])
                 if name.startswith("tlscompat"):
                     records = [json.loads(line) for line in out.read_text().splitlines()]
                     ok = sum(1 for r in records if r["outcome"] == "ok")

@@ -33,11 +33,14 @@ unit: $(TESTENV)
 test: lint unit
 
 # Minutes, not seconds: the fleet benchmark starts a farm of 200 endpoints (nginx when
-# installed, else openssl s_server processes). Figures are in docs/performance.md.
+# installed, else openssl s_server processes); versus_nmap.py times nmap's ssl-enum-ciphers
+# against tlscompat on an nginx farm and prints the ratios (it apt-get installs nmap and
+# nginx-light when missing, as root). Figures are in docs/performance.md.
 bench: $(RUNTIME)
 	$(BIN)/python bench/codec.py
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/fleet.py
+	$(BIN)/python bench/versus_nmap.py
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/fleet_rtt.py --rtt 50ms --loss 0.5%
 

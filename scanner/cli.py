@@ -113,8 +113,10 @@ def _load_client_certs(args: argparse.Namespace) -> None:
 def cmd_scan(args: argparse.Namespace) -> int:
     """Every scan streams through the fleet runner: a single host is a fleet of one."""
     from scanner.fleet.cli import run_scan
+    from scanner.fleet.run import tune_gc
 
     _load_client_certs(args)
+    tune_gc()
     return run_scan(args)
 
 

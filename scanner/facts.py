@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 from handshakes import registry as reg
+from handshakes.keyshare import KeySharePool
 from scanner.engine import Connector, OpenStream, open_tcp
 from scanner.options import (
     ACCEPTED,
@@ -97,7 +98,7 @@ async def gather(
     if opener is not None:
         conn.open_stream = opener
         conn.endpoint_limiter = trio.CapacityLimiter(per_endpoint(opener.protocol, options))
-    hello = HelloFactory(server_name=target.server_name)
+    hello = HelloFactory(server_name=target.server_name, pool=_key_shares())
     alpn = alpn_for(target, options)
     if alpn is not ...:
         hello.alpn = alpn
@@ -126,6 +127,22 @@ async def gather(
             )
             result = replace(result, partial=True, detail=f"{result.detail}; {note}" if result.detail else note)
     return result
+
+
+_POOL: trio.lowlevel.RunVar[KeySharePool] = trio.lowlevel.RunVar("tlscompat_key_shares")
+
+
+def _key_shares() -> KeySharePool:
+    """The key-share pool of this trio run, shared by every endpoint it scans: a fleet
+    generated the same few key pairs again for each endpoint, 0.3 ms of CPU each (issue
+    16). Reuse is safe across endpoints for the reason it is within one (KeySharePool: a
+    probe never completes a key exchange); a new run gets new keys."""
+    try:
+        return _POOL.get()
+    except LookupError:
+        pool = KeySharePool()
+        _POOL.set(pool)
+        return pool
 
 
 async def _run(ctx: ProbeContext) -> None:

@@ -18,6 +18,7 @@
 #   tasks, so the totals still hold.
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -447,9 +448,29 @@ class ProcessBackend:
         self._readers.cancel()
 
 
+def tune_gc() -> None:
+    """Garbage collection for a scanning process, called once its modules are imported:
+    those objects (about 400 modules' worth) move to the permanent generation, so full
+    collections stop walking them, and the youngest generation is collected every 20,000
+    allocations instead of 700. A scan makes many short-lived objects (events, outcomes,
+    trio's per-wait bookkeeping) and few cycles; with the defaults the collector took
+    about a tenth of a full fleet scan's CPU (issue 16). Peak memory grows by a few MB.
+    Once per process (a program that scans many times freezes only its start-up)."""
+    global _GC_TUNED
+    if _GC_TUNED:
+        return
+    _GC_TUNED = True
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
+_GC_TUNED = False
+
+
 def worker_main() -> None:
     """A worker process: the parent's Ctrl-C is the parent's to handle (it kills us)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tune_gc()
     # Frames own the real stdout; anything printed by accident goes to stderr.
     frames_out = os.dup(1)
     os.dup2(2, 1)

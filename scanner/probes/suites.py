@@ -256,43 +256,56 @@ async def _scan_sslv2(conn: Connector, hello: HelloFactory, result: VersionScan,
 
 async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) -> bool | None:
     """Whether the server imposes its own order: offer the found suites reversed; a server
-    that still picks the first one found follows its own preference (one connection)."""
+    that still picks the first one found follows its own preference (one connection).
+
+    issue 11: a server that gives ChaCha20 priority to clients that list it first (OpenSSL
+    -prioritize_chacha, BoringSSL's equal-preference groups) takes a ChaCha20 suite listed
+    first although it imposes its order, so when the reversed offer starts with ChaCha20,
+    two offers settle it: the reversed one with the ChaCha20 suites last, then (only for a
+    server that imposes its order) the reversed one as is. issue 16: in that order, not
+    the other way round, a server that follows the client's order (most TLS 1.3 servers:
+    OpenSSL's default) is settled by the first offer: one connection, not two."""
     suites = scan.suites
     if len(suites) < 2 or scan.version == c.SSL2 or scan.one_by_one:
         return None
+    name = reg.version_name(scan.version)
     reversed_offer = tuple(reversed(suites[: hello.batch(scan.version)]))
-    spec = hello.spec(scan.version, reversed_offer)
-    out = await conn.probe(
-        f"{reg.version_name(scan.version)} preference",
-        lambda: hello.probe(spec, read_flight=False, answer_hrr=False),
-    )
-    chosen, _ = _check(out, scan.version, reversed_offer) if out.outcome == ACCEPTED else (None, "")
-    if chosen is None or chosen not in reversed_offer:
-        return None
-    # Every suite offered is one the server accepts, so a server that follows the client's
-    # order must take the first; taking any other is the server's own preference.
-    if chosen != reversed_offer[0]:
-        return True
-    # issue 11: a server that gives ChaCha20 priority to clients that list it first
-    # (OpenSSL -prioritize_chacha, BoringSSL's equal-preference groups) takes the first here
-    # although it imposes its order: ask once more with the ChaCha20 suites last.
     chacha = [x for x in reversed_offer if _is_chacha(x)]
     others = [x for x in reversed_offer if not _is_chacha(x)]
-    if not chacha or len(others) < 2 or chosen not in chacha:
-        return False
-    again = (*others, *chacha)
-    spec2 = hello.spec(scan.version, again)
-    out2 = await conn.probe(
-        f"{reg.version_name(scan.version)} preference, ChaCha20 last",
-        lambda: hello.probe(spec2, read_flight=False, answer_hrr=False),
-    )
-    chosen2, _ = _check(out2, scan.version, again) if out2.outcome == ACCEPTED else (None, "")
-    if chosen2 is None or chosen2 not in again:
-        return None
-    if chosen2 != again[0]:
-        scan.chacha_priority = True
+    if chacha and len(others) >= 2 and _is_chacha(reversed_offer[0]):
+        again = (*others, *chacha)
+        chosen2 = await _preferred(conn, hello, scan.version, again, f"{name} preference, ChaCha20 last")
+        if chosen2 is None:
+            return None
+        # Every suite offered is one the server accepts, so a server that follows the
+        # client's order must take the first; taking any other is the server's own
+        # preference.
+        if chosen2 == again[0]:
+            return False
+        # The server imposes its order: does it put ChaCha20 first for a client that does?
+        chosen = await _preferred(conn, hello, scan.version, reversed_offer, f"{name} preference")
+        if chosen is None:
+            return None
+        if chosen == reversed_offer[0]:
+            scan.chacha_priority = True
         return True
-    return False
+    chosen = await _preferred(conn, hello, scan.version, reversed_offer, f"{name} preference")
+    if chosen is None:
+        return None
+    return chosen != reversed_offer[0]
+
+
+async def _preferred(
+    conn: Connector, hello: HelloFactory, version: int, offer: tuple[int, ...], name: str
+) -> int | None:
+    """The suite the server picks from ``offer`` (one connection); None when it picks
+    none of them or does not accept."""
+    spec = hello.spec(version, offer)
+    out = await conn.probe(name, lambda: hello.probe(spec, read_flight=False, answer_hrr=False))
+    chosen, _ = _check(out, version, offer) if out.outcome == ACCEPTED else (None, "")
+    if chosen is None or chosen not in offer:
+        return None
+    return chosen
 
 
 def _is_chacha(code: int) -> bool:

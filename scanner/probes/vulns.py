@@ -497,7 +497,7 @@ def robot_plaintext(vector: str, k: int, version: int, seed: bytes) -> bytes:
     """The k-byte RSA plaintext of one ROBOT vector (PKCS#1 v1.5, RFC 8017 section
     7.2.1; the premaster secret of RFC 5246 section 7.4.7.1 is client_version + 46 bytes).
     ``seed`` gives the nonzero padding and random bytes, shared by all vectors."""
-    nonzero = bytes(b for b in seed if b)
+    nonzero = seed.replace(b"\x00", b"")  # the seed's nonzero bytes, in order
     if k < 64 or len(nonzero) < k:
         raise ValueError("modulus too small or seed too short for a ROBOT vector")
     pad = nonzero[: k - 3 - 48]

@@ -915,6 +915,19 @@ def validate_chain(
     if not trusted and not anchored:
         if end_reason == "self_signed":
             flag("untrusted_root", f"the chain ends at {last.info.subject!r}, not a trusted root")
+        elif last is not leaf and last.info.is_ca:
+            # The server sent its chain up to a CA certificate, as RFC 8446 4.4.2 and RFC
+            # 5246 7.4.2 let it (the root "MAY be omitted"): the unknown issuer of that CA is
+            # most likely a root this trust store lacks (a private PKI scanned without
+            # --ca-file), not an intermediate the server forgot. A chain that needs one
+            # more intermediate looks the same from here, so the detail says both.
+            missing_issuer = last.info.issuer
+            flag(
+                "untrusted_root",
+                f"the chain sent ends at the CA {last.info.subject!r}, whose issuer "
+                f"{last.info.issuer!r} is not in the trust store: an unknown or private root "
+                "(or one more intermediate the server does not send)",
+            )
         else:
             missing_issuer = last.info.issuer
             urls = last.info.ca_issuers_urls or leaf.info.ca_issuers_urls

@@ -562,5 +562,14 @@ def test_empty_store_is_untrusted_not_an_error(pki: dict[str, Made]) -> None:
         [pki["leaf"].der, pki["inter"].der], hostname="example.test", use_system_store=False
     )
     assert not result.trusted and result.error == "the trust store is empty"
-    assert result.problems == ("incomplete_chain",)
+    # The server sent its chain up to a CA: the missing issuer is a root the store lacks
+    # (a private PKI scanned without --ca-file), not an intermediate the server forgot.
+    assert result.problems == ("untrusted_root",)
     assert result.missing_issuer == "CN=Test Root,O=tlscompat tests"
+
+
+def test_a_leaf_sent_alone_whose_issuer_is_unknown_is_an_incomplete_chain(pki: dict[str, Made]) -> None:
+    result = validate_chain([pki["leaf"].der], hostname="example.test", use_system_store=False)
+    assert not result.trusted
+    assert result.problems == ("incomplete_chain",)
+    assert result.missing_issuer == pki["leaf"].cert.issuer.rfc4514_string()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -427,3 +427,46 @@ async def test_tlslite_certificate(tlslite_server, lab_pki, lab_cert, case):
     (chain,) = result.certificates
     assert chain.validation is not None and chain.validation.trusted
     assert chain.versions == case.versions
+
+
+# -- A far endpoint: the elimination in partitions (issue 16) ----------------------------------
+
+
+def far(delay: float):
+    """An open_stream that takes ``delay`` seconds more to connect, as a distant endpoint."""
+    from scanner.engine import open_tcp
+
+    import trio
+
+    async def open_stream(ip: str, port: int):
+        await trio.sleep(delay)
+        return await open_tcp(ip, port)
+
+    return open_stream
+
+
+@pytest.mark.parametrize("case", OPENSSL_CASES[:2], ids=[k.id for k in OPENSSL_CASES[:2]])
+async def test_a_far_endpoint_finds_the_same_suites_and_order_in_partitions(openssl_server, lab_pki, ecdsa_cert, case):
+    server = start_openssl(openssl_server, case, ecdsa_cert)
+    expected = openssl_expected(server, case)
+    target = Target(host="127.0.0.1", port=server.port, ip="127.0.0.1")
+    opts = replace(options(lab_pki, {"protocols", "suites", "preference"}), verbose=True)
+    result = await scan_endpoint(target, opts, open_stream=far(0.030))
+    assert result.outcome == "ok", result.detail
+    assert {v: sorted(s) for v, s in found_suites(result).items()} == {
+        v: sorted(s) for v, s in expected.items()
+    }
+    for version, codes in expected.items():
+        order = preference_order(result, version)
+        if case.server_pref and len(codes) > 1:
+            assert names(order or ()) == names(codes), reg.version_name(version)
+        else:
+            assert order is None, reg.version_name(version)
+    parts = [p.name for p in result.probes if ", part " in p.name]
+    # A server with its own order keeps the one chain (its order is the ranking); one that
+    # takes the client's order is eliminated in partitions, per TLS 1.0-1.2 version with
+    # enough suites left.
+    if case.server_pref:
+        assert parts == []
+    else:
+        assert {n.split(" ")[0] for n in parts} == {"TLSv1.2", "TLSv1.1", "TLSv1.0"}

@@ -24,6 +24,7 @@ from handshakes.client_hello import ClientHelloSpec
 from scanner.engine import Connector, ProbeOutcome
 from scanner.options import (
     ACCEPTED,
+    CLOSED,
     DNS_ERROR,
     NOT_TLS,
     REFUSED,
@@ -69,6 +70,9 @@ class VersionScan:
     adapted: bool = False
     # issue 16: how many partitions the elimination ran in at once (0: one chain)
     partitions: int = 0
+    # Why the enumeration ended before its refusals, after the version was proven (the
+    # server stopped answering); None when it ran to its end or to the endpoint deadline.
+    stopped: str | None = None
 
     @property
     def suites(self) -> list[int]:
@@ -159,6 +163,7 @@ async def _scan_version(
 
     template = None  # the mainstream shape, when only that one is accepted (issue 11)
     redone = 0  # batches asked again through a shape learned meanwhile (bounded)
+    asked_again: set[tuple[int, ...]] = set()  # batches asked twice after a bare close
     while remaining:
         offered = tuple(remaining[: hello.batch(version)])
         if template is not None:
@@ -195,11 +200,15 @@ async def _scan_version(
             redone += 1
             continue
         if out.outcome in ENDS_VERSION:
+            if result.supported:
+                result.stopped = _cut_short(out)
             break
         if out.outcome != ACCEPTED:
             alert = out.alert
             if alert is not None and alert.description == c.ALERT_PROTOCOL_VERSION:
                 break  # RFC 5246 appendix E.1: the version itself is refused, whatever the suites
+            if _ask_again(result, out, offered, asked_again):
+                continue
             del remaining[: len(offered)]
             continue
         answered = _answered_version(out)
@@ -285,6 +294,7 @@ async def _partitioned(
     broken: list[str] = []
 
     async def eliminate(part: list[int], label: str) -> None:
+        asked_again: set[tuple[int, ...]] = set()
         while part and not broken:
             offered = tuple(part[: hello.batch(version)])
             out = await conn.probe(
@@ -292,8 +302,11 @@ async def _partitioned(
                 partial(hello.probe, hello.spec(version, offered), read_flight=read_flight, answer_hrr=False),
             )
             if out.outcome in ENDS_VERSION:
+                result.stopped = result.stopped or _cut_short(out)
                 return
             if out.outcome != ACCEPTED:
+                if _ask_again(result, out, offered, asked_again):
+                    continue
                 del part[: len(offered)]
                 continue
             if _answered_version(out) != version:
@@ -312,6 +325,24 @@ async def _partitioned(
     if broken:
         result.violations.append(broken[0])
         await _one_by_one(conn, hello, result)
+
+
+def _ask_again(result: VersionScan, out: ProbeOutcome, offered: tuple[int, ...], asked: set[tuple[int, ...]]) -> bool:
+    """Whether to offer ``offered`` once more: the version is proven and the server closed
+    without an alert. Some servers close that way for "no shared suite" (then the second
+    answer is the same, and the batch goes), but a close can also be a server or a middlebox
+    shedding load, and dropping the batch on it would lose its suites without a word
+    (engine resets and timeouts are already retried by Connector.probe). At most twice
+    per chain, each batch once."""
+    if not result.supported or out.outcome != CLOSED or offered in asked or len(asked) >= 2:
+        return False
+    asked.add(offered)
+    return True
+
+
+def _cut_short(out: ProbeOutcome) -> str:
+    """Why an enumeration stopped after the version was proven: the answer that ended it."""
+    return f"the server stopped answering ({out.outcome}: {out.describe()})"
 
 
 async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan) -> None:

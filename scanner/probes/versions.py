@@ -53,7 +53,10 @@ async def run(ctx: ProbeContext) -> bool:
 def protocol_result(scan: sp.VersionScan, deadline: str | None = None) -> ProtocolResult:
     """One version's row: supported or not, with the outcome that proves it. ``deadline``:
     why an incomplete enumeration stopped (the endpoint deadline's description)."""
-    incomplete = None if scan.complete else f"enumeration incomplete: {deadline or 'interrupted'}"
+    if not scan.complete:
+        incomplete: str | None = f"enumeration incomplete: {deadline or 'interrupted'}"
+    else:
+        incomplete = f"enumeration incomplete: {scan.stopped}" if scan.stopped else None
     out = scan.first
     if out is None:
         return ProtocolResult(

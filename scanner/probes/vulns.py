@@ -78,7 +78,7 @@ def _suites_for(scan: VersionScan) -> list[int]:
 def _all_known(scan: VersionScan, suites_enumerated: bool) -> bool:
     """True when ``scan.suites`` lists every suite the server accepts in that version: the
     suites probe ran and the deadline did not cut it."""
-    return suites_enumerated and scan.complete
+    return suites_enumerated and scan.complete and not scan.stopped
 
 
 def _not_tested(check: str, why: str, version: int | None = None, connections: int = 0) -> VulnCheck:

@@ -497,3 +497,75 @@ async def test_record_splitting(stdlib_ssl_server, lab_pki, first_record_only) -
     assert ("intolerance.record_splitting" in {f.id for f in result.findings}) is not split_works
     if found:
         assert "200" in found[0].worked[0]
+
+
+# -- Mid-enumeration faults: a close once, a server that stops answering ------------------------
+
+
+def _openssl_tls12_rsa_suites(server) -> set[int]:
+    """The TLS 1.2 suites `openssl s_server` accepts with an RSA certificate, per OpenSSL."""
+    argv = server.argv
+    cipher = argv[argv.index("-cipher") + 1] if "-cipher" in argv else "DEFAULT"
+    listing = subprocess.run(
+        ["openssl", "ciphers", "-v", "-s", "-tls1_2", cipher],
+        check=True, capture_output=True, text=True, timeout=30,
+    ).stdout
+    out = set()
+    for line in listing.splitlines():
+        name, _, _, au = line.split()[:4]
+        suite = reg.cipher_suite_by_name(name)
+        if suite is not None and suite.code >> 8 != 0x13 and au.removeprefix("Au=") in {"RSA", "None", "any"}:
+            out.add(suite.code)
+    return out
+
+
+def _after(count: int, action: str, *, once: bool):
+    """A quirk: hellos offering several suites go through, except from the ``count``-th
+    on (only that one, with ``once``), which get ``action`` ("close" or "drop")."""
+    seen = [0]
+
+    def quirk(info):
+        if info.suites < 2:
+            return "forward"
+        seen[0] += 1
+        hit = seen[0] == count if once else seen[0] >= count
+        return action if hit else "forward"
+
+    return quirk
+
+
+async def test_a_close_in_the_middle_of_the_elimination_loses_no_suite(openssl_server, lab_pki) -> None:
+    backend = openssl_server(min_version=c.TLS12, max_version=c.TLS12)
+    truth = _openssl_tls12_rsa_suites(backend)
+    assert len(truth) > 5
+    fe = FrontEnd(backend.address, _after(4, "close", once=True)).start()
+    try:
+        options = ScanOptions(
+            deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False,
+            probes=frozenset({"protocols", "suites"}), versions=(c.TLS12,),
+        )
+        result = await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=fe.port), options)
+    finally:
+        fe.stop()
+    assert suites_of(result, c.TLS12) == truth
+    row = next(p for p in result.protocols if p.version == c.TLS12)
+    assert row.supported and row.incomplete is None
+
+
+async def test_a_server_that_stops_answering_is_said_to_have_stopped(openssl_server, lab_pki) -> None:
+    backend = openssl_server(min_version=c.TLS12, max_version=c.TLS12)
+    truth = _openssl_tls12_rsa_suites(backend)
+    fe = FrontEnd(backend.address, _after(4, "drop", once=False)).start()
+    try:
+        options = ScanOptions(
+            deadlines=Deadlines(connect=5.0, read=1.0, endpoint=60.0), ca_file=str(lab_pki.ca_path),
+            use_system_store=False, probes=frozenset({"protocols", "suites"}), versions=(c.TLS12,),
+        )
+        result = await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=fe.port), options)
+    finally:
+        fe.stop()
+    found = suites_of(result, c.TLS12)
+    assert found and found < truth  # what was found is kept, and true
+    row = next(p for p in result.protocols if p.version == c.TLS12)
+    assert row.supported
+    assert row.incomplete is not None and "stopped answering" in row.incomplete, row.incomplete

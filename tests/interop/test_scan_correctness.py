@@ -434,9 +434,9 @@ async def test_tlslite_certificate(tlslite_server, lab_pki, lab_cert, case):
 
 def far(delay: float):
     """An open_stream that takes ``delay`` seconds more to connect, as a distant endpoint."""
-    from scanner.engine import open_tcp
-
     import trio
+
+    from scanner.engine import open_tcp
 
     async def open_stream(ip: str, port: int):
         await trio.sleep(delay)

@@ -10,6 +10,7 @@ from typing import BinaryIO, TextIO
 
 from scanner.exits import EXIT_FINDINGS, EXIT_OK, UsageError
 from scanner.options import SEVERITIES
+from scanner.outcome_text import counted
 
 __all__ = ["explain_capture"]
 
@@ -69,7 +70,10 @@ def explain_capture(
         totals = {"frames": stats.frames, "tcp_segments": stats.tcp_segments, "skipped": stats.skipped, "connections": count}
         out.write(f'\n], "totals": {json.dumps(totals)}, "notes": {json.dumps(stats.notes)}}}\n')
     elif fmt in ("table", "summary"):
-        line = f"{count} connection(s) in {stats.frames} frames ({stats.tcp_segments} TCP segments, {stats.skipped} other frames skipped)."
+        line = (
+            f"{counted(count, 'connection')} in {counted(stats.frames, 'frame')} "
+            f"({counted(stats.tcp_segments, 'TCP segment')}, {stats.skipped} other frames skipped)."
+        )
         out.write(("\n" if fmt == "table" else "") + line + "\n")
         for n in stats.notes:
             out.write(f"note: {n}\n")

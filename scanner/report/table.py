@@ -16,7 +16,7 @@ from typing import Any
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
 from scanner.report.printable import counted, printable, printable_text
-from scanner.report.terminal import GREEN, RED, RESET, SEVERITY_COLOURS, fit_table
+from scanner.report.terminal import GREEN, RED, RESET, SEVERITY_COLOURS, Style, fit_table
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
@@ -622,9 +622,9 @@ def _findings(findings: Sequence[Finding], verbose: bool, color: bool) -> str:
             )
             if text
         ]
-        blocks.append(
-            f"[{_severity(f.severity, color)}] {f.id}: {f.title}\n" + _indent(_fields(details))
-        )
+        # The headline wrapped as prose on a terminal, under the start of the id.
+        headline = Style(width=_WIDTH.get()).hanging(f"[{_severity(f.severity, color)}] ", f"{f.id}: {f.title}")
+        blocks.append(headline + "\n" + _indent(_fields(details)))
     return "\n\n".join(blocks)
 
 

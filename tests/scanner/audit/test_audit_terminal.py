@@ -125,3 +125,15 @@ def test_audit_at_80_columns_never_splits_a_name_and_resets_only_colours(
     codes = SGR.findall(coloured)
     assert codes.count("\x1b[0m") == len(codes) - codes.count("\x1b[0m")
     assert "unchanged\x1b[0m" not in coloured
+
+
+def test_list_profiles_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Lines of 103 characters before: id, name, every version and "(current)".
+    piped = run(monkeypatch, ["simulate", "--list-profiles"], tty=False)
+    assert widest(piped) > 80 and len(piped.splitlines()) > 100  # one profile a line
+    terminal = run(monkeypatch, ["simulate", "--list-profiles"], tty=True, columns=80)
+    assert widest(terminal) <= 80
+    assert words(terminal) == words(piped)
+    ids = [line.split()[0] for line in piped.splitlines()]
+    starts = {line.split()[0] for line in terminal.splitlines() if not line.startswith(" ")}
+    assert set(ids) <= starts

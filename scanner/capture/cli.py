@@ -21,9 +21,12 @@ def explain_capture(
     out: TextIO | None = None,
     *,
     severity: Callable[[str], str] | None = None,
+    wrap: Callable[[str], str] | None = None,
 ) -> int:
     """Explain one capture stream. Exit 0, or 1 with --fail-on and a finding at or above it.
-    ``severity``: how severities are shown in the table format (the CLI's --color style).
+    ``severity``: how severities are shown in the table format (the CLI's --color style);
+    ``wrap``: what fits the table and summary text to a terminal (the CLI's style,
+    scanner.report.terminal.Style.wrap_text, a layer above this one); as is by default.
     Raises UsageError for an unreadable key log or an input that is not a capture."""
     from scanner.capture.analyze import analyze
     from scanner.capture.keylog import load_keylog
@@ -36,6 +39,7 @@ def explain_capture(
     )
 
     out = out or sys.stdout
+    fit = wrap or str
     keylog = None
     if args.keylog:
         try:
@@ -62,9 +66,9 @@ def explain_capture(
         elif fmt == "jsonl":
             out.write(json.dumps(connection_json(r)) + "\n")
         elif fmt == "summary":
-            out.write(connection_summary(r) + "\n")
+            out.write(fit(connection_summary(r)) + "\n")
         else:
-            out.write(("\n" if count else "") + connection_text(r, verbose=args.verbose, severity=severity) + "\n")
+            out.write(("\n" if count else "") + fit(connection_text(r, verbose=args.verbose, severity=severity)) + "\n")
         count += 1
     if fmt == "json":
         totals = {"frames": stats.frames, "tcp_segments": stats.tcp_segments, "skipped": stats.skipped, "connections": count}
@@ -74,9 +78,9 @@ def explain_capture(
             f"{counted(count, 'connection')} in {counted(stats.frames, 'frame')} "
             f"({counted(stats.tcp_segments, 'TCP segment')}, {stats.skipped} other frames skipped)."
         )
-        out.write(("\n" if fmt == "table" else "") + line + "\n")
+        out.write(("\n" if fmt == "table" else "") + fit(line) + "\n")
         for n in stats.notes:
-            out.write(f"note: {n}\n")
+            out.write(fit(f"note: {n}") + "\n")
     if args.fail_on is not None and worst <= SEVERITIES.index(args.fail_on):
         return EXIT_FINDINGS
     return EXIT_OK

@@ -56,6 +56,32 @@ class Style:
         return head + lines[0] + "".join("\n" + indent + line for line in lines[1:])
 
 
+    def wrap_text(self, text: str) -> str:
+        """``text`` with each line longer than the terminal wrapped between words, the
+        continuation lines indented under the text after the line's label ("  suites: ")
+        when it has a short one, else four columns in from the line's own indent. No
+        width (a file or a pipe): ``text`` as is."""
+        if self.width is None:
+            return text
+        out: list[str] = []
+        for line in text.split("\n"):
+            if _visible(line) <= self.width:
+                out.append(line)
+                continue
+            lead = len(line) - len(line.lstrip(" "))
+            label = _LABEL.match(line)
+            if label is not None and label.end() <= self.width // 2:
+                out.append(self.hanging(line[: label.end()], line[label.end() :]))
+                continue
+            hang = " " * min(lead + 4, self.width // 2)
+            body = max(20, self.width - len(hang))
+            first, *rest = textwrap.wrap(
+                line[lead:], self.width - lead, break_long_words=False, break_on_hyphens=False
+            ) or [""]
+            rest = textwrap.wrap(" ".join(rest), body, break_long_words=False, break_on_hyphens=False)
+            out.append(" " * lead + first + "".join("\n" + hang + part for part in rest))
+        return "\n".join(out)
+
     def table(self, rows: Sequence[Sequence[Any]], headers: Sequence[str] | None = None, *, indent: int = 0) -> str:
         """fit_table at this style's width: ``indent`` is what the caller puts before each
         line."""
@@ -64,6 +90,8 @@ class Style:
 
 # SGR sequences (colours) take no room on the screen.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
+# A line's label for wrap_text: its indent, then a few words and ": " ("    suites: ").
+_LABEL = re.compile(r" *[\w][\w .()/-]{0,30}: ")
 # A cell painted whole by Style.paint: one colour code, the text, the reset.
 _PAINTED = re.compile(r"(\x1b\[[0-9;]*m)([^\x1b]*)\x1b\[0m")
 # A column of prose (cells with spaces) is narrowed to PROSE_FLOOR characters at the least

@@ -183,15 +183,15 @@ def _capture_source(args: argparse.Namespace) -> BinaryIO | None:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from scanner.explain import explain, parse_hex
+    from scanner.report.terminal import style_for
 
     capture = _capture_source(args)
     if capture is not None:
         from scanner.capture.cli import explain_capture
-        from scanner.report.terminal import style_for
 
         style = style_for(sys.stdout, args.color)  # --color and NO_COLOR, as in every command
         try:
-            return explain_capture(args, capture, severity=style.severity)
+            return explain_capture(args, capture, severity=style.severity, wrap=style.wrap_text)
         finally:
             if capture is not getattr(sys.stdin, "buffer", None):
                 capture.close()
@@ -211,7 +211,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         parse_hex(text)
     except ValueError as exc:
         raise UsageError(f"the input is not hex (nor a capture file): {exc}") from None
-    sys.stdout.write(explain(text).rstrip("\n") + "\n")
+    # On a terminal, long lines wrap between words (a hex dump line is one word: whole).
+    style = style_for(sys.stdout, args.color)
+    sys.stdout.write(style.wrap_text(explain(text).rstrip("\n")) + "\n")
     return EXIT_OK
 
 

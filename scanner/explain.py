@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from handshakes import constants as c
 from handshakes import registry as reg
+from scanner.outcome_text import counted
 
 __all__ = [
     "MessageExplanation",
@@ -421,7 +422,7 @@ def _handshake_summary(msg_type: int, body: bytes, state: _State, record_version
                 cert = parse_certificate(body, True)
             if not cert.chain:
                 return name, "no certificate (an empty list)"
-            return name, f"{len(cert.chain)} certificate(s): {_subjects(cert.chain)}"
+            return name, f"{counted(len(cert.chain), 'certificate')}: {_subjects(cert.chain)}"
         if msg_type == c.SERVER_KEY_EXCHANGE:
             if state.suite is None:
                 return name, "key exchange parameters (no ServerHello before it: suite unknown)"
@@ -722,7 +723,7 @@ def explain(hex_text: str) -> str:
         return "\n".join([*lines, "No TLS bytes to decode."])
     records = decode_records(data[where.start : where.end], base=where.start)
     tls = [r for r in records if not r.not_tls]
-    count = f"{len(tls)} record(s)" if tls else "no record"
+    count = counted(len(tls), "record") if tls else "no record"
     lines.append(f"{count} from byte {where.start}:")
     for r in records:
         lines.append(r.describe())

@@ -11,10 +11,16 @@ from __future__ import annotations
 import ast
 import re
 
-__all__ = ["clean_detail", "quote_bytes", "render_outcome"]
+__all__ = ["clean_detail", "counted", "quote_bytes", "render_outcome"]
 
 _BYTES_REPR = re.compile(r"""\bb(?P<q>['"])(?P<body>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
 _ATTEMPTS = re.compile(r" \(after (\d+) attempts\)")
+
+
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless one: counted(1, "endpoint") -> "1 endpoint",
+    counted(3, "endpoint") -> "3 endpoints" (regular English plurals only: no "(s)")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def quote_bytes(data: bytes, limit: int = 16) -> str:

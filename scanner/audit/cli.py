@@ -156,10 +156,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     if args.list_profiles:
         from handshakes import registry as reg
+        from scanner.report.terminal import fit_table
 
-        for p in load_builtin_profiles():
-            versions = ", ".join(reg.version_name(v) for v in p.versions)
-            sys.stdout.write(f"{p.id:24} {p.name:32} {versions}{'  (current)' if p.current else ''}\n")
+        rows = [
+            (p.id, p.name, ", ".join(reg.version_name(v) for v in p.versions) + ("  (current)" if p.current else ""))
+            for p in load_builtin_profiles()
+        ]
+        # One profile a line; on a terminal within its width (names and versions wrap
+        # between words, the id whole).
+        sys.stdout.write(fit_table(rows, None, width=_style(args).width, tablefmt="plain") + "\n")
         return EXIT_OK
     if not args.target:
         raise UsageError("no target given: tlscompat simulate HOST[:PORT]")

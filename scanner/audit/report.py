@@ -13,7 +13,7 @@ from scanner.audit.live import LiveSimulation
 from scanner.audit.policy import ClientPolicy, Deviation, ServerPolicy
 from scanner.audit.whatif import CHANGES, AuditReport, EndpointAudit, ProfileChange
 from scanner.options import DNS_ERROR, NOT_TLS, REFUSED, STARTTLS_OUTCOMES, UNREACHABLE
-from scanner.report.printable import printable, printable_text
+from scanner.report.printable import counted, printable, printable_text
 from scanner.report.terminal import GREEN, RED, YELLOW, Style
 from scanner.simulate import Simulation
 
@@ -180,7 +180,7 @@ def _endpoint_text(e: EndpointAudit, report: AuditReport, verbose: bool, style: 
         lines.append(style.hanging("   not scanned successfully: ", printable(e.outcome)))
     if report.policy is not None:
         if e.deviations:
-            count = style.paint(f"{len(e.deviations)} deviation(s)", YELLOW)
+            count = style.paint(counted(len(e.deviations), "deviation"), YELLOW)
             lines.append(f"   Compliance with {report.policy.name}: {count}")
             lines += [style.hanging("     - ", d.message) for d in e.deviations]
         elif e.outcome == "ok":
@@ -229,20 +229,20 @@ def render_audit(report: AuditReport, *, verbose: bool = False, color: bool = Fa
         cp = report.client_policy
         desc = f": {cp.description}" if cp.description else ""
         head.append(style.hanging("", f"Client policy {cp.name} (base {cp.base}, {cp.source}){desc}"))
-    head.append(f"{len(report.profile_ids)} client profiles, {len(report.endpoints)} endpoint(s)")
+    head.append(f"{counted(len(report.profile_ids), 'client profile')}, {counted(len(report.endpoints), 'endpoint')}")
     body = [_endpoint_text(e, report, verbose, style) for e in report.endpoints]
     summary = []
     if report.policy is not None:
         lost = report.lost()
         total = sum(len(v) for v in lost.values())
         summary.append(
-            f"Summary: the change loses {total} client connection(s) on {len(lost)} endpoint(s)"
+            f"Summary: the change loses {counted(total, 'client connection')} on {counted(len(lost), 'endpoint')}"
         )
     if report.client_policy is not None:
         failing = [e.label for e in report.endpoints if e.client is not None and e.client.change == "lost"]
         summary.append(style.hanging(
             "",
-            f"Client policy {report.client_policy.name} would fail to reach {len(failing)} "
-            f"endpoint(s) the base client reaches" + (f": {', '.join(failing)}" if failing else ""),
+            f"Client policy {report.client_policy.name} would fail to reach "
+            f"{counted(len(failing), 'endpoint')} the base client reaches" + (f": {', '.join(failing)}" if failing else ""),
         ))
     return printable_text("\n".join(head) + "\n\n" + "\n\n".join(body) + "\n\n" + "\n".join(summary) + "\n")

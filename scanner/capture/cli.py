@@ -10,6 +10,7 @@ from typing import BinaryIO, TextIO
 
 from scanner.exits import EXIT_FINDINGS, EXIT_OK, UsageError
 from scanner.options import SEVERITIES
+from scanner.outcome_text import counted
 
 __all__ = ["explain_capture"]
 
@@ -20,9 +21,12 @@ def explain_capture(
     out: TextIO | None = None,
     *,
     severity: Callable[[str], str] | None = None,
+    wrap: Callable[[str], str] | None = None,
 ) -> int:
     """Explain one capture stream. Exit 0, or 1 with --fail-on and a finding at or above it.
-    ``severity``: how severities are shown in the table format (the CLI's --color style).
+    ``severity``: how severities are shown in the table format (the CLI's --color style);
+    ``wrap``: what fits the table and summary text to a terminal (the CLI's style,
+    scanner.report.terminal.Style.wrap_text, a layer above this one); as is by default.
     Raises UsageError for an unreadable key log or an input that is not a capture."""
     from scanner.capture.analyze import analyze
     from scanner.capture.keylog import load_keylog
@@ -35,6 +39,7 @@ def explain_capture(
     )
 
     out = out or sys.stdout
+    fit = wrap or str
     keylog = None
     if args.keylog:
         try:
@@ -61,18 +66,21 @@ def explain_capture(
         elif fmt == "jsonl":
             out.write(json.dumps(connection_json(r)) + "\n")
         elif fmt == "summary":
-            out.write(connection_summary(r) + "\n")
+            out.write(fit(connection_summary(r)) + "\n")
         else:
-            out.write(("\n" if count else "") + connection_text(r, verbose=args.verbose, severity=severity) + "\n")
+            out.write(("\n" if count else "") + fit(connection_text(r, verbose=args.verbose, severity=severity)) + "\n")
         count += 1
     if fmt == "json":
         totals = {"frames": stats.frames, "tcp_segments": stats.tcp_segments, "skipped": stats.skipped, "connections": count}
         out.write(f'\n], "totals": {json.dumps(totals)}, "notes": {json.dumps(stats.notes)}}}\n')
     elif fmt in ("table", "summary"):
-        line = f"{count} connection(s) in {stats.frames} frames ({stats.tcp_segments} TCP segments, {stats.skipped} other frames skipped)."
-        out.write(("\n" if fmt == "table" else "") + line + "\n")
+        line = (
+            f"{counted(count, 'connection')} in {counted(stats.frames, 'frame')} "
+            f"({counted(stats.tcp_segments, 'TCP segment')}, {stats.skipped} other frames skipped)."
+        )
+        out.write(("\n" if fmt == "table" else "") + fit(line) + "\n")
         for n in stats.notes:
-            out.write(f"note: {n}\n")
+            out.write(fit(f"note: {n}") + "\n")
     if args.fail_on is not None and worst <= SEVERITIES.index(args.fail_on):
         return EXIT_FINDINGS
     return EXIT_OK

@@ -31,6 +31,7 @@ from handshakes.server_flight import (
 from scanner.capture.keylog import KeyLog
 from scanner.capture.packets import Segment, address_text
 from scanner.capture.tcp import Reassembler
+from scanner.outcome_text import counted
 
 __all__ = ["AlertSeen", "CertSeen", "ConnectionReport", "ConnectionTracker", "HelloSeen", "Step"]
 
@@ -327,7 +328,7 @@ class ConnectionTracker:
     def _flush(self, key: tuple[bytes, int], side: _Side, frame: int) -> None:
         data, holes = side.reasm.flush()
         if holes:
-            self.st.notes.append(f"{holes} gap(s) in the {self._role(key)}'s bytes: the capture lost segments")
+            self.st.notes.append(f"{counted(holes, 'gap')} in the {self._role(key)}'s bytes: the capture lost segments")
         if data:
             self._data(key, side, data, frame)
 
@@ -586,17 +587,17 @@ class ConnectionTracker:
             if role == "server":
                 self.st.server_certs = seen
                 self.st.server_leaf = cert.chain[0] if cert.chain else b""
-                self._step(frame, role, f"Certificate{lock}: {len(seen)} certificate(s)" + (f", {seen[0].subject!r}" if seen else ""))
+                self._step(frame, role, f"Certificate{lock}: {counted(len(seen), 'certificate')}" + (f", {seen[0].subject!r}" if seen else ""))
             else:
                 self.st.client_certs = seen
                 self._advance("client_flight")
-                self._step(frame, role, f"Certificate{lock}: " + (f"{len(seen)} certificate(s), {seen[0].subject!r}" if seen else "empty (no client certificate)"))
+                self._step(frame, role, f"Certificate{lock}: " + (f"{counted(len(seen), 'certificate')}, {seen[0].subject!r}" if seen else "empty (no client certificate)"))
             return
         if t == c.CERTIFICATE_REQUEST:
             req = parse_certificate_request(msg.body, version)
             self.st.cert_request = True
             self.st.cas = tuple(_dn(d) for d in req.certificate_authorities)
-            self._step(frame, role, f"CertificateRequest{lock}: {len(self.st.cas)} acceptable CA(s)")
+            self._step(frame, role, f"CertificateRequest{lock}: {counted(len(self.st.cas), 'acceptable CA')}")
             return
         if t == c.SERVER_HELLO_DONE:
             self._advance("server_flight")

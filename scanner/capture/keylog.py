@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from scanner.outcome_text import counted
+
 __all__ = ["LABELS", "KeyLog", "load_keylog", "parse_keylog"]
 
 LABELS = frozenset(
@@ -99,7 +101,7 @@ def parse_keylog(text: str, *, name: str = "key log") -> KeyLog:
     notes = []
     if skipped:
         named = "; ".join(skipped[:_MAX_NAMED]) + ("; ..." if len(skipped) > _MAX_NAMED else "")
-        notes.append(f"{name}: {len(skipped)} line(s) skipped ({named})")
+        notes.append(f"{name}: {counted(len(skipped), 'line')} skipped ({named})")
     return KeyLog(by_random, notes)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scanner.diagnose.common import Rule, make
+from scanner.outcome_text import counted
 from scanner.results import EndpointResult, Finding
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def throttled(result: EndpointResult, options: ScanOptions) -> Finding | None:
         )
     return make(
         "starttls.throttled",
-        f"{_where(result)} turned {st.throttled} connection(s) away for load; the scan paused and retried them",
+        f"{_where(result)} turned {counted(st.throttled, 'connection')} away for load; the scan paused and retried them",
     )
 
 

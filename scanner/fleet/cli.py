@@ -339,12 +339,13 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tu
             status = "interrupted"
             raise
         finally:
+            if progress is not None:
+                # The bar's line erased before anything else is printed (the summary table,
+                # the end of a JSON document, a message), at the end or on Ctrl-C alike.
+                progress.clear()
             writer.close(summary if args.format == "table" else None)
             if out is not sys.stdout:
                 out.close()
-            if progress is not None:
-                # Tables on the same terminal: the bar goes, the tables stay last.
-                progress.clear() if clear else progress.finish()
         interrupted = run_status.interrupted or run_status.lost is not None
         status = "interrupted" if interrupted else "completed"
     finally:

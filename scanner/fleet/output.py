@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -303,7 +304,9 @@ def _table(rows: Iterable[Any], headers: tuple[str, ...]) -> str:
 
 
 class Progress:
-    """One line on stderr, redrawn in place: done/total, bar, rate, ETA. For terminals."""
+    """One line on stderr, redrawn in place: done/total, bar, rate, ETA. For terminals:
+    kept within the terminal's width (the bar shrinks, then goes; the text is cut last),
+    erased by ``clear`` before anything else is printed."""
 
     def __init__(self, stream: TextIO, total: int, *, already: int = 0, width: int = 28) -> None:
         self.stream = stream
@@ -327,10 +330,17 @@ class Progress:
         fresh = self.done - self.already
         rate = fresh / elapsed
         total = max(self.total, self.done)
-        filled = int(self.width * self.done / total) if total else self.width
-        bar = "#" * filled + "." * (self.width - filled)
         eta = "--" if rate <= 0 else _duration((total - self.done) / rate)
-        return f"[{bar}] {self.done}/{total} endpoints  {rate:.1f}/s  ETA {eta}"
+        text = f"{self.done}/{total} endpoints  {rate:.1f}/s  ETA {eta}"
+        # One column short of the terminal: a line that fills it wraps on some terminals,
+        # and "\r" then returns to the second line, not the bar's.
+        room = shutil.get_terminal_size((80, 24)).columns - 1
+        width = min(self.width, room - len(text) - 3)
+        if width < 5:  # no room for a bar worth reading: the counts alone
+            return text[:room]
+        filled = int(width * self.done / total) if total else width
+        bar = "#" * filled + "." * (width - filled)
+        return f"[{bar}] {text}"
 
     def draw(self, now: float | None = None) -> None:
         self._last = time.monotonic() if now is None else now

@@ -27,7 +27,7 @@ from scanner.exits import UsageError
 from scanner.lab.certs import IssuedCert, Pki
 from scanner.lab.scenarios import LAB_HOST, LabContext, Scenario, by_name, select
 from scanner.options import Deadlines, ScanOptions, Target
-from scanner.report.terminal import Style, style_for
+from scanner.report.terminal import Style, fit_table, style_for
 from scanner.results import EndpointResult, Finding
 
 __all__ = [
@@ -298,18 +298,15 @@ def _expected_text(scenario: Scenario) -> str:
     return text
 
 
-def lab_table(running: Sequence[RunningScenario]) -> str:
-    from tabulate import tabulate
-
+def lab_table(running: Sequence[RunningScenario], width: int | None = None) -> str:
+    """Where each scenario listens; ``width``: a terminal's columns, the table kept within
+    it (None: a file or a pipe, one row per line)."""
     rows = [
         (r.name, r.address + (f" (SNI {r.target.sni})" if r.target.sni else ""),
          r.scenario.reproduces, _expected_text(r.scenario))
         for r in running
     ]
-    return tabulate(
-        rows, headers=("scenario", "address", "reproduces", "expected findings"),
-        tablefmt="simple", maxcolwidths=[None, None, 60, 40],
-    )
+    return fit_table(rows, ("scenario", "address", "reproduces", "expected findings"), width=width)
 
 
 def _selection(args: argparse.Namespace) -> str | None:
@@ -327,7 +324,7 @@ def run_lab(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     async def main() -> None:
         async with open_lab(_selection(args)) as lab:
             assert lab.pki is not None
-            print(lab_table(lab.running), file=stream)
+            print(lab_table(lab.running, style_for(stream).width), file=stream)
             print(
                 f"\nLab root CA (trust it in your client): {lab.pki.ca_path}\n"
                 f"Scan one: tlscompat scan {LAB_HOST}:PORT --ip 127.0.0.1 "
@@ -386,9 +383,9 @@ def _render(result: EndpointResult, verbose: bool, style: Style | None = None) -
     return findings_listing(result, style)
 
 
-def demo_summary(verdicts: Sequence[Verdict]) -> str:
-    from tabulate import tabulate
-
+def demo_summary(verdicts: Sequence[Verdict], width: int | None = None) -> str:
+    """One row per scenario: expected and found findings, OK or MISMATCH; ``width``: a
+    terminal's columns, the table kept within it (None: a file or a pipe, unwrapped)."""
     rows = []
     for v in verdicts:
         status = "OK" if v.ok else "MISMATCH"
@@ -401,10 +398,7 @@ def demo_summary(verdicts: Sequence[Verdict]) -> str:
             (v.running.name, _expected_text(v.running.scenario), _ids(v.found), status,
              "; ".join(notes))
         )
-    return tabulate(
-        rows, headers=("scenario", "expected", "found", "result", "notes"), tablefmt="simple",
-        maxcolwidths=[None, 36, 36, None, 40],
-    )
+    return fit_table(rows, ("scenario", "expected", "found", "result", "notes"), width=width)
 
 
 def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
@@ -433,7 +427,7 @@ def run_demo(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         print(style.hanging("    reproduces: ", scenario.reproduces), file=stream)
         print(style.hanging("    expected:   ", _expected_text(scenario)), file=stream)
         print(_render(v.result, verbose, style), file=stream)
-    print("\n" + demo_summary(verdicts), file=stream)
+    print("\n" + demo_summary(verdicts, style.width), file=stream)
     bad = [v for v in verdicts if not v.ok]
     # --- issue 15: seed 004 as a capture (the lab records it, `explain` reads it) ---------
     capture_ok = True

@@ -118,12 +118,12 @@ def render_diff(diff: ScanDiff, *, color: bool = False, width: int | None = None
     style = Style(color=color, width=width)
     head = [f"Before: {diff.before_source or '-'}", f"After:  {diff.after_source or '-'}"]
     counts = status_counts(diff)
-    head.append(
+    head.append(style.hanging("", (
         f"{count(len(diff.endpoints), 'endpoint')}: {counts['changed']} changed, "
         f"{counts['unchanged']} unchanged, {counts['removed']} only before, "
         f"{counts['added']} only after; client connectivity compared for "
         f"{count(len(diff.profiles), 'client profile')}"
-    )
+    )))
     rows = [diff_summary_row(d) for d in diff.endpoints]
     parts = ["\n".join(head)]
     if rows:

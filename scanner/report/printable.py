@@ -18,7 +18,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["csv_cell", "printable", "printable_line", "printable_text"]
+# counted is defined with the outcome texts, below scanner.capture and scanner.explain,
+# which count things too; the reports use it from here.
+from scanner.outcome_text import counted
+
+__all__ = ["counted", "csv_cell", "printable", "printable_line", "printable_text"]
 
 # Our own colour codes: SGR sequences only (ESC [ digits/semicolons m).
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -78,9 +82,3 @@ def csv_cell(value: Any) -> Any:
     if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):  # "-31" is a number
         return "'" + text
     return text
-
-
-def counted(count: int, noun: str) -> str:
-    """``count`` and ``noun``, plural unless one: counted(1, "endpoint") -> "1 endpoint",
-    counted(3, "endpoint") -> "3 endpoints" (regular English plurals only)."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -16,7 +16,7 @@ from typing import Any
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
 from scanner.report.printable import counted, printable, printable_text
-from scanner.report.terminal import GREEN, RED, RESET, SEVERITY_COLOURS, fit_table
+from scanner.report.terminal import GREEN, RED, RESET, SEVERITY_COLOURS, Style, fit_table
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
@@ -224,8 +224,8 @@ def _header(result: EndpointResult) -> str:
     if result.detail:
         lines.append(f"detail: {printable(clean_detail(result.outcome, result.detail))}")
     lines.append(
-        f"{stats.connections} connections, {stats.bytes_sent} bytes sent, "
-        f"{stats.bytes_received} bytes received, {stats.duration_s:.2f} s"
+        f"{counted(stats.connections, 'connection')}, {counted(stats.bytes_sent, 'byte')} sent, "
+        f"{counted(stats.bytes_received, 'byte')} received, {stats.duration_s:.2f} s"
     )
     if result.started:
         lines.append(f"started {result.started}")
@@ -237,6 +237,8 @@ def _header(result: EndpointResult) -> str:
 def _protocol_evidence(p: ProtocolResult) -> str:
     if p.negotiated is not None and p.negotiated != p.version:
         text = f"answered {reg.version_name(p.negotiated)} instead"
+        if p.detail and p.detail.endswith(f"answered {reg.version_name(p.negotiated)}"):
+            return f"{text} ({p.incomplete})" if p.incomplete else text  # the detail says it again
     elif p.alert is not None:
         text = f"alert {_alert(p.alert)}"
     else:
@@ -577,7 +579,7 @@ def _starttls(st: StartTLSResult) -> str:
         rows.append(("Server version", _printable(st.server_version)))
     rows.append(("Authentication before TLS", _printable(", ".join(st.plaintext_auth)) or "none offered"))
     if st.throttled:
-        rows.append(("Throttled", f"{st.throttled} connection(s) turned away, retried after a pause"))
+        rows.append(("Throttled", f"{counted(st.throttled, 'connection')} turned away, retried after a pause"))
     return _fields(rows)
 
 
@@ -620,9 +622,9 @@ def _findings(findings: Sequence[Finding], verbose: bool, color: bool) -> str:
             )
             if text
         ]
-        blocks.append(
-            f"[{_severity(f.severity, color)}] {f.id}: {f.title}\n" + _indent(_fields(details))
-        )
+        # The headline wrapped as prose on a terminal, under the start of the id.
+        headline = Style(width=_WIDTH.get()).hanging(f"[{_severity(f.severity, color)}] ", f"{f.id}: {f.title}")
+        blocks.append(headline + "\n" + _indent(_fields(details)))
     return "\n\n".join(blocks)
 
 

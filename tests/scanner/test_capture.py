@@ -290,7 +290,7 @@ def test_keylog_read_leniently_like_wireshark(ca: trustme.CA, tmp_path: Path, ca
     cap.write_bytes(write(flights).getvalue())
     assert main(["explain", "--format", "summary", "--keylog", str(keys), str(cap)]) == 0
     out = capsys.readouterr().out
-    assert "3 line(s) skipped" in out and "'ECH_SECRET' not used here" in out and "cut-off" in out
+    assert "3 lines skipped" in out and "'ECH_SECRET' not used here" in out and "cut-off" in out
     assert only(write(flights), keylog=load_keylog(str(keys))).keylog == "used"
 
 

@@ -212,7 +212,7 @@ def test_openssl_tls12_server_flight(server: tuple[int, Path]) -> None:
     text = explain(data.hex(" "))
     assert "version TLSv1.2; cipher suite TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (0xC02F)" in text
     assert "extensions: renegotiation_info" in text and "extended_master_secret" in text
-    assert "1 certificate(s): #0 'CN=explain.test' issued by 'CN=explain.test'" in text
+    assert "1 certificate: #0 'CN=explain.test' issued by 'CN=explain.test'" in text
     assert "ECDHE, group x25519" in text
 
     # Truncated in the middle of the Certificate message: what is there, and what is missing.

@@ -871,8 +871,17 @@ def test_tables_keep_within_a_terminal_width_and_files_are_not_wrapped(chain_der
     unwrapped = render_endpoint(result, verbose=True, now=NOW)
     assert max(len(line) for line in unwrapped.splitlines()) > 80  # the probe log, the evidence
     wrapped = render_endpoint(result, verbose=True, now=NOW, width=80)
-    tables = [line for line in wrapped.splitlines() if not line.startswith("[")]  # finding titles
-    assert max(len(line) for line in tables) <= 80
+    tables = wrapped.splitlines()  # finding headlines ("[low] id: title") included
+    # Within 80 columns, but for the cipher suite table: its names (37 characters) are
+    # never split, so it cannot fit and is left wider.
+    suites = [line for line in tables if "0x" in line or line.strip().startswith(("Pref", "----"))]
+    assert max(len(line) for line in tables if line not in suites) <= 80
+    assert max(len(line) for line in suites) <= 96  # as narrow as whole names allow
+
+    def words(text: str) -> set[str]:
+        return {w for w in text.split() if w.strip("-")}
+
+    assert words(wrapped) == words(unwrapped)  # wrapped only between words
     assert render_endpoint(result, verbose=True, now=NOW, width=None) == unwrapped
 
 

@@ -95,6 +95,16 @@ async def test_heartbleed_is_found_and_the_leak_is_not_kept(vulnerable: Any) -> 
     finding = next(f for f in result.findings if f.id == "vuln.heartbleed")
     assert finding.severity == "critical" and "CVE-2014-0160" in finding.title
     assert checks(result)["ccs_injection"].status == "not_vulnerable"
+    # `scan -v` on an 80-column terminal: the headline (99 characters) wraps between words,
+    # under the start of the id; into a file or a pipe it stays one line.
+    from scanner.report.table import render_endpoint
+
+    headline = f"[critical] vuln.heartbleed: {finding.title}"
+    assert len(headline) > 80 and headline in render_endpoint(result, verbose=True)
+    wrapped = render_endpoint(result, verbose=True, width=80).splitlines()
+    at = wrapped.index(next(line for line in wrapped if line.startswith("[critical] vuln.heartbleed: ")))
+    assert len(wrapped[at]) <= 80 and wrapped[at + 1].startswith(" " * len("[critical] ") + wrapped[at + 1].split()[0])
+    assert " ".join((wrapped[at] + " " + wrapped[at + 1]).split()) == headline
 
 
 async def test_early_ccs_acceptor(vulnerable: Any) -> None:

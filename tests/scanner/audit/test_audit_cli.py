@@ -49,7 +49,7 @@ def test_audit_of_a_saved_jsonl_scan(lab, tmp_path: Path, capsys: pytest.Capture
     assert code == 1
     assert "Server policy mozilla-intermediate (Mozilla Server Side TLS 5.7)" in text
     assert "TLSv1.0 enabled but the policy's minimum is TLSv1.2" in text
-    assert "2 client profiles, 1 endpoint(s)" in text
+    assert "2 client profiles, 1 endpoint" in text
     assert "Client policy java8-aead: connects, with another version or suite" in text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -236,3 +237,96 @@ def test_ctrl_c_flushes_what_finished_and_exits_130(tmp_path, openssl_server, ra
     assert {r["port"] for r in records} == set(fast)
     db = sqlite3.connect(tmp_path / "scan.sqlite")
     assert db.execute("SELECT status, endpoints FROM runs").fetchall() == [("interrupted", 2)]
+
+
+# -- the progress bar on a real terminal (a pty) ------------------------------------------------
+
+
+def _screen(raw: bytes) -> list[str]:
+    """What a terminal shows for ``raw``: each line as left by carriage returns (back to
+    column 0, overwriting) and erase-to-end-of-line (ESC [ K)."""
+    shown = []
+    for line in raw.decode("utf-8", "replace").replace("\r\n", "\n").split("\n"):
+        cells: list[str] = []
+        col = 0
+        for part in re.split(r"(\r|\x1b\[K)", line):
+            if part == "\r":
+                col = 0
+            elif part == "\x1b[K":
+                del cells[col:]
+            else:
+                cells[col : col + len(part)] = list(part)
+                col += len(part)
+        shown.append("".join(cells))
+    return shown
+
+
+def _on_a_pty(args: list[str], cwd: Path, columns: int, *, interrupt_after: bytes | None = None) -> tuple[int, bytes]:
+    """Run tlscompat with stdout and stderr on one pseudo-terminal ``columns`` wide: its
+    exit status and every byte it wrote. ``interrupt_after``: Ctrl-C (SIGINT) once that
+    text has been written."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scanner.cli", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+        stdout=follower, stderr=follower, env={**env, "PYTHONPATH": str(ROOT), "TERM": "xterm"},
+    )
+    os.close(follower)
+    raw = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: every writer closed
+                    break
+                if not chunk:
+                    break
+                raw += chunk
+            if interrupt_after is not None and interrupt_after in raw:
+                process.send_signal(signal.SIGINT)
+                interrupt_after = None
+            if not ready and process.poll() is not None:
+                break
+        return process.wait(timeout=10), raw
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
+
+
+def test_progress_bar_is_erased_when_the_scan_ends_and_fits_a_narrow_terminal(tmp_path, openssl_server, closed_port):
+    # The table summary used to follow the bar on its line: "... ETA 8s2 endpoints".
+    args = ["scan", f"127.0.0.1:{openssl_server().port}", f"127.0.0.1:{closed_port}", "--progress",
+            "--probes", "protocols", "--no-db", "--color", "never", *FAST]
+    status, raw = _on_a_pty(args, tmp_path, 50)
+    assert status in (0, 1), raw
+    assert b"endpoints" in raw and b"ETA" in raw  # the bar was drawn
+    screen = _screen(raw)
+    assert not [line for line in screen if "ETA" in line], screen  # and erased
+    assert any(line.startswith("2 endpoints") for line in screen), screen
+    bars = [part for part in raw.decode().split("\r") if "ETA" in part]
+    assert bars and all(len(bar.replace("\x1b[K", "")) < 50 for bar in bars), bars
+
+
+def test_progress_bar_is_erased_on_ctrl_c_before_the_json(tmp_path, raw_server):
+    # Ctrl-C while an endpoint never answers: "... ETA --{" glued the JSON onto the bar.
+    args = ["scan", f"127.0.0.1:{raw_server('never_answer').port}", "--progress", "--format", "json",
+            "--no-db", "--connect-timeout", "1", "--read-timeout", "20", "--endpoint-timeout", "60"]
+    status, raw = _on_a_pty(args, tmp_path, 30, interrupt_after=b"ETA")
+    assert status == 130, raw
+    screen = _screen(raw)
+    assert not [line for line in screen if "ETA" in line], screen
+    assert "{" in screen, screen  # the (empty) JSON document starts on a line of its own
+    bars = [part for part in raw.decode().split("\r") if "ETA" in part]
+    assert bars and all(len(bar.replace("\x1b[K", "")) < 30 for bar in bars), bars

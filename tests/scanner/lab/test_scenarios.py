@@ -140,3 +140,32 @@ def test_run_demo_subset_matches() -> None:
 def test_run_demo_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(UsageError, match="unknown lab scenario 'nope'"):
         run_demo(argparse.Namespace(only="nope", verbose=False))
+
+
+def test_run_demo_summary_fits_a_terminal_and_not_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The summary table was 109 characters wide on an 80-column terminal (its cells cut
+    # at 36 whatever the width), and wrapped even into a pipe. Now: within the terminal, finding ids whole; a pipe unwrapped.
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def summary(text: str) -> list[str]:
+        lines = text.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.startswith("scenario "))
+        end = next(i for i in range(start, len(lines)) if not lines[i].strip())
+        return lines[start:end]
+
+    def words(lines: list[str]) -> set[str]:
+        return {w for line in lines for w in line.split() if w.strip("-")}
+
+    # 90 columns: with ids whole ("protocol.no_common_version," is 27), 83 is the least.
+    monkeypatch.setenv("COLUMNS", "90")
+    args = argparse.Namespace(only="ssl3-only,tls10-only", verbose=False, color="never")
+    piped, terminal = io.StringIO(), Terminal()
+    assert run_demo(args, out=piped) == 0
+    assert run_demo(args, out=terminal) == 0
+    table, flat = summary(terminal.getvalue()), summary(piped.getvalue())
+    assert max(len(line) for line in flat) > 90  # one row per line into a pipe
+    assert len(flat) == 4  # header, rule, two scenarios
+    assert max(len(line) for line in table) <= 90, table
+    assert words(table) == words(flat)  # wrapped between finding ids, none split

@@ -338,3 +338,41 @@ def test_select_profiles() -> None:
     ]
     with pytest.raises(ValueError, match="did you mean chrome_101_win10"):
         compare.select_profiles("chrome_101_win1")
+
+
+async def test_diff_fits_80_columns_with_the_endpoint_whole(
+    migration: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real 80-column terminal: the summary line and table within it, and the endpoint
+    # label (localhost:PORT) whole, not split into "localhost:18" / "443".
+    import io
+    import sys
+
+    import scanner.cli as cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def render(out: io.StringIO) -> str:
+        monkeypatch.setattr(sys, "stdout", out)
+        argv = ["diff", str(migration["before_path"]), str(migration["after_path"]), "--match", "host",
+                "--color", "never"]
+        assert cli.main(argv) == 0
+        return out.getvalue()
+
+    monkeypatch.setenv("COLUMNS", "80")
+    piped, text = render(io.StringIO()), render(Terminal())
+    head, summary = text.split("\n\n")[:2]
+    assert "Endpoint" in summary
+    # (The Before:/After: lines name the files: a path, one word, however long.)
+    lines = [line for line in (head + "\n" + summary).splitlines() if not line.startswith(("Before:", "After:"))]
+    assert max(len(line) for line in lines) <= 80, text
+    label = f"localhost:{migration['after'].port}"
+    assert any(line.startswith(label + " ") for line in summary.splitlines()), summary
+    # The clients' table below cannot fit 80 columns with suite names whole: it is wider,
+    # and no word is split (the same words as unwrapped, rules of dashes aside).
+    def words(t: str) -> set[str]:
+        return {w for w in t.split() if w.strip("-")}
+
+    assert words(text) == words(piped)

@@ -29,6 +29,7 @@ from handshakes.server_flight import HandshakeProbe
 from scanner import engine as en
 from scanner.engine import OpenStream, ProbeOutcome, open_tcp
 from scanner.options import ACCEPTED, ALERT, CLOSED, DNS_ERROR, Deadlines, Target
+from scanner.outcome_text import clean_detail
 from scanner.probes.hello import EC_GROUPS_TLS12, MAX_SUITES_PER_HELLO, candidate_suites
 from scanner.profiles import ClientProfile, spec_for_profile
 from scanner.profiles.hello import decode_key_share
@@ -238,11 +239,20 @@ def verdict(
     )
 
 
+def _said_once(out: ProbeOutcome) -> str:
+    """ProbeOutcome.describe(), or the detail alone when it already says the outcome:
+    "connection refused", not "refused (connection refused)"."""
+    detail = clean_detail(out.outcome, out.detail)
+    if out.outcome != ALERT and detail and out.outcome.replace("_", " ") in detail:
+        return detail
+    return out.describe()
+
+
 def _failure(
     profile: ClientProfile, out: ProbeOutcome, base: dict[str, Any], wide: ProbeOutcome | None
 ) -> LiveSimulation:
     alert = out.alert
-    code, reason = out.outcome, out.describe()
+    code, reason = out.outcome, _said_once(out)
     version: int | None = None
     if out.outcome == ALERT and alert is not None:
         name = f"{alert.name} ({alert.description})"
@@ -323,19 +333,10 @@ async def simulate_live(
     as that client would. Never raises for what the network or the server does."""
     ip = target.ip
     if ip is None:
-        try:
-            addresses = await en.resolve(target.host, target.port)
-        except OSError as exc:
-            addresses, error = [], str(exc)
-        else:
-            error = "no address"
-        if not addresses:
-            return LiveSimulation(
-                profile_id=profile.id, ok=False, version=None, suite=None, group=None,
-                reason=f"cannot resolve {target.host}: {error}", reason_code=DNS_ERROR,
-                outcome=DNS_ERROR,
-            )
-        ip = addresses[0]
+        resolved = await _resolve_failure(target, profile)
+        if isinstance(resolved, LiveSimulation):
+            return resolved
+        ip = resolved
     spec = spec_for_profile(profile, target.server_name, key_shares=pool)
     probe = _ReplayProbe(spec, shares=_shares_in(spec.extra_extensions, pool))
     out = await en.run_probe(probe, ip, target.port, deadlines=deadlines, open_stream=open_stream)
@@ -347,6 +348,23 @@ async def simulate_live(
             ip, target.port, deadlines=deadlines, open_stream=open_stream,
         )
     return verdict(profile, out, wide)
+
+
+async def _resolve_failure(target: Target, profile: ClientProfile) -> str | LiveSimulation:
+    """The first address of ``target.host``, or the dns_error verdict for ``profile``."""
+    try:
+        addresses = await en.resolve(target.host, target.port)
+    except OSError as exc:
+        addresses, error = [], str(exc)
+    else:
+        error = "no address"
+    if addresses:
+        return addresses[0]
+    return LiveSimulation(
+        profile_id=profile.id, ok=False, version=None, suite=None, group=None,
+        reason=f"cannot resolve {target.host}: {error}", reason_code=DNS_ERROR,
+        outcome=DNS_ERROR,
+    )
 
 
 def _wide_spec(spec: ClientHelloSpec, profile: ClientProfile) -> ClientHelloSpec:
@@ -415,7 +433,13 @@ async def simulate_live_many(
     open_stream: OpenStream = open_tcp,
 ) -> tuple[LiveSimulation, ...]:
     """simulate_live for every profile, ``concurrency`` connections at a time; results in
-    the order of ``profiles``."""
+    the order of ``profiles``. The name is resolved once for all of them (the first
+    address); when it does not resolve, every profile gets that one dns_error."""
+    if target.ip is None and profiles:
+        failed = await _resolve_failure(target, profiles[0])
+        if isinstance(failed, LiveSimulation):
+            return tuple(dataclasses.replace(failed, profile_id=p.id) for p in profiles)
+        target = dataclasses.replace(target, ip=failed)
     pool = KeySharePool()
     limiter = trio.CapacityLimiter(concurrency)
     send, receive = trio.open_memory_channel[tuple[int, LiveSimulation]](len(profiles))

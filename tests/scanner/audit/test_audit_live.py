@@ -129,7 +129,8 @@ async def test_a_closed_port_is_a_named_failure() -> None:
     target = Target(host="127.0.0.1", port=port, ip="127.0.0.1")
     got = await simulate_live(target, BY_ID["chrome_101_win10"], deadlines=DEADLINES, pool=KeySharePool())
     assert (got.ok, got.reason_code, got.outcome) == (False, "refused", "refused")
-    assert got.reason == "refused (connection refused)"
+    assert got.reason == "connection refused"  # said once, not "refused (connection refused)"
+    assert got.detail == "refused (connection refused)"  # the evidence, as the engine words it
     assert got.reason_code in REASON_CODES
 
 

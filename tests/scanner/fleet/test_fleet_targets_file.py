@@ -231,6 +231,10 @@ def test_cidr_cap_refuses_with_file_and_line_and_can_be_raised(tmp_path):
         ("t.yaml", "include:\n  - missing.txt\n", 2, "included file 'missing.txt' not found"),
         ("t.yaml", "defaults:\n  concurrency: {rate: fast}\n", 2, "'rate' must be a positive number"),
         ("t.yaml", "defaults:\n  client_certificates:\n    - cert: nope.pem\n", 3, "no such file 'nope.pem'"),
+        # A directory is not "no such file": the command line's --ca-file says the same.
+        ("t.yaml", "defaults:\n  ca_file: /tmp\n", 2, "'ca_file': '/tmp' is a directory; give a file name"),
+        ("t.yaml", "targets:\n  - host: a.example\n    ca_file: .\n", 3, "'ca_file': '.' is a directory"),
+        ("t.yaml", "defaults:\n  client_certificates:\n    - cert: /tmp\n", 3, "'cert': '/tmp' is a directory"),
         ("t.yaml", "target:\n  - a.example\n", 1, "unknown key 'target' at the top level"),
     ],
 )

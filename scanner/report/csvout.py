@@ -125,7 +125,9 @@ def _starttls_cells(r: EndpointResult) -> list[str]:
     st = r.starttls
     if st is None:
         return ["", "", ""]
-    return [st.protocol, st.outcome, st.reply.strip()]
+    # The reply only when the server did not agree (docs/cli.md): after a throttled
+    # connection that was retried and let in, StartTLSResult.reply still holds the 421.
+    return [st.protocol, st.outcome, st.reply.strip() if st.outcome != "ok" else ""]
 
 
 def _vuln_cells(r: EndpointResult) -> list[str]:

@@ -97,6 +97,26 @@ def test_starttls_columns(tmp_path: Path, smtp: Any) -> None:
     assert bad["highest_protocol"] == ""
 
 
+def test_starttls_reply_is_empty_when_the_dialogue_ended_ok(tmp_path: Path, smtp: Any) -> None:
+    # The throttling front end turns the second and third connections away with 421, then
+    # lets every one in: the scan backs off, retries, and the dialogue ends ok. The reply
+    # column holds the server's words only when it did not agree (docs/cli.md); the JSON
+    # keeps the 421 as evidence.
+    server = smtp("throttle")
+    [row] = _csv_scan(tmp_path, f"127.0.0.1:{server.port}", "--starttls", "smtp", "--probes", "protocols")
+    assert (row["starttls"], row["starttls_outcome"], row["starttls_reply"]) == ("smtp", "ok", "")
+    assert row["highest_protocol"] == "TLSv1.3"
+    again = smtp("throttle")  # a fresh one: the first lets every connection in by now
+    out = tmp_path / "scan.json"
+    assert main(["scan", f"127.0.0.1:{again.port}", "--starttls", "smtp", "--probes", "protocols",
+                 "--format", "json", "-o", str(out), "--no-db", "--no-system-store", "-q"]) in (0, 1)
+    import json
+
+    [endpoint] = json.loads(out.read_text())["endpoints"]
+    assert endpoint["starttls"]["outcome"] == "ok" and endpoint["starttls"]["throttled"] >= 1
+    assert endpoint["starttls"]["reply"].startswith("421 ")
+
+
 def test_docs_name_every_column() -> None:
     docs = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
     text = docs.read_text(encoding="utf-8")

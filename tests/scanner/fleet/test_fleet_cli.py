@@ -236,3 +236,26 @@ def test_ctrl_c_flushes_what_finished_and_exits_130(tmp_path, openssl_server, ra
     assert {r["port"] for r in records} == set(fast)
     db = sqlite3.connect(tmp_path / "scan.sqlite")
     assert db.execute("SELECT status, endpoints FROM runs").fetchall() == [("interrupted", 2)]
+
+
+def test_progress_total_counts_a_duplicate_target_once(tmp_path, capsys):
+    # A targets file of four lines, one of them a duplicate: three endpoints are scanned,
+    # and the bar says so from its first drawing (never 0/4, then 2/3).
+    import re
+    import socket
+
+    socks = [socket.socket() for _ in range(3)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()  # nobody listens: refused at once
+    path = write_list(tmp_path, [*ports, ports[0]])
+    out = tmp_path / "out.jsonl"
+    args = ["scan", "-f", str(path), "--format", "jsonl", "-o", str(out), "--no-db", "--progress", *FAST]
+    assert main(args) == 0
+    drawn = re.findall(r"(\d+)/(\d+) endpoints", capsys.readouterr().err)
+    assert drawn, "the bar was drawn"
+    assert {total for _, total in drawn} == {"3"}, drawn
+    assert drawn[-1] == ("3", "3")
+    assert len(lines(out)) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import textwrap
 from pathlib import Path
 
@@ -304,3 +305,17 @@ def test_yaml_that_cannot_be_scanned_is_refused(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(TargetsFileError, match=message):
         load_targets([str(path)])
+
+
+def test_the_probe_lists_in_the_docs_name_every_probe():
+    # targets.example.yaml's comment and docs/fleet.md's options table list the probe
+    # names a targets file accepts: every one of them, tolerance included.
+    from scanner.options import KNOWN_PROBES
+
+    example = (ROOT / "targets.example.yaml").read_text(encoding="utf-8")
+    comment = example[example.index("  probes:") : example.index("  timeouts:")]
+    fleet = (ROOT / "docs" / "fleet.md").read_text(encoding="utf-8")
+    row = next(line for line in fleet.splitlines() if line.startswith("| `probes` |"))
+    for probe in KNOWN_PROBES:
+        assert re.search(rf"\b{re.escape(probe)}\b(?!-)", comment), f"targets.example.yaml: {probe}"
+        assert f"`{probe}`" in row, f"docs/fleet.md: {probe}"

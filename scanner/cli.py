@@ -375,12 +375,29 @@ def _command_in(argv: Sequence[str]) -> str:
     return ""
 
 
+def _check_options_before_command(argv: Sequence[str]) -> None:
+    """Raise UsageError for a command's option written before the command (`tlscompat
+    --color never simulate ...`): argparse would take its value for the command and say
+    "invalid choice: 'never'". Only --help and --version belong before the command."""
+    command = next((w for w in argv if w in COMMANDS), None)
+    if command is None:
+        return
+    for word in argv[: list(argv).index(command)]:
+        option = word.split("=", 1)[0]
+        if option.startswith("-") and option not in ("-h", "--help", "--version"):
+            raise UsageError(
+                f"put {option} after the command: tlscompat {command} {option} ... "
+                f"(options before the command are only --help and --version)"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The entry point: every command ends through one handler (cli_common.run_command),
     so the exit codes and the one-line errors are the same everywhere."""
 
     def run() -> int:
         words = list(sys.argv[1:] if argv is None else argv)
+        _check_options_before_command(words)
         parser = build_parser(_command_in(words))
         args = parser.parse_args(words)
         return int(args.func(args))

@@ -216,6 +216,7 @@ def _assemble(ctx: ProbeContext, started: datetime, duration: float, *, deadline
         certificates_omitted=omitted,
         protocols=protocols,
         cipher_suites=suites,
+        suites_enumerated="suites" in options.probes,
         groups=groups.group_results(found),
         dh_bits=dh_bits,
         certificates=chains,

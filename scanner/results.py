@@ -270,6 +270,9 @@ class EndpointResult:
     partial: bool = False
     protocols: tuple[ProtocolResult, ...] = ()
     cipher_suites: tuple[SuiteResult, ...] = ()
+    # True when the suites probe ran: cipher_suites then holds every suite each supported
+    # version accepts; False (--quick, --probes without suites): only the suites negotiated.
+    suites_enumerated: bool = False
     groups: tuple[GroupResult, ...] = ()
     dh_bits: tuple[int, ...] = ()
     certificates: tuple[ChainResult, ...] = ()

@@ -29,7 +29,8 @@ from handshakes.server_flight import HandshakeProbe
 from scanner import engine as en
 from scanner.engine import OpenStream, ProbeOutcome, open_tcp
 from scanner.options import ACCEPTED, ALERT, CLOSED, DNS_ERROR, Deadlines, Target
-from scanner.probes.hello import MAX_SUITES_PER_HELLO, candidate_suites
+from scanner.outcome_text import clean_detail
+from scanner.probes.hello import EC_GROUPS_TLS12, MAX_SUITES_PER_HELLO, candidate_suites
 from scanner.profiles import ClientProfile, spec_for_profile
 from scanner.profiles.hello import decode_key_share
 from scanner.simulate import ServerCapabilities, Simulation, simulate
@@ -238,11 +239,20 @@ def verdict(
     )
 
 
+def _said_once(out: ProbeOutcome) -> str:
+    """ProbeOutcome.describe(), or the detail alone when it already says the outcome:
+    "connection refused", not "refused (connection refused)"."""
+    detail = clean_detail(out.outcome, out.detail)
+    if out.outcome != ALERT and detail and out.outcome.replace("_", " ") in detail:
+        return detail
+    return out.describe()
+
+
 def _failure(
     profile: ClientProfile, out: ProbeOutcome, base: dict[str, Any], wide: ProbeOutcome | None
 ) -> LiveSimulation:
     alert = out.alert
-    code, reason = out.outcome, out.describe()
+    code, reason = out.outcome, _said_once(out)
     version: int | None = None
     if out.outcome == ALERT and alert is not None:
         name = f"{alert.name} ({alert.description})"
@@ -257,8 +267,22 @@ def _failure(
             # handshake_failure says "nothing acceptable", not what: the same hello with
             # every suite of the client's versions tells. Accepted: the version is common
             # and the suites are not (RFC 5246 section 7.4.1.3). Refused again: the version.
+            # The second hello also offers every curve (see _wide_spec): a server choosing
+            # one of the client's own suites there lacked a common curve the first time.
             answered = wide.server_hello if wide is not None else None
-            if answered is not None and answered.version in profile.versions:
+            if (
+                answered is not None
+                and answered.version in profile.versions
+                and answered.cipher_suite in profile.cipher_suites
+            ):
+                code, version = "no_common_group", answered.version
+                reason = (
+                    f"the server answered alert {name}: it speaks "
+                    f"{reg.version_name(answered.version)} and "
+                    f"{reg.cipher_suite_name(answered.cipher_suite)} with this client, but "
+                    "none of its curves"
+                )
+            elif answered is not None and answered.version in profile.versions:
                 code, version = "no_common_suite", answered.version
                 reason = (
                     f"the server answered alert {name}: it speaks "
@@ -309,31 +333,81 @@ async def simulate_live(
     as that client would. Never raises for what the network or the server does."""
     ip = target.ip
     if ip is None:
-        try:
-            addresses = await en.resolve(target.host, target.port)
-        except OSError as exc:
-            addresses, error = [], str(exc)
-        else:
-            error = "no address"
-        if not addresses:
-            return LiveSimulation(
-                profile_id=profile.id, ok=False, version=None, suite=None, group=None,
-                reason=f"cannot resolve {target.host}: {error}", reason_code=DNS_ERROR,
-                outcome=DNS_ERROR,
-            )
-        ip = addresses[0]
+        resolved = await _resolve_failure(target, profile)
+        if isinstance(resolved, LiveSimulation):
+            return resolved
+        ip = resolved
     spec = spec_for_profile(profile, target.server_name, key_shares=pool)
     probe = _ReplayProbe(spec, shares=_shares_in(spec.extra_extensions, pool))
     out = await en.run_probe(probe, ip, target.port, deadlines=deadlines, open_stream=open_stream)
     wide = None
     alert = out.alert
     if out.outcome == ALERT and alert is not None and alert.description in _NOTHING_ACCEPTABLE:
-        wide_spec = dataclasses.replace(spec, cipher_suites=_wide_suites(profile))
         wide = await en.run_probe(
-            HandshakeProbe(wide_spec, read_flight=False, answer_hrr=False),
+            HandshakeProbe(_wide_spec(spec, profile), read_flight=False, answer_hrr=False),
             ip, target.port, deadlines=deadlines, open_stream=open_stream,
         )
     return verdict(profile, out, wide)
+
+
+async def _resolve_failure(target: Target, profile: ClientProfile) -> str | LiveSimulation:
+    """The first address of ``target.host``, or the dns_error verdict for ``profile``."""
+    try:
+        addresses = await en.resolve(target.host, target.port)
+    except OSError as exc:
+        addresses, error = [], str(exc)
+    else:
+        error = "no address"
+    if addresses:
+        return addresses[0]
+    return LiveSimulation(
+        profile_id=profile.id, ok=False, version=None, suite=None, group=None,
+        reason=f"cannot resolve {target.host}: {error}", reason_code=DNS_ERROR,
+        outcome=DNS_ERROR,
+    )
+
+
+def _wide_spec(spec: ClientHelloSpec, profile: ClientProfile) -> ClientHelloSpec:
+    """The second hello after a handshake_failure: ``spec`` offering every suite of the
+    client's versions (_wide_suites) and every curve. Without the curves an ECDHE-only
+    server would refuse it too, and a client that offers no ECC (IE 8 on XP) would be
+    told it shares no version with a server that speaks its version: OpenSSL passes over
+    an ECDHE suite when the hello has no supported_groups extension. RFC 8422 section 5.1:
+    a client offering ECC suites sends supported_groups and ec_point_formats; the client's
+    own groups stay first, the others follow; its key shares are left as they are. An
+    SSLv2-framed hello has no room for extensions: the second one is the same hello in TLS
+    framing (RFC 5246 appendix E.2: the same offer, its record the only difference), unless
+    the client speaks nothing above SSLv2."""
+    if spec.sslv2:
+        suites = tuple(s for s in _wide_suites(profile) if s <= 0xFFFF)
+        if spec.legacy_version < c.SSL3 or not suites:
+            return dataclasses.replace(spec, cipher_suites=_wide_suites(profile))
+        return ClientHelloSpec(
+            legacy_version=spec.legacy_version,
+            record_version=min(spec.legacy_version, c.TLS10),
+            cipher_suites=suites,
+            session_id=spec.session_id,
+            supported_groups=EC_GROUPS_TLS12,
+            ec_point_formats=(0,),  # uncompressed
+        )
+    extensions = list(spec.extra_extensions)
+    types = [ext_type for ext_type, _ in extensions]
+    own: list[int] = []
+    if c.EXT_SUPPORTED_GROUPS in types:
+        body = extensions[types.index(c.EXT_SUPPORTED_GROUPS)][1]
+        own = [int.from_bytes(body[i : i + 2], "big") for i in range(2, len(body) - 1, 2)]
+    groups = list(dict.fromkeys([*own, *EC_GROUPS_TLS12]))
+    listed = b"".join(g.to_bytes(2, "big") for g in groups)
+    groups_ext = (c.EXT_SUPPORTED_GROUPS, len(listed).to_bytes(2, "big") + listed)
+    if c.EXT_SUPPORTED_GROUPS in types:
+        extensions[types.index(c.EXT_SUPPORTED_GROUPS)] = groups_ext
+    else:
+        extensions.append(groups_ext)
+    if c.EXT_EC_POINT_FORMATS not in types:
+        extensions.append((c.EXT_EC_POINT_FORMATS, b"\x01\x00"))  # uncompressed only
+    return dataclasses.replace(
+        spec, cipher_suites=_wide_suites(profile), extra_extensions=tuple(extensions)
+    )
 
 
 def _wide_suites(profile: ClientProfile) -> tuple[int, ...]:
@@ -359,7 +433,13 @@ async def simulate_live_many(
     open_stream: OpenStream = open_tcp,
 ) -> tuple[LiveSimulation, ...]:
     """simulate_live for every profile, ``concurrency`` connections at a time; results in
-    the order of ``profiles``."""
+    the order of ``profiles``. The name is resolved once for all of them (the first
+    address); when it does not resolve, every profile gets that one dns_error."""
+    if target.ip is None and profiles:
+        failed = await _resolve_failure(target, profiles[0])
+        if isinstance(failed, LiveSimulation):
+            return tuple(dataclasses.replace(failed, profile_id=p.id) for p in profiles)
+        target = dataclasses.replace(target, ip=failed)
     pool = KeySharePool()
     limiter = trio.CapacityLimiter(concurrency)
     send, receive = trio.open_memory_channel[tuple[int, LiveSimulation]](len(profiles))

@@ -141,6 +141,12 @@ _CHANGE_COLOURS = {"lost": RED, "changed": YELLOW, "gained": GREEN}
 NOT_REACHED = (REFUSED, UNREACHABLE, DNS_ERROR, NOT_TLS, *STARTTLS_OUTCOMES)
 
 
+def _same_for(n: int) -> str:
+    if n == 1:
+        return ""
+    return " (the same for both clients)" if n == 2 else f" (the same for all {n} clients)"
+
+
 def render_live(
     target: str, results: Sequence[LiveSimulation], *, color: bool = False, width: int | None = None
 ) -> str:
@@ -153,9 +159,7 @@ def render_live(
         # Nothing TLS was reached (refused, no route, no such name, another protocol, a
         # STARTTLS dialogue that failed): one line, not a row per client saying the same.
         reason = printable(results[0].reason or results[0].outcome)
-        return printable_text(
-            f"Client simulation against {target}: no client connects: {reason} (the same for all {len(results)} clients)\n"
-        )
+        return printable_text(f"Client simulation against {target}: no client connects: {reason}{_same_for(len(results))}\n")
     rows = []
     for r in results:
         rows.append(
@@ -169,7 +173,8 @@ def render_live(
             )
         )
     ok = sum(r.ok for r in results)
-    head = f"Client simulation against {target}: {ok} of {len(results)} clients connect"
+    clients = "1 client connects" if len(results) == 1 else f"{len(results)} clients connect"
+    head = f"Client simulation against {target}: {ok} of {clients}"
     table = style.table(rows, ("Client", "Result", "Version", "Suite", "Group", "Reason"))
     return printable_text(f"{head}\n\n{table}\n")
 

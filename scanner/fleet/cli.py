@@ -12,6 +12,7 @@ import argparse
 import os
 import shlex
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import trio
@@ -330,7 +331,10 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tu
             csv_findings=getattr(args, "csv_findings", False),
         )
         show_progress = args.progress if args.progress is not None else sys.stderr.isatty()
-        progress = Progress(sys.stderr, plan.total, already=already) if show_progress else None
+        # The bar counts what will be scanned: a duplicate target or one of another shard
+        # is not in its total (one more pass over the targets, only when the bar is shown).
+        total = sum(1 for _ in _distinct(plan, shard)) if show_progress else plan.total
+        progress = Progress(sys.stderr, total, already=already) if show_progress else None
         # Tables on the same terminal as the bar: clear the bar before each endpoint.
         clear = progress is not None and out is sys.stdout and out.isatty()
         try:
@@ -383,23 +387,29 @@ def _run(args: argparse.Namespace, plan: Any, settings: FleetSettings, shard: tu
     return EXIT_FINDINGS if summary.fails(args.fail_on) else EXIT_OK
 
 
+def _distinct(plan: Any, shard: tuple[int, int] | None) -> Iterator[tuple[Target, ScanOptions]]:
+    """The plan's targets to scan, in input order: each once (the same host, port, SNI and
+    address given twice is scanned once), and only those of ``shard``."""
+    from scanner.fleet.output import _digest
+
+    seen: set[int] = set()
+    for target, options in plan:
+        key = _digest(target.host, target.port, target.server_name, target.ip)
+        if key in seen or (shard is not None and shard_of(target, shard[1]) != shard[0]):
+            continue
+        seen.add(key)
+        yield target, options
+
+
 def _stream(
     plan: Any, settings: FleetSettings, writer: Writer, summary: FleetSummary, store: Any,
     progress: Progress | None, done_keys: set[int], clear: bool = False,
     shard: tuple[int, int] | None = None,
 ) -> RunStatus:
     """Run the scan: its status (interrupted by Ctrl-C, backend lost)."""
-    from scanner.fleet.output import _digest
 
     def jobs() -> Any:
-        seen: set[int] = set()
-        for target, options in plan:
-            key = _digest(target.host, target.port, target.server_name, target.ip)
-            if key in seen or (shard is not None and shard_of(target, shard[1]) != shard[0]):
-                if progress is not None:
-                    progress.total -= 1
-                continue
-            seen.add(key)
+        for target, options in _distinct(plan, shard):
             if done_keys and target_key(target) in done_keys:
                 continue
             yield target, options

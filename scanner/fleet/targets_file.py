@@ -782,6 +782,8 @@ def _existing(ctx: _Ctx, value: Any, line: int | None, name: str) -> Path:
     path = Path(os.path.expanduser(value))
     if not path.is_absolute():
         path = ctx.directory / path
+    if path.is_dir():
+        raise ctx.fail(line, f"'{name}': {value!r} is a directory; give a file name")
     if not path.is_file():
         raise ctx.fail(line, f"'{name}': no such file {value!r} (looked for {path})")
     return path

@@ -76,8 +76,6 @@ def write_csv(
 
 def _endpoint_row(r: EndpointResult, now: datetime) -> list[Any]:
     highest = highest_version(r)
-    codes = {s.code for s in r.cipher_suites}
-    weak = {c for c in codes if (info := reg.cipher_suite(c)) is not None and info.weaknesses}
     subject = not_after = days = trusted = ""
     if r.certificates:
         chain = r.certificates[0]  # the first chain seen: the default certificate
@@ -99,8 +97,7 @@ def _endpoint_row(r: EndpointResult, now: datetime) -> list[Any]:
         r.outcome,
         reg.version_name(highest) if highest is not None else "",
         " ".join(reg.version_name(v) for v in sorted(r.supported_versions(), key=version_order)),
-        len(codes),
-        len(weak),
+        *_suite_counts(r),
         subject,
         not_after,
         days,
@@ -112,11 +109,25 @@ def _endpoint_row(r: EndpointResult, now: datetime) -> list[Any]:
     ]
 
 
+def _suite_counts(r: EndpointResult) -> list[int | str]:
+    """suites and weak_suites: the distinct suites accepted and the weak ones among them,
+    or empty when they were not counted (the suites probe did not run, or no TLS was
+    spoken), as the vuln_* columns are when their probes did not run: the few suites
+    the other probes negotiated are not how many the server accepts."""
+    if r.outcome != "ok" or not r.suites_enumerated:
+        return ["", ""]
+    codes = {s.code for s in r.cipher_suites}
+    weak = {c for c in codes if (info := reg.cipher_suite(c)) is not None and info.weaknesses}
+    return [len(codes), len(weak)]
+
+
 def _starttls_cells(r: EndpointResult) -> list[str]:
     st = r.starttls
     if st is None:
         return ["", "", ""]
-    return [st.protocol, st.outcome, st.reply.strip()]
+    # The reply only when the server did not agree (docs/cli.md): after a throttled
+    # connection that was retried and let in, StartTLSResult.reply still holds the 421.
+    return [st.protocol, st.outcome, st.reply.strip() if st.outcome != "ok" else ""]
 
 
 def _vuln_cells(r: EndpointResult) -> list[str]:

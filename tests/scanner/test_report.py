@@ -165,6 +165,7 @@ def _healthy(chain_der: tuple[bytes, bytes]) -> EndpointResult:
             ProtocolResult(version=TLS12, supported=True, outcome="accepted", negotiated=TLS12),
             ProtocolResult(version=TLS13, supported=True, outcome="accepted", negotiated=TLS13),
         ),
+        suites_enumerated=True,
         cipher_suites=(
             SuiteResult(version=TLS13, code=0x1302, group=29),
             SuiteResult(version=TLS13, code=0x1301, group=29),
@@ -328,6 +329,7 @@ def _unknown() -> EndpointResult:
             ProtocolResult(version=TLS12, supported=True, outcome="accepted", negotiated=TLS12),
             ProtocolResult(version=0x7F1C, supported=False, outcome="alert", alert=0x9F),
         ),
+        suites_enumerated=True,
         cipher_suites=(
             SuiteResult(version=TLS12, code=0xC0FF, group=0x1234),
             SuiteResult(version=TLS12, code=0x0004),
@@ -806,9 +808,7 @@ def test_csv_endpoint_rows(samples: list[EndpointResult]) -> None:
         "host": "nowhere.invalid",
         "port": "443",
         "sni": "nowhere.invalid",
-        "outcome": "dns_error",
-        "suites": "0",
-        "weak_suites": "0",
+        "outcome": "dns_error",  # no TLS: suites and weak_suites empty, not 0
         **{s: "0" for s in results.SEVERITIES},
     }
     assert odd["highest_protocol"] == "TLSv1.2"

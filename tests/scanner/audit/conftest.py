@@ -30,6 +30,8 @@ SERVERS: dict[str, dict[str, Any]] = {
     "modern": {"min_version": 0x0303, "max_version": 0x0304, "cipher": "ECDHE+AESGCM:ECDHE+CHACHA20"},
     # TLS 1.0 only, OpenSSL's default suites at security level 0.
     "tls10": {"min_version": 0x0301, "max_version": 0x0301, "seclevel": 0},
+    # TLS 1.0 only, ECDHE suites only: the lab's tls10-only scenario.
+    "tls10_ecdhe": {"min_version": 0x0301, "max_version": 0x0301, "cipher": "ECDHE+AES", "seclevel": 0},
     # TLS 1.2 only, DHE suites only, with the 1024-bit RFC 2409 group.
     "dhe1024": {"min_version": 0x0303, "max_version": 0x0303, "cipher": "DHE", "seclevel": 0, "dhparam": True},
     # TLS 1.0..1.2, DHE suites only, OpenSSL's automatic (2048-bit) DH parameters.

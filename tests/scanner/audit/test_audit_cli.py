@@ -94,7 +94,7 @@ def test_simulate_command(lab, tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     assert main(["simulate", f"127.0.0.1:{target.port}", "--profile", "ie_8_xp"]) == 0
     text = capsys.readouterr().out
-    assert "0 of 1 clients connect" in text
+    assert "0 of 1 client connects" in text
     assert "accepts none of its cipher suites" in text
     assert main(["simulate", "127.0.0.1:1", "--profile", "no_such_client"]) == 2
     assert "unknown profile 'no_such_client'" in capsys.readouterr().err
@@ -118,5 +118,49 @@ def test_simulate_against_a_closed_port_says_so_once(capsys):
         port = s.getsockname()[1]  # closed once the block ends: connections are refused
     assert main(["simulate", f"127.0.0.1:{port}", "--profile", "current"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 1, out
-    assert "no client connects" in out and "refused" in out
+    n = sum(p.current for p in load_builtin_profiles())
+    assert out == (
+        f"Client simulation against 127.0.0.1:{port}: no client connects: connection refused "
+        f"(the same for all {n} clients)\n"
+    )
+    assert main(["simulate", f"127.0.0.1:{port}", "--profile", "ie_8_xp,java_7u25"]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(": no client connects: connection refused (the same for both clients)\n"), out
+    assert main(["simulate", f"127.0.0.1:{port}", "--profile", "ie_8_xp"]) == 0
+    assert capsys.readouterr().out.endswith(": no client connects: connection refused\n")
+
+
+def test_simulate_against_a_name_that_does_not_resolve_looks_it_up_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No test reaches a DNS server: the resolver answers as glibc did for the tester, "Name
+    # or service not known" and then, once, "Temporary failure in name resolution". One
+    # lookup for every client, so one answer and one line.
+    import socket
+
+    from scanner import engine
+
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        if len(asked) == 2:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(engine, "resolve", resolve)
+    assert main(["simulate", "nonexistent.invalid", "--color", "never"]) == 0
+    out = capsys.readouterr().out
+    assert asked == ["nonexistent.invalid"]
+    n = len(load_builtin_profiles())
+    assert out == (
+        "Client simulation against nonexistent.invalid:443: no client connects: cannot resolve "
+        f"nonexistent.invalid: [Errno -2] Name or service not known (the same for all {n} clients)\n"
+    )
+    # JSON: one object per client all the same, from the one lookup.
+    assert main(["simulate", "nonexistent.invalid", "--profile", "current", "--format", "json"]) == 0
+    sims = json.loads(capsys.readouterr().out)["simulations"]
+    assert len(asked) == 2 and len(sims) > 1
+    assert {(s["reason_code"], s["reason"]) for s in sims} == {
+        ("dns_error", "cannot resolve nonexistent.invalid: [Errno -3] Temporary failure in name resolution")
+    }

@@ -298,3 +298,19 @@ INTERRUPTS: dict[str, Callable[[Path], tuple[int, str]]] = {
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path: Path, command: str) -> None:
     line = assert_one_line(INTERRUPTS[command](tmp_path), 130)
     assert "interrupted" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--color", "never", "simulate", "127.0.0.1:1"], "put --color after the command: tlscompat simulate --color"),
+        (["--color=never", "scan", "127.0.0.1:1"], "put --color after the command: tlscompat scan --color"),
+        (["-o", "x.json", "scan", "127.0.0.1:1"], "put -o after the command: tlscompat scan -o"),
+    ],
+)
+def test_a_command_option_before_the_command_says_where_it_goes(argv: list[str], expected: str) -> None:
+    # Not argparse's "invalid choice: 'never'" (the option's value taken for the command).
+    proc = run(argv)
+    line = assert_one_line(proc, 2)
+    assert line.startswith("tlscompat: error: " + expected), line
+    assert "invalid choice" not in line

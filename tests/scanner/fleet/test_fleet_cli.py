@@ -330,3 +330,26 @@ def test_progress_bar_is_erased_on_ctrl_c_before_the_json(tmp_path, raw_server):
     assert "{" in screen, screen  # the (empty) JSON document starts on a line of its own
     bars = [part for part in raw.decode().split("\r") if "ETA" in part]
     assert bars and all(len(bar.replace("\x1b[K", "")) < 30 for bar in bars), bars
+
+
+def test_progress_total_counts_a_duplicate_target_once(tmp_path, capsys):
+    # A targets file of four lines, one of them a duplicate: three endpoints are scanned,
+    # and the bar says so from its first drawing (never 0/4, then 2/3).
+    import re
+    import socket
+
+    socks = [socket.socket() for _ in range(3)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()  # nobody listens: refused at once
+    path = write_list(tmp_path, [*ports, ports[0]])
+    out = tmp_path / "out.jsonl"
+    args = ["scan", "-f", str(path), "--format", "jsonl", "-o", str(out), "--no-db", "--progress", *FAST]
+    assert main(args) == 0
+    drawn = re.findall(r"(\d+)/(\d+) endpoints", capsys.readouterr().err)
+    assert drawn, "the bar was drawn"
+    assert {total for _, total in drawn} == {"3"}, drawn
+    assert drawn[-1] == ("3", "3")
+    assert len(lines(out)) == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import textwrap
 from pathlib import Path
 
@@ -231,6 +232,10 @@ def test_cidr_cap_refuses_with_file_and_line_and_can_be_raised(tmp_path):
         ("t.yaml", "include:\n  - missing.txt\n", 2, "included file 'missing.txt' not found"),
         ("t.yaml", "defaults:\n  concurrency: {rate: fast}\n", 2, "'rate' must be a positive number"),
         ("t.yaml", "defaults:\n  client_certificates:\n    - cert: nope.pem\n", 3, "no such file 'nope.pem'"),
+        # A directory is not "no such file": the command line's --ca-file says the same.
+        ("t.yaml", "defaults:\n  ca_file: /tmp\n", 2, "'ca_file': '/tmp' is a directory; give a file name"),
+        ("t.yaml", "targets:\n  - host: a.example\n    ca_file: .\n", 3, "'ca_file': '.' is a directory"),
+        ("t.yaml", "defaults:\n  client_certificates:\n    - cert: /tmp\n", 3, "'cert': '/tmp' is a directory"),
         ("t.yaml", "target:\n  - a.example\n", 1, "unknown key 'target' at the top level"),
     ],
 )
@@ -300,3 +305,17 @@ def test_yaml_that_cannot_be_scanned_is_refused(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(TargetsFileError, match=message):
         load_targets([str(path)])
+
+
+def test_the_probe_lists_in_the_docs_name_every_probe():
+    # targets.example.yaml's comment and docs/fleet.md's options table list the probe
+    # names a targets file accepts: every one of them, tolerance included.
+    from scanner.options import KNOWN_PROBES
+
+    example = (ROOT / "targets.example.yaml").read_text(encoding="utf-8")
+    comment = example[example.index("  probes:") : example.index("  timeouts:")]
+    fleet = (ROOT / "docs" / "fleet.md").read_text(encoding="utf-8")
+    row = next(line for line in fleet.splitlines() if line.startswith("| `probes` |"))
+    for probe in KNOWN_PROBES:
+        assert re.search(rf"\b{re.escape(probe)}\b(?!-)", comment), f"targets.example.yaml: {probe}"
+        assert f"`{probe}`" in row, f"docs/fleet.md: {probe}"

@@ -97,9 +97,58 @@ def test_starttls_columns(tmp_path: Path, smtp: Any) -> None:
     assert bad["highest_protocol"] == ""
 
 
+def test_starttls_reply_is_empty_when_the_dialogue_ended_ok(tmp_path: Path, smtp: Any) -> None:
+    # The throttling front end turns the second and third connections away with 421, then
+    # lets every one in: the scan backs off, retries, and the dialogue ends ok. The reply
+    # column holds the server's words only when it did not agree (docs/cli.md); the JSON
+    # keeps the 421 as evidence.
+    server = smtp("throttle")
+    [row] = _csv_scan(tmp_path, f"127.0.0.1:{server.port}", "--starttls", "smtp", "--probes", "protocols")
+    assert (row["starttls"], row["starttls_outcome"], row["starttls_reply"]) == ("smtp", "ok", "")
+    assert row["highest_protocol"] == "TLSv1.3"
+    again = smtp("throttle")  # a fresh one: the first lets every connection in by now
+    out = tmp_path / "scan.json"
+    assert main(["scan", f"127.0.0.1:{again.port}", "--starttls", "smtp", "--probes", "protocols",
+                 "--format", "json", "-o", str(out), "--no-db", "--no-system-store", "-q"]) in (0, 1)
+    import json
+
+    [endpoint] = json.loads(out.read_text())["endpoints"]
+    assert endpoint["starttls"]["outcome"] == "ok" and endpoint["starttls"]["throttled"] >= 1
+    assert endpoint["starttls"]["reply"].startswith("421 ")
+
+
 def test_docs_name_every_column() -> None:
     docs = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
     text = docs.read_text(encoding="utf-8")
     section = text[text.index("### CSV columns") : text.index("## `tlscompat explain`")]
     missing = [c for c in ENDPOINT_COLUMNS if f"`{c}`" not in section]
     assert not missing, f"docs/cli.md, CSV columns, does not name {missing}"
+
+
+def test_suite_counts_only_when_the_suites_were_enumerated(tmp_path: Path, openssl_server: Any) -> None:
+    # Four TLS 1.2 suites, none weak: the truth is the server's -cipher list, as `openssl
+    # ciphers` expands it. --quick and --probes without suites negotiate one or two of
+    # them, which is not how many the server accepts: the columns stay empty, as the
+    # vuln_* columns do when their probes did not run. A refused port spoke no TLS.
+    import socket
+    import subprocess
+
+    ciphers = "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA:AES256-SHA"
+    listed = subprocess.run(
+        ["openssl", "ciphers", "-tls1_2", "-s", ciphers], capture_output=True, text=True, check=True
+    ).stdout.strip().split(":")
+    assert len(listed) == 4
+    server = openssl_server(min_version=0x0303, max_version=0x0303, cipher=ciphers)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    targets = (f"127.0.0.1:{server.port}", f"127.0.0.1:{closed}")
+    for args in (("--quick",), ("--probes", "protocols,vulns")):
+        by_port = {int(r["port"]): r for r in _csv_scan(tmp_path, *targets, *args)}
+        assert by_port[server.port]["highest_protocol"] == "TLSv1.2"
+        assert (by_port[server.port]["suites"], by_port[server.port]["weak_suites"]) == ("", ""), args
+        assert by_port[closed]["outcome"] == "refused"
+        assert (by_port[closed]["suites"], by_port[closed]["weak_suites"]) == ("", "")
+    by_port = {int(r["port"]): r for r in _csv_scan(tmp_path, *targets, "--probes", "protocols,suites")}
+    assert (by_port[server.port]["suites"], by_port[server.port]["weak_suites"]) == ("4", "0")
+    assert (by_port[closed]["suites"], by_port[closed]["weak_suites"]) == ("", "")

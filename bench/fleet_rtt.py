@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 # Fleet benchmark over a link with latency: the nginx farm of bench/fleet.py (one worker,
 # TLS 1.2 + 1.3, the ssl_ciphers of issue 16) runs in a network namespace reached over a
-# veth pair, behind a relay that adds a round-trip time and models loss (bench/netlab.py;
-# netem does it instead when the kernel has it). tlscompat and nmap's ssl-enum-ciphers
+# link that delays and drops packets: netem on a veth pair when the kernel has it, else
+# bench/netlab.py's delay line between two TUN devices (--link tun, the default), or, to
+# compare, the older TCP relay that delays what it carries and models loss (--link relay).
+# A relay in the namespace logs every connection in any case. tlscompat and nmap's ssl-enum-ciphers
 # scan the same endpoints one after the other at the same global concurrency, and the
 # relay's log says where the time went: connections per endpoint, connections at once
 # per endpoint, the longest chain of connections one after the other. Results go to
 # docs/performance.md, "Fleet over a link with latency".
 #
-# Needs root (namespace, veth, nmap's default SYN scan) and `ip`; installs nmap and nginx
-# with apt-get when missing (--no-install to refuse). Everything created is removed
-# however the benchmark ends; traffic stays on this machine (10.199.0.0/16 on the veth).
+# Needs root (namespace, veth or TUN, nmap's default SYN scan) and `ip`; installs nmap and
+# nginx with apt-get when missing (--no-install to refuse). Everything created is removed
+# however the benchmark ends; traffic stays on this machine (10.199.0.0/16 on the link).
 #
 #   .venv/bin/python bench/fleet_rtt.py --rtt 50ms --loss 0.5%
 #   .venv/bin/python bench/fleet_rtt.py --rtt 50ms --loss 0 --endpoints 50 --per-endpoint 4 --nmap default
@@ -208,7 +210,7 @@ def tlscompat_findings(jsonl: Path) -> dict[str, object]:
 
 def measure(label: str, argv: list[str], *, count: int, log: Path, watch: list[int]) -> dict[str, object]:
     """Run one scan to the end: wall time, endpoints/s, CPU of the scanner and of the
-    `watch` processes (relay, farm), and the relay's connection figures."""
+    `watch` processes (relay, farm, delay line), and the relay's connection figures."""
     load = os.getloadavg()[0]
     before = os.times()
     watched = tree_cpu_s(watch)
@@ -225,7 +227,7 @@ def measure(label: str, argv: list[str], *, count: int, log: Path, watch: list[i
         "seconds": round(wall, 2),
         "endpoints_per_s": round(count / wall, 2),
         "scanner_cpu_s": round((after.children_user + after.children_system) - (before.children_user + before.children_system), 2),
-        "relay_and_farm_cpu_s": round(tree_cpu_s(watch) - watched, 2),
+        "link_and_farm_cpu_s": round(tree_cpu_s(watch) - watched, 2),
         "loadavg_before": round(load, 2),
     }
     figures.update(connection_figures(log, start, end))
@@ -253,7 +255,10 @@ def main() -> int:
     parser.add_argument("--experiment", type=Path,
                         help="a Python file run as `python FILE scan ...` instead of `tlscompat scan ...`, "
                         "once per --per-endpoint value: a change to the engine measured before it is made")
-    parser.add_argument("--seed", type=int, default=16, help="the relay's random seed (losses)")
+    parser.add_argument("--link", choices=("tun", "relay"), default="tun",
+                        help="without netem: tun (a packet-level delay line, default) or relay "
+                        "(the TCP relay delays, and models loss; connect() does not wait)")
+    parser.add_argument("--seed", type=int, default=16, help="the delay line's or relay's random seed (losses)")
     parser.add_argument("--json", help="also write the figures here")
     parser.add_argument("--relay-log", type=Path, help="keep the relay's log of every connection here (JSON lines)")
     opts = parser.parse_args()
@@ -282,7 +287,9 @@ def main() -> int:
             shutil.rmtree(stale, ignore_errors=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"tlscompat-fleet-rtt-{os.getpid()}-"))
     os.chmod(workdir, 0o755)  # nginx's worker (nobody) reads nothing here, but may need to traverse
-    netlab = Netlab()
+    netem = netem_available()
+    by_relay = opts.link == "relay" and not netem
+    netlab = Netlab(link="tun" if not netem and not by_relay else "veth", rtt=rtt, loss=loss, seed=opts.seed)
     farm = NsFarm(opts.endpoints, workdir / "farm", netlab, install=opts.install)
     relay: subprocess.Popen[bytes] | None = None
 
@@ -302,16 +309,19 @@ def main() -> int:
     try:
         (workdir / "farm").mkdir()
         netlab.up(addresses)
-        netem = netem_available()
         if netem:
             netlab.netem(rtt / 2, loss)
-        figures["delay_by"] = "netem on both ends of the veth pair" if netem else "the userspace relay (no netem here)"
+        figures["delay_by"] = (
+            "netem on both ends of the veth pair" if netem
+            else "the userspace TCP relay (no netem here)" if by_relay
+            else "the packet-level delay line between two TUN devices (no netem here)"
+        )
         farm.start()
         log = workdir / "relay.log"
         routes = [((a, PORT), ("127.0.0.1", p)) for a, p in zip(addresses, farm.ports, strict=True)]
-        config = relay_config(routes, rtt=0 if netem else rtt, loss=0 if netem else loss, log=log, seed=opts.seed)
+        config = relay_config(routes, rtt=rtt if by_relay else 0, loss=loss if by_relay else 0, log=log, seed=opts.seed)
         relay = start_relay(config, workdir, wrap=netlab.wrap([]))
-        watch = [relay.pid, *(p.pid for p in farm.processes)]
+        watch = [relay.pid, *(p.pid for p in farm.processes), *([netlab.line.pid] if netlab.line else [])]
         figures["farm"] = f"{opts.endpoints} endpoints, {farm.kind}"
         figures["concurrency"] = {"endpoints_at_once": opts.concurrency, "connections_at_once": connections}
         print(f"farm: {figures['farm']}; delay by {figures['delay_by']}", file=sys.stderr)
@@ -368,6 +378,8 @@ def main() -> int:
     finally:
         cleanup()
         atexit.unregister(cleanup)
+    if netlab.counts:
+        figures["line_packets"] = netlab.counts  # the delay line's: passed, dropped (both ways, whole run)
     text = json.dumps(figures, indent=2)
     print(text)
     if opts.json:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # A network with latency inside this machine, for benchmarks: a network namespace reached
-# over a veth pair, and a TCP relay in that namespace that delays (and "loses") what it
-# carries. Used by bench/fleet_rtt.py; docs/performance.md, "Fleet over a link with
-# latency", says what the delay and the loss mean.
+# over a link that delays and drops packets, and a TCP relay in that namespace that logs
+# each connection (and, on the old veth link, delays and "loses" what it carries). Used
+# by bench/fleet_rtt.py; docs/performance.md, "Fleet over a link with latency", says what
+# the delay and the loss mean.
 #
 # Rules kept:
 # - Everything stays on this machine: the addresses are in 10.199.0.0/16 on a veth pair
@@ -10,7 +11,18 @@
 # - What is created is removed however the benchmark ends (Netlab.down from try/finally,
 #   atexit and SIGTERM/SIGHUP in the caller); a namespace left by a run that was killed
 #   with SIGKILL is removed by the next run (its name carries the dead run's pid).
-# - netem is used when the kernel has it; otherwise the relay does the delaying.
+# - netem is used when the kernel has it; otherwise the delay line does the delaying
+#   (or, with link="veth", the relay: the old way, kept to compare).
+#
+# The delay line (`python bench/netlab.py line ...`, link="tun", the default): two TUN
+# devices (/dev/net/tun, IFF_TUN | IFF_NO_PI: each read or write is one IP packet), one
+# here with the route to 10.199.0.0/16, one moved into the namespace with the route back,
+# and one process that reads every packet from one and writes it to the other rtt/2
+# later, in order, dropping each with probability `loss` before it is queued. Packets
+# are delayed, not connections: a TCP connect() takes one rtt, a request and its answer
+# another, and a lost packet (the SYN too) is retransmitted by the kernel's own TCP, with
+# its own timers. The devices live as long as the process holds them open, so they (and
+# their routes) go when it ends, however it ends; it ends by itself when its parent does.
 #
 # The relay (`python bench/netlab.py relay CONFIG.json`, run inside the namespace) listens
 # on ADDRESS:PORT for each endpoint and forwards every connection to its upstream (the
@@ -29,17 +41,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import random
 import re
+import select
+import selectors
 import signal
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 PREFIX = "tlsc-rtt-"  # namespace names: PREFIX + the owning process's pid
 MSS = 1448  # bytes per segment (1500-byte MTU less IP, TCP and timestamp headers)
@@ -111,15 +129,30 @@ def remove_stale() -> list[str]:
     return removed
 
 
+TUNSETIFF = 0x400454CA  # _IOW('T', 202, int): attach this file to a TUN device (linux/if_tun.h)
+IFF_TUN = 0x0001  # IP packets, no Ethernet header
+IFF_NO_PI = 0x1000  # no 4-byte packet-information header: a read is exactly one packet
+LINKS = ("tun", "veth")  # the delay line (default), or the veth pair the relay delays over
+
+
 @dataclass
 class Netlab:
-    """A namespace behind a veth pair: this side 10.199.0.1, the namespace 10.199.0.2,
-    and 10.199.0.0/16 routed into the namespace (endpoint addresses are added there).
-    `netem` (seconds, ratio) puts delay and loss on both ends of the pair instead of
-    leaving it to the relay. Needs root and `ip`; RuntimeError when a step fails."""
+    """A namespace behind a link: this side 10.199.0.1, the namespace 10.199.0.2, and
+    10.199.0.0/16 routed into the namespace (endpoint addresses are added there).
+    link "tun" (default): the delay line, `rtt` seconds per round trip, each packet lost
+    with probability `loss` (random.Random(seed)). link "veth": a veth pair, no delay of
+    its own (netem() adds it, or the relay does). Needs root and `ip`; RuntimeError when a
+    step fails."""
 
     pid: int = field(default_factory=os.getpid)
+    link: str = "tun"
+    rtt: float = 0.0
+    loss: float = 0.0
+    seed: int | None = None
     up_done: bool = False
+    line: subprocess.Popen[bytes] | None = None
+    line_err: IO[bytes] | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # the line's, once down: packets passed, dropped
 
     @property
     def name(self) -> str:
@@ -138,25 +171,41 @@ class Netlab:
         return ["ip", "netns", "exec", self.name, *argv]
 
     def up(self, addresses: list[str]) -> Netlab:
+        if self.link not in LINKS:
+            raise RuntimeError(f"unknown link {self.link!r} (one of {', '.join(LINKS)})")
         remove_stale()
         if "10.199." in _ip("route", "show", "10.199.0.0/16", check=False).stdout:
             raise RuntimeError("10.199.0.0/16 is already routed here (another run of the benchmark?)")
         self.up_done = True  # from here on, down() has something to undo
-        steps = [
-            ["netns", "add", self.name],
-            ["link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if],
-            ["link", "set", self.ns_if, "netns", self.name],
-            ["addr", "add", "10.199.0.1/30", "dev", self.host_if],
-            ["link", "set", self.host_if, "up"],
-            ["-n", self.name, "addr", "add", "10.199.0.2/30", "dev", self.ns_if],
-            ["-n", self.name, "link", "set", self.ns_if, "up"],
-            ["-n", self.name, "link", "set", "lo", "up"],
-            ["route", "add", "10.199.0.0/16", "via", "10.199.0.2", "dev", self.host_if],
-        ]
+        if self.link == "veth":
+            steps = [
+                ["netns", "add", self.name],
+                ["link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if],
+                ["link", "set", self.ns_if, "netns", self.name],
+                ["addr", "add", "10.199.0.1/30", "dev", self.host_if],
+                ["link", "set", self.host_if, "up"],
+                ["-n", self.name, "addr", "add", "10.199.0.2/30", "dev", self.ns_if],
+                ["-n", self.name, "link", "set", self.ns_if, "up"],
+                ["-n", self.name, "link", "set", "lo", "up"],
+                ["route", "add", "10.199.0.0/16", "via", "10.199.0.2", "dev", self.host_if],
+            ]
+        else:
+            self._run_step(["netns", "add", self.name])
+            self.line_err = tempfile.TemporaryFile()
+            self.line = start_line(self.host_if, self.ns_if, rtt=self.rtt, loss=self.loss, seed=self.seed,
+                                   err=self.line_err)
+            # TUN devices are point to point (no ARP): each side's peer is the other.
+            steps = [
+                ["link", "set", self.ns_if, "netns", self.name],
+                ["addr", "add", "10.199.0.1", "peer", "10.199.0.2", "dev", self.host_if],
+                ["link", "set", self.host_if, "up"],
+                ["-n", self.name, "addr", "add", "10.199.0.2", "peer", "10.199.0.1", "dev", self.ns_if],
+                ["-n", self.name, "link", "set", self.ns_if, "up"],
+                ["-n", self.name, "link", "set", "lo", "up"],
+                ["route", "add", "10.199.0.0/16", "dev", self.host_if],
+            ]
         for step in steps:
-            done = _ip(*step, check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"ip {' '.join(step)}: {done.stderr.strip()}")
+            self._run_step(step)
         # Many addresses at once: `ip -batch` reads one command per line.
         batch = "".join(f"addr add {a}/32 dev {self.ns_if}\n" for a in addresses)
         done = subprocess.run(
@@ -165,6 +214,12 @@ class Netlab:
         if done.returncode != 0:
             raise RuntimeError(f"adding {len(addresses)} addresses: {done.stderr.strip()[:300]}")
         return self
+
+    @staticmethod
+    def _run_step(step: list[str]) -> None:
+        done = _ip(*step, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"ip {' '.join(step)}: {done.stderr.strip()}")
 
     def netem(self, one_way_s: float, loss: float) -> None:
         """Delay each direction by one_way_s and drop packets with probability loss."""
@@ -178,8 +233,19 @@ class Netlab:
             )
 
     def down(self) -> None:
-        """Remove the veth pair, the route and the namespace (idempotent; errors ignored).
-        Processes still running in the namespace must be stopped first by their owner."""
+        """Stop the delay line, remove the link, the route and the namespace (idempotent;
+        errors ignored). Processes still running in the namespace must be stopped first by
+        their owner."""
+        if self.line is not None:
+            stop_process(self.line)  # its TUN devices, and their routes, go with it
+            self.line = None
+        if self.line_err is not None:
+            self.line_err.seek(0)
+            last = (self.line_err.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+            with contextlib.suppress(ValueError):
+                self.counts = dict(json.loads(last))
+            self.line_err.close()
+            self.line_err = None
         if not self.up_done:
             return
         _ip("link", "del", self.host_if, check=False)  # both ends, and the route with them
@@ -190,6 +256,92 @@ class Netlab:
         """Whether the namespace or this side's interface is still there."""
         names = [line.split()[0] for line in _ip("netns", "list", check=False).stdout.splitlines() if line.split()]
         return self.name in names or _ip("link", "show", self.host_if, check=False).returncode == 0
+
+
+# --- the delay line ------------------------------------------------------------------
+
+
+def open_tun(name: str) -> int:
+    """A non-blocking file descriptor on a new TUN device `name` (IFF_TUN | IFF_NO_PI):
+    one IP packet per read or write. The device exists while the descriptor is open.
+    OSError when /dev/net/tun is missing or CAP_NET_ADMIN is not ours."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def run_line(host_if: str, ns_if: str, *, one_way: float, loss: float, seed: int | None,
+             ready: bool = True) -> None:
+    """The delay line: packets read from either device are written to the other one_way
+    seconds later, in the order read, each dropped with probability `loss` when read.
+    Runs until SIGTERM/SIGINT/SIGHUP or until its parent process is gone; prints "ready"
+    once both devices exist, and a count of packets at the end (stderr)."""
+    rng = random.Random(seed)
+    a, b = open_tun(host_if), open_tun(ns_if)
+    # The delay is the same for every packet, so a FIFO per direction is in due order.
+    queues: dict[int, deque[tuple[float, bytes]]] = {a: deque(), b: deque()}  # keyed by destination
+    other = {a: b, b: a}
+    sel = selectors.DefaultSelector()
+    sel.register(a, selectors.EVENT_READ)
+    sel.register(b, selectors.EVENT_READ)
+    counts = {"passed": 0, "dropped": 0}
+    parent = os.getppid()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    if ready:
+        print("ready", flush=True)
+    try:
+        while os.getppid() == parent:
+            now = time.monotonic()
+            for dest, queue in queues.items():
+                while queue and queue[0][0] <= now:
+                    packet = queue.popleft()[1]
+                    with contextlib.suppress(OSError):  # a device that is down drops it, as a wire would
+                        os.write(dest, packet)
+                    counts["passed"] += 1
+            due = [q[0][0] for q in queues.values() if q]
+            timeout = min(0.5, max(0.0, min(due) - now)) if due else 0.5
+            for key, _ in sel.select(timeout):
+                source = int(key.fd)
+                queue = queues[other[source]]
+                for _ in range(256):  # then let due packets out
+                    try:
+                        packet = os.read(source, 65536)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    if loss > 0 and rng.random() < loss:
+                        counts["dropped"] += 1
+                        continue
+                    queue.append((time.monotonic() + one_way, packet))
+    finally:
+        print(json.dumps(counts), file=sys.stderr, flush=True)
+        os.close(a)
+        os.close(b)
+
+
+def start_line(host_if: str, ns_if: str, *, rtt: float, loss: float, seed: int | None = None,
+               err: IO[bytes], timeout: float = 30) -> subprocess.Popen[bytes]:
+    """Start `python bench/netlab.py line` (in this namespace; the caller moves `ns_if`
+    into its namespace) and wait until both TUN devices exist; its stderr goes to `err`
+    (a file). RuntimeError otherwise."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "line", host_if, ns_if,
+            "--one-way", repr(rtt / 2), "--loss", repr(loss)]
+    if seed is not None:
+        argv += ["--seed", str(seed)]
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                               start_new_session=True)
+    assert process.stdout is not None
+    readable, _, _ = select.select([process.stdout], [], [], timeout)
+    if not readable or process.stdout.readline() != b"ready\n":
+        stop_process(process)
+        err.seek(0)
+        raise RuntimeError(f"the delay line did not start: {err.read().decode(errors='replace')[-1000:].strip()}")
+    process.stdout.close()
+    return process
 
 
 # --- the relay -----------------------------------------------------------------------
@@ -512,7 +664,20 @@ def main() -> int:
     relay = sub.add_parser("relay", help="run the relay described by a JSON file")
     relay.add_argument("config", type=Path)
     relay.add_argument("--ready", type=Path, help="file written once every port listens")
+    line = sub.add_parser("line", help="run the delay line between two new TUN devices")
+    line.add_argument("host_if")
+    line.add_argument("ns_if")
+    line.add_argument("--one-way", type=float, required=True, help="seconds each way")
+    line.add_argument("--loss", type=float, default=0.0, help="probability a packet is dropped")
+    line.add_argument("--seed", type=int)
     opts = parser.parse_args()
+    if opts.command == "line":
+        try:
+            run_line(opts.host_if, opts.ns_if, one_way=opts.one_way, loss=opts.loss, seed=opts.seed)
+        except OSError as exc:
+            print(f"netlab line: {exc}", file=sys.stderr)
+            return 1
+        return 0
     config = json.loads(opts.config.read_text(encoding="utf-8"))
     asyncio.run(serve(config, opts.ready))
     return 0

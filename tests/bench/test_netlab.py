@@ -1,7 +1,8 @@
-# The pieces of bench/fleet_rtt.py that its figures rest on: the relay delays by what it
-# claims (measured with socket round trips through it, lower bounds only: a loaded machine
-# makes things slower, never faster), keeps the bytes intact and in order, passes closes
-# on, and the namespace with its veth pair is gone after Netlab.down (root only).
+# The pieces of bench/fleet_rtt.py that its figures rest on: the relay and the TUN delay
+# line delay by what they claim (measured with socket round trips through them, lower
+# bounds only: a loaded machine makes things slower, never faster), keep the bytes intact
+# and in order, pass closes on, and the namespace with its link is gone after
+# Netlab.down (root only).
 from __future__ import annotations
 
 import json
@@ -129,7 +130,7 @@ def test_durations_and_ratios_parse() -> None:
 def test_namespace_is_reachable_through_the_relay_and_removed(tmp_path: Path) -> None:
     if "10.199." in subprocess.run(["ip", "route", "show", "10.199.0.0/16"], capture_output=True, text=True).stdout:
         pytest.skip("10.199.0.0/16 is in use (a benchmark is running)")
-    lab = netlab.Netlab()
+    lab = netlab.Netlab(link="veth")
     relay = None
     try:
         lab.up(["10.199.1.1"])
@@ -170,3 +171,106 @@ def test_connection_figures_count_overlap_and_chains(tmp_path: Path) -> None:
     assert figures["longest_chain"] == {"median": 2.5, "max": 3}
     assert figures["at_once_whole_scan"] == 6
     assert figures["connections_per_endpoint"] == {"median": 4.5, "max": 5, "min": 4}
+
+
+def _tun_usable() -> bool:
+    if os.geteuid() != 0 or shutil.which("ip") is None or not os.path.exists("/dev/net/tun"):
+        return False
+    try:
+        os.close(netlab.open_tun(f"tlsc-t{os.getpid() % 100000}"))
+    except OSError:
+        return False
+    return True
+
+
+needs_tun = pytest.mark.skipif(not _tun_usable(), reason="needs root, iproute2 and /dev/net/tun (TUN devices)")
+
+
+@pytest.fixture
+def tun_lab(tmp_path: Path) -> Iterator[netlab.Netlab]:
+    """A namespace behind the delay line (RTT, 5% loss) with an echo server on
+    10.199.1.1:7 inside; everything removed afterwards (checked)."""
+    if "10.199." in subprocess.run(["ip", "route", "show", "10.199.0.0/16"], capture_output=True, text=True).stdout:
+        pytest.skip("10.199.0.0/16 is in use (a benchmark is running)")
+    lab = netlab.Netlab(link="tun", rtt=RTT, loss=0.05, seed=3)
+    server = None
+    try:
+        lab.up(["10.199.1.1"])
+        assert lab.line is not None and lab.line.poll() is None
+        code = (
+            "import socket, threading\n"
+            "def pump(c):\n"
+            "    with c:\n"
+            "        while d := c.recv(65536): c.sendall(d)\n"
+            "s = socket.create_server(('10.199.1.1', 7))\n"
+            "print('ready', flush=True)\n"
+            "while True:\n"
+            "    threading.Thread(target=pump, args=(s.accept()[0],), daemon=True).start()\n"
+        )
+        server = subprocess.Popen(lab.wrap([sys.executable, "-c", code]), stdout=subprocess.PIPE)
+        assert server.stdout is not None and server.stdout.readline() == b"ready\n"
+        yield lab
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        line = lab.line
+        lab.down()
+    assert line is not None and line.returncode is not None  # the delay line ended, its devices with it
+    assert not lab.exists()
+    assert "10.199." not in subprocess.run(["ip", "route", "show", "10.199.0.0/16"], capture_output=True, text=True).stdout
+
+
+@needs_tun
+def test_tun_line_delays_the_handshake_and_each_round_trip(tun_lab: netlab.Netlab) -> None:
+    # Packets are delayed, not connections: connect() waits for the SYN-ACK, one round
+    # trip (more when the 5% loss takes the SYN or the SYN-ACK: the kernel retransmits).
+    started = time.monotonic()
+    with socket.create_connection(("10.199.1.1", 7), timeout=30) as sock:
+        assert time.monotonic() - started >= RTT
+        started = time.monotonic()
+        sock.sendall(b"hello")
+        assert _recv_exactly(sock, 5) == b"hello"
+        assert time.monotonic() - started >= RTT
+    # From connect() to the answer of the first request: two round trips.
+    started = time.monotonic()
+    with socket.create_connection(("10.199.1.1", 7), timeout=30) as sock:
+        sock.sendall(b"again")
+        assert _recv_exactly(sock, 5) == b"again"
+        assert time.monotonic() - started >= 2 * RTT
+
+
+@needs_tun
+def test_tun_line_keeps_bulk_data_intact_through_loss(tun_lab: netlab.Netlab) -> None:
+    payload = os.urandom(300_000)  # hundreds of packets: at 5% loss, TCP retransmits some
+    with socket.create_connection(("10.199.1.1", 7), timeout=60) as sock:
+        sock.settimeout(60)
+        sender = threading.Thread(target=sock.sendall, args=(payload,))
+        sender.start()
+        assert _recv_exactly(sock, len(payload)) == payload
+        sender.join(60)
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(10) == b""  # the echo server's close came back through
+
+
+@needs_tun
+def test_tun_line_drops_about_the_share_it_is_told(tmp_path: Path) -> None:
+    # The line alone (no namespace): packets sent to the host device's peer go into the
+    # line; with loss 0.5 about half of them come out on the other device.
+    if "10.199." in subprocess.run(["ip", "route", "show", "10.199.0.0/16"], capture_output=True, text=True).stdout:
+        pytest.skip("10.199.0.0/16 is in use (a benchmark is running)")
+    lab = netlab.Netlab(link="tun", rtt=0.01, loss=0.5, seed=1)
+    try:
+        lab.up([])
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(400):
+                sock.sendto(b"x" * 20, ("10.199.1.1", 9))  # nothing listens: the packets are only counted
+        time.sleep(0.5)
+    finally:
+        line = lab.line
+        lab.down()
+    assert line is not None and line.returncode is not None
+    counts = lab.counts
+    total = counts["dropped"] + counts["passed"]
+    assert total >= 400  # and the odd packet of the kernel's own (ICMP, IPv6)
+    assert 0.35 < counts["dropped"] / total < 0.65

@@ -52,6 +52,18 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def remove_at_exit(farm: Farm, workdir: Path) -> None:
+    """Stop ``farm`` and remove ``workdir`` however the benchmark ends (normal end, an
+    exception, SIGTERM)."""
+
+    def cleanup() -> None:
+        farm.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
 class Farm:
     """TLS endpoints on 127.0.0.1: nginx with many listen ports, or s_server processes."""
 
@@ -84,10 +96,23 @@ class Farm:
         self._wait_listening()
         return self
 
+    # What a subclass changes of the nginx farm: its label, the server block's ssl_ciphers
+    # (nginx's default when None), more server blocks, how nginx is started.
+    label = "nginx (1 worker, TLS 1.2 + 1.3)"
+    ciphers: str | None = None
+
+    def _extra_servers(self) -> str:
+        return ""
+
+    def _command(self, argv: list[str]) -> list[str]:
+        return argv
+
     def _nginx(self, nginx: str, full: Path, key: Path) -> None:
-        self.kind = "nginx (1 worker, TLS 1.2 + 1.3)"
+        self.kind = self.label
         listens = "\n".join(f"    listen 127.0.0.1:{p} ssl;" for p in self.ports)
         (self.dir / "tmp").mkdir()
+        temp = "\n".join(f"  {k}_temp_path {self.dir}/tmp;" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        ciphers = f"\n    ssl_ciphers '{self.ciphers}';" if self.ciphers else ""
         conf = self.dir / "nginx.conf"
         conf.write_text(
             f"""daemon off;
@@ -97,16 +122,12 @@ error_log {self.dir}/error.log warn;
 events {{ worker_connections 8192; }}
 http {{
   access_log off;
-  client_body_temp_path {self.dir}/tmp;
-  proxy_temp_path {self.dir}/tmp;
-  fastcgi_temp_path {self.dir}/tmp;
-  uwsgi_temp_path {self.dir}/tmp;
-  scgi_temp_path {self.dir}/tmp;
-  server {{
+{temp}
+{self._extra_servers()}  server {{
 {listens}
     ssl_certificate {full};
     ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_protocols TLSv1.2 TLSv1.3;{ciphers}
     return 200 "ok";
   }}
 }}
@@ -115,7 +136,7 @@ http {{
         )
         self.processes.append(
             subprocess.Popen(
-                [nginx, "-c", str(conf), "-p", str(self.dir), "-e", str(self.dir / "error.log")],
+                self._command([nginx, "-c", str(conf), "-p", str(self.dir), "-e", str(self.dir / "error.log")]),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )
         )
@@ -307,12 +328,7 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="tlscompat-fleet-bench-"))
     farm = Farm(opts.endpoints, workdir, install=opts.install_nginx)
-    def cleanup() -> None:
-        farm.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    atexit.register(cleanup)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    remove_at_exit(farm, workdir)
     figures: dict[str, object] = {}
     try:
         farm.start()

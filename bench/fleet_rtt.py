@@ -62,37 +62,11 @@ class NsFarm(Farm):
         super().__init__(count, workdir, install=install)
         self.netlab = netlab
 
-    def _nginx(self, nginx: str, full: Path, key: Path) -> None:
-        self.kind = "nginx (1 worker, TLS 1.2 + 1.3, issue 16's ssl_ciphers) in a network namespace"
-        listens = "\n".join(f"    listen 127.0.0.1:{p} ssl;" for p in self.ports)
-        (self.dir / "tmp").mkdir()
-        temp = "\n".join(f"  {k}_temp_path {self.dir}/tmp;" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        conf = self.dir / "nginx.conf"
-        conf.write_text(
-            f"""daemon off;
-worker_processes 1;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-  access_log off;
-{temp}
-  server {{
-{listens}
-    ssl_certificate {full};
-    ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers '{CIPHERS}';
-    return 200 "ok";
-  }}
-}}
-""",
-            encoding="utf-8",
-        )
-        self.processes.append(subprocess.Popen(
-            self.netlab.wrap([nginx, "-c", str(conf), "-p", str(self.dir), "-e", str(self.dir / "error.log")]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        ))
+    label = "nginx (1 worker, TLS 1.2 + 1.3, issue 16's ssl_ciphers) in a network namespace"
+    ciphers = CIPHERS
+
+    def _command(self, argv: list[str]) -> list[str]:
+        return self.netlab.wrap(argv)
 
     def _s_server(self, cert: object) -> None:
         raise RuntimeError("this benchmark needs nginx (apt-get install nginx-light, or leave --install on)")

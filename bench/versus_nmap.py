@@ -28,11 +28,9 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fleet import ROOT, Farm, free_ports, unreachable  # noqa: E402
+from fleet import ROOT, Farm, free_ports, remove_at_exit, unreachable  # noqa: E402
 
 # The children run as an installed tlscompat does: with bytecode caches (a shell that sets
 # PYTHONDONTWRITEBYTECODE makes every start compile the whole scanner again, about 0.1 s of
@@ -60,44 +58,15 @@ class IssueFarm(Farm):
         super().__init__(count, workdir, install=install)
         self.status_port = 0
 
+    label = "nginx (1 worker, TLS 1.2 + 1.3, issue 16's ssl_ciphers)"
+    ciphers = CIPHERS
+
     def _nginx(self, nginx: str, full: Path, key: Path) -> None:
-        self.kind = "nginx (1 worker, TLS 1.2 + 1.3, issue 16's ssl_ciphers)"
         self.status_port = free_ports(1)[0]
-        listens = "\n".join(f"    listen 127.0.0.1:{p} ssl;" for p in self.ports)
-        (self.dir / "tmp").mkdir()
-        conf = self.dir / "nginx.conf"
-        temp = "\n".join(f"  {k}_temp_path {self.dir}/tmp;" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        conf.write_text(
-            f"""daemon off;
-worker_processes 1;
-pid {self.dir}/nginx.pid;
-error_log {self.dir}/error.log warn;
-events {{ worker_connections 8192; }}
-http {{
-  access_log off;
-{temp}
-  server {{
-    listen 127.0.0.1:{self.status_port};
-    location / {{ stub_status; }}
-  }}
-  server {{
-{listens}
-    ssl_certificate {full};
-    ssl_certificate_key {key};
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_ciphers '{CIPHERS}';
-    return 200 "ok";
-  }}
-}}
-""",
-            encoding="utf-8",
-        )
-        self.processes.append(
-            subprocess.Popen(
-                [nginx, "-c", str(conf), "-p", str(self.dir), "-e", str(self.dir / "error.log")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-            )
-        )
+        super()._nginx(nginx, full, key)
+
+    def _extra_servers(self) -> str:
+        return f"  server {{\n    listen 127.0.0.1:{self.status_port};\n    location / {{ stub_status; }}\n  }}\n"
 
     def accepts(self) -> int:
         """nginx's count of accepted TCP connections so far (this request included)."""
@@ -183,13 +152,7 @@ def main() -> int:
     nmap = ensure_nmap(opts.install_peers)
     workdir = Path(tempfile.mkdtemp(prefix="tlscompat-versus-nmap-"))
     farm = IssueFarm(opts.endpoints, workdir, install=opts.install_peers)
-
-    def cleanup() -> None:
-        farm.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    atexit.register(cleanup)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    remove_at_exit(farm, workdir)
     figures: dict[str, object] = {}
     try:
         farm.start()

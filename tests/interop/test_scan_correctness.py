@@ -196,6 +196,20 @@ def preference_order(result: EndpointResult, version: int) -> list[int] | None:
     return [s.code for s in sorted(suites, key=lambda s: s.preference or 0)]
 
 
+def assert_suites_and_order(result: EndpointResult, expected: dict[int, list[int]], case: OpenSSLCase) -> None:
+    """The scan found OpenSSL's suites per version, and the server's order exactly when
+    the server imposes one (and has more than one suite)."""
+    assert {v: sorted(s) for v, s in found_suites(result).items()} == {
+        v: sorted(s) for v, s in expected.items()
+    }
+    for version, codes in expected.items():
+        order = preference_order(result, version)
+        if case.server_pref and len(codes) > 1:
+            assert names(order or ()) == names(codes), reg.version_name(version)
+        else:
+            assert order is None, reg.version_name(version)
+
+
 def names(codes) -> list[str]:
     return [reg.cipher_suite_name(code) for code in codes]
 
@@ -246,15 +260,7 @@ async def test_openssl_preference(openssl_server, lab_pki, ecdsa_cert, case):
     server = start_openssl(openssl_server, case, ecdsa_cert)
     expected = openssl_expected(server, case)
     result = await scan(server, lab_pki, {"protocols", "suites", "preference"})
-    assert {v: sorted(s) for v, s in found_suites(result).items()} == {
-        v: sorted(s) for v, s in expected.items()
-    }
-    for version, codes in expected.items():
-        order = preference_order(result, version)
-        if case.server_pref and len(codes) > 1:
-            assert names(order or ()) == names(codes), reg.version_name(version)
-        else:
-            assert order is None, reg.version_name(version)
+    assert_suites_and_order(result, expected, case)
     imposed = dict(result.behaviours.server_preference)
     for version, codes in expected.items():
         if len(codes) > 1:
@@ -453,15 +459,7 @@ async def test_a_far_endpoint_finds_the_same_suites_and_order_in_partitions(open
     opts = replace(options(lab_pki, {"protocols", "suites", "preference"}), verbose=True)
     result = await scan_endpoint(target, opts, open_stream=far(0.030))
     assert result.outcome == "ok", result.detail
-    assert {v: sorted(s) for v, s in found_suites(result).items()} == {
-        v: sorted(s) for v, s in expected.items()
-    }
-    for version, codes in expected.items():
-        order = preference_order(result, version)
-        if case.server_pref and len(codes) > 1:
-            assert names(order or ()) == names(codes), reg.version_name(version)
-        else:
-            assert order is None, reg.version_name(version)
+    assert_suites_and_order(result, expected, case)
     parts = [p.name for p in result.probes if ", part " in p.name]
     # A server with its own order keeps the one chain (its order is the ranking); one that
     # takes the client's order is eliminated in partitions, per TLS 1.0-1.2 version with

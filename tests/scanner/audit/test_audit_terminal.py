@@ -71,14 +71,20 @@ def test_simulate_table_fits_the_terminal_and_not_a_pipe_or_file(
     assert "\x1b[" not in piped + out.read_text()
 
 
-def test_audit_table_fits_the_terminal_and_not_a_file(
-    lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def legacy_audit(lab, tmp_path: Path) -> list[str]:
+    """The audit command line for a scan of the lab's legacy server against
+    mozilla-modern (the scan is run here, into tmp_path)."""
     _, target = lab("legacy")
     scan_file = tmp_path / "scan.jsonl"
     assert main(["scan", f"127.0.0.1:{target.port}", "--format", "jsonl", "-o", str(scan_file),
                  "--probes", PROBES, "--no-db", "-q"]) in (0, 1)
-    argv = ["audit", "--from", str(scan_file), "--policy", "mozilla-modern", "-v"]
+    return ["audit", "--from", str(scan_file), "--policy", "mozilla-modern", "-v"]
+
+
+def test_audit_table_fits_the_terminal_and_not_a_file(
+    lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = legacy_audit(lab, tmp_path)
     piped = run(monkeypatch, argv, tty=False)
     assert widest(piped) > 120
     terminal = run(monkeypatch, [*argv, "--color", "never"], tty=True, columns=100)
@@ -111,11 +117,7 @@ def test_simulate_at_80_columns_never_splits_a_name(lab, monkeypatch: pytest.Mon
 def test_audit_at_80_columns_never_splits_a_name_and_resets_only_colours(
     lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, target = lab("legacy")
-    scan_file = tmp_path / "scan.jsonl"
-    assert main(["scan", f"127.0.0.1:{target.port}", "--format", "jsonl", "-o", str(scan_file),
-                 "--probes", PROBES, "--no-db", "-q"]) in (0, 1)
-    argv = ["audit", "--from", str(scan_file), "--policy", "mozilla-modern", "-v"]
+    argv = legacy_audit(lab, tmp_path)
     piped = run(monkeypatch, argv, tty=False)
     terminal = run(monkeypatch, [*argv, "--color", "never"], tty=True, columns=80)
     assert words(terminal) == words(piped)

@@ -68,8 +68,6 @@ class VersionScan:
     # issue 11: what the adaptive step found (scanner.probes.adaptive)
     intolerances: list[Intolerance] = field(default_factory=list)
     adapted: bool = False
-    # issue 16: how many partitions the elimination ran in at once (0: one chain)
-    partitions: int = 0
     # Why the enumeration ended before its refusals, after the version was proven (the
     # server stopped answering); None when it ran to its end or to the endpoint deadline.
     stopped: str | None = None
@@ -290,7 +288,6 @@ async def _partitioned(
     A server choosing a suite it was not offered sends the version one by one."""
     version = result.version
     name = reg.version_name(version)
-    result.partitions = parts
     broken: list[str] = []
 
     async def eliminate(part: list[int], label: str) -> None:

@@ -71,6 +71,9 @@ class VersionScan:
     # Why the enumeration ended before its refusals, after the version was proven (the
     # server stopped answering); None when it ran to its end or to the endpoint deadline.
     stopped: str | None = None
+    # Batches taken as refused although the server answered them with a bare TCP close
+    # (twice), while it still accepted a hello it had accepted before (_after_close).
+    closed_batches: int = 0
 
     @property
     def suites(self) -> list[int]:
@@ -205,15 +208,21 @@ async def _scan_version(
             alert = out.alert
             if alert is not None and alert.description == c.ALERT_PROTOCOL_VERSION:
                 break  # RFC 5246 appendix E.1: the version itself is refused, whatever the suites
-            if _ask_again(result, out, offered, asked_again):
-                continue
+            if result.supported and out.outcome == CLOSED:
+                verdict = await _after_close(conn, hello, result, offered, asked_again)
+                if verdict == "again":
+                    continue
+                if verdict == "stopped":
+                    break
             del remaining[: len(offered)]
             continue
         answered = _answered_version(out)
         if result.negotiated is None:
             result.negotiated = answered
         if answered != version:
-            if answered is not None and answered > version:
+            if result.supported:
+                _changed_version(result, answered)
+            elif answered is not None and answered > version:
                 result.violations.append(
                     f"asked for {name}, the server answered {reg.version_name(answered)}"
                 )
@@ -302,11 +311,17 @@ async def _partitioned(
                 result.stopped = result.stopped or _cut_short(out)
                 return
             if out.outcome != ACCEPTED:
-                if _ask_again(result, out, offered, asked_again):
-                    continue
+                if out.outcome == CLOSED:
+                    verdict = await _after_close(conn, hello, result, offered, asked_again)
+                    if verdict == "again":
+                        continue
+                    if verdict == "stopped":
+                        return
                 del part[: len(offered)]
                 continue
-            if _answered_version(out) != version:
+            answered = _answered_version(out)
+            if answered != version:
+                _changed_version(result, answered)
                 return
             suite, violation = _check(out, version, offered)
             if violation:
@@ -324,17 +339,43 @@ async def _partitioned(
         await _one_by_one(conn, hello, result)
 
 
-def _ask_again(result: VersionScan, out: ProbeOutcome, offered: tuple[int, ...], asked: set[tuple[int, ...]]) -> bool:
-    """Whether to offer ``offered`` once more: the version is proven and the server closed
-    without an alert. Some servers close that way for "no shared suite" (then the second
-    answer is the same, and the batch goes), but a close can also be a server or a middlebox
-    shedding load, and dropping the batch on it would lose its suites without a word
-    (engine resets and timeouts are already retried by Connector.probe). At most twice
-    per chain, each batch once."""
-    if not result.supported or out.outcome != CLOSED or offered in asked or len(asked) >= 2:
-        return False
-    asked.add(offered)
-    return True
+async def _after_close(
+    conn: Connector, hello: HelloFactory, result: VersionScan, offered: tuple[int, ...],
+    asked: set[tuple[int, ...]],
+) -> str:
+    """What a bare TCP close (no alert) of ``offered`` means once the version is proven.
+    Some servers refuse that way, but a close can also be a server or a middlebox shedding
+    load, or a server that stopped serving, and dropping the batch would lose its suites
+    without a word (resets and timeouts are retried by Connector.probe). So: "again" the
+    first time (the batch is offered once more); the second time, one control hello
+    offering a suite the server accepted before: accepted, the close was this batch's
+    refusal ("refused", counted in ``closed_batches`` and said in the version's row);
+    not accepted, "stopped" (the version is marked incomplete). Each batch is offered at
+    most twice, so this at most doubles the connections of an elimination."""
+    if offered not in asked:
+        asked.add(offered)
+        return "again"
+    version = result.version
+    control = (result.accepted[0].suite,)
+    out = await conn.probe(
+        f"{reg.version_name(version)} control",
+        partial(hello.probe, hello.spec(version, control), read_flight=False, answer_hrr=False),
+    )
+    if out.outcome == ACCEPTED and _answered_version(out) == version:
+        result.closed_batches += 1
+        return "refused"
+    result.stopped = result.stopped or _cut_short(out)
+    return "stopped"
+
+
+def _changed_version(result: VersionScan, answered: int | None) -> None:
+    """A server that answered another version (or none) in the middle of an elimination
+    whose version it had already accepted: an anomaly, and the enumeration stops there."""
+    asked, now = reg.version_name(result.version), reg.version_name(answered) if answered else "no version"
+    violation = f"asked for {asked}, the server answered {now} after accepting {asked}"
+    if violation not in result.violations:
+        result.violations.append(violation)
+    result.stopped = result.stopped or f"the server changed its answer to {now}"
 
 
 def _cut_short(out: ProbeOutcome) -> str:
@@ -345,7 +386,9 @@ def _cut_short(out: ProbeOutcome) -> str:
 async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan) -> None:
     """Fallback for servers that choose suites they were not offered: one suite per hello.
     The suites already accepted from an offer that held them stay (each was chosen from
-    what we offered, so it is proven); only the others are asked one by one."""
+    what we offered, so it is proven); only the others are asked one by one. An answer
+    that ends a version (nothing listens any more, silence) stops it and marks the
+    version incomplete, rather than waiting out every remaining hello."""
     result.one_by_one = True
     proven = {a.suite for a in result.accepted}
     name = reg.version_name(result.version)
@@ -354,6 +397,9 @@ async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan)
             continue
         spec = hello.spec(result.version, (suite,))
         out = await conn.probe(f"{name} suite {reg.hex_code(suite)}", partial(hello.probe, spec))
+        if out.outcome in ENDS_VERSION:
+            result.stopped = result.stopped or _cut_short(out)
+            return
         if out.outcome == ACCEPTED and _answered_version(out) == result.version:
             chosen, _ = _check(out, result.version, (suite,))
             if chosen == suite:

@@ -68,6 +68,12 @@ def protocol_result(scan: sp.VersionScan, deadline: str | None = None) -> Protoc
         detail = f"the server answered {reg.version_name(scan.negotiated)}"
     elif scan.supported:
         detail = "ServerHello"
+        if scan.closed_batches:
+            detail += (
+                f"; {scan.closed_batches} {'batch' if scan.closed_batches == 1 else 'batches'} of suites"
+                " answered twice with a bare TCP close"
+                " (no alert) while the server still accepted a known suite, taken as refused"
+            )
     return ProtocolResult(
         version=scan.version,
         supported=scan.supported,

@@ -569,3 +569,50 @@ async def test_a_server_that_stops_answering_is_said_to_have_stopped(openssl_ser
     row = next(p for p in result.protocols if p.version == c.TLS12)
     assert row.supported
     assert row.incomplete is not None and "stopped answering" in row.incomplete, row.incomplete
+
+
+def _closing(rule):
+    """A quirk: every ClientHello goes through unless ``rule(n)`` for the n-th (1-based),
+    which gets a bare TCP close."""
+    seen = [0]
+
+    def quirk(info):
+        seen[0] += 1
+        return "close" if rule(seen[0]) else "forward"
+
+    return quirk
+
+
+def _tls12_scan_options(lab_pki) -> ScanOptions:
+    return ScanOptions(
+        deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False,
+        probes=frozenset({"protocols", "suites"}), versions=(c.TLS12,),
+    )
+
+
+async def test_every_other_hello_closed_loses_no_suite(openssl_server, lab_pki) -> None:
+    # Each close is asked again once, whatever how many there were before.
+    backend = openssl_server(min_version=c.TLS12, max_version=c.TLS12)
+    truth = _openssl_tls12_rsa_suites(backend)
+    fe = FrontEnd(backend.address, _closing(lambda n: n >= 4 and n % 2 == 0)).start()
+    try:
+        result = await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=fe.port), _tls12_scan_options(lab_pki))
+    finally:
+        fe.stop()
+    assert suites_of(result, c.TLS12) == truth
+
+
+async def test_a_server_that_closes_everything_after_a_while_is_said_to_have_stopped(openssl_server, lab_pki) -> None:
+    # Bare closes from the 5th hello on: not refusals of the batches (a hello the server
+    # accepted before is closed too), so the version is incomplete, not complete and short.
+    backend = openssl_server(min_version=c.TLS12, max_version=c.TLS12)
+    truth = _openssl_tls12_rsa_suites(backend)
+    fe = FrontEnd(backend.address, _closing(lambda n: n >= 5)).start()
+    try:
+        result = await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=fe.port), _tls12_scan_options(lab_pki))
+    finally:
+        fe.stop()
+    found = suites_of(result, c.TLS12)
+    assert found and found < truth
+    row = next(p for p in result.protocols if p.version == c.TLS12)
+    assert row.incomplete is not None and "stopped answering" in row.incomplete, row

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import trio
 
+from handshakes import constants as c
 from handshakes import events as ev
 from handshakes.errors import RemoteProtocolError
 from handshakes.server_flight import HandshakeProbe
@@ -85,6 +86,20 @@ class ProbeOutcome:
         for e in self.events:
             if isinstance(e, ev.ServerHello):
                 return e
+        return None
+
+    @property
+    def answered_version(self) -> int | None:
+        """The protocol version the server answered with: its ServerHello's, TLS 1.3 for a
+        HelloRetryRequest (RFC 8446 section 4.1.4), SSL 2.0 for an SSLv2 SERVER-HELLO;
+        None when it sent none of them."""
+        sh = self.server_hello
+        if sh is not None:
+            return sh.version
+        if self.first(ev.HelloRetryRequest) is not None:
+            return c.TLS13
+        if self.first(ev.SSLv2ServerHello) is not None:
+            return c.SSL2
         return None
 
     def first(self, kind: type) -> ev.Event | None:

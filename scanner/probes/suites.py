@@ -104,18 +104,6 @@ def _stale(hello: HelloFactory, version: int, spec: ClientHelloSpec, offered: tu
     return spec.padding_to != hello.pad_to or len(offered) > hello.batch(version)
 
 
-def _answered_version(out: ProbeOutcome) -> int | None:
-    sh = out.server_hello
-    if sh is not None:
-        return sh.version
-    if out.first(ev.HelloRetryRequest) is not None:
-        return c.TLS13
-    v2 = out.first(ev.SSLv2ServerHello)
-    if isinstance(v2, ev.SSLv2ServerHello):
-        return c.SSL2
-    return None
-
-
 async def scan_version(
     conn: Connector,
     hello: HelloFactory,
@@ -216,7 +204,7 @@ async def _scan_version(
                     break
             del remaining[: len(offered)]
             continue
-        answered = _answered_version(out)
+        answered = out.answered_version
         if result.negotiated is None:
             result.negotiated = answered
         if answered != version:
@@ -282,7 +270,7 @@ async def _takes_client_order(conn: Connector, hello: HelloFactory, result: Vers
         f"{reg.version_name(result.version)} order",
         partial(hello.probe, hello.spec(result.version, offer), read_flight=False, answer_hrr=False),
     )
-    if out.outcome != ACCEPTED or _answered_version(out) != result.version:
+    if out.outcome != ACCEPTED or out.answered_version != result.version:
         return False
     chosen, _ = _check(out, result.version, offer)
     return chosen == second.suite
@@ -319,7 +307,7 @@ async def _partitioned(
                         return
                 del part[: len(offered)]
                 continue
-            answered = _answered_version(out)
+            answered = out.answered_version
             if answered != version:
                 _changed_version(result, answered)
                 return
@@ -361,7 +349,7 @@ async def _after_close(
         f"{reg.version_name(version)} control",
         partial(hello.probe, hello.spec(version, control), read_flight=False, answer_hrr=False),
     )
-    if out.outcome == ACCEPTED and _answered_version(out) == version:
+    if out.outcome == ACCEPTED and out.answered_version == version:
         result.closed_batches += 1
         return "refused"
     result.stopped = result.stopped or _cut_short(out)
@@ -400,7 +388,7 @@ async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan)
         if out.outcome in ENDS_VERSION:
             result.stopped = result.stopped or _cut_short(out)
             return
-        if out.outcome == ACCEPTED and _answered_version(out) == result.version:
+        if out.outcome == ACCEPTED and out.answered_version == result.version:
             chosen, _ = _check(out, result.version, (suite,))
             if chosen == suite:
                 result.accepted.append(Accepted(suite=suite, outcome=out))

@@ -155,21 +155,12 @@ def _many_suites(accepted: tuple[int, ...], n: int) -> tuple[int, ...]:
     return (*accepted, *rest)[:n]
 
 
-def _answered_version(out: ProbeOutcome) -> int | None:
-    sh = out.server_hello
-    if sh is not None:
-        return sh.version
-    if out.first(ev.HelloRetryRequest) is not None:
-        return c.TLS13
-    return None
-
-
 def _verdict(check: _Check, out: ProbeOutcome) -> tuple[bool, str]:
     """(tolerated, what happened) for one check's outcome."""
     expect = check.expect or check.version
     if out.outcome != ACCEPTED:
         return False, out.describe()
-    got = _answered_version(out)
+    got = out.answered_version
     if got != expect:
         return False, f"answered {reg.version_name(got) if got else 'no version'}, expected {reg.version_name(expect)}"
     if check.kind == "pq_key_share":
@@ -195,7 +186,7 @@ async def _size_or_share(
     spec = dataclasses.replace(base, padding_to=length)
     size = hello_length(spec)
     out = await conn.probe("tolerance: classical hello of the same size", partial(hello.probe, spec, read_flight=False))
-    if out.outcome == ACCEPTED and _answered_version(out) == c.TLS13:
+    if out.outcome == ACCEPTED and out.answered_version == c.TLS13:
         worked = (*found.worked, f"a classical {name} hello padded to {size} bytes: accepted")
         return dataclasses.replace(found, worked=worked), fact
     sized = Intolerance(

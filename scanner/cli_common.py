@@ -140,6 +140,24 @@ def _only_interrupts(exc: BaseException) -> bool:
     return False
 
 
+def _usage_inside(exc: BaseException) -> UsageError | None:
+    """The UsageError of an exception group (trio nurseries) holding nothing else but
+    cancellations, or None."""
+    if isinstance(exc, UsageError):
+        return exc
+    if not isinstance(exc, BaseExceptionGroup):
+        return None
+    found = None
+    for e in exc.exceptions:
+        if type(e).__name__ == "Cancelled":
+            continue
+        inner = _usage_inside(e)
+        if inner is None:
+            return None
+        found = found or inner
+    return found
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -170,6 +188,10 @@ def _run_command(command: Callable[[], int], prog: str) -> int:
         _quiet_stdout()
         return EXIT_OK
     except (KeyboardInterrupt, BaseExceptionGroup) as exc:
+        usage = _usage_inside(exc)
+        if usage is not None:  # raised inside a trio nursery (e.g. --cluster's connect)
+            _say(f"{prog}: error: {_one_line(str(usage))}")
+            return EXIT_USAGE
         if not _only_interrupts(exc):
             return _internal(exc, prog)
         _say(f"{prog}: interrupted")

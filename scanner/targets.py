@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -72,7 +73,15 @@ def parse_target(text: str, *, default_port: int = 443) -> Target:
             port = _port(rest[1:], text)
         return _target(host, port, text)
     if raw.count(":") > 1:
-        # A bare IPv6 address (no port possible without brackets).
+        # A bare IPv6 address (no port possible without brackets); anything else with two
+        # colons is neither an address nor a name (RFC 3986 section 3.2.2: an IPv6 host
+        # with a port goes in brackets).
+        try:
+            socket.inet_pton(socket.AF_INET6, raw.split("%", 1)[0])
+        except OSError:
+            raise TargetError(
+                f"{_short(text)}: not a host[:port] (an IPv6 address with a port goes in brackets: [ADDR]:PORT)"
+            ) from None
         return _target(raw, port, text)
     if ":" in raw:
         host, _, p = raw.rpartition(":")

@@ -252,7 +252,10 @@ def load_targets(
                 spool = tempfile.TemporaryFile("w+", encoding="utf-8")
                 plan._spools.append(spool)
                 for n, chunk in enumerate(iter(lambda: (stdin or sys.stdin).read(65536), "")):
-                    spool.write(chunk.removeprefix("\ufeff") if n == 0 else chunk)
+                    try:  # bytes that are not UTF-8 arrive as lone surrogates
+                        spool.write(chunk.removeprefix("\ufeff") if n == 0 else chunk)
+                    except UnicodeEncodeError:
+                        raise TargetsFileError("<stdin>", None, "not UTF-8 text") from None
                 spool.seek(0)
                 if _looks_like_yaml(spool):
                     _load_yaml(plan, "<stdin>", spool.read(), Path.cwd(), cli, cidr_cap)

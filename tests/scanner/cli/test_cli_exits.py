@@ -85,6 +85,7 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Path]], list[str]], str]] = [
     ("scan --ca-file without certificate", lambda f: ["scan", "--ca-file", str(f["noca"]), "127.0.0.1:1"], "no certificate"),
     ("scan --ca-file a directory", lambda f: ["scan", "--ca-file", str(f["empty"].parent), "127.0.0.1:1"], "is a directory"),
     ("scan --csv-findings without csv", lambda f: ["scan", "--csv-findings", "127.0.0.1:1"], "needs --format csv"),
+    ("scan two colons, not IPv6", lambda f: ["scan", "foo:bar:baz"], "not a host[:port]"),
     ("scan YAML too deep", lambda f: ["scan", "-f", str(f["deep_yaml"])], "nested"),
     ("scan YAML mapping key", lambda f: ["scan", "-f", str(f["key_yaml"])], "key"),
     ("scan --resume wrong types", lambda f: ["scan", "--resume", "--format", "jsonl", "-o", str(f["bad_jsonl"]), "--no-db", "127.0.0.1:1"], "protocols"),
@@ -314,3 +315,27 @@ def test_a_command_option_before_the_command_says_where_it_goes(argv: list[str],
     line = assert_one_line(proc, 2)
     assert line.startswith("tlscompat: error: " + expected), line
     assert "invalid choice" not in line
+
+
+def test_targets_on_stdin_that_are_not_utf8_are_one_line() -> None:
+    done = subprocess.run(
+        [TLSCOMPAT, "scan", "-f", "-"], input=b"\xff\xfe\n", capture_output=True, timeout=WAIT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 2 and err.count("\n") == 1, err
+    assert "<stdin>: not UTF-8 text" in err and "internal error" not in err
+
+
+def test_a_usage_error_raised_inside_a_nursery_is_one_usage_line(capsys) -> None:
+    # e.g. --cluster tcp://HOST:PORT whose scheduler cannot be reached: raised from the
+    # backend's start, inside the fleet's trio nurseries.
+    from scanner.cli_common import run_command
+    from scanner.exits import UsageError
+
+    def command() -> int:
+        raise BaseExceptionGroup("nursery", [ExceptionGroup("inner", [UsageError("--cluster x: cannot reach")])])
+
+    assert run_command(command) == 2
+    err = capsys.readouterr().err
+    assert err == "tlscompat: error: --cluster x: cannot reach\n"

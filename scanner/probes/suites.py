@@ -74,6 +74,11 @@ class VersionScan:
     # Batches taken as refused although the server answered them with a bare TCP close
     # (twice), while it still accepted a hello it had accepted before (_after_close).
     closed_batches: int = 0
+    # The order hello (_order_offer): what it offered, the suite found first that it
+    # listed last, and the suite the server chose; None until it was answered.
+    order_offer: tuple[int, ...] = ()
+    order_first: int | None = None
+    order_choice: int | None = None
 
     @property
     def suites(self) -> list[int]:
@@ -110,16 +115,20 @@ async def scan_version(
     version: int,
     *,
     enumerate_suites: bool = True,
+    ask_order: bool = False,
     into: VersionScan | None = None,
     on_first: Callable[[], None] | None = None,
 ) -> VersionScan:
-    """Enumerate one version. ``into``: the VersionScan to fill in place as each probe
-    finishes (the caller keeps it, so a deadline that cancels this keeps what was found);
-    its ``complete`` is set at the end. ``on_first`` is called once the first answer is
-    in ``first`` (or the scan ended without one)."""
+    """Enumerate one version. ``ask_order``: make the second hello the order hello
+    (_order_offer), for a scan that asks the server's preference. ``into``: the VersionScan
+    to fill in place as each probe finishes (the caller keeps it, so a deadline that
+    cancels this keeps what was found); its ``complete`` is set at the end. ``on_first``
+    is called once the first answer is in ``first`` (or the scan ended without one)."""
     result = into if into is not None else VersionScan(version=version)
     try:
-        await _scan_version(conn, hello, result, enumerate_suites=enumerate_suites, on_first=on_first)
+        await _scan_version(
+            conn, hello, result, enumerate_suites=enumerate_suites, ask_order=ask_order, on_first=on_first,
+        )
         result.complete = True
     finally:
         if on_first is not None and result.first is None:
@@ -129,7 +138,7 @@ async def scan_version(
 
 async def _scan_version(
     conn: Connector, hello: HelloFactory, result: VersionScan, *, enumerate_suites: bool,
-    on_first: Callable[[], None] | None,
+    ask_order: bool, on_first: Callable[[], None] | None,
 ) -> None:
     version = result.version
     remaining = list(candidate_suites(version))
@@ -153,8 +162,17 @@ async def _scan_version(
     template = None  # the mainstream shape, when only that one is accepted (issue 11)
     redone = 0  # batches asked again through a shape learned meanwhile (bounded)
     asked_again: set[tuple[int, ...]] = set()  # batches asked twice after a bare close
+    order_asked = not ask_order  # the order hello (_order_offer): once, as the second hello
     while remaining:
-        offered = tuple(remaining[: hello.batch(version)])
+        order_hello = (
+            not order_asked and enumerate_suites and len(result.accepted) == 1
+            and version != c.SSL2 and hello.batch(version) > 1
+        )
+        if order_hello:
+            order_asked = True
+            offered = _order_offer(remaining[: hello.batch(version) - 1], result.accepted[0].suite)
+        else:
+            offered = tuple(remaining[: hello.batch(version)])
         if template is not None:
             spec = dataclasses.replace(template, cipher_suites=offered, random=os.urandom(32))
         else:
@@ -192,6 +210,11 @@ async def _scan_version(
             if result.supported:
                 result.stopped = _cut_short(out)
             break
+        if order_hello and (out.outcome != ACCEPTED or out.answered_version != version):
+            # The order hello holds a suite accepted before: an answer other than a
+            # ServerHello of this version settles nothing (no suite is dropped for it);
+            # the elimination goes on without it.
+            continue
         if out.outcome != ACCEPTED:
             alert = out.alert
             if alert is not None and alert.description == c.ALERT_PROTOCOL_VERSION:
@@ -202,7 +225,7 @@ async def _scan_version(
                     continue
                 if verdict == "stopped":
                     break
-            del remaining[: len(offered)]
+            _drop(remaining, offered)
             continue
         answered = out.answered_version
         if result.negotiated is None:
@@ -224,15 +247,23 @@ async def _scan_version(
             return
         assert suite is not None
         result.supported = True
+        if order_hello:
+            result.order_offer, result.order_first, result.order_choice = offered, result.accepted[0].suite, suite
+            if suite == result.order_first:
+                continue  # found before: the server's own order, or no suite listed before it
         result.accepted.append(Accepted(suite=suite, outcome=out, offered=offered))
         remaining.remove(suite)
         if not enumerate_suites:
             break
         if len(result.accepted) == 2 and template is None and not result.adapted:
             parts = _partitions(conn, version, remaining)
-            if parts > 1 and await _takes_client_order(conn, hello, result):
-                await _partitioned(conn, hello, result, remaining, parts, new_kx)
-                return
+            if parts > 1:
+                imposed = order_from_discovery(result)
+                if imposed is None:
+                    imposed = not await _takes_client_order(conn, hello, result)
+                if not imposed:
+                    await _partitioned(conn, hello, result, remaining, parts, new_kx)
+                    return
 
 
 # Over a long round trip the elimination above, one connection after another, is what an
@@ -305,7 +336,7 @@ async def _partitioned(
                         continue
                     if verdict == "stopped":
                         return
-                del part[: len(offered)]
+                _drop(part, offered)
                 continue
             answered = out.answered_version
             if answered != version:
@@ -364,6 +395,46 @@ def _changed_version(result: VersionScan, answered: int | None) -> None:
     if violation not in result.violations:
         result.violations.append(violation)
     result.stopped = result.stopped or f"the server changed its answer to {now}"
+
+
+def _drop(remaining: list[int], offered: tuple[int, ...]) -> None:
+    """Remove the suites of a refused hello from ``remaining`` (in place)."""
+    gone = set(offered)
+    remaining[:] = [s for s in remaining if s not in gone]
+
+
+# The elimination's second hello also asks the server's order, so that a server that
+# follows the client's order (most: OpenSSL's and nginx's default) needs no preference
+# connection of its own: the next batch in reverse, ChaCha20 suites after, and the suite
+# found first listed last but before them. A server that imposes its order takes that
+# suite again (it was its choice from a superset of this offer); a server that follows
+# the client takes the first suite it has, which is a new one unless it has none listed
+# before the one found first. ChaCha20 goes last because a server that imposes its order
+# may still give ChaCha20 priority to a client that lists it first (OpenSSL's
+# -prioritize_chacha, BoringSSL's equal-preference groups): listed first, it would pass
+# for the client's order.
+def _order_offer(batch: list[int], found_first: int) -> tuple[int, ...]:
+    """The order hello's suites: ``batch`` reversed without ChaCha20, ``found_first``,
+    then the ChaCha20 suites of ``batch``."""
+    rest = [x for x in reversed(batch) if not _is_chacha(x)]
+    chacha = [x for x in batch if _is_chacha(x)]
+    return (*rest, found_first, *chacha)
+
+
+def order_from_discovery(scan: VersionScan) -> bool | None:
+    """Whether the elimination's order hello proved the server's order: False (it follows
+    the client: it took a suite listed before the one it chose first), True (it imposes
+    its own: it took the one it chose first again, although it also accepts a suite listed
+    before it, as the elimination found), None (not asked, or not telling)."""
+    offer, first, choice = scan.order_offer, scan.order_first, scan.order_choice
+    if first is None or choice is None:
+        return None
+    before = offer[: offer.index(first)]
+    if choice in before:
+        return False
+    if choice == first and any(a.suite in before for a in scan.accepted):
+        return True
+    return None
 
 
 def _cut_short(out: ProbeOutcome) -> str:
@@ -426,6 +497,17 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
     reversed_offer = tuple(reversed(suites[: hello.batch(scan.version)]))
     chacha = [x for x in reversed_offer if _is_chacha(x)]
     others = [x for x in reversed_offer if not _is_chacha(x)]
+    seen = order_from_discovery(scan)
+    if seen is not None:
+        # Settled by the elimination's order hello; for a server that imposes its order,
+        # only the ChaCha20 priority is left to ask (below, with the reversed offer).
+        if not seen or not (chacha and len(others) >= 2 and _is_chacha(reversed_offer[0])):
+            return seen
+        chosen = await _preferred(conn, hello, scan.version, reversed_offer, f"{name} preference")
+        if chosen is None:
+            return None
+        scan.chacha_priority = chosen == reversed_offer[0]
+        return True
     if chacha and len(others) >= 2 and _is_chacha(reversed_offer[0]):
         again = (*others, *chacha)
         chosen2 = await _preferred(conn, hello, scan.version, again, f"{name} preference, ChaCha20 last")

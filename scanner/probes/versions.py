@@ -14,6 +14,7 @@ from scanner.engine import ProbeOutcome
 from scanner.options import ALERT
 from scanner.probes import suites as sp
 from scanner.probes.context import Found, ProbeContext
+from scanner.probes.hello import candidate_suites
 from scanner.results import ProtocolResult, SuiteResult
 
 
@@ -27,6 +28,10 @@ async def run(ctx: ProbeContext) -> bool:
     other versions would only wait out more deadlines."""
     conn, hello, found = ctx.conn, ctx.hello, ctx.found
     enumerate_suites = "suites" in ctx.options.probes
+    # The elimination asks the server's order on the way when the preference probe will
+    # need it (scanner/probes/suites.py _order_offer): for a client-order server that
+    # saves the preference connection; otherwise it would cost one more.
+    ask_order = enumerate_suites and "preference" in ctx.options.probes
     versions = list(ctx.options.versions)
     first_version = c.TLS12 if c.TLS12 in versions else versions[0]
     first = found.versions[first_version] = sp.VersionScan(version=first_version)
@@ -34,12 +39,14 @@ async def run(ctx: ProbeContext) -> bool:
 
     async def one(version: int) -> None:
         scan = found.versions[version] = sp.VersionScan(version=version)
-        await sp.scan_version(conn, hello, version, enumerate_suites=enumerate_suites, into=scan)
+        await sp.scan_version(
+            conn, hello, version, enumerate_suites=enumerate_suites, ask_order=ask_order, into=scan,
+        )
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(partial(
             sp.scan_version, conn, hello, first_version, enumerate_suites=enumerate_suites,
-            into=first, on_first=answered.set,
+            ask_order=ask_order, into=first, on_first=answered.set,
         ))
         await answered.wait()
         if first.first is not None and first.first.outcome in sp.ENDS_VERSION:
@@ -119,7 +126,13 @@ def suite_results(found: Found) -> tuple[tuple[SuiteResult, ...], tuple[int, ...
             details = _kx_details(a.outcome)
             if details != (None, None):
                 by_pair.setdefault(_pair(a.suite), details)
-        for a in scan.accepted:
+        accepted = scan.accepted
+        if not order and sp.order_from_discovery(scan) is False:
+            # A server that follows the client's order: listed in the order offered (the
+            # order hello took one out of turn), as the elimination alone would find them.
+            rank = {s: i for i, s in enumerate(candidate_suites(v))}
+            accepted = sorted(accepted, key=lambda a: rank.get(a.suite, len(rank)))
+        for a in accepted:
             group, bits = _kx_details(a.outcome)
             if (group, bits) == (None, None):
                 group, bits = by_pair.get(_pair(a.suite), (None, None))

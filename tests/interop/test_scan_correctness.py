@@ -277,6 +277,26 @@ async def test_openssl_connection_budget(openssl_server, lab_pki, ecdsa_cert, ca
     assert result.stats.connections <= budget
 
 
+@pytest.mark.parametrize("server_pref", [False, True], ids=["client-order", "serverpref"])
+async def test_preference_asked_on_the_way(openssl_server, lab_pki, server_pref):
+    # The elimination's second hello also asks the server's order (scanner/probes/suites.py
+    # _order_offer): a server that follows the client's order costs no connection more with
+    # the preference probe than without; one that imposes its order costs one, instead of
+    # the preference probe's own. The verdict comes from the server's configuration.
+    case = OpenSSLCase(
+        "tls12", c.TLS12, c.TLS12, server_pref=server_pref,
+        cipher="AES256-SHA:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA:AES128-SHA256",
+    )
+    server = start_openssl(openssl_server, case, None)
+    expected = openssl_expected(server, case)
+    plain = await scan(server, lab_pki, {"protocols", "suites"})
+    ordered = await scan(server, lab_pki, {"protocols", "suites", "preference"})
+    assert found_suites(plain) == found_suites(ordered) == {v: set(s) for v, s in expected.items()}
+    assert dict(ordered.behaviours.server_preference) == {c.TLS12: server_pref}
+    assert_suites_and_order(ordered, expected, case)
+    assert ordered.stats.connections == plain.stats.connections + (1 if server_pref else 0)
+
+
 # -- OpenSSL: groups ---------------------------------------------------------------------------
 
 

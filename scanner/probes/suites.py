@@ -74,11 +74,9 @@ class VersionScan:
     # Batches taken as refused although the server answered them with a bare TCP close
     # (twice), while it still accepted a hello it had accepted before (_after_close).
     closed_batches: int = 0
-    # The order hello (_order_offer): what it offered, the suite found first that it
-    # listed last, and the suite the server chose; None until it was answered.
-    order_offer: tuple[int, ...] = ()
-    order_first: int | None = None
-    order_choice: int | None = None
+    # What the elimination's order hello (_order_offer) proved: True, the server imposes
+    # its order; False, it follows the client's; None, not asked or not telling.
+    order_seen: bool | None = None
 
     @property
     def suites(self) -> list[int]:
@@ -162,17 +160,18 @@ async def _scan_version(
     template = None  # the mainstream shape, when only that one is accepted (issue 11)
     redone = 0  # batches asked again through a shape learned meanwhile (bounded)
     asked_again: set[tuple[int, ...]] = set()  # batches asked twice after a bare close
-    order_asked = not ask_order  # the order hello (_order_offer): once, as the second hello
+    order_asked = not ask_order  # the order hello (_order_offer): once, once two are found
     while remaining:
-        order_hello = (
-            not order_asked and enumerate_suites and len(result.accepted) == 1
-            and version != c.SSL2 and hello.batch(version) > 1
-        )
-        if order_hello:
+        order_hello: tuple[int, ...] | None = None
+        if not order_asked and len(result.accepted) == 2:
             order_asked = True
-            offered = _order_offer(remaining[: hello.batch(version) - 1], result.accepted[0].suite)
-        else:
-            offered = tuple(remaining[: hello.batch(version)])
+            if hello.batch(version) > 2:
+                order_hello = _order_offer(
+                    remaining[: hello.batch(version) - 2], result.accepted[0].suite, result.accepted[1].suite,
+                )
+            if order_hello is None and await _partition(conn, hello, result, remaining, new_kx):
+                return
+        offered = order_hello or tuple(remaining[: hello.batch(version)])
         if template is not None:
             spec = dataclasses.replace(template, cipher_suites=offered, random=os.urandom(32))
         else:
@@ -210,10 +209,9 @@ async def _scan_version(
             if result.supported:
                 result.stopped = _cut_short(out)
             break
-        if order_hello and (out.outcome != ACCEPTED or out.answered_version != version):
-            # The order hello holds a suite accepted before: an answer other than a
-            # ServerHello of this version settles nothing (no suite is dropped for it);
-            # the elimination goes on without it.
+        if order_hello and out.outcome != ACCEPTED:
+            # The order hello holds two suites accepted before: a refusal settles nothing
+            # (no suite is dropped for it); the elimination goes on without it.
             continue
         if out.outcome != ACCEPTED:
             alert = out.alert
@@ -248,22 +246,43 @@ async def _scan_version(
         assert suite is not None
         result.supported = True
         if order_hello:
-            result.order_offer, result.order_first, result.order_choice = offered, result.accepted[0].suite, suite
-            if suite == result.order_first:
-                continue  # found before: the server's own order, or no suite listed before it
+            result.order_seen = _order_seen(order_hello, suite, result.accepted[0].suite, result.accepted[1].suite)
+            if result.order_seen is False:
+                # A client-order server takes the first suite it has: the ones listed
+                # before it are not accepted, as a refusal would have shown.
+                _drop(remaining, order_hello[: order_hello.index(suite)])
+            if suite not in remaining:
+                # One of the two found: nothing new, but the order is known.
+                if result.order_seen is False and await _partition(conn, hello, result, remaining, new_kx):
+                    return
+                continue
         result.accepted.append(Accepted(suite=suite, outcome=out, offered=offered))
         remaining.remove(suite)
         if not enumerate_suites:
             break
-        if len(result.accepted) == 2 and template is None and not result.adapted:
-            parts = _partitions(conn, version, remaining)
-            if parts > 1:
-                imposed = order_from_discovery(result)
-                if imposed is None:
-                    imposed = not await _takes_client_order(conn, hello, result)
-                if not imposed:
-                    await _partitioned(conn, hello, result, remaining, parts, new_kx)
-                    return
+        if order_hello and result.order_seen is False or len(result.accepted) == 2 and not ask_order:
+            if await _partition(conn, hello, result, remaining, new_kx):
+                return
+
+
+async def _partition(
+    conn: Connector, hello: HelloFactory, result: VersionScan, remaining: list[int],
+    read_flight: Callable[[ev.ServerHello], bool],
+) -> bool:
+    """Eliminate ``remaining`` in partitions (see below) when the endpoint is far and the
+    server follows the client's order, as the order hello showed or (without it) one more
+    hello shows. True when that finished the version."""
+    if result.adapted or len(result.accepted) < 2:
+        return False
+    parts = _partitions(conn, result.version, remaining)
+    if parts < 2:
+        return False
+    if result.order_seen is None and not await _takes_client_order(conn, hello, result):
+        return False
+    if result.order_seen:
+        return False
+    await _partitioned(conn, hello, result, remaining, parts, read_flight)
+    return True
 
 
 # Over a long round trip the elimination above, one connection after another, is what an
@@ -403,38 +422,34 @@ def _drop(remaining: list[int], offered: tuple[int, ...]) -> None:
     remaining[:] = [s for s in remaining if s not in gone]
 
 
-# The elimination's second hello also asks the server's order, so that a server that
-# follows the client's order (most: OpenSSL's and nginx's default) needs no preference
-# connection of its own: the next batch in reverse, ChaCha20 suites after, and the suite
-# found first listed last but before them. A server that imposes its order takes that
-# suite again (it was its choice from a superset of this offer); a server that follows
-# the client takes the first suite it has, which is a new one unless it has none listed
-# before the one found first. ChaCha20 goes last because a server that imposes its order
-# may still give ChaCha20 priority to a client that lists it first (OpenSSL's
-# -prioritize_chacha, BoringSSL's equal-preference groups): listed first, it would pass
-# for the client's order.
-def _order_offer(batch: list[int], found_first: int) -> tuple[int, ...]:
-    """The order hello's suites: ``batch`` reversed without ChaCha20, ``found_first``,
-    then the ChaCha20 suites of ``batch``."""
+# Once two suites are found, the elimination's next hello also asks the server's order,
+# so that a server that follows the client's order (most: OpenSSL's and nginx's default)
+# needs no preference connection: the rest of the batch in reverse without ChaCha20, the
+# second suite found, the ChaCha20 suites, and the first suite found last. A server that
+# imposes its order takes the first found again (its choice from a superset of this
+# offer). A server that follows the client's order takes the first suite it has: a new
+# one, or the second found when it has none listed before it, which proves those refused
+# as a refusal would; either way the hello is not lost to the elimination. ChaCha20 goes
+# after the second found because a server that imposes its order may give ChaCha20
+# priority to a client that lists it first (OpenSSL's -prioritize_chacha): listed
+# first, it would pass for the client's order; the hello is not asked when one would
+# still come first.
+def _order_offer(batch: list[int], first: int, second: int) -> tuple[int, ...] | None:
+    """The order hello's suites (``batch``: candidates not found yet, in offer order), or
+    None when a ChaCha20 suite would lead it."""
     rest = [x for x in reversed(batch) if not _is_chacha(x)]
     chacha = [x for x in batch if _is_chacha(x)]
-    return (*rest, found_first, *chacha)
+    offer = (*rest, second, *chacha, first)
+    return None if _is_chacha(offer[0]) else offer
 
 
-def order_from_discovery(scan: VersionScan) -> bool | None:
-    """Whether the elimination's order hello proved the server's order: False (it follows
-    the client: it took a suite listed before the one it chose first), True (it imposes
-    its own: it took the one it chose first again, although it also accepts a suite listed
-    before it, as the elimination found), None (not asked, or not telling)."""
-    offer, first, choice = scan.order_offer, scan.order_first, scan.order_choice
-    if first is None or choice is None:
-        return None
-    before = offer[: offer.index(first)]
-    if choice in before:
-        return False
-    if choice == first and any(a.suite in before for a in scan.accepted):
+def _order_seen(offer: tuple[int, ...], choice: int, first: int, second: int) -> bool | None:
+    """The verdict of the order hello: True (the server took ``first`` again: its own
+    order), False (it took the second found or a suite listed before it: the client's),
+    None (another suite: neither)."""
+    if choice == first:
         return True
-    return None
+    return False if offer.index(choice) <= offer.index(second) else None
 
 
 def _cut_short(out: ProbeOutcome) -> str:
@@ -497,7 +512,7 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
     reversed_offer = tuple(reversed(suites[: hello.batch(scan.version)]))
     chacha = [x for x in reversed_offer if _is_chacha(x)]
     others = [x for x in reversed_offer if not _is_chacha(x)]
-    seen = order_from_discovery(scan)
+    seen = scan.order_seen
     if seen is not None:
         # Settled by the elimination's order hello; for a server that imposes its order,
         # only the ChaCha20 priority is left to ask (below, with the reversed offer).

@@ -127,7 +127,7 @@ def suite_results(found: Found) -> tuple[tuple[SuiteResult, ...], tuple[int, ...
             if details != (None, None):
                 by_pair.setdefault(_pair(a.suite), details)
         accepted = scan.accepted
-        if not order and sp.order_from_discovery(scan) is False:
+        if not order and scan.order_seen is False:
             # A server that follows the client's order: listed in the order offered (the
             # order hello took one out of turn), as the elimination alone would find them.
             rank = {s: i for i, s in enumerate(candidate_suites(v))}

@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -425,9 +426,6 @@ async def robot(
     version = max(usable)
     offered = list(dict.fromkeys(rsa_by_version[version]))[:MAX_SUITES_PER_HELLO]
     spec = hello.spec(version, offered)
-    # One padding string and one premaster secret for all vectors, as robot-detect does,
-    # so that the vectors differ only where the test wants them to.
-    seed = os.urandom(2048)  # enough nonzero bytes for moduli up to 8192 bits
     refused: list[str] = []  # why the server's key was not used (robot_key_refusal)
     refusals: list[bool] = []  # per connection: the server refused every RSA suite
 
@@ -444,10 +442,8 @@ async def robot(
                 if why is not None:
                     refused.append(why)
                     return None
-                block = robot_plaintext(vector, (n.bit_length() + 7) // 8, spec.legacy_version, seed)
-                encrypted = pow(int.from_bytes(block, "big"), e, n).to_bytes(len(block), "big")
                 return (
-                    fu.rsa_client_key_exchange(sh.version, encrypted)
+                    fu.rsa_client_key_exchange(sh.version, _robot_ciphertext(vector, n, e, spec.legacy_version))
                     + fu.change_cipher_spec(sh.version)
                     + fu.record(c.HANDSHAKE, sh.version, _GARBAGE_FINISHED)
                 )
@@ -519,16 +515,47 @@ def robot_plaintext(vector: str, k: int, version: int, seed: bytes) -> bytes:
     return block
 
 
+# The CPU of the five vectors (issue 16): one RSA encryption each (pow() with a 2048-bit
+# modulus: about 185 us here) and one certificate decoding per connection. Both depend
+# only on the server's key, so they are computed once per key for the whole process, not
+# once per connection: the five connections of an endpoint decode its certificate once,
+# and endpoints that share a key (a farm behind one certificate) share the ciphertexts.
+# That takes one padding string and one premaster secret per process instead of one per
+# endpoint (robot-detect draws one per run, for every vector): the vectors still differ
+# only where the test wants them to.
+_ROBOT_SEED: list[bytes] = []  # drawn on first use: enough nonzero bytes for 8192-bit moduli
+
+
+def _robot_seed() -> bytes:
+    if not _ROBOT_SEED:
+        _ROBOT_SEED.append(os.urandom(2048))
+    return _ROBOT_SEED[0]
+
+
+@functools.lru_cache(maxsize=512)
+def _robot_ciphertext(vector: str, n: int, e: int, version: int) -> bytes:
+    """The RSA encryption (RFC 8017 section 5.1.1, no padding added: the block is the
+    vector's) of ``vector``'s plaintext block for the key (n, e), as many bytes as n."""
+    block = robot_plaintext(vector, (n.bit_length() + 7) // 8, version, _robot_seed())
+    return pow(int.from_bytes(block, "big"), e, n).to_bytes(len(block), "big")
+
+
 def _rsa_key(flight: tuple[ev.Event, ...]) -> tuple[int, int] | None:
     """(modulus, exponent) of the leaf certificate's RSA key, or None."""
     cert = next((e for e in flight if isinstance(e, ev.Certificate)), None)
     if not isinstance(cert, ev.Certificate) or not cert.chain:
         return None
+    return _rsa_key_of(cert.chain[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _rsa_key_of(der: bytes) -> tuple[int, int] | None:
+    """(modulus, exponent) of the RSA key of the DER certificate ``der``, or None."""
     try:
         from cryptography import x509
         from cryptography.hazmat.primitives.asymmetric import rsa
 
-        key = x509.load_der_x509_certificate(cert.chain[0]).public_key()
+        key = x509.load_der_x509_certificate(der).public_key()
     except Exception:  # noqa: BLE001 - a certificate we cannot read is data, not a crash
         return None
     if not isinstance(key, rsa.RSAPublicKey):

@@ -16,7 +16,8 @@
 # (type 2), the close; a read deadline is no observation. Nothing a server sends escapes
 # as an exception: each check runs under _guarded, which turns one into an inconclusive
 # verdict with a reason, besides the specific bounds (ticket size, RSA key size).
-# Budget on a healthy server: 1 (Heartbleed) + 1 (CCS) + 5 (ROBOT, only when an RSA key
+# Budget on a healthy server: 1 (Heartbleed) + 1 (CCS; none when the Heartbleed hello got
+# neither heartbeat nor compression, which it then shares) + 5 (ROBOT, only when an RSA key
 # exchange suite is accepted) + 1 (client-initiated renegotiation) + 1 (Ticketbleed, when
 # that handshake brought a session ticket) + 1 (a TLS 1.3 ticket; +1 to resume it only
 # when it offers early data) connections; when ROBOT's answers differ its 5 vectors are
@@ -141,11 +142,22 @@ async def check_vulns(
         return tuple(results[n] for n in CHECKS)
     scan = versions[top]
 
+    shared: list[ProbeOutcome] = []  # the Heartbleed connection, when CCS injection shared it
+
     async def hb() -> None:
-        results["heartbleed"], results["crime"] = await heartbleed(conn, hello, scan)
+        results["heartbleed"], results["crime"], ccs_out = await heartbleed(conn, hello, scan, ccs=True)
+        if ccs_out is not None:
+            shared.append(ccs_out)
 
     async def ccs() -> None:
-        results["ccs_injection"] = await ccs_injection(conn, hello, scan)
+        if shared:  # one connection for both checks: it counts for Heartbleed
+            results["ccs_injection"] = dataclasses.replace(ccs_verdict(shared[0], scan.version), connections=0)
+        else:
+            results["ccs_injection"] = await ccs_injection(conn, hello, scan)
+
+    async def hb_then_ccs() -> None:
+        await _guarded(results, ("heartbleed", "crime"), hb)
+        await _guarded(results, ("ccs_injection",), ccs)
 
     async def rsa() -> None:
         results["robot"] = await robot(conn, hello, versions, suites_enumerated)
@@ -158,8 +170,7 @@ async def check_vulns(
         results["ticketbleed"] = await ticketbleed(conn, hello, ticket, suites, results["client_renegotiation"])
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_guarded, results, ("heartbleed", "crime"), hb)
-        nursery.start_soon(_guarded, results, ("ccs_injection",), ccs)
+        nursery.start_soon(hb_then_ccs)
         nursery.start_soon(_guarded, results, ("robot",), rsa)
         nursery.start_soon(_guarded, results, ("client_renegotiation", "ticketbleed"), reneg)
         nursery.start_soon(_guarded, results, ("zero_rtt",), early)
@@ -174,14 +185,33 @@ async def check_vulns(
 # follows, so a patched server answers at once instead of leaving us to a deadline.
 
 
-async def heartbleed(conn: Connector, hello: HelloFactory, scan: VersionScan) -> tuple[VulnCheck, VulnCheck]:
+async def heartbleed(
+    conn: Connector, hello: HelloFactory, scan: VersionScan, *, ccs: bool = False
+) -> tuple[VulnCheck, VulnCheck, ProbeOutcome | None]:
     """Heartbleed, and CRIME's precondition from the same connection: its hello also offers
-    DEFLATE (RFC 3749), so the ServerHello says whether the server compresses."""
+    DEFLATE (RFC 3749), so the ServerHello says whether the server compresses. With
+    ``ccs``, CCS injection's test is run on the same connection when the server took
+    neither the heartbeat extension nor compression, and its outcome returned for
+    ccs_verdict (else None: ccs_injection asks on its own connection)."""
     version = scan.version
     spec = hello.spec(version, _suites_for(scan), compression=True)
     spec = _with_extension(spec, fu.EXT_HEARTBEAT, bytes((fu.HEARTBEAT_PEER_ALLOWED,)))
+    probes: list[fu.FollowUpProbe] = []
+    # CCS injection shares this connection (issue 16: one connection less per endpoint)
+    # when the ServerHello negotiated no heartbeat and null compression: nothing is sent
+    # for Heartbleed then, and the session the server holds after its flight is the one
+    # ccs_injection's hello gets (the same suites offered; what it ignored changes nothing
+    # its state machine expects next, RFC 5246 section 7.1: a ClientKeyExchange).
+
+    def shares_ccs(sh: ev.ServerHello) -> bool:
+        return ccs and fu.heartbeat_mode(sh) is None and sh.compression == 0
+
+    ccs_sent: list[bool] = []
 
     def follow_up(sh: ev.ServerHello, flight: tuple[ev.Event, ...]) -> bytes | None:
+        if shares_ccs(sh):
+            ccs_sent.append(True)
+            return _ccs_follow_up(sh, flight)
         if fu.heartbeat_mode(sh) != fu.HEARTBEAT_PEER_ALLOWED:
             return None
         malformed = fu.heartbeat_request(sh.version, declared_length=HB_DECLARED)
@@ -192,14 +222,22 @@ async def heartbleed(conn: Connector, hello: HelloFactory, scan: VersionScan) ->
 
     def stop(e: ev.Event) -> bool:
         # What counts (module comment): a fatal alert or a heartbeat response (type 2); a
-        # heartbeat request from the server is read past.
-        return _fatal(e) or (isinstance(e, ev.HeartbeatResponse) and e.message_type == fu.HEARTBEAT_RESPONSE)
+        # heartbeat request from the server is read past. CCS injection's rule when it
+        # shares the connection: a fatal alert only.
+        return _fatal(e) or (
+            not ccs_sent and isinstance(e, ev.HeartbeatResponse) and e.message_type == fu.HEARTBEAT_RESPONSE
+        )
 
-    out = await conn.probe(
-        "Heartbleed",
-        lambda: fu.FollowUpProbe(spec, follow_up=follow_up, stop_when=stop, key_share_for=hello.pool.get),
-    )
-    return heartbleed_verdict(out, version), compression_verdict(out, version)
+    def make() -> fu.FollowUpProbe:
+        ccs_sent.clear()  # a retried connection starts over
+        probe = fu.FollowUpProbe(spec, follow_up=follow_up, stop_when=stop, key_share_for=hello.pool.get)
+        probes.append(probe)
+        return probe
+
+    out = await conn.probe("Heartbleed", make)
+    sh = out.server_hello
+    shared = bool(probes) and probes[-1].followed_up and ccs_sent and sh is not None and shares_ccs(sh)
+    return heartbleed_verdict(out, version), compression_verdict(out, version), out if shared else None
 
 
 def compression_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
@@ -338,13 +376,15 @@ async def ccs_injection(conn: Connector, hello: HelloFactory, scan: VersionScan)
     version = scan.version
     spec = hello.spec(version, _suites_for(scan))
 
-    def follow_up(sh: ev.ServerHello, flight: tuple[ev.Event, ...]) -> bytes | None:
-        return fu.change_cipher_spec(sh.version) + fu.record(c.APPLICATION_DATA, sh.version, bytes(32))
-
     out = await conn.probe(
-        "CCS injection", lambda: fu.FollowUpProbe(spec, follow_up=follow_up, key_share_for=hello.pool.get)
+        "CCS injection", lambda: fu.FollowUpProbe(spec, follow_up=_ccs_follow_up, key_share_for=hello.pool.get)
     )
     return ccs_verdict(out, version)
+
+
+def _ccs_follow_up(sh: ev.ServerHello, flight: tuple[ev.Event, ...]) -> bytes:
+    """The early ChangeCipherSpec and the record after it (module comment above)."""
+    return fu.change_cipher_spec(sh.version) + fu.record(c.APPLICATION_DATA, sh.version, bytes(32))
 
 
 def ccs_verdict(out: ProbeOutcome, version: int) -> VulnCheck:

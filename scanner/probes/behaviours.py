@@ -14,7 +14,7 @@ from handshakes import registry as reg
 from scanner.options import ACCEPTED, ALERT, Target
 from scanner.probes.certificates import tls13_staple
 from scanner.probes.context import Found, ProbeContext
-from scanner.probes.etm import cbc_suites, encrypt_then_mac
+from scanner.probes.etm import cbc_suites, encrypt_then_mac, seen_in_elimination
 from scanner.probes.hello import MAX_SUITES_PER_HELLO, candidate_suites
 from scanner.results import Behaviours
 
@@ -44,13 +44,17 @@ async def run(ctx: ProbeContext, supported: list[int]) -> None:
         legacy = [v for v in tls if v <= c.TLS12]
         if legacy:  # encrypt_then_mac asked with CBC suites only (RFC 7366 applies to CBC)
             etm_version = max(legacy)
+            seen = seen_in_elimination(found.versions[etm_version])
+            if seen is not None:
+                found.extra["etm"] = seen
+            else:
 
-            async def etm() -> None:
-                out = await encrypt_then_mac(conn, hello, etm_version, found.versions[etm_version].suites)
-                if out is not None:
-                    found.extra["etm"] = out
+                async def etm() -> None:
+                    out = await encrypt_then_mac(conn, hello, etm_version, found.versions[etm_version].suites)
+                    if out is not None:
+                        found.extra["etm"] = out
 
-            nursery.start_soon(etm)
+                nursery.start_soon(etm)
         top = max(tls)
         first = found.versions[top].first
         sh = first.server_hello if first else None

@@ -9,6 +9,7 @@
 # non-ECDHE suite, which ends the elimination.
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import trio
@@ -24,66 +25,106 @@ from scanner.results import GroupResult
 
 MAX_GROUP_ROUNDS = 40
 
+# The server's order is proven inside the elimination (issue 16): once two groups are
+# found (g1, then g2, each the server's choice among what was on offer), the next hello
+# offers the remaining groups with g2 and g1 appended last. g1 was chosen over every other
+# group, so a server that imposes its order takes g1 again; one that follows the client's
+# list takes the first it supports: a new group (that hello was the elimination's next
+# step anyway) or g2. On a client-order server the separate preference hello is saved;
+# on a server-order one that hello costs what the preference hello did. Every group the
+# plain elimination would find is still found, in the same order (the next plain hello
+# offers what it would have offered). A server that answers that hello otherwise gets the
+# plain elimination and the preference hello after it (group_order), as before.
 
-async def groups_tls13(conn: Connector, hello: HelloFactory, suites: list[int]) -> list[int]:
-    remaining = list(ALL_GROUPS_TLS13)
+Ask = Callable[[tuple[int, ...], str], Awaitable[int | None]]
+
+
+async def _eliminate(ask: Ask, candidates: tuple[int, ...], label: str) -> tuple[list[int], bool | None]:
+    """The groups ``ask`` finds by elimination over ``candidates`` (one connection each,
+    the server's choices in order), and whether the server imposes its order when the
+    elimination proved it (None: not proven, group_order decides)."""
+    remaining = list(candidates)
     found: list[int] = []
+    order: bool | None = None
+    tested = False
     for _ in range(MAX_GROUP_ROUNDS):
         if not remaining:
             break
-        spec = hello.spec(c.TLS13, suites, groups=tuple(remaining), shares=())
-        out = await conn.probe(
-            "TLSv1.3 groups", partial(hello.probe, spec, read_flight=False, answer_hrr=False)
-        )
-        if out.outcome != ACCEPTED:
+        if len(found) == 2 and not tested:
+            tested = True
+            first, second = found
+            chosen = await ask((*remaining, second, first), label)
+            if chosen == first:
+                order = True
+            elif chosen == second:
+                order = False
+            elif chosen in remaining:
+                order = False
+                found.append(chosen)
+                remaining.remove(chosen)
+            continue
+        group = await ask(tuple(remaining), label)
+        if group is None or group not in remaining:
             break
+        found.append(group)
+        remaining.remove(group)
+    return found, order
+
+
+def _tls13_ask(conn: Connector, hello: HelloFactory, suites: list[int]) -> Ask:
+    async def ask(groups: tuple[int, ...], label: str) -> int | None:
+        spec = hello.spec(c.TLS13, suites, groups=groups, shares=())
+        out = await conn.probe(label, partial(hello.probe, spec, read_flight=False, answer_hrr=False))
+        if out.outcome != ACCEPTED:
+            return None
+        # RFC 8446 section 4.1.4: the HelloRetryRequest names the group the server wants
+        # (a server that answers an empty key_share without one: nothing to learn).
         hrr = out.first(ev.HelloRetryRequest)
-        group = hrr.selected_group if isinstance(hrr, ev.HelloRetryRequest) else None
-        if group is None or group not in remaining:
-            break  # a server that answers an empty key_share without HRR: nothing to learn
-        found.append(group)
-        remaining.remove(group)
-    return found
+        return hrr.selected_group if isinstance(hrr, ev.HelloRetryRequest) else None
+
+    return ask
 
 
-async def groups_tls12(conn: Connector, hello: HelloFactory, version: int, ecdhe_suites: list[int]) -> list[int]:
-    if not ecdhe_suites:
-        return []
-    remaining = list(EC_GROUPS_TLS12)
-    found: list[int] = []
-    name = reg.version_name(version)
-    for _ in range(MAX_GROUP_ROUNDS):
-        if not remaining:
-            break
-        spec = hello.spec(version, ecdhe_suites, groups=tuple(remaining))
-        out = await conn.probe(f"{name} curves", partial(hello.probe, spec))
+def _tls12_ask(conn: Connector, hello: HelloFactory, version: int, ecdhe_suites: list[int]) -> Ask:
+    async def ask(groups: tuple[int, ...], label: str) -> int | None:
+        spec = hello.spec(version, ecdhe_suites, groups=groups)
+        out = await conn.probe(label, partial(hello.probe, spec))
         if out.outcome != ACCEPTED:
-            break
+            return None
+        # RFC 8422 section 5.4: the ServerKeyExchange names the curve.
         ske = out.first(ev.ServerKeyExchange)
-        group = ske.group if isinstance(ske, ev.ServerKeyExchange) else None
-        if group is None or group not in remaining:
-            break
-        found.append(group)
-        remaining.remove(group)
-    return found
+        return ske.group if isinstance(ske, ev.ServerKeyExchange) else None
+
+    return ask
+
+
+async def groups_tls13(conn: Connector, hello: HelloFactory, suites: list[int]) -> tuple[list[int], bool | None]:
+    """TLS 1.3 groups by elimination: (groups in the order found, imposed order when proven)."""
+    return await _eliminate(_tls13_ask(conn, hello, suites), ALL_GROUPS_TLS13, "TLSv1.3 groups")
+
+
+async def groups_tls12(
+    conn: Connector, hello: HelloFactory, version: int, ecdhe_suites: list[int]
+) -> tuple[list[int], bool | None]:
+    """TLS 1.0-1.2 curves by elimination: (curves in the order found, imposed order when
+    proven); nothing to ask without an ECDHE suite."""
+    if not ecdhe_suites:
+        return [], None
+    name = reg.version_name(version)
+    return await _eliminate(_tls12_ask(conn, hello, version, ecdhe_suites), EC_GROUPS_TLS12, f"{name} curves")
 
 
 async def group_order(conn: Connector, hello: HelloFactory, version: int, found: list[int], suites: list[int]) -> bool | None:
     """Does the server choose groups by its own preference? Offer the found groups
-    reversed (one connection)."""
+    reversed (one connection); None with fewer than two groups or no answer."""
     if len(found) < 2:
         return None
     rev = tuple(reversed(found))
     if version == c.TLS13:
-        spec = hello.spec(c.TLS13, suites, groups=rev, shares=())
-        out = await conn.probe("TLSv1.3 group preference", lambda: hello.probe(spec, read_flight=False, answer_hrr=False))
-        hrr = out.first(ev.HelloRetryRequest)
-        chosen = hrr.selected_group if isinstance(hrr, ev.HelloRetryRequest) else None
+        chosen = await _tls13_ask(conn, hello, suites)(rev, "TLSv1.3 group preference")
     else:
-        spec = hello.spec(version, suites, groups=rev)
-        out = await conn.probe(f"{reg.version_name(version)} curve preference", lambda: hello.probe(spec))
-        ske = out.first(ev.ServerKeyExchange)
-        chosen = ske.group if isinstance(ske, ev.ServerKeyExchange) else None
+        name = reg.version_name(version)
+        chosen = await _tls12_ask(conn, hello, version, suites)(rev, f"{name} curve preference")
     if chosen is None:
         return None
     return chosen == found[0] and chosen != rev[0]
@@ -98,9 +139,11 @@ async def run(ctx: ProbeContext, supported: list[int]) -> None:
             suites = found.versions[c.TLS13].suites or list(reg.TLS13_SUITES)
 
             async def tls13() -> None:
-                groups = await groups_tls13(conn, hello, suites)
+                groups, order = await groups_tls13(conn, hello, suites)
                 found.groups[c.TLS13] = groups
-                found.group_order[c.TLS13] = await group_order(conn, hello, c.TLS13, groups, suites)
+                if order is None:
+                    order = await group_order(conn, hello, c.TLS13, groups, suites)
+                found.group_order[c.TLS13] = order
 
             nursery.start_soon(tls13)
         legacy = [v for v in supported if c.TLS10 <= v <= c.TLS12]
@@ -109,9 +152,11 @@ async def run(ctx: ProbeContext, supported: list[int]) -> None:
             ecdhe = [s for s in found.versions[top].suites if (info := reg.cipher_suite(s)) and info.kx == "ECDHE"]
 
             async def tls12() -> None:
-                groups = await groups_tls12(conn, hello, top, ecdhe)
+                groups, order = await groups_tls12(conn, hello, top, ecdhe)
                 found.groups[top] = groups
-                found.group_order[top] = await group_order(conn, hello, top, groups, ecdhe)
+                if order is None:
+                    order = await group_order(conn, hello, top, groups, ecdhe)
+                found.group_order[top] = order
 
             nursery.start_soon(tls12)
 

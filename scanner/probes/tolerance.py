@@ -151,7 +151,8 @@ def _checks(hello: HelloFactory) -> list[_Check]:
 
 def _many_suites(accepted: tuple[int, ...], n: int) -> tuple[int, ...]:
     """``n`` suites: the accepted ones first, then other registered ones."""
-    rest = [s for s in candidate_suites(c.TLS12) if s not in accepted]
+    taken = set(accepted)
+    rest = [s for s in candidate_suites(c.TLS12) if s not in taken]
     return (*accepted, *rest)[:n]
 
 
@@ -228,13 +229,13 @@ async def tolerance(
     async def run(i: int, check: _Check) -> None:
         base = hello.spec(check.version, suites[check.version][: hello.batch(check.version)])
         spec = check.build(base)
-        length = hello_length(spec)
         out = await conn.probe(f"tolerance: {check.name}", partial(hello.probe, spec, read_flight=False))
         ok, detail = _verdict(check, out)
         name = reg.version_name(check.version)
         fact = ToleranceCheck(name=check.name, trigger=check.trigger, version=check.version, tolerated=ok, detail=detail)
         found = None
         if not ok:
+            length = hello_length(spec)  # only a failure reports it (an encoding of the hello)
             found = Intolerance(
                 kind=check.kind,
                 trigger=check.trigger,

@@ -16,7 +16,8 @@
 # (type 2), the close; a read deadline is no observation. Nothing a server sends escapes
 # as an exception: each check runs under _guarded, which turns one into an inconclusive
 # verdict with a reason, besides the specific bounds (ticket size, RSA key size).
-# Budget on a healthy server: 1 (Heartbleed) + 1 (CCS) + 5 (ROBOT, only when an RSA key
+# Budget on a healthy server: 1 (Heartbleed) + 1 (CCS; none when the Heartbleed hello got
+# neither heartbeat nor compression, which it then shares) + 5 (ROBOT, only when an RSA key
 # exchange suite is accepted) + 1 (client-initiated renegotiation) + 1 (Ticketbleed, when
 # that handshake brought a session ticket) + 1 (a TLS 1.3 ticket; +1 to resume it only
 # when it offers early data) connections; when ROBOT's answers differ its 5 vectors are
@@ -24,6 +25,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -140,11 +142,22 @@ async def check_vulns(
         return tuple(results[n] for n in CHECKS)
     scan = versions[top]
 
+    shared: list[ProbeOutcome] = []  # the Heartbleed connection, when CCS injection shared it
+
     async def hb() -> None:
-        results["heartbleed"], results["crime"] = await heartbleed(conn, hello, scan)
+        results["heartbleed"], results["crime"], ccs_out = await heartbleed(conn, hello, scan, ccs=True)
+        if ccs_out is not None:
+            shared.append(ccs_out)
 
     async def ccs() -> None:
-        results["ccs_injection"] = await ccs_injection(conn, hello, scan)
+        if shared:  # one connection for both checks: it counts for Heartbleed
+            results["ccs_injection"] = dataclasses.replace(ccs_verdict(shared[0], scan.version), connections=0)
+        else:
+            results["ccs_injection"] = await ccs_injection(conn, hello, scan)
+
+    async def hb_then_ccs() -> None:
+        await _guarded(results, ("heartbleed", "crime"), hb)
+        await _guarded(results, ("ccs_injection",), ccs)
 
     async def rsa() -> None:
         results["robot"] = await robot(conn, hello, versions, suites_enumerated)
@@ -157,8 +170,7 @@ async def check_vulns(
         results["ticketbleed"] = await ticketbleed(conn, hello, ticket, suites, results["client_renegotiation"])
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_guarded, results, ("heartbleed", "crime"), hb)
-        nursery.start_soon(_guarded, results, ("ccs_injection",), ccs)
+        nursery.start_soon(hb_then_ccs)
         nursery.start_soon(_guarded, results, ("robot",), rsa)
         nursery.start_soon(_guarded, results, ("client_renegotiation", "ticketbleed"), reneg)
         nursery.start_soon(_guarded, results, ("zero_rtt",), early)
@@ -173,14 +185,33 @@ async def check_vulns(
 # follows, so a patched server answers at once instead of leaving us to a deadline.
 
 
-async def heartbleed(conn: Connector, hello: HelloFactory, scan: VersionScan) -> tuple[VulnCheck, VulnCheck]:
+async def heartbleed(
+    conn: Connector, hello: HelloFactory, scan: VersionScan, *, ccs: bool = False
+) -> tuple[VulnCheck, VulnCheck, ProbeOutcome | None]:
     """Heartbleed, and CRIME's precondition from the same connection: its hello also offers
-    DEFLATE (RFC 3749), so the ServerHello says whether the server compresses."""
+    DEFLATE (RFC 3749), so the ServerHello says whether the server compresses. With
+    ``ccs``, CCS injection's test is run on the same connection when the server took
+    neither the heartbeat extension nor compression, and its outcome returned for
+    ccs_verdict (else None: ccs_injection asks on its own connection)."""
     version = scan.version
     spec = hello.spec(version, _suites_for(scan), compression=True)
     spec = _with_extension(spec, fu.EXT_HEARTBEAT, bytes((fu.HEARTBEAT_PEER_ALLOWED,)))
+    probes: list[fu.FollowUpProbe] = []
+    # CCS injection shares this connection (issue 16: one connection less per endpoint)
+    # when the ServerHello negotiated no heartbeat and null compression: nothing is sent
+    # for Heartbleed then, and the session the server holds after its flight is the one
+    # ccs_injection's hello gets (the same suites offered; what it ignored changes nothing
+    # its state machine expects next, RFC 5246 section 7.1: a ClientKeyExchange).
+
+    def shares_ccs(sh: ev.ServerHello) -> bool:
+        return ccs and fu.heartbeat_mode(sh) is None and sh.compression == 0
+
+    ccs_sent: list[bool] = []
 
     def follow_up(sh: ev.ServerHello, flight: tuple[ev.Event, ...]) -> bytes | None:
+        if shares_ccs(sh):
+            ccs_sent.append(True)
+            return _ccs_follow_up(sh, flight)
         if fu.heartbeat_mode(sh) != fu.HEARTBEAT_PEER_ALLOWED:
             return None
         malformed = fu.heartbeat_request(sh.version, declared_length=HB_DECLARED)
@@ -191,14 +222,22 @@ async def heartbleed(conn: Connector, hello: HelloFactory, scan: VersionScan) ->
 
     def stop(e: ev.Event) -> bool:
         # What counts (module comment): a fatal alert or a heartbeat response (type 2); a
-        # heartbeat request from the server is read past.
-        return _fatal(e) or (isinstance(e, ev.HeartbeatResponse) and e.message_type == fu.HEARTBEAT_RESPONSE)
+        # heartbeat request from the server is read past. CCS injection's rule when it
+        # shares the connection: a fatal alert only.
+        return _fatal(e) or (
+            not ccs_sent and isinstance(e, ev.HeartbeatResponse) and e.message_type == fu.HEARTBEAT_RESPONSE
+        )
 
-    out = await conn.probe(
-        "Heartbleed",
-        lambda: fu.FollowUpProbe(spec, follow_up=follow_up, stop_when=stop, key_share_for=hello.pool.get),
-    )
-    return heartbleed_verdict(out, version), compression_verdict(out, version)
+    def make() -> fu.FollowUpProbe:
+        ccs_sent.clear()  # a retried connection starts over
+        probe = fu.FollowUpProbe(spec, follow_up=follow_up, stop_when=stop, key_share_for=hello.pool.get)
+        probes.append(probe)
+        return probe
+
+    out = await conn.probe("Heartbleed", make)
+    sh = out.server_hello
+    shared = bool(probes) and probes[-1].followed_up and ccs_sent and sh is not None and shares_ccs(sh)
+    return heartbleed_verdict(out, version), compression_verdict(out, version), out if shared else None
 
 
 def compression_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
@@ -337,13 +376,15 @@ async def ccs_injection(conn: Connector, hello: HelloFactory, scan: VersionScan)
     version = scan.version
     spec = hello.spec(version, _suites_for(scan))
 
-    def follow_up(sh: ev.ServerHello, flight: tuple[ev.Event, ...]) -> bytes | None:
-        return fu.change_cipher_spec(sh.version) + fu.record(c.APPLICATION_DATA, sh.version, bytes(32))
-
     out = await conn.probe(
-        "CCS injection", lambda: fu.FollowUpProbe(spec, follow_up=follow_up, key_share_for=hello.pool.get)
+        "CCS injection", lambda: fu.FollowUpProbe(spec, follow_up=_ccs_follow_up, key_share_for=hello.pool.get)
     )
     return ccs_verdict(out, version)
+
+
+def _ccs_follow_up(sh: ev.ServerHello, flight: tuple[ev.Event, ...]) -> bytes:
+    """The early ChangeCipherSpec and the record after it (module comment above)."""
+    return fu.change_cipher_spec(sh.version) + fu.record(c.APPLICATION_DATA, sh.version, bytes(32))
 
 
 def ccs_verdict(out: ProbeOutcome, version: int) -> VulnCheck:
@@ -425,9 +466,6 @@ async def robot(
     version = max(usable)
     offered = list(dict.fromkeys(rsa_by_version[version]))[:MAX_SUITES_PER_HELLO]
     spec = hello.spec(version, offered)
-    # One padding string and one premaster secret for all vectors, as robot-detect does,
-    # so that the vectors differ only where the test wants them to.
-    seed = os.urandom(2048)  # enough nonzero bytes for moduli up to 8192 bits
     refused: list[str] = []  # why the server's key was not used (robot_key_refusal)
     refusals: list[bool] = []  # per connection: the server refused every RSA suite
 
@@ -444,10 +482,8 @@ async def robot(
                 if why is not None:
                     refused.append(why)
                     return None
-                block = robot_plaintext(vector, (n.bit_length() + 7) // 8, spec.legacy_version, seed)
-                encrypted = pow(int.from_bytes(block, "big"), e, n).to_bytes(len(block), "big")
                 return (
-                    fu.rsa_client_key_exchange(sh.version, encrypted)
+                    fu.rsa_client_key_exchange(sh.version, _robot_ciphertext(vector, n, e, spec.legacy_version))
                     + fu.change_cipher_spec(sh.version)
                     + fu.record(c.HANDSHAKE, sh.version, _GARBAGE_FINISHED)
                 )
@@ -519,16 +555,47 @@ def robot_plaintext(vector: str, k: int, version: int, seed: bytes) -> bytes:
     return block
 
 
+# The CPU of the five vectors (issue 16): one RSA encryption each (pow() with a 2048-bit
+# modulus: about 185 us here) and one certificate decoding per connection. Both depend
+# only on the server's key, so they are computed once per key for the whole process, not
+# once per connection: the five connections of an endpoint decode its certificate once,
+# and endpoints that share a key (a farm behind one certificate) share the ciphertexts.
+# That takes one padding string and one premaster secret per process instead of one per
+# endpoint (robot-detect draws one per run, for every vector): the vectors still differ
+# only where the test wants them to.
+_ROBOT_SEED: list[bytes] = []  # drawn on first use: enough nonzero bytes for 8192-bit moduli
+
+
+def _robot_seed() -> bytes:
+    if not _ROBOT_SEED:
+        _ROBOT_SEED.append(os.urandom(2048))
+    return _ROBOT_SEED[0]
+
+
+@functools.lru_cache(maxsize=512)
+def _robot_ciphertext(vector: str, n: int, e: int, version: int) -> bytes:
+    """The RSA encryption (RFC 8017 section 5.1.1, no padding added: the block is the
+    vector's) of ``vector``'s plaintext block for the key (n, e), as many bytes as n."""
+    block = robot_plaintext(vector, (n.bit_length() + 7) // 8, version, _robot_seed())
+    return pow(int.from_bytes(block, "big"), e, n).to_bytes(len(block), "big")
+
+
 def _rsa_key(flight: tuple[ev.Event, ...]) -> tuple[int, int] | None:
     """(modulus, exponent) of the leaf certificate's RSA key, or None."""
     cert = next((e for e in flight if isinstance(e, ev.Certificate)), None)
     if not isinstance(cert, ev.Certificate) or not cert.chain:
         return None
+    return _rsa_key_of(cert.chain[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _rsa_key_of(der: bytes) -> tuple[int, int] | None:
+    """(modulus, exponent) of the RSA key of the DER certificate ``der``, or None."""
     try:
         from cryptography import x509
         from cryptography.hazmat.primitives.asymmetric import rsa
 
-        key = x509.load_der_x509_certificate(cert.chain[0]).public_key()
+        key = x509.load_der_x509_certificate(der).public_key()
     except Exception:  # noqa: BLE001 - a certificate we cannot read is data, not a crash
         return None
     if not isinstance(key, rsa.RSAPublicKey):

@@ -333,6 +333,16 @@ async def test_openssl_groups(openssl_server, lab_pki, ecdsa_cert, case):
             assert sorted(p for _, p in ranked) == list(range(1, len(groups) + 1))  # type: ignore[type-var]
         else:
             assert all(p is None for _, p in ranked), reg.version_name(version)
+    # Connections (issue 16): one per group found and the refusal that ends each version's
+    # elimination, plus one for the order, except on a client-order server with three
+    # groups or more, whose order hello finds the third.
+    bare = await scan(server, lab_pki, {"protocols", "suites"})
+
+    def cost(version: int, n: int) -> int:
+        client_order = not (case.server_pref or version == c.TLS13)
+        return n + 1 + (0 if n < 2 or (client_order and n >= 3) else 1)
+
+    assert result.stats.connections - bare.stats.connections == sum(cost(v, len(g)) for v, g in expected.items())
 
 
 # -- OpenSSL: certificates ------------------------------------------------------------------

@@ -77,9 +77,11 @@ async def test_openssl(openssl_server: Any) -> None:
     server = openssl_server(min_version=c.TLS10, cipher="DEFAULT:@SECLEVEL=0")
     result = await scan(server.address[1])
     assert rsa_suites_accepted(result)
-    # 1 Heartbleed + 1 CCS + 5 ROBOT + 1 renegotiation + 1 Ticketbleed + 1 TLS 1.3 ticket.
-    assert_healthy(result, connections=10)
+    # 1 Heartbleed (CCS injection on the same connection: no heartbeat, no compression)
+    # + 5 ROBOT + 1 renegotiation + 1 Ticketbleed + 1 TLS 1.3 ticket.
+    assert_healthy(result, connections=9)
     found = {v.check: v for v in result.vulns}
+    assert found["ccs_injection"].connections == 0 and found["heartbleed"].connections == 1
     assert "does not accept the heartbeat extension" in found["heartbleed"].evidence
     assert "unexpected_message (10)" in found["ccs_injection"].evidence
     # OpenSSL 3 servers refuse client-initiated renegotiation unless told otherwise.
@@ -94,7 +96,7 @@ async def test_openssl_accepting_early_data(openssl_server: Any) -> None:
     # s_server -early_data sets max_early_data: a real 0-RTT positive (none is sent).
     server = openssl_server(min_version=c.TLS12, extra_args=("-early_data",))
     result = await scan(server.address[1])
-    assert_healthy(result, connections=11, zero_rtt="vulnerable")
+    assert_healthy(result, connections=10, zero_rtt="vulnerable")
     z = next(v for v in result.vulns if v.check == "zero_rtt")
     assert "early_data in EncryptedExtensions" in z.evidence and z.connections == 2
 
@@ -103,7 +105,7 @@ async def test_openssl_allowing_client_renegotiation(openssl_server: Any) -> Non
     # s_server -client_renegotiation sets SSL_OP_ALLOW_CLIENT_RENEGOTIATION: a real positive.
     server = openssl_server(min_version=c.TLS12, extra_args=("-client_renegotiation",))
     result = await scan(server.address[1])
-    assert_healthy(result, connections=10, renegotiation="vulnerable")
+    assert_healthy(result, connections=9, renegotiation="vulnerable")
 
 
 async def test_tlslite_ng_discards_the_malformed_heartbeat(tlslite_server: Any) -> None:
@@ -121,6 +123,8 @@ async def test_tlslite_ng_discards_the_malformed_heartbeat(tlslite_server: Any) 
     assert_healthy(result, connections=8, ticketbleed="not_applicable", zero_rtt="not_applicable")
     hb = next(v for v in result.vulns if v.check == "heartbleed")
     assert "was discarded (RFC 6520 section 4)" in hb.evidence
+    # Heartbeats negotiated: CCS injection has its own connection.
+    assert next(v for v in result.vulns if v.check == "ccs_injection").connections == 1
 
 
 @pytest.fixture

@@ -344,9 +344,11 @@ class Progress:
 
     def draw(self, now: float | None = None) -> None:
         self._last = time.monotonic() if now is None else now
+        # Marked drawn before the write: a Ctrl-C (trio raises KeyboardInterrupt anywhere
+        # in unprotected code) that lands inside the write must still leave clear() to do.
+        self._drawn = True
         self.stream.write("\r" + self.line(now) + "\x1b[K")
         self.stream.flush()
-        self._drawn = True
 
     def clear(self) -> None:
         if self._drawn:

@@ -44,6 +44,11 @@ class ProbeState(enum.Enum):
         return self in (ProbeState.COMPLETE, ProbeState.FAILED, ProbeState.CLOSED)
 
 
+# ProbeState.terminal as a tuple test: the hot loops ask it several times per connection,
+# and an attribute of an enum member goes through a property call (issue 16).
+_TERMINAL = (ProbeState.COMPLETE, ProbeState.FAILED, ProbeState.CLOSED)
+
+
 class _Cur:
     """A bounds-checked cursor over a message body: a short read is a decode_error."""
 
@@ -522,7 +527,7 @@ class HandshakeProbe:
 
     @property
     def terminal(self) -> bool:
-        return self.state.terminal
+        return self.state in _TERMINAL
 
     def initiate(self) -> bytes:
         if self.state is not ProbeState.IDLE:
@@ -539,7 +544,7 @@ class HandshakeProbe:
     def deadline_reached(self) -> list[ev.Event]:
         """The IO layer's read deadline passed: conclude what the buffered bytes allow (a
         reply that is not TLS but too short to name its protocol)."""
-        if self.state.terminal or self._decided or not self._head:
+        if self.state in _TERMINAL or self._decided or not self._head:
             return []
         not_tls = self._not_tls_or_none()
         if not_tls is None:
@@ -570,7 +575,7 @@ class HandshakeProbe:
         final state are the same however the server's bytes are cut into calls. Raises
         RemoteProtocolError for bytes that cannot be parsed; the events parsed before the
         fault in this call travel with it (``exc.events``) and the probe is FAILED."""
-        if self.state.terminal:
+        if self.state in _TERMINAL:
             return []
         out: list[ev.Event] = []
         try:
@@ -620,7 +625,7 @@ class HandshakeProbe:
         if self.reads_on:
             for record in records.feed(data):
                 self._on_record(record, out)
-                if self.state.terminal:
+                if self.state in _TERMINAL:
                     return
             if records.pending_error is not None:
                 raise records.pending_error
@@ -631,7 +636,7 @@ class HandshakeProbe:
             records.add(data)
             while (next_record := records.next_record()) is not None:
                 self._on_record(next_record, out)
-                if self.state.terminal:
+                if self.state in _TERMINAL:
                     return
         if over:
             raise RemoteProtocolError(
@@ -666,7 +671,7 @@ class HandshakeProbe:
                 )
             for msg in self._hs.feed(record.payload):
                 self._on_handshake(msg, out, encrypted=False)
-                if self.state.terminal:
+                if self.state in _TERMINAL:
                     return
             if self._hs.pending_error is not None:
                 raise self._hs.pending_error
@@ -678,7 +683,7 @@ class HandshakeProbe:
             if inner_type == c.HANDSHAKE:
                 for msg in self._hs13.feed(plaintext):
                     self._on_handshake(msg, out, encrypted=True)
-                    if self.state.terminal:
+                    if self.state in _TERMINAL:
                         return
                 if self._hs13.pending_error is not None:
                     raise self._hs13.pending_error

@@ -218,12 +218,17 @@ class TcpStream(trio.abc.Stream):
         await trio.lowlevel.checkpoint()
 
 
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+
+
 async def open_tcp(ip: str, port: int) -> trio.abc.Stream:
     """One TCP connection to one address (no DNS here: names are resolved per endpoint)."""
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Non-blocking from creation where the OS allows (Linux): two fcntl calls fewer.
+    sock = socket.socket(family, socket.SOCK_STREAM | _NONBLOCK)
     try:
-        sock.setblocking(False)
+        if not _NONBLOCK:
+            sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         rc = sock.connect_ex((ip, port))
         if rc in (errno.EINPROGRESS, errno.EAGAIN):

@@ -170,10 +170,18 @@ class TcpStream(trio.abc.Stream):
     (about 50 us). Every method is a checkpoint, as the Stream contract asks.
     """
 
-    __slots__ = ("_sock",)
+    __slots__ = ("_sock", "_waits")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        self._waits = 0  # tasks inside wait_readable/wait_writable on this socket
+
+    async def _wait(self, wait: Callable[[socket.socket], Awaitable[None]]) -> None:
+        self._waits += 1
+        try:
+            await wait(self._sock)
+        finally:
+            self._waits -= 1
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         view = memoryview(data)
@@ -182,7 +190,7 @@ class TcpStream(trio.abc.Stream):
             try:
                 n = self._sock.send(view)
             except BlockingIOError:
-                await trio.lowlevel.wait_writable(self._sock)
+                await self._wait(trio.lowlevel.wait_writable)
                 sent_any = True
                 continue
             except OSError as exc:
@@ -192,11 +200,15 @@ class TcpStream(trio.abc.Stream):
             await trio.lowlevel.checkpoint_if_cancelled()
 
     async def wait_send_all_might_not_block(self) -> None:
-        await trio.lowlevel.wait_writable(self._sock)
+        await self._wait(trio.lowlevel.wait_writable)
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         while True:
-            await trio.lowlevel.wait_readable(self._sock)
+            self._waits += 1
+            try:
+                await trio.lowlevel.wait_readable(self._sock)
+            finally:
+                self._waits -= 1
             try:
                 return self._sock.recv(max_bytes or 65536)
             except BlockingIOError:
@@ -210,7 +222,12 @@ class TcpStream(trio.abc.Stream):
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:
-            trio.lowlevel.notify_closing(self._sock)
+            if self._waits:
+                # Another task waits on the socket: wake it (ClosedResourceError) before
+                # the descriptor goes. With no waiter trio holds no state for it, and
+                # closing the descriptor takes it out of the epoll set: notify_closing
+                # would cost an epoll_ctl and a scheduler lookup per connection (issue 16).
+                trio.lowlevel.notify_closing(self._sock)
             self._sock.close()
 
     async def aclose(self) -> None:

@@ -166,9 +166,11 @@ _SHAPE = operator.attrgetter(*(f.name for f in fields(ClientHelloSpec) if f.name
 # Encoded hellos by shape, with a zero random. A fleet sends the same few offers to every
 # endpoint (the same version, suites, groups and run-wide key shares: issue 16), so each is
 # encoded once (about 8 us) and later hellos only get their random spliced in (about 1 us).
-# Bounded: cleared when full, as the offers of one run number a few dozen.
+# Bounded: cleared when full, as the common offers of one run number a few dozen; hellos
+# over _CACHED_LENGTH bytes (the tolerance probes' oversized ones) are not kept.
 _ENCODED: dict[tuple[object, ...], bytes] = {}
-_ENCODED_MAX = 512
+_ENCODED_MAX = 256
+_CACHED_LENGTH = 2048
 _RANDOM_AT = 6  # msg_type (1), length (3), legacy_version (2): RFC 5246 section 7.4.1.2
 
 
@@ -187,6 +189,8 @@ def encode_client_hello(spec: ClientHelloSpec) -> bytes:
         return _encode(spec, rnd)
     if template is None:
         template = _encode(spec, bytes(32))
+        if len(template) > _CACHED_LENGTH:
+            return template[:_RANDOM_AT] + rnd + template[_RANDOM_AT + 32 :]
         if len(_ENCODED) >= _ENCODED_MAX:
             _ENCODED.clear()
         _ENCODED[shape] = template

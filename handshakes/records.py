@@ -97,6 +97,10 @@ class RecordReader:
         """Buffer ``data`` for next_record() (the lazy side of feed())."""
         self._buf += data
 
+    def discard(self) -> None:
+        """Drop the buffered bytes not parsed yet (a reader done with the connection)."""
+        del self._buf[:]
+
     def next_record(self) -> Record | None:
         """The next whole record in the buffer, None until one is complete; raises
         RemoteProtocolError for a bad header. A reader that stops asking once it has what it

@@ -637,6 +637,7 @@ class HandshakeProbe:
             while (next_record := records.next_record()) is not None:
                 self._on_record(next_record, out)
                 if self.state in _TERMINAL:
+                    records.discard()  # nothing reads on: the probe keeps no bytes
                     return
         if over:
             raise RemoteProtocolError(

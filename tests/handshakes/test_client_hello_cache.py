@@ -64,3 +64,11 @@ def test_the_cache_is_bounded() -> None:
 def test_without_a_random_each_hello_gets_a_fresh_one() -> None:
     spec = ClientHelloSpec(cipher_suites=(0xC02F,))
     assert encode_client_hello(spec)[6:38] != encode_client_hello(spec)[6:38]
+
+
+def test_oversized_hellos_are_not_kept() -> None:
+    ch._ENCODED.clear()
+    spec = ClientHelloSpec(cipher_suites=(0xC02F,), random=os.urandom(32), padding_to=ch._CACHED_LENGTH + 100)
+    msg = encode_client_hello(spec)
+    assert len(msg) > ch._CACHED_LENGTH and not ch._ENCODED
+    assert msg == ch._encode(spec, spec.random or b"")

@@ -98,6 +98,8 @@ class FollowUpProbe(HandshakeProbe):
     which ``stop_when`` is true (default: a fatal alert), or after MAX_REACTION_BYTES.
     """
 
+    reads_on = True  # reads past the flight: every record of a read is parsed (server_flight.py)
+
     def __init__(
         self,
         spec: ClientHelloSpec,

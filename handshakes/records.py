@@ -90,53 +90,66 @@ class RecordReader:
         return out
 
     def _parse(self, out: list[Record]) -> None:
+        while (record := self.next_record()) is not None:
+            out.append(record)
+
+    def add(self, data: bytes) -> None:
+        """Buffer ``data`` for next_record() (the lazy side of feed())."""
+        self._buf += data
+
+    def discard(self) -> None:
+        """Drop the buffered bytes not parsed yet (a reader done with the connection)."""
+        del self._buf[:]
+
+    def next_record(self) -> Record | None:
+        """The next whole record in the buffer, None until one is complete; raises
+        RemoteProtocolError for a bad header. A reader that stops asking once it has what it
+        needs leaves the rest unparsed (issue 16: an elimination probe wants the first
+        record of a flight, not its certificates); the records it does get, and the fault,
+        are those feed() would give, in the same order."""
         buf = self._buf
-        while True:
-            if self._first:
-                if not buf:
-                    break
-                self._sslv2 = bool(buf[0] & 0x80)
-            if self._sslv2:
-                if len(buf) < 2:
-                    break
-                length = ((buf[0] & 0x7F) << 8) | buf[1]
-                if len(buf) < 2 + length:
-                    break
-                header = bytes(buf[:2])
-                payload = bytes(buf[2 : 2 + length])
-                del buf[: 2 + length]
-                out.append(
-                    Record(content_type=0, version=c.SSL2, payload=payload, header=header, sslv2=True)
-                )
-                self._first = False
-                continue
-            odd = self._first and _odd_alert(buf)
-            if len(buf) < 5:
-                # A header is judged whole, so the verdict and its evidence do not depend
-                # on where TCP cut the bytes.
-                break
-            ctype = buf[0]
-            version = (buf[1] << 8) | buf[2]
-            length = (buf[3] << 8) | buf[4]
-            if (ctype not in _TLS_CONTENT_TYPES or buf[1] != 3) and not odd:
-                raise RemoteProtocolError(
-                    f"not a TLS record header: {bytes(buf[:5]).hex(' ')}",
-                    alert=c.ALERT_UNEXPECTED_MESSAGE,
-                    data=bytes(buf[:5]),
-                )
-            if length > self._max:
-                raise RemoteProtocolError(
-                    f"record length {length} exceeds {self._max}",
-                    alert=c.ALERT_RECORD_OVERFLOW,
-                    data=bytes(buf[:5]),
-                )
-            if len(buf) < 5 + length:
-                break
-            header = bytes(buf[:5])
-            payload = bytes(buf[5 : 5 + length])
-            del buf[: 5 + length]
-            out.append(Record(content_type=ctype, version=version, payload=payload, header=header))
+        if self._first:
+            if not buf:
+                return None
+            self._sslv2 = bool(buf[0] & 0x80)
+        if self._sslv2:
+            if len(buf) < 2:
+                return None
+            length = ((buf[0] & 0x7F) << 8) | buf[1]
+            if len(buf) < 2 + length:
+                return None
+            header = bytes(buf[:2])
+            payload = bytes(buf[2 : 2 + length])
+            del buf[: 2 + length]
             self._first = False
+            return Record(content_type=0, version=c.SSL2, payload=payload, header=header, sslv2=True)
+        odd = self._first and _odd_alert(buf)
+        if len(buf) < 5:
+            # A header is judged whole, so the verdict and its evidence do not depend
+            # on where TCP cut the bytes.
+            return None
+        ctype = buf[0]
+        version = (buf[1] << 8) | buf[2]
+        length = (buf[3] << 8) | buf[4]
+        if (ctype not in _TLS_CONTENT_TYPES or buf[1] != 3) and not odd:
+            raise RemoteProtocolError(
+                f"not a TLS record header: {bytes(buf[:5]).hex(' ')}",
+                alert=c.ALERT_UNEXPECTED_MESSAGE,
+                data=bytes(buf[:5]),
+            )
+        if length > self._max:
+            raise RemoteProtocolError(
+                f"record length {length} exceeds {self._max}",
+                alert=c.ALERT_RECORD_OVERFLOW,
+                data=bytes(buf[:5]),
+            )
+        if len(buf) < 5 + length:
+            return None
+        header = bytes(buf[:5])
+        payload = bytes(buf[5 : 5 + length])
+        del buf[: 5 + length]
+        self._first = False
+        return Record(content_type=ctype, version=version, payload=payload, header=header)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,8 @@ class RenegotiationProbe(HandshakeProbe):
     decrypt or parse.
     """
 
+    reads_on = True  # reads past the flight: every record of a read is parsed (server_flight.py)
+
     def __init__(self, spec: ClientHelloSpec) -> None:
         if spec.legacy_version != c.TLS12:
             raise LocalProtocolError("RenegotiationProbe speaks TLS 1.2 only")

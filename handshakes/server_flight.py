@@ -44,6 +44,11 @@ class ProbeState(enum.Enum):
         return self in (ProbeState.COMPLETE, ProbeState.FAILED, ProbeState.CLOSED)
 
 
+# ProbeState.terminal as a tuple test: the hot loops ask it several times per connection,
+# and an attribute of an enum member goes through a property call (issue 16).
+_TERMINAL = (ProbeState.COMPLETE, ProbeState.FAILED, ProbeState.CLOSED)
+
+
 class _Cur:
     """A bounds-checked cursor over a message body: a short read is a decode_error."""
 
@@ -107,6 +112,23 @@ class _Cur:
 
 
 def parse_extensions(data: bytes, what: str) -> ev.Extensions:
+    """(type, body) pairs of an extensions block; RemoteProtocolError when it is cut short."""
+    # The common case, a well-formed block, without a cursor object (issue 16: this runs
+    # for every ServerHello); a malformed one goes through _parse_extensions for its error.
+    out = []
+    i, n = 0, len(data)
+    while i + 4 <= n:
+        j = i + 4 + ((data[i + 2] << 8) | data[i + 3])
+        if j > n:
+            break
+        out.append(((data[i] << 8) | data[i + 1], data[i + 4 : j]))
+        i = j
+    if i == n:
+        return tuple(out)
+    return _parse_extensions(data, what)
+
+
+def _parse_extensions(data: bytes, what: str) -> ev.Extensions:
     cur = _Cur(data, what)
     out = []
     while cur.left:
@@ -137,8 +159,39 @@ def _alpn(data: bytes) -> str:
     return name.decode("ascii", "replace")
 
 
-def parse_server_hello(body: bytes) -> ev.ServerHello | ev.HelloRetryRequest:
-    """RFC 8446 section 4.1.3 / RFC 5246 section 7.4.1.3."""
+_ServerHelloFields = tuple[int, bytes, bytes, int, int, ev.Extensions]
+
+
+def _server_hello_fields(body: bytes) -> _ServerHelloFields | None:
+    """The fields of a well-formed ServerHello body by direct indexing (issue 16: the hot
+    path of every accepted probe); None when anything is off, for the checked parse."""
+    n = len(body)
+    if n < 38:
+        return None
+    sid_end = 35 + body[34]
+    if sid_end > 32 + 35 or sid_end + 3 > n:
+        return None
+    exts: ev.Extensions = ()
+    end = sid_end + 3
+    if end < n:
+        if end + 2 > n:
+            return None
+        ext_end = end + 2 + ((body[end] << 8) | body[end + 1])
+        if ext_end != n:
+            return None
+        exts = parse_extensions(body[end + 2 : ext_end], "ServerHello extensions")
+    return (
+        (body[0] << 8) | body[1],
+        body[2:34],
+        body[35:sid_end],
+        (body[sid_end] << 8) | body[sid_end + 1],
+        body[sid_end + 2],
+        exts,
+    )
+
+
+def _server_hello_fields_checked(body: bytes) -> _ServerHelloFields:
+    """_server_hello_fields with a cursor: the same fields, or the exact error."""
     cur = _Cur(body, "ServerHello")
     legacy_version = cur.u16()
     random = cur.take(32)
@@ -151,6 +204,15 @@ def parse_server_hello(body: bytes) -> ev.ServerHello | ev.HelloRetryRequest:
     if cur.left:
         exts = parse_extensions(cur.vec16(), "ServerHello extensions")
     cur.end()
+    return legacy_version, random, session_id, suite, compression, exts
+
+
+def parse_server_hello(body: bytes) -> ev.ServerHello | ev.HelloRetryRequest:
+    """RFC 8446 section 4.1.3 / RFC 5246 section 7.4.1.3."""
+    fields = _server_hello_fields(body)
+    if fields is None:
+        fields = _server_hello_fields_checked(body)
+    legacy_version, random, session_id, suite, compression, exts = fields
     ext = dict(exts)
     if random == c.HRR_RANDOM:
         group = None
@@ -420,6 +482,13 @@ class HandshakeProbe:
     is decrypted with it when the ServerHello selects it (RFC 8446 section 7.1).
     """
 
+    # A subclass that goes on reading the connection after the flight (followup.py,
+    # renegotiation.py, tls13_resume.py) parses every whole record of each read, as
+    # RecordReader.feed does: the records behind the flight's end are consumed with it and
+    # a bad header behind it is its reader's pending_error. HandshakeProbe itself stops
+    # parsing at its terminal state.
+    reads_on = False
+
     def __init__(
         self,
         spec: ClientHelloSpec,
@@ -458,7 +527,7 @@ class HandshakeProbe:
 
     @property
     def terminal(self) -> bool:
-        return self.state.terminal
+        return self.state in _TERMINAL
 
     def initiate(self) -> bytes:
         if self.state is not ProbeState.IDLE:
@@ -475,7 +544,7 @@ class HandshakeProbe:
     def deadline_reached(self) -> list[ev.Event]:
         """The IO layer's read deadline passed: conclude what the buffered bytes allow (a
         reply that is not TLS but too short to name its protocol)."""
-        if self.state.terminal or self._decided or not self._head:
+        if self.state in _TERMINAL or self._decided or not self._head:
             return []
         not_tls = self._not_tls_or_none()
         if not_tls is None:
@@ -506,7 +575,7 @@ class HandshakeProbe:
         final state are the same however the server's bytes are cut into calls. Raises
         RemoteProtocolError for bytes that cannot be parsed; the events parsed before the
         fault in this call travel with it (``exc.events``) and the probe is FAILED."""
-        if self.state.terminal:
+        if self.state in _TERMINAL:
             return []
         out: list[ev.Event] = []
         try:
@@ -552,12 +621,24 @@ class HandshakeProbe:
                 if not_tls is not None:
                     out.append(not_tls)
                 return
-        for record in self._records.feed(data):
-            self._on_record(record, out)
-            if self.state.terminal:
-                return
-        if self._records.pending_error is not None:
-            raise self._records.pending_error
+        records = self._records
+        if self.reads_on:
+            for record in records.feed(data):
+                self._on_record(record, out)
+                if self.state in _TERMINAL:
+                    return
+            if records.pending_error is not None:
+                raise records.pending_error
+        else:
+            # Record by record, stopping at a terminal state: the records after the one
+            # that ends the probe (its ServerHello when read_flight is False) are never
+            # parsed (issue 16).
+            records.add(data)
+            while (next_record := records.next_record()) is not None:
+                self._on_record(next_record, out)
+                if self.state in _TERMINAL:
+                    records.discard()  # nothing reads on: the probe keeps no bytes
+                    return
         if over:
             raise RemoteProtocolError(
                 f"server sent more than {c.MAX_FLIGHT_BYTES} bytes without finishing its flight",
@@ -591,7 +672,7 @@ class HandshakeProbe:
                 )
             for msg in self._hs.feed(record.payload):
                 self._on_handshake(msg, out, encrypted=False)
-                if self.state.terminal:
+                if self.state in _TERMINAL:
                     return
             if self._hs.pending_error is not None:
                 raise self._hs.pending_error
@@ -603,7 +684,7 @@ class HandshakeProbe:
             if inner_type == c.HANDSHAKE:
                 for msg in self._hs13.feed(plaintext):
                     self._on_handshake(msg, out, encrypted=True)
-                    if self.state.terminal:
+                    if self.state in _TERMINAL:
                         return
                 if self._hs13.pending_error is not None:
                     raise self._hs13.pending_error

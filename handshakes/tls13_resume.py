@@ -88,6 +88,8 @@ class TicketProbe(HandshakeProbe):
     with no ticket (``completed`` False).
     """
 
+    reads_on = True  # reads past the flight: every record of a read is parsed (server_flight.py)
+
     def __init__(self, spec: ClientHelloSpec, *, key_share_for: KeyShareSource | None = None) -> None:
         super().__init__(spec, read_flight=True, answer_hrr=False, key_share_for=key_share_for)
         self._raw: list[bytes] = []

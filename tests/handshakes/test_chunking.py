@@ -99,10 +99,17 @@ FLIGHTS = {
 Outcome = tuple[list[ev.Event], ProbeState, tuple[str, int, bytes] | None, bytes]
 
 
-def feed(spec: ClientHelloSpec, read_flight: bool, blob: bytes, cuts: list[int], close: bool) -> Outcome:
+class _Eager(HandshakeProbe):
+    reads_on = True  # parses every whole record of a read (RecordReader.feed)
+
+
+def feed(
+    spec: ClientHelloSpec, read_flight: bool, blob: bytes, cuts: list[int], close: bool,
+    kind: type[HandshakeProbe] = HandshakeProbe,
+) -> Outcome:
     """Feed ``blob`` cut at ``cuts``, as run_probe does: until a terminal state or an
     error; then the close (b"") when asked. Returns events, state, error, bytes to send."""
-    probe = HandshakeProbe(spec, read_flight=read_flight, key_share_for=_POOL.get)
+    probe = kind(spec, read_flight=read_flight, key_share_for=_POOL.get)
     probe.initiate()
     points = sorted({0, len(blob), *(x for x in cuts if 0 < x < len(blob))})
     events: list[ev.Event] = []
@@ -156,6 +163,9 @@ def test_every_chunking_gives_the_same_events_state_and_error(
     assert feed(spec, read_flight, blob, cuts, close) == whole
     # The extreme cut: one byte at a time.
     assert feed(spec, read_flight, blob, list(range(1, len(blob))), close) == whole
+    # Parsing record by record up to the terminal state (issue 16) concludes what parsing
+    # every record of each read does.
+    assert feed(spec, read_flight, blob, cuts, close, _Eager) == whole
 
 
 def test_server_hello_then_garbage_in_one_segment_keeps_the_server_hello() -> None:

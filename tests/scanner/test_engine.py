@@ -469,3 +469,53 @@ async def test_not_tls_reply_in_any_pieces_names_the_protocol(
     not_tls = out.first(ev.NotTLS)
     assert isinstance(not_tls, ev.NotTLS) and reply.startswith(not_tls.first_bytes)
     assert len(not_tls.first_bytes) >= 5
+
+
+# -- TcpStream ------------------------------------------------------------------------------
+
+
+async def test_tcp_stream_close_wakes_a_task_waiting_in_another():
+    """close() from one task while another waits in receive_some: the waiter gets
+    ClosedResourceError (trio's notify_closing), as the Stream contract asks."""
+    from scanner.engine import open_tcp
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        stream = await open_tcp("127.0.0.1", port)
+        caught: list[BaseException] = []
+
+        async def reader() -> None:
+            try:
+                await stream.receive_some(10)
+            except trio.ClosedResourceError as exc:
+                caught.append(exc)
+
+        with trio.fail_after(5):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(reader)
+                await trio.testing.wait_all_tasks_blocked()
+                await stream.aclose()
+        assert len(caught) == 1
+
+
+async def test_tcp_streams_closed_without_waiters_leave_trio_consistent():
+    """Streams closed after their reads (no task waiting: no notify_closing) hand their
+    descriptor numbers on to new sockets, which wait and read as usual."""
+    from scanner.engine import open_tcp
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        with trio.fail_after(10):
+            for i in range(20):
+                stream = await open_tcp("127.0.0.1", port)
+                await trio.lowlevel.wait_readable(listener)
+                peer, _ = listener.accept()
+                with peer:
+                    peer.sendall(b"x%d" % i)
+                    assert await stream.receive_some(10) == b"x%d" % i
+                await stream.aclose()

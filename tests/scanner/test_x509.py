@@ -411,6 +411,26 @@ def test_expired_and_not_yet_valid(pki: dict[str, Made], root_file: str) -> None
     assert "expired" in later.problems and not later.trusted
 
 
+def test_a_verdict_is_reused_only_between_the_same_validity_bounds(tmp_path: Path) -> None:
+    # validate_chain keeps its verdicts (scanner.x509._VALIDATIONS): the same chain judged
+    # again must give what a fresh judgement gives, on each side of every bound of the
+    # certificates that take part, the root's included (it is not sent).
+    root = make("Bounded Root", key=ec_key(3), ca=True, not_after=NOW + 60 * DAY)
+    inter = make("Bounded Intermediate", key=ec_key(4), issuer=root, ca=True, not_after=NOW + 90 * DAY)
+    leaf = make("example.test", key=ec_key(5), issuer=inter, not_after=NOW + 120 * DAY)
+    root_pem = root.pem_file(tmp_path, "bounded-root.pem")
+    times = [NOW, NOW + DAY, NOW + 59 * DAY, NOW + 61 * DAY, NOW + 62 * DAY, NOW + 91 * DAY,
+             NOW + 121 * DAY, NOW + 2 * DAY, NOW - 2 * DAY]
+    verdicts = [check([leaf, inter], root_pem, now=t) for t in times]
+    assert [v.trusted for v in verdicts] == [True, True, True, False, False, False, False, True, False]
+    assert verdicts[3].problems == ("expired",) and verdicts[6].problems.count("expired") == 1
+    assert "not_yet_valid" in verdicts[8].problems
+    # The same answers again, now from the kept verdicts where the bounds allow it.
+    assert [check([leaf, inter], root_pem, now=t) for t in times] == verdicts
+    # Another host name is another question.
+    assert check([leaf, inter], root_pem, hostname="other.test", now=NOW).hostname_ok is False
+
+
 def test_wrong_usage_eku(pki: dict[str, Made], root_file: str) -> None:
     client_only = make("c", key=ec_key(2), issuer=pki["inter"], eku=(CLIENT,))
     result = check([client_only, pki["inter"]], root_file)

@@ -19,12 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from tabulate import tabulate
-
 from handshakes import registry as reg
 from scanner.options import SEVERITIES, Target
-from scanner.report.printable import counted
-from scanner.report.table import severity_rank, version_order
+from scanner.outcome_text import counted
+from scanner.report.order import severity_rank, version_order
 from scanner.results import SCHEMA_VERSION, EndpointResult
 from scanner.schema import endpoint_problem, loads
 
@@ -297,6 +295,8 @@ class FleetSummary:
 
 
 def _table(rows: Iterable[Any], headers: tuple[str, ...]) -> str:
+    from tabulate import tabulate
+
     return tabulate(list(rows), headers=list(headers), tablefmt="simple", disable_numparse=True)
 
 

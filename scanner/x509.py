@@ -832,7 +832,7 @@ def validate_chain(
             return cached[3]
     validation = _validate_chain(chain, hostname, when, trust, key_exchange)
     if key is not None and (window := _time_window(chain, trust, when)) is not None:
-        if len(_VALIDATIONS) >= 1024:
+        if len(_VALIDATIONS) >= 256:  # a fleet shares few chains; the DER held stays small
             _VALIDATIONS.clear()
         _VALIDATIONS[key] = (trust, window[0], window[1], validation)
     return validation

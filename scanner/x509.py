@@ -782,7 +782,30 @@ def issuer_certificate(
     or else a root of the trust store (``ca_file``, the system store), the one whose
     subject is the leaf's issuer and whose key verifies the leaf's signature (RFC 5280
     section 6.1.3). None when neither holds it or the leaf is undecodable. Raises
-    TrustStoreError only for an unusable ca_file."""
+    TrustStoreError only for an unusable ca_file. Found once per (chain, trust store):
+    the answer depends on nothing else (_ISSUERS)."""
+    trust = load_trust_store(ca_file, use_system_store)
+    if not all(type(der) is bytes for der in chain):
+        return _issuer_certificate(chain, trust)
+    key = (tuple(chain), id(trust))
+    cached = _ISSUERS.get(key)
+    if cached is not None and cached[0] is trust:
+        return cached[1]
+    found = _issuer_certificate(chain, trust)
+    if len(_ISSUERS) >= 256:
+        _ISSUERS.clear()
+    _ISSUERS[key] = (trust, found)
+    return found
+
+
+# issuer_certificate's answers, kept within a process: a fleet's endpoints send the same
+# chain, and looking for the issuer compared the leaf's issuer with every root of the
+# system store for each of them (issue 16). Key: (chain, id of the trust store); value:
+# (trust store, the issuer's DER or None).
+_ISSUERS: dict[tuple[tuple[bytes, ...], int], tuple[TrustStore, bytes | None]] = {}
+
+
+def _issuer_certificate(chain: Sequence[bytes], trust: TrustStore) -> bytes | None:
     try:
         leaf = _load_certificate(chain[0])
     except Exception:
@@ -793,7 +816,7 @@ def issuer_certificate(
             candidates.append(_load_certificate(der))
         except Exception:
             continue
-    candidates.extend(load_trust_store(ca_file, use_system_store).certificates)
+    candidates.extend(trust.certificates)
     for cert in candidates:
         if cert.subject != leaf.issuer:
             continue

@@ -25,6 +25,7 @@ from scanner.x509 import (
     TrustStoreError,
     decode_certificate,
     dn_to_string,
+    issuer_certificate,
     load_trust_store,
     match_hostname,
     validate_chain,
@@ -429,6 +430,19 @@ def test_a_verdict_is_reused_only_between_the_same_validity_bounds(tmp_path: Pat
     assert [check([leaf, inter], root_pem, now=t) for t in times] == verdicts
     # Another host name is another question.
     assert check([leaf, inter], root_pem, hostname="other.test", now=NOW).hostname_ok is False
+
+
+def test_issuer_certificate_sent_or_from_the_store_and_kept_per_store(pki: dict[str, Made], tmp_path: Path) -> None:
+    root_pem = pki["root"].pem_file(tmp_path, "issuer-root.pem")
+    ask = {"ca_file": root_pem, "use_system_store": False}
+    assert issuer_certificate([pki["leaf"].der, pki["inter"].der], **ask) == pki["inter"].der
+    assert issuer_certificate([pki["inter"].der], **ask) == pki["root"].der  # from the store
+    assert issuer_certificate([pki["inter"].der], **ask) == pki["root"].der  # the kept answer
+    assert issuer_certificate([pki["leaf"].der], **ask) is None
+    assert issuer_certificate([b"not a certificate"], **ask) is None
+    # Another trust store is another question: a CA file without that root.
+    other = make("Other Root", key=ec_key(6), ca=True).pem_file(tmp_path, "other-root.pem")
+    assert issuer_certificate([pki["inter"].der], ca_file=other, use_system_store=False) is None
 
 
 def test_wrong_usage_eku(pki: dict[str, Made], root_file: str) -> None:

@@ -344,9 +344,11 @@ class Progress:
 
     def draw(self, now: float | None = None) -> None:
         self._last = time.monotonic() if now is None else now
+        # Marked first: a Ctrl-C raised as the bar reaches the terminal (KeyboardInterrupt
+        # comes between any two bytecodes) must still leave clear() a bar to erase.
+        self._drawn = True
         self.stream.write("\r" + self.line(now) + "\x1b[K")
         self.stream.flush()
-        self._drawn = True
 
     def clear(self) -> None:
         if self._drawn:

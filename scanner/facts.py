@@ -281,7 +281,6 @@ async def _examine_chains(
     check revocation within the endpoint deadline (``deadline_at``, trio time): identical
     leaves are checked once, the lookups go through the run's cache and the endpoint's
     lookup budget, concurrently. (the chains, whether the deadline cut a check short)."""
-    from scanner.revocation import LookupBudget, RevocationResult
     from scanner.x509 import (
         CertificateDecodeError,
         decode_certificate,
@@ -305,6 +304,9 @@ async def _examine_chains(
         out.append(replace(chain, certificates=tuple(infos), validation=validation))
     if "revocation" not in options.probes:
         return tuple(out), False
+    # Only now: the revocation module (OCSP, CRLs, httpx) is not loaded by a scan without it.
+    from scanner.revocation import LookupBudget, RevocationResult
+
     # One check per distinct (leaf, issuer), all inside the endpoint deadline. The issuer
     # is the one of the path: sent by the server, or else the root of --ca-file or of the
     # system store that signed the leaf (without it OCSP cannot be asked).

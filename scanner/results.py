@@ -316,9 +316,43 @@ def _code_repr(name: str, value: int, owner: object) -> Any:
     return value
 
 
+# Field names per dataclass type, and the names whose ints are wire codes (_code_repr):
+# to_json runs some 300 times per endpoint of a fleet scan, so it looks a type up once
+# instead of asking dataclasses.fields() and a ladder of isinstance checks each time
+# (issue 16). The output is the same value for value.
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_CODED = _VERSION_FIELDS | {"code", "alert"}
+_PLAIN = frozenset((str, bool, float, type(None)))
+
+
 def to_json(value: Any, *, owner: object = None, name: str = "") -> Any:
     """The JSON form of any result value. Codes become names/hex strings, bytes become hex
     (DER becomes base64 PEM-free text), datetimes ISO 8601."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is int:
+        return _code_repr(name, value, owner) if name in _CODED else value
+    if kind is tuple or kind is list:
+        return [to_json(v, owner=owner, name=name) for v in value]
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:
+        out: dict[str, Any] = {}
+        for field_name in names:
+            item = getattr(value, field_name)
+            item_kind = type(item)
+            if item_kind in _PLAIN or (item_kind is int and field_name not in _CODED):
+                out[field_name] = item
+            else:
+                out[field_name] = to_json(item, owner=value, name=field_name)
+        _enrich(value, out)
+        return out
+    return _to_json_other(value, owner, name)
+
+
+def _to_json_other(value: Any, owner: object, name: str) -> Any:
+    """to_json for the types without a fast path (subclasses included), and the first
+    sight of each dataclass type."""
     if isinstance(value, bool) or value is None or isinstance(value, str | float):
         return value
     if isinstance(value, int):
@@ -333,11 +367,8 @@ def to_json(value: Any, *, owner: object = None, name: str = "") -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(value):
-            out[f.name] = to_json(getattr(value, f.name), owner=value, name=f.name)
-        _enrich(value, out)
-        return out
+        _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+        return to_json(value, owner=owner, name=name)
     if isinstance(value, tuple | list):
         return [to_json(v, owner=owner, name=name) for v in value]
     if isinstance(value, dict):

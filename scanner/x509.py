@@ -782,7 +782,30 @@ def issuer_certificate(
     or else a root of the trust store (``ca_file``, the system store), the one whose
     subject is the leaf's issuer and whose key verifies the leaf's signature (RFC 5280
     section 6.1.3). None when neither holds it or the leaf is undecodable. Raises
-    TrustStoreError only for an unusable ca_file."""
+    TrustStoreError only for an unusable ca_file. Found once per (chain, trust store):
+    the answer depends on nothing else (_ISSUERS)."""
+    trust = load_trust_store(ca_file, use_system_store)
+    if not all(type(der) is bytes for der in chain):
+        return _issuer_certificate(chain, trust)
+    key = (tuple(chain), id(trust))
+    cached = _ISSUERS.get(key)
+    if cached is not None and cached[0] is trust:
+        return cached[1]
+    found = _issuer_certificate(chain, trust)
+    if len(_ISSUERS) >= 256:
+        _ISSUERS.clear()
+    _ISSUERS[key] = (trust, found)
+    return found
+
+
+# issuer_certificate's answers, kept within a process: a fleet's endpoints send the same
+# chain, and looking for the issuer compared the leaf's issuer with every root of the
+# system store for each of them (issue 16). Key: (chain, id of the trust store); value:
+# (trust store, the issuer's DER or None).
+_ISSUERS: dict[tuple[tuple[bytes, ...], int], tuple[TrustStore, bytes | None]] = {}
+
+
+def _issuer_certificate(chain: Sequence[bytes], trust: TrustStore) -> bytes | None:
     try:
         leaf = _load_certificate(chain[0])
     except Exception:
@@ -793,7 +816,7 @@ def issuer_certificate(
             candidates.append(_load_certificate(der))
         except Exception:
             continue
-    candidates.extend(load_trust_store(ca_file, use_system_store).certificates)
+    candidates.extend(trust.certificates)
     for cert in candidates:
         if cert.subject != leaf.issuer:
             continue
@@ -816,11 +839,81 @@ def validate_chain(
 ) -> ChainValidation:
     """Judge the certificates a server sent (leaf first). `key_exchange` is the negotiated
     suite's key exchange ("RSA", "ECDHE", "DHE", "any" for TLS 1.3...) when known: it decides
-    which key usage bit the leaf needs. Raises TrustStoreError only for an unusable ca_file."""
+    which key usage bit the leaf needs. Raises TrustStoreError only for an unusable ca_file.
+
+    Judged once per (chain, hostname, key exchange, trust store) while the time stays
+    between the same validity bounds (_VALIDATIONS)."""
     when = now if now is not None else datetime.datetime.now(datetime.UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
     trust = load_trust_store(ca_file, use_system_store)
+    key = None
+    if all(type(der) is bytes for der in chain):
+        key = (tuple(chain), hostname, key_exchange, id(trust))
+        cached = _VALIDATIONS.get(key)
+        if cached is not None and cached[0] is trust and cached[1] < when < cached[2]:
+            return cached[3]
+    validation = _validate_chain(chain, hostname, when, trust, key_exchange)
+    if key is not None and (window := _time_window(chain, trust, when)) is not None:
+        if len(_VALIDATIONS) >= 256:  # a fleet shares few chains; the DER held stays small
+            _VALIDATIONS.clear()
+        _VALIDATIONS[key] = (trust, window[0], window[1], validation)
+    return validation
+
+
+# The verdicts of validate_chain, kept within a process: a fleet's endpoints send the same
+# chain again and again, and judging it (the lenient walk's signature checks, the
+# verifier) was 3% of a fleet scan's CPU (issue 16). A verdict depends on the time only
+# through the validity bounds of the certificates that can take part (RFC 5280 section
+# 4.1.2.5, 6.1.3 (a)(2)): the ones sent, and the store's roots named as the issuer of one
+# of them (a root ends a path, so the roots' own issuers never count). It is reused for a
+# time strictly between the same two bounds. Key: (chain, hostname, key exchange, id of
+# the trust store); value: (trust store, after, before, verdict).
+_VALIDATIONS: dict[
+    tuple[tuple[bytes, ...], str | None, str | None, int],
+    tuple[TrustStore, datetime.datetime, datetime.datetime, ChainValidation],
+] = {}
+_NEVER = datetime.datetime.min.replace(tzinfo=datetime.UTC)
+_FOREVER = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+
+
+def _time_window(
+    chain: Sequence[bytes], trust: TrustStore, when: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime] | None:
+    """(after, before): the nearest validity bounds around ``when`` of every certificate
+    that can take part in judging ``chain``; None when one cannot be read or ``when`` is a
+    bound itself (not cached then)."""
+    infos: list[CertificateInfo | None] = []
+    issuers: set[x509.Name] = set()
+    for der in chain:
+        try:
+            cert = _load_certificate(der)
+            infos.append(_decoded(der))
+        except Exception:
+            continue  # an undecodable certificate takes no part (validate_chain skips it)
+        issuers.add(cert.issuer)
+    index = _anchor_index(trust.certificates)
+    for name in issuers:
+        infos.extend(_describe_anchor(trust.certificates[p]) for p in index.get(name, ()))
+    infos.extend(_describe_anchor(root) for root in trust.private if root.subject in issuers)
+    after, before = _NEVER, _FOREVER
+    for info in infos:
+        if info is None:
+            return None
+        for bound in (info.not_before, info.not_after):
+            if bound == when:
+                return None
+            if bound < when:
+                after = max(after, bound)
+            else:
+                before = min(before, bound)
+    return after, before
+
+
+def _validate_chain(
+    chain: Sequence[bytes], hostname: str | None, when: datetime.datetime, trust: TrustStore,
+    key_exchange: str | None,
+) -> ChainValidation:
     problems: list[str] = []
     details: list[str] = []
 

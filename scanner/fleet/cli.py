@@ -33,7 +33,7 @@ from scanner.fleet.output import (
 from scanner.fleet.run import Completed, FleetSettings, RunStatus, run_fleet
 from scanner.fleet.targets_file import DEFAULT_CIDR_CAP, DEPTHS, Layer, RunLimits, load_targets
 from scanner.options import KNOWN_PROBES, ScanOptions, Target
-from scanner.report.printable import counted
+from scanner.outcome_text import counted
 from scanner.results import endpoint_json
 from scanner.targets import TargetError, parse_target
 

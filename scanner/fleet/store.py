@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.fleet.output import _version_code
-from scanner.report.table import version_order
+from scanner.report.order import version_order
 
 SCHEMA_VERSION = 1
 

@@ -1,10 +1,13 @@
 # Application-data record splitting (issue 11; seed 001 scenario 6): after a full
-# handshake, send the same small HTTP request once in one record and once split into a
-# 1-byte record and the rest (the 1/n-1 split that MS12-006 / the browsers' BEAST
-# countermeasure brought for CBC suites). A server application that reads only the first
-# record (what broke those sites) answers the first and not the second.
+# handshake, send a small HTTP request split into a 1-byte record and the rest (the 1/n-1
+# split that MS12-006 / the browsers' BEAST countermeasure brought for CBC suites). A server
+# application that reads only the first record (what broke those sites) does not answer it.
+# Only then is the same request sent again in one record: the control that tells an
+# application broken by the split from an endpoint that answers no GET at all. A split
+# request that is answered needs no control (issue 16: one full handshake, not two).
 #
-# Rules kept: two connections, HTTPS endpoints only, full scans only (`--probes tolerance`),
+# Rules kept: one connection, two when the split request is not answered; HTTPS endpoints
+# only, full scans only (`--probes tolerance`),
 # not counted in the tolerance family's budget; each connection bounded by the read deadline;
 # certificates are not checked here (the scan does that elsewhere). Every separate
 # SSL_write is its own record (RFC 5246 section 6.2), so two send_all calls make the split.
@@ -32,7 +35,8 @@ TRIGGER = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SplitResult:
-    """``whole`` / ``split``: what the request got in one record / split (words)."""
+    """``whole`` / ``split``: what the request got in one record / split (words);
+    ``whole`` is "not asked" (and ``whole_answered`` False) when the split one was answered."""
 
     whole_answered: bool
     split_answered: bool
@@ -126,11 +130,14 @@ async def _exchange(conn: Connector, server_name: str | None, request: bytes, sp
 
 
 async def record_splitting(conn: Connector, server_name: str | None, host: str) -> SplitResult:
-    """The same ``GET /`` to the endpoint whole, then split 1 + rest. Two connections."""
+    """``GET /`` to the endpoint split 1 + rest; only when that gets no answer, the same
+    request whole (the control). One connection, two when the split one is not answered."""
     request = (
         f"GET / HTTP/1.1\r\nHost: {server_name or host}\r\nUser-Agent: tlscompat\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
+    split_ok, split = await _one(conn, server_name, request, split=True)
+    if split_ok:
+        return SplitResult(whole_answered=False, split_answered=True, whole="not asked", split=split)
     whole_ok, whole = await _one(conn, server_name, request, split=False)
-    split_ok, split = await _one(conn, server_name, request, split=True) if whole_ok else (False, "not asked")
     return SplitResult(whole_answered=whole_ok, split_answered=split_ok, whole=whole, split=split)

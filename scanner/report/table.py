@@ -15,12 +15,13 @@ from typing import Any
 
 from handshakes import registry as reg
 from scanner.outcome_text import clean_detail
+from scanner.report.order import severity_rank as severity_rank  # re-exported
+from scanner.report.order import version_order as version_order  # re-exported
 from scanner.report.printable import counted, printable, printable_text
 from scanner.report.terminal import GREEN, RED, RESET, SEVERITY_COLOURS, Style, fit_table
 from scanner.report.vulnrows import HEADERS as VULN_HEADERS
 from scanner.report.vulnrows import vuln_rows
 from scanner.results import (
-    SEVERITIES,
     Behaviours,
     ChainResult,
     ClientAuthResult,
@@ -61,18 +62,8 @@ _COMPRESSION_NAMES = {0: "null", 1: "DEFLATE", 64: "LZS"}
 # -- Small helpers shared with csvout ----------------------------------------------------
 
 
-def severity_rank(severity: str) -> int:
-    """Position in SEVERITIES (critical first); an unknown severity sorts last."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
 def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (severity_rank(f.severity), f.id, f.title))
-
-
-def version_order(version: int) -> tuple[bool, int]:
-    """Sort key, newest first: known versions by number, then unknown ones (drafts, garbage)."""
-    return (version not in reg.VERSIONS, -version)
 
 
 def highest_version(result: EndpointResult) -> int | None:

@@ -497,12 +497,16 @@ async def test_record_splitting(stdlib_ssl_server, lab_pki, first_record_only) -
     split_works = _stdlib_get(server.port, split=True)
     assert split_works is not first_record_only
 
-    result = await scan(server.port, lab_pki)
+    options = ScanOptions(deadlines=DEADLINES, ca_file=str(lab_pki.ca_path), use_system_store=False, verbose=True)
+    result = await scan_endpoint(Target(host="localhost", ip="127.0.0.1", port=server.port), options)
     found = [i for i in result.intolerances if i.kind == "record_splitting"]
     assert bool(found) is not split_works
     assert ("intolerance.record_splitting" in {f.id for f in result.findings}) is not split_works
     if found:
         assert "200" in found[0].worked[0]
+    # The split request first; the whole one (the control) only when that got no answer.
+    asked = [p.name for p in result.probes if p.name.startswith("record splitting")]
+    assert asked == (["record splitting 1/n-1"] if split_works else ["record splitting 1/n-1", "record splitting whole"])
 
 
 # -- Mid-enumeration faults: a close once, a server that stops answering ------------------------

@@ -25,6 +25,7 @@ from scanner.x509 import (
     TrustStoreError,
     decode_certificate,
     dn_to_string,
+    issuer_certificate,
     load_trust_store,
     match_hostname,
     validate_chain,
@@ -409,6 +410,39 @@ def test_expired_and_not_yet_valid(pki: dict[str, Made], root_file: str) -> None
     # The clock is the caller's: the good chain, judged a year from now.
     later = check([pki["leaf"], pki["inter"]], root_file, now=NOW + 365 * DAY)
     assert "expired" in later.problems and not later.trusted
+
+
+def test_a_verdict_is_reused_only_between_the_same_validity_bounds(tmp_path: Path) -> None:
+    # validate_chain keeps its verdicts (scanner.x509._VALIDATIONS): the same chain judged
+    # again must give what a fresh judgement gives, on each side of every bound of the
+    # certificates that take part, the root's included (it is not sent).
+    root = make("Bounded Root", key=ec_key(3), ca=True, not_after=NOW + 60 * DAY)
+    inter = make("Bounded Intermediate", key=ec_key(4), issuer=root, ca=True, not_after=NOW + 90 * DAY)
+    leaf = make("example.test", key=ec_key(5), issuer=inter, not_after=NOW + 120 * DAY)
+    root_pem = root.pem_file(tmp_path, "bounded-root.pem")
+    times = [NOW, NOW + DAY, NOW + 59 * DAY, NOW + 61 * DAY, NOW + 62 * DAY, NOW + 91 * DAY,
+             NOW + 121 * DAY, NOW + 2 * DAY, NOW - 2 * DAY]
+    verdicts = [check([leaf, inter], root_pem, now=t) for t in times]
+    assert [v.trusted for v in verdicts] == [True, True, True, False, False, False, False, True, False]
+    assert verdicts[3].problems == ("expired",) and verdicts[6].problems.count("expired") == 1
+    assert "not_yet_valid" in verdicts[8].problems
+    # The same answers again, now from the kept verdicts where the bounds allow it.
+    assert [check([leaf, inter], root_pem, now=t) for t in times] == verdicts
+    # Another host name is another question.
+    assert check([leaf, inter], root_pem, hostname="other.test", now=NOW).hostname_ok is False
+
+
+def test_issuer_certificate_sent_or_from_the_store_and_kept_per_store(pki: dict[str, Made], tmp_path: Path) -> None:
+    root_pem = pki["root"].pem_file(tmp_path, "issuer-root.pem")
+    ask = {"ca_file": root_pem, "use_system_store": False}
+    assert issuer_certificate([pki["leaf"].der, pki["inter"].der], **ask) == pki["inter"].der
+    assert issuer_certificate([pki["inter"].der], **ask) == pki["root"].der  # from the store
+    assert issuer_certificate([pki["inter"].der], **ask) == pki["root"].der  # the kept answer
+    assert issuer_certificate([pki["leaf"].der], **ask) is None
+    assert issuer_certificate([b"not a certificate"], **ask) is None
+    # Another trust store is another question: a CA file without that root.
+    other = make("Other Root", key=ec_key(6), ca=True).pem_file(tmp_path, "other-root.pem")
+    assert issuer_certificate([pki["inter"].der], ca_file=other, use_system_store=False) is None
 
 
 def test_wrong_usage_eku(pki: dict[str, Made], root_file: str) -> None:

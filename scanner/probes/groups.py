@@ -39,14 +39,19 @@ MAX_GROUP_ROUNDS = 40
 Ask = Callable[[tuple[int, ...], str], Awaitable[int | None]]
 
 
-async def _eliminate(ask: Ask, candidates: tuple[int, ...], label: str) -> tuple[list[int], bool | None]:
+async def _eliminate(
+    ask: Ask, candidates: tuple[int, ...], label: str, *, pin: bool = False,
+) -> tuple[list[int], bool | None]:
     """The groups ``ask`` finds by elimination over ``candidates`` (one connection each,
     the server's choices in order), and whether the server imposes its order when the
-    elimination proved it (None: not proven, group_order decides)."""
+    elimination proved it (None: not proven, group_order decides). ``pin``: a refusal may
+    mean the server lacks the curve its certificate is on (see the note after this function); then the groups
+    found so far are listed last in every later offer."""
     remaining = list(candidates)
     found: list[int] = []
     order: bool | None = None
     tested = False
+    pinned: tuple[int, ...] = ()
     for _ in range(MAX_GROUP_ROUNDS):
         if not remaining:
             break
@@ -63,12 +68,28 @@ async def _eliminate(ask: Ask, candidates: tuple[int, ...], label: str) -> tuple
                 found.append(chosen)
                 remaining.remove(chosen)
             continue
-        group = await ask(tuple(remaining), label)
+        group = await ask((*remaining, *pinned), label)
+        if group is None and pin and found and not pinned:
+            pinned = tuple(found)  # once: the same offer, the curves found listed last
+            continue
         if group is None or group not in remaining:
-            break
+            break  # refused, or (pinned) a curve found before: none of the rest is taken
         found.append(group)
         remaining.remove(group)
+        if pinned:
+            pinned = tuple(found)
     return found, order
+
+
+# RFC 8422 section 5.1 (and RFC 4492 before it): in TLS 1.0-1.2 the client's
+# supported_groups also bounds the curve of an ECDSA certificate, so a server whose ECDHE
+# suites all authenticate with ECDSA refuses every hello that leaves out its certificate's
+# curve, whatever other curves it has (OpenSSL with a P-256 key: P-384 alone refused,
+# P-384 with P-256 after it taken). The elimination drops each curve it finds, so once it
+# has dropped that one, its next refusal says nothing about the rest: asked again with the
+# curves found listed last, a server that follows the client's list takes a new curve
+# first; one that imposes its order may take a found one again, which ends the
+# elimination as a refusal would.
 
 
 def _tls13_ask(conn: Connector, hello: HelloFactory, suites: list[int]) -> Ask:
@@ -111,7 +132,10 @@ async def groups_tls12(
     if not ecdhe_suites:
         return [], None
     name = reg.version_name(version)
-    return await _eliminate(_tls12_ask(conn, hello, version, ecdhe_suites), EC_GROUPS_TLS12, f"{name} curves")
+    ecdsa_only = all((info := reg.cipher_suite(s)) is not None and info.auth == "ECDSA" for s in ecdhe_suites)
+    return await _eliminate(
+        _tls12_ask(conn, hello, version, ecdhe_suites), EC_GROUPS_TLS12, f"{name} curves", pin=ecdsa_only,
+    )
 
 
 async def group_order(conn: Connector, hello: HelloFactory, version: int, found: list[int], suites: list[int]) -> bool | None:

@@ -107,6 +107,18 @@ def _stale(hello: HelloFactory, version: int, spec: ClientHelloSpec, offered: tu
     return spec.padding_to != hello.pad_to or len(offered) > hello.batch(version)
 
 
+def flight_key(suite: int) -> tuple[str, str, int]:
+    """What decides the rest of a server's flight for ``suite`` (its certificate, DH size or
+    curve): the key exchange and authentication, and for finite-field DH the cipher's
+    strength too: OpenSSL's automatic DH parameters follow it for anonymous and PSK suites
+    (1024 bits for ADH-AES128-SHA, 3072 for ADH-AES256-SHA on OpenSSL 3.0, measured with
+    s_client), so one DHE suite's size does not stand for another strength's."""
+    info = reg.cipher_suite(suite)
+    if info is None:
+        return ("?", hex(suite), 0)
+    return (info.kx, info.auth, info.bits if info.kx in ("DHE", "DHEPSK") else 0)
+
+
 async def scan_version(
     conn: Connector,
     hello: HelloFactory,
@@ -144,14 +156,13 @@ async def _scan_version(
         await _scan_sslv2(conn, hello, result, remaining)
         return
     name = reg.version_name(version)
-    seen_kx: set[tuple[str, str]] = set()
+    seen_kx: set[tuple[str, str, int]] = set()
 
     def new_kx(sh: ev.ServerHello) -> bool:
-        """Read the rest of the flight only for a (key exchange, authentication) pair not
-        seen yet in this version: that is what brings a new certificate, DH size or curve;
-        for the other suites the ServerHello is all the elimination needs."""
-        info = reg.cipher_suite(sh.cipher_suite)
-        key = (info.kx, info.auth) if info else ("?", hex(sh.cipher_suite))
+        """Read the rest of the flight only for a flight_key not seen yet in this version:
+        that is what brings a new certificate, DH size or curve; for the other suites the
+        ServerHello is all the elimination needs."""
+        key = flight_key(sh.cipher_suite)
         if key in seen_kx:
             return False
         seen_kx.add(key)

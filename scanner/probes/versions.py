@@ -105,11 +105,6 @@ def _kx_details(out: ProbeOutcome) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _pair(suite: int) -> tuple[str, str]:
-    info = reg.cipher_suite(suite)
-    return (info.kx, info.auth) if info else ("?", hex(suite))
-
-
 def suite_results(found: Found) -> tuple[tuple[SuiteResult, ...], tuple[int, ...]]:
     """Every accepted suite per version with its preference rank (when the server orders)
     and its key exchange group or DH size; and the DH sizes seen, sorted."""
@@ -119,13 +114,13 @@ def suite_results(found: Found) -> tuple[tuple[SuiteResult, ...], tuple[int, ...
         scan = found.versions[v]
         order = found.order.get(v)
         ranked = found.ranked.get(v) or scan.suites
-        # The flight was read for the first suite of each (key exchange, authentication)
-        # pair only; its curve / DH size hold for the pair's other suites too.
-        by_pair: dict[tuple[str, str], tuple[int | None, int | None]] = {}
+        # The flight was read for the first suite of each suites.flight_key only; its
+        # curve / DH size hold for the other suites of that key too.
+        by_pair: dict[tuple[str, str, int], tuple[int | None, int | None]] = {}
         for a in scan.accepted:
             details = _kx_details(a.outcome)
             if details != (None, None):
-                by_pair.setdefault(_pair(a.suite), details)
+                by_pair.setdefault(sp.flight_key(a.suite), details)
         accepted = scan.accepted
         if not order and scan.order_seen is False:
             # A server that follows the client's order: listed in the order offered (the
@@ -135,7 +130,7 @@ def suite_results(found: Found) -> tuple[tuple[SuiteResult, ...], tuple[int, ...
         for a in accepted:
             group, bits = _kx_details(a.outcome)
             if (group, bits) == (None, None):
-                group, bits = by_pair.get(_pair(a.suite), (None, None))
+                group, bits = by_pair.get(sp.flight_key(a.suite), (None, None))
             if bits:
                 dh_bits.add(bits)
             pref = ranked.index(a.suite) + 1 if order and a.suite in ranked else None

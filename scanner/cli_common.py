@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -168,12 +169,33 @@ def run_command(command: Callable[[], int], prog: str = "tlscompat") -> int:
     130 for Ctrl-C (also when it arrives inside trio as an exception group). Any other
     exception is a bug: one line naming it (the traceback with TLSCOMPAT_DEBUG=1), exit 2.
     """
+    _terminate_as_interrupt()
     try:
         return _run_command(command, prog)
     except KeyboardInterrupt:
         # Ctrl-C while the one line about another ending was being written.
         _say(f"{prog}: interrupted")
         return EXIT_INTERRUPTED
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (`timeout`, `kill`, systemd stopping a unit) ends a command as Ctrl-C does:
+    through whatever handles SIGINT at that moment (trio's, inside a scan), so servers the
+    command started (the lab's s_server processes) are stopped and what was found is
+    written. Without this, Python's default disposition ends the process at once and
+    leaves them behind."""
+
+    def forward(signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        elif handler != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, forward)
+    except ValueError:  # not the main thread (an embedding program): leave it alone
+        pass
 
 
 def _run_command(command: Callable[[], int], prog: str) -> int:

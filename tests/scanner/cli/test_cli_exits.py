@@ -339,3 +339,46 @@ def test_a_usage_error_raised_inside_a_nursery_is_one_usage_line(capsys) -> None
     assert run_command(command) == 2
     err = capsys.readouterr().err
     assert err == "tlscompat: error: --cluster x: cannot reach\n"
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_sigterm_stops_the_lab_servers_and_is_one_line() -> None:
+    # `timeout 60 tlscompat lab` or a service manager sends SIGTERM: the lab's s_server
+    # processes used to outlive it (Python's default disposition ends at once).
+    proc = _spawn(["lab", "--only", "healthy"])
+    servers: set[int] = set()
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # bounded: the lab prints a table, then this line
+            if "Ctrl-C" in line:
+                break
+        servers = _children(proc.pid)
+        assert servers, "the lab started its s_server"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert_one_line((proc.returncode, err), 130)
+    deadline = time.monotonic() + 10
+    while servers & {p for p in servers if Path(f"/proc/{p}").exists() and "zombie" not in _state(p)}:
+        assert time.monotonic() < deadline, f"still running after SIGTERM: {servers}"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split("\n", 1)[0].lower()
+    except (OSError, IndexError):
+        return "zombie"

@@ -375,10 +375,11 @@ _ENTRIES = (
         severity="medium",
         title="The server breaks the TLS negotiation rules",
         cause=(
-            "The server chose a cipher suite the client did not offer, or answered with a version "
-            "it was not asked for (RFC 5246 section 7.4.1.3, RFC 8446 section 4.1.3). Strict "
-            "clients abort such handshakes (illegal_parameter 47 or protocol_version 70), so some "
-            "clients fail while others work."
+            "The server chose a cipher suite the client did not offer, answered with a version "
+            "it was not asked for (RFC 5246 section 7.4.1.3, RFC 8446 section 4.1.3), or sent an "
+            "extension twice in its ServerHello (RFC 5246 section 7.4.1.4, RFC 8446 section 4.2). "
+            "Strict clients abort such handshakes (illegal_parameter 47, protocol_version 70 or "
+            "decode_error 50), so some clients fail while others work."
         ),
         resolution=(
             "Upgrade the server's TLS stack or the load balancer / appliance in front of it; the "

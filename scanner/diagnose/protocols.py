@@ -167,7 +167,8 @@ def no_forward_secrecy(result: EndpointResult, options: ScanOptions) -> Finding 
 
 def server_violation(result: EndpointResult, options: ScanOptions) -> Finding | None:
     """EndpointResult.anomalies is not empty: the probes recorded a suite chosen that was
-    not offered, or a version answered that was not asked for."""
+    not offered, a version answered that was not asked for, or a ServerHello extension
+    sent twice."""
     if not result.anomalies:
         return None
     return make("tls.server_violation", lines(result.anomalies))

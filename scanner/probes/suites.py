@@ -268,6 +268,7 @@ async def _scan_version(
                     return
                 continue
         result.accepted.append(Accepted(suite=suite, outcome=out, offered=offered))
+        _note_repeats(result, out)
         remaining.remove(suite)
         if not enumerate_suites:
             break
@@ -378,6 +379,7 @@ async def _partitioned(
                 return
             assert suite is not None
             result.accepted.append(Accepted(suite=suite, outcome=out, offered=offered))
+            _note_repeats(result, out)
             part.remove(suite)
 
     async with trio.open_nursery() as nursery:
@@ -425,6 +427,23 @@ def _changed_version(result: VersionScan, answered: int | None) -> None:
     if violation not in result.violations:
         result.violations.append(violation)
     result.stopped = result.stopped or f"the server changed its answer to {now}"
+
+
+def _note_repeats(result: VersionScan, out: ProbeOutcome) -> None:
+    """An anomaly when the ServerHello carries an extension type twice: "There MUST NOT be
+    more than one extension of the same type" (RFC 5246 section 7.4.1.4, RFC 8446 section
+    4.2); a client must abort such a handshake, so clients fail where the scan goes on."""
+    sh = out.server_hello
+    if sh is None:
+        return
+    types = [t for t, _ in sh.extensions]
+    if len(types) == len(set(types)):
+        return
+    repeated = sorted({t for t in types if types.count(t) > 1})
+    names = ", ".join(f"{reg.extension_name(t)} ({t})" for t in repeated)
+    text = f"the ServerHello repeats an extension: {names} (RFC 5246 section 7.4.1.4, RFC 8446 section 4.2)"
+    if text not in result.violations:
+        result.violations.append(text)
 
 
 def _drop(remaining: list[int], offered: tuple[int, ...]) -> None:
@@ -489,6 +508,7 @@ async def _one_by_one(conn: Connector, hello: HelloFactory, result: VersionScan)
             chosen, _ = _check(out, result.version, (suite,))
             if chosen == suite:
                 result.accepted.append(Accepted(suite=suite, outcome=out))
+                _note_repeats(result, out)
 
 
 async def _scan_sslv2(conn: Connector, hello: HelloFactory, result: VersionScan, kinds: list[int]) -> VersionScan:

@@ -545,14 +545,15 @@ async def server_order(conn: Connector, hello: HelloFactory, scan: VersionScan) 
     others = [x for x in reversed_offer if not _is_chacha(x)]
     seen = scan.order_seen
     if seen is not None:
-        # Settled by the elimination's order hello; for a server that imposes its order,
-        # only the ChaCha20 priority is left to ask (below, with the reversed offer).
-        if not seen or not (chacha and len(others) >= 2 and _is_chacha(reversed_offer[0])):
+        # Settled by the elimination's order hello. For a server that imposes its order
+        # and whose own first choice is not ChaCha20, only the ChaCha20 priority is left
+        # to ask: the ChaCha20 suites first, then the rest; taking ChaCha20 over its own
+        # first choice is the priority (one connection).
+        if not seen or not chacha or _is_chacha(suites[0]):
             return seen
-        chosen = await _preferred(conn, hello, scan.version, reversed_offer, f"{name} preference")
-        if chosen is None:
-            return None
-        scan.chacha_priority = chosen == reversed_offer[0]
+        offer = (*chacha, *others)
+        chosen = await _preferred(conn, hello, scan.version, offer, f"{name} ChaCha20 priority")
+        scan.chacha_priority = chosen is not None and _is_chacha(chosen)
         return True
     if chacha and len(others) >= 2 and _is_chacha(reversed_offer[0]):
         again = (*others, *chacha)

@@ -626,3 +626,25 @@ async def test_a_server_that_closes_everything_after_a_while_is_said_to_have_sto
     assert found and found < truth
     row = next(p for p in result.protocols if p.version == c.TLS12)
     assert row.incomplete is not None and "stopped answering" in row.incomplete, row
+
+
+@pytest.mark.parametrize("prioritize", [True, False], ids=["prioritize-chacha", "server-order"])
+async def test_chacha_priority_with_the_default_lists(openssl_server, lab_pki, prioritize) -> None:
+    # OpenSSL's default lists put AES-256-GCM first: the found suites reversed do not start
+    # with ChaCha20, and the priority went unasked (chacha_priority [] for a server that
+    # has it). The truth, from s_client: does ChaCha20 listed first win over the server's
+    # own first choice?
+    extra = ("-prioritize_chacha",) if prioritize else ()
+    server = openssl_server(max_version=c.TLS13, server_pref=True, extra_args=extra)
+    truth = set()
+    for version, chacha, top in (
+        (c.TLS13, "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_256_GCM_SHA384"),
+        (c.TLS12, "ECDHE-RSA-CHACHA20-POLY1305", "ECDHE-RSA-AES256-GCM-SHA384"),
+    ):
+        assert _negotiated(server.port, version, [top, chacha]) == top  # its own order
+        if _negotiated(server.port, version, [chacha, top]) == chacha:
+            truth.add(version)
+    assert truth == ({c.TLS13, c.TLS12} if prioritize else set())
+    result = await scan(server.port, lab_pki, frozenset({"protocols", "suites", "preference"}))
+    assert dict(result.behaviours.server_preference) == {c.TLS13: True, c.TLS12: True}
+    assert set(result.behaviours.chacha_priority) == truth

@@ -53,9 +53,11 @@ def hs(msg_type: int, body: bytes) -> bytes:
     return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
 
 
-def server_hello(suite: int, version: int = c.TLS12) -> bytes:
-    # RFC 5246 section 7.4.1.3; empty renegotiation_info (RFC 5746).
-    exts = b"\xff\x01\x00\x01\x00"
+RENEGOTIATION_INFO = b"\xff\x01\x00\x01\x00"  # empty renegotiation_info (RFC 5746)
+
+
+def server_hello(suite: int, version: int = c.TLS12, exts: bytes = RENEGOTIATION_INFO) -> bytes:
+    # RFC 5246 section 7.4.1.3; ``exts``: the extensions block's contents.
     body = struct.pack(">H", version) + b"\x42" * 32 + b"\x00" + struct.pack(">HB", suite, 0)
     return hs(c.SERVER_HELLO, body + struct.pack(">H", len(exts)) + exts)
 

@@ -20,7 +20,8 @@ def third_hello(answer: str) -> hk.Handler:
     """A TLS 1.2-only server with its own order (SUITES) that answers its third TLS 1.2
     hello with ``answer``: "tls11" (a TLS 1.1 ServerHello of the suite it would choose,
     after accepting TLS 1.2 twice) or "alert" (a fatal handshake_failure, although it
-    shares suites with that hello)."""
+    shares suites with that hello); with "repeat", every ServerHello it sends carries
+    renegotiation_info twice."""
     seen = [0]
 
     async def handle(conn: hk.Conn) -> None:
@@ -39,6 +40,9 @@ def third_hello(answer: str) -> hk.Handler:
             # RFC 5246 appendix E.1: a server answers with the version it negotiates.
             body = hk.server_hello(chosen, c.TLS11) + hk.certificate(CHAIN) + hk.hs(c.SERVER_HELLO_DONE, b"")
             await conn.send(hk.record(c.HANDSHAKE, body, c.TLS11))
+        elif answer == "repeat":
+            sh = hk.server_hello(chosen, exts=hk.RENEGOTIATION_INFO * 2)
+            await conn.send(hk.record(c.HANDSHAKE, sh + hk.certificate(CHAIN) + hk.hs(c.SERVER_HELLO_DONE, b"")))
         else:
             await conn.send(hk.flight(chosen, CHAIN))
         await conn.hold()
@@ -77,27 +81,7 @@ async def test_an_alert_to_the_order_hello_loses_no_suite(nursery, autojump_cloc
 async def test_a_repeated_extension_in_the_server_hello_is_an_anomaly(nursery, autojump_clock) -> None:
     # RFC 5246 section 7.4.1.4: at most one extension of a type per block; a client aborts
     # such a handshake, so the scan keeps the suites and reports the violation.
-    def handle_factory() -> hk.Handler:
-        async def handle(conn: hk.Conn) -> None:
-            hello = await conn.read_hello()
-            if hello is None:
-                return
-            if hk.max_version(hello) != c.TLS12:
-                await conn.send(hk.alert(c.ALERT_PROTOCOL_VERSION, min(hk.max_version(hello), c.TLS12)))
-                return
-            chosen = next((s for s in SUITES if s in hello.cipher_suites), None)
-            if chosen is None:
-                await conn.send(hk.alert(40))
-                return
-            exts = b"\xff\x01\x00\x01\x00" * 2  # renegotiation_info twice
-            body = c.TLS12.to_bytes(2, "big") + b"\x42" * 32 + b"\x00" + chosen.to_bytes(2, "big") + b"\x00"
-            sh = hk.hs(c.SERVER_HELLO, body + len(exts).to_bytes(2, "big") + exts)
-            await conn.send(hk.record(c.HANDSHAKE, sh + hk.certificate(CHAIN) + hk.hs(c.SERVER_HELLO_DONE, b"")))
-            await conn.hold()
-
-        return handle
-
-    endpoint = hk.Endpoint(nursery, handle_factory())
+    endpoint = hk.Endpoint(nursery, third_hello("repeat"))
     result = await scan_endpoint(TARGET, ScanOptions(probes=PROBES), open_stream=endpoint)
     assert {s.code for s in result.cipher_suites if s.version == c.TLS12} == set(SUITES)
     assert any("repeats an extension: renegotiation_info" in a for a in result.anomalies), result.anomalies

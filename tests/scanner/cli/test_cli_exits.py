@@ -209,12 +209,12 @@ def _spawn(argv: list[str], **kw: Any) -> subprocess.Popen[str]:
     )
 
 
-def _interrupted(proc: subprocess.Popen[str], ready: Callable[[], None]) -> tuple[int, str]:
-    """Ctrl-C (SIGINT) to ``proc`` once ``ready()`` returns; (exit code, stderr). Killed
-    if it is still running whatever happened."""
+def _interrupted(proc: subprocess.Popen[str], ready: Callable[[], None], sig: int = signal.SIGINT) -> tuple[int, str]:
+    """Ctrl-C (SIGINT, or ``sig``) to ``proc`` once ``ready()`` returns; (exit code,
+    stderr). Killed if it is still running whatever happened."""
     try:
         ready()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=WAIT)
     finally:
         if proc.poll() is None:
@@ -268,7 +268,8 @@ def _in_read(pid: int) -> bool:
     return fields[:1] in (["0"], ["63"])  # read(...): x86-64, aarch64
 
 
-def _lab() -> tuple[int, str]:
+def _lab(sig: int = signal.SIGINT, started: Callable[[int], None] | None = None) -> tuple[int, str]:
+    """``tlscompat lab`` stopped by ``sig`` once it is up; ``started(pid)`` is called then."""
     proc = _spawn(["lab", "--only", "healthy"])
 
     def printed() -> None:
@@ -276,8 +277,10 @@ def _lab() -> tuple[int, str]:
         for line in proc.stdout:  # bounded: the lab prints a table, then this line
             if "Ctrl-C" in line:
                 break
+        if started is not None:
+            started(proc.pid)
 
-    return _interrupted(proc, printed)
+    return _interrupted(proc, printed, sig)
 
 
 INTERRUPTS: dict[str, Callable[[Path], tuple[int, str]]] = {
@@ -355,22 +358,13 @@ def _children(pid: int) -> set[int]:
 def test_sigterm_stops_the_lab_servers_and_is_one_line() -> None:
     # `timeout 60 tlscompat lab` or a service manager sends SIGTERM: the lab's s_server
     # processes used to outlive it (Python's default disposition ends at once).
-    proc = _spawn(["lab", "--only", "healthy"])
     servers: set[int] = set()
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # bounded: the lab prints a table, then this line
-            if "Ctrl-C" in line:
-                break
-        servers = _children(proc.pid)
+
+    def started(pid: int) -> None:
+        servers.update(_children(pid))
         assert servers, "the lab started its s_server"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=WAIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert_one_line((proc.returncode, err), 130)
+
+    assert_one_line(_lab(signal.SIGTERM, started), 130)
     deadline = time.monotonic() + 10
     while servers & {p for p in servers if Path(f"/proc/{p}").exists() and "zombie" not in _state(p)}:
         assert time.monotonic() < deadline, f"still running after SIGTERM: {servers}"

@@ -183,14 +183,18 @@ def _terminate_as_interrupt() -> None:
     through whatever handles SIGINT at that moment (trio's, inside a scan), so servers the
     command started (the lab's s_server processes) are stopped and what was found is
     written. Without this, Python's default disposition ends the process at once and
-    leaves them behind."""
+    leaves them behind. Where SIGINT is ignored (a background job of a shell inherits
+    that), trio has no interrupt handler to go through and a KeyboardInterrupt raised at an
+    arbitrary point would break its run: SIGTERM then ends the process at once, as
+    before (never ignored)."""
 
     def forward(signum: int, frame: Any) -> None:
         handler = signal.getsignal(signal.SIGINT)
         if callable(handler):
             handler(signal.SIGINT, frame)
-        elif handler != signal.SIG_IGN:
-            raise KeyboardInterrupt
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     try:
         signal.signal(signal.SIGTERM, forward)

@@ -400,6 +400,7 @@ def _enrich(value: object, out: dict[str, Any]) -> None:
         out["server_preference"] = [
             {"version": reg.version_name(v), "server_order": b} for v, b in value.server_preference
         ]
+        out["chacha_priority"] = [reg.version_name(v) for v in value.chacha_priority]
 
 
 def endpoint_json(result: EndpointResult) -> dict[str, Any]:

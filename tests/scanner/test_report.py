@@ -623,6 +623,16 @@ def test_every_sample_validates(
     validator.validate(document_json([]))
 
 
+def test_chacha_priority_is_version_names(chain_der: tuple[bytes, bytes], validator: Draft202012Validator) -> None:
+    # Behaviours.chacha_priority holds versions: written as their names, as the schema
+    # says (the ints went out raw, and report/diff then refused the scan's own file).
+    sample = _healthy(chain_der)
+    sample = dataclasses.replace(sample, behaviours=dataclasses.replace(sample.behaviours, chacha_priority=(TLS13, TLS12)))
+    doc = document_json([sample])
+    validator.validate(doc)
+    assert doc["endpoints"][0]["behaviours"]["chacha_priority"] == ["TLSv1.3", "TLSv1.2"]
+
+
 def test_write_json_is_the_document(
     samples: list[EndpointResult], validator: Draft202012Validator
 ) -> None:
